@@ -1,0 +1,52 @@
+"""Shared pieces of benchmark scenarios: percentiles, the result object of DESIGN.md, and
+a cache directory for generated data."""
+
+import operator
+import os
+import statistics
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+_OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
+
+
+def cache_dir(*parts: str) -> Path:
+    path = Path(os.environ.get("QUNLI_BENCH_DIR", settings.DATA_DIR / "bench")).joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    k = (len(ordered) - 1) * pct / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def latency_metrics(samples_ms: list[float], prefix: str = "") -> dict:
+    return {f"{prefix}p95_ms": round(percentile(samples_ms, 95), 3),
+            f"{prefix}p50_ms": round(statistics.median(samples_ms), 3) if samples_ms else None}
+
+
+def result(scenario: str, scale: str, metrics: dict, peers: dict, targets: dict[str, str],
+           ratio_metric: str, higher_is_better: bool) -> dict:
+    """Build the result object. ``targets`` maps metric name to a condition such as "<= 30";
+    ``met`` is computed from the metrics. A ratio is how many times better Qunli is than the
+    peer on ``ratio_metric`` (above 1: Qunli is ahead)."""
+    ratios = {}
+    ours = metrics.get(ratio_metric)
+    for name, peer in peers.items():
+        theirs = peer.get(ratio_metric.replace("qunli_", "")) if isinstance(peer, dict) else None
+        if ours and theirs:
+            ratios[name] = round(ours / theirs if higher_is_better else theirs / ours, 3)
+    met = True
+    for metric, cond in targets.items():
+        op, bound = cond.split()
+        value = metrics.get(metric)
+        met = met and value is not None and _OPS[op](value, float(bound))
+    return {"scenario": scenario, "scale": scale, "backend": connection.vendor, "metrics": metrics,
+            "peers": peers, "ratios": ratios, "targets": targets, "met": bool(met)}

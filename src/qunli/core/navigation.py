@@ -1,0 +1,54 @@
+"""The module navigation, built per account kind (三员分立: each administrator sees only
+their own tools; business users see business modules)."""
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+
+@dataclass
+class NavItem:
+    label: str
+    url_name: str
+    icon: str
+
+    def url(self) -> str:
+        return reverse(self.url_name)
+
+
+BUSINESS = [
+    ("工作台", [NavItem("概览", "reports:dashboard", "speedometer2")]),
+    ("组织", [
+        NavItem("组织树", "orgs:tree", "diagram-3"),
+        NavItem("单位", "orgs:unit_list", "building"),
+        NavItem("班子成员", "orgs:position_list", "person-badge"),
+        NavItem("阵地", "orgs:venue_list", "house-heart"),
+    ]),
+    ("队伍", [
+        NavItem("人员", "people:person_list", "people"),
+        NavItem("会员（团员）", "people:membership_list", "person-vcard"),
+        NavItem("五老志愿者", "people:volunteer_list", "award"),
+        NavItem("队伍", "people:team_list", "people-fill"),
+    ]),
+    ("数据", [NavItem("导入", "core:import_start", "upload")]),
+]
+SYSADMIN = [("系统管理", [NavItem("账户", "core:user_list", "person-gear"),
+                       NavItem("条线", "orgs:line_list", "diagram-2"),
+                       NavItem("检查标准", "orgs:checklist_list", "list-check")])]
+SECADMIN = [("安全管理", [NavItem("账户与授权", "core:user_list", "shield-lock")])]
+AUDITOR = [("安全审计", [NavItem("变更日志", "core:changelog_list", "journal-text"),
+                       NavItem("敏感信息访问", "core:accesslog_list", "eye"),
+                       NavItem("登录日志", "core:loginevent_list", "box-arrow-in-right")])]
+
+
+def menu_for(user, current_path: str):
+    groups = {"sysadmin": SYSADMIN, "secadmin": SECADMIN, "auditor": AUDITOR}.get(user.kind, BUSINESS)
+    out = []
+    for title, items in groups:
+        entries = []
+        for item in items:
+            url = item.url()
+            entries.append({"label": item.label, "url": url, "icon": item.icon,
+                            "active": current_path.startswith(url) and url != "/"})
+        out.append({"title": title, "items": entries})
+    return out

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import admin_views
+
+app_name = "core"
+
+urlpatterns = [
+    path("users/", admin_views.UserListView.as_view(), name="user_list"),
+    path("users/<int:pk>/", admin_views.UserDetailView.as_view(), name="user_detail"),
+    path("audit/changes/", admin_views.AuditLogView.as_view(), name="changelog_list"),
+    path("audit/access/", admin_views.AccessLogView.as_view(), name="accesslog_list"),
+    path("audit/logins/", admin_views.LoginEventView.as_view(), name="loginevent_list"),
+]

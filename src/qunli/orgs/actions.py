@@ -1,0 +1,271 @@
+"""The verbs that change the organization tree and its leadership teams."""
+
+import datetime as dt
+
+from django.utils import timezone
+
+from qunli.core.actions import ActionError, action, full_clean_or_raise, require_change, require_kind
+from qunli.core.audit import log_change, snapshot
+from qunli.core.identifiers import InvalidIdentifier, validate_division_code, validate_uscc
+from qunli.core.models import User
+
+from .models import (
+    LEVEL_ORDER,
+    BaseCondition,
+    Checklist,
+    Inspection,
+    Line,
+    Position,
+    PositionTitle,
+    Unit,
+    UnitEvent,
+    UnitStatus,
+    Venue,
+)
+
+UNIT_FIELDS = ("name", "short_name", "level", "line", "kind", "division_code", "uscc", "address",
+               "established_on")
+
+
+def _clean_codes(data: dict) -> dict:
+    try:
+        if data.get("division_code"):
+            data["division_code"] = validate_division_code(data["division_code"])
+        if data.get("uscc"):
+            data["uscc"] = validate_uscc(data["uscc"])
+    except InvalidIdentifier as e:
+        raise ActionError(str(e)) from e
+    return data
+
+
+def _check_level(parent: Unit | None, level: str) -> None:
+    if parent is not None and LEVEL_ORDER[level] < LEVEL_ORDER[parent.level]:
+        raise ActionError(f"下级单位的层级不能高于上级单位（上级为{parent.get_level_display()}）。")
+
+
+@action
+def create_unit(actor, *, parent: Unit | None, **data) -> Unit:
+    if parent is None:
+        require_kind(actor, User.Kind.SYSADMIN)
+    else:
+        require_change(actor, parent)
+        if not parent.is_active:
+            raise ActionError(f"上级单位“{parent.name}”已{parent.get_status_display()}，不能新增下级。")
+    data = _clean_codes({k: v for k, v in data.items() if k in UNIT_FIELDS})
+    if not data.get("name"):
+        raise ActionError("单位名称不能为空。")
+    _check_level(parent, data.get("level", ""))
+    probe = Unit(**data, path="0", depth=1)
+    full_clean_or_raise(probe, exclude=["path", "depth", "numchild"])
+    unit = parent.add_child(**data) if parent else Unit.add_root(**data)
+    UnitEvent.objects.create(unit=unit, kind=UnitEvent.Kind.CREATED, on=data.get("established_on") or dt.date.today())
+    log_change(actor, "orgs.create_unit", unit, None, snapshot(unit), unit_path=unit.path)
+    return unit
+
+
+@action
+def update_unit(actor, unit: Unit, **changes) -> Unit:
+    require_change(actor, unit)
+    before = snapshot(unit)
+    old_name = unit.name
+    changes = _clean_codes({k: v for k, v in changes.items() if k in UNIT_FIELDS})
+    for k, v in changes.items():
+        setattr(unit, k, v)
+    parent = unit.get_parent()
+    if "level" in changes:
+        _check_level(parent, unit.level)
+    full_clean_or_raise(unit, exclude=["path", "depth", "numchild"])
+    unit.save()
+    if unit.name != old_name:
+        UnitEvent.objects.create(unit=unit, kind=UnitEvent.Kind.RENAMED, note=f"由“{old_name}”更名为“{unit.name}”")
+    log_change(actor, "orgs.update_unit", unit, before, snapshot(unit), unit_path=unit.path)
+    return unit
+
+
+def _end_unit(actor, unit: Unit, status: str, kind: str, on: dt.date, note: str, document_no: str,
+              related=(), successor: Unit | None = None) -> UnitEvent:
+    require_change(actor, unit)
+    if not unit.is_active:
+        raise ActionError(f"“{unit.name}”已{unit.get_status_display()}。")
+    if unit.get_children().filter(status=UnitStatus.ACTIVE).exists():
+        raise ActionError(f"“{unit.name}”还有正常状态的下级单位，请先处理下级单位。")
+    before = snapshot(unit)
+    unit.status = status
+    unit.successor = successor
+    unit.save(update_fields=["status", "successor"])
+    event = UnitEvent.objects.create(unit=unit, kind=kind, on=on, note=note, document_no=document_no)
+    if related:
+        event.related.set(related)
+    log_change(actor, f"orgs.{kind}_unit", unit, before, snapshot(unit), unit_path=unit.path)
+    return event
+
+
+@action
+def merge_unit(actor, unit: Unit, into: Unit, *, on: dt.date | None = None, note: str = "",
+               document_no: str = "") -> UnitEvent:
+    """Merge ``unit`` into ``into``. The old unit keeps its place and records; it points to
+    its successor."""
+    if into.pk == unit.pk or not into.is_active:
+        raise ActionError("合并的目标单位必须是另一个正常状态的单位。")
+    require_change(actor, into)
+    event = _end_unit(actor, unit, UnitStatus.MERGED, UnitEvent.Kind.MERGED, on or dt.date.today(),
+                      note or f"并入“{into.name}”", document_no, [into], successor=into)
+    UnitEvent.objects.create(unit=into, kind=UnitEvent.Kind.MERGED, on=event.on, note=f"“{unit.name}”并入本单位",
+                             document_no=document_no).related.set([unit])
+    return event
+
+
+@action
+def split_unit(actor, unit: Unit, new_units: list[dict], *, on: dt.date | None = None,
+               document_no: str = "") -> list[Unit]:
+    """Split ``unit`` into new sibling units; the old one is closed as 已拆分."""
+    if len(new_units) < 2:
+        raise ActionError("拆分至少需要两个新单位。")
+    parent = unit.get_parent()
+    created = [create_unit(actor, parent=parent, **data) for data in new_units]
+    names = "、".join(u.name for u in created)
+    _end_unit(actor, unit, UnitStatus.SPLIT, UnitEvent.Kind.SPLIT, on or dt.date.today(),
+              f"拆分为{names}", document_no, created)
+    return created
+
+
+@action
+def dissolve_unit(actor, unit: Unit, *, on: dt.date | None = None, note: str = "", document_no: str = "") -> UnitEvent:
+    return _end_unit(actor, unit, UnitStatus.DISSOLVED, UnitEvent.Kind.DISSOLVED, on or dt.date.today(),
+                     note, document_no)
+
+
+@action
+def move_unit(actor, unit: Unit, new_parent: Unit) -> Unit:
+    require_change(actor, unit)
+    require_change(actor, new_parent)
+    if new_parent.path.startswith(unit.path):
+        raise ActionError("不能把单位移到它自己的下级之下。")
+    _check_level(new_parent, unit.level)
+    before = snapshot(unit)
+    old_parent = unit.get_parent()
+    unit.move(new_parent, pos="last-child")
+    unit.refresh_from_db()
+    UnitEvent.objects.create(unit=unit, kind=UnitEvent.Kind.MOVED,
+                             note=f"由“{old_parent}”调整至“{new_parent}”").related.set([new_parent])
+    log_change(actor, "orgs.move_unit", unit, before, snapshot(unit), unit_path=unit.path)
+    return unit
+
+
+# --- leadership teams (班子) ------------------------------------------------------
+
+@action
+def appoint(actor, *, unit: Unit, person, title: str, started_on: dt.date, term_ends_on: dt.date | None = None,
+            title_label: str = "", is_parttime: bool = False) -> Position:
+    require_change(actor, unit)
+    if title not in PositionTitle.values:
+        raise ActionError("职务无效。")
+    if term_ends_on and term_ends_on <= started_on:
+        raise ActionError("任期届满日期必须晚于任职日期。")
+    if title == PositionTitle.CHAIR and Position.objects.filter(unit=unit, title=title, ended_on__isnull=True).exists():
+        raise ActionError(f"“{unit.name}”已有在任的主要负责人，请先办理其离任。")
+    if Position.objects.filter(unit=unit, person=person, title=title, ended_on__isnull=True).exists():
+        raise ActionError(f"{person.name}已在“{unit.name}”担任该职务。")
+    if not title_label and title == PositionTitle.CHAIR and unit.line_id:
+        title_label = unit.line.chair_title
+    pos = Position(unit=unit, person=person, title=title, title_label=title_label, started_on=started_on,
+                   term_ends_on=term_ends_on, is_parttime=is_parttime)
+    full_clean_or_raise(pos)
+    pos.save()
+    log_change(actor, "orgs.appoint", pos, None, snapshot(pos), unit_path=unit.path)
+    return pos
+
+
+def early_departure_warning(position: Position, on: dt.date) -> str | None:
+    """"负责人保持相对稳定，任期未满的不能任意调动": the warning shown before ending a term early."""
+    if position.term_ends_on and on < position.term_ends_on:
+        return (f"{position.person.name}的任期至{position.term_ends_on:%Y年%m月%d日}届满，尚未期满。"
+                "负责人应保持相对稳定，任期未满不得任意调动；如确需调整，请填写原因并确认。")
+    return None
+
+
+@action
+def end_position(actor, position: Position, *, on: dt.date, reason: str, confirm_early: bool = False) -> Position:
+    require_change(actor, position.unit)
+    if not position.is_current:
+        raise ActionError("该职务已离任。")
+    if on < position.started_on:
+        raise ActionError("离任日期不能早于任职日期。")
+    warning = early_departure_warning(position, on)
+    if warning and not (confirm_early and reason.strip()):
+        raise ActionError(warning)
+    before = snapshot(position)
+    position.ended_on = on
+    position.end_reason = reason
+    position.ended_early = bool(warning)
+    position.save(update_fields=["ended_on", "end_reason", "ended_early"])
+    log_change(actor, "orgs.end_position", position, before, snapshot(position), unit_path=position.unit.path)
+    return position
+
+
+# --- base conditions and venues ----------------------------------------------------
+
+@action
+def set_conditions(actor, unit: Unit, **values) -> BaseCondition:
+    require_change(actor, unit)
+    cond, _ = BaseCondition.objects.get_or_create(unit=unit)
+    before = snapshot(cond)
+    for k, v in values.items():
+        if k not in {"lacks_staff", "lacks_establishment", "lacks_venue", "lacks_funding", "staff_count",
+                     "annual_funding", "note"}:
+            raise ActionError(f"不能修改字段 {k}")
+        setattr(cond, k, v)
+    cond.updated_at = timezone.now()
+    full_clean_or_raise(cond)
+    cond.save()
+    log_change(actor, "orgs.set_conditions", cond, before, snapshot(cond), unit_path=unit.path,
+               obj_repr=f"{unit.name} 基础条件")
+    return cond
+
+
+@action
+def create_venue(actor, *, unit: Unit, **data) -> Venue:
+    require_change(actor, unit)
+    venue = Venue(unit=unit, **data)
+    full_clean_or_raise(venue)
+    venue.save()
+    log_change(actor, "orgs.create_venue", venue, None, snapshot(venue), unit_path=unit.path)
+    return venue
+
+
+@action
+def record_inspection(actor, venue: Venue, *, checklist: Checklist, on: dt.date, inspector: str,
+                      met_item_ids: list[int], findings: str = "") -> Inspection:
+    """Score a venue against a checklist; the venue keeps its latest result."""
+    require_change(actor, venue.unit)
+    items = {i.pk: i for i in checklist.items.all()}
+    unknown = set(met_item_ids) - set(items)
+    if unknown:
+        raise ActionError("检查项不属于所选检查标准。")
+    score = sum(items[i].points for i in met_item_ids)
+    if len(met_item_ids) == len(items):
+        score = 100  # all items met is full marks whatever the rounding of points
+    passed = score >= checklist.pass_score
+    insp = Inspection.objects.create(venue=venue, checklist=checklist, on=on, inspector=inspector, score=score,
+                                     passed=passed, findings=findings)
+    insp.met_items.set(met_item_ids)
+    if venue.latest_inspected_on is None or on >= venue.latest_inspected_on:
+        venue.latest_score, venue.latest_passed, venue.latest_inspected_on = score, passed, on
+        venue.save(update_fields=["latest_score", "latest_passed", "latest_inspected_on"])
+    log_change(actor, "orgs.record_inspection", insp, None, snapshot(insp), unit_path=venue.unit.path,
+               obj_repr=f"{venue.name} {on}")
+    return insp
+
+
+@action
+def create_line(actor, *, code: str, name: str, chair_title: str = "主席") -> Line:
+    require_kind(actor, User.Kind.SYSADMIN)
+    if Line.objects.filter(code=code).exists() or Line.objects.filter(name=name).exists():
+        raise ActionError("条线代码或名称已存在。")
+    line = Line(code=code, name=name, chair_title=chair_title, order=Line.objects.count() * 10 + 10)
+    full_clean_or_raise(line)
+    line.save()
+    log_change(actor, "orgs.create_line", line, None, snapshot(line))
+    return line
+
+

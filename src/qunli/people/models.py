@@ -1,0 +1,259 @@
+"""People recorded once (一人一档): the person record keyed by resident ID number, and the
+roles linked to it — memberships, cadre and volunteer (五老) profiles, teams."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from qunli.core import crypto
+from qunli.core.scoping import ScopedQuerySet, ScopeSpec
+
+
+class Gender(models.TextChoices):
+    MALE = "M", "男"
+    FEMALE = "F", "女"
+
+
+class PoliticalStatus(models.TextChoices):
+    CPC = "cpc", "中共党员"
+    PROBATIONARY = "cpc_prob", "中共预备党员"
+    LEAGUE = "league", "共青团员"
+    DEMOCRATIC = "democratic", "民主党派"
+    MASSES = "masses", "群众"
+
+
+class Person(models.Model):
+    name = models.CharField("姓名", max_length=50, db_index=True)
+    gender = models.CharField("性别", max_length=1, choices=Gender.choices, blank=True)
+    birth_date = models.DateField("出生日期", null=True, blank=True)
+    ethnicity = models.CharField("民族", max_length=20, blank=True, default="汉族")
+    political_status = models.CharField("政治面貌", max_length=12, choices=PoliticalStatus.choices,
+                                        default=PoliticalStatus.MASSES, blank=True)
+    education = models.CharField("学历", max_length=20, blank=True)
+    workplace = models.CharField("工作单位及职务", max_length=100, blank=True)
+
+    # Sensitive fields: ciphertext, keyed blind index for look-ups, and the display mask.
+    id_number_enc = models.TextField(blank=True, default="")
+    id_number_hash = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    id_number_mask = models.CharField("身份证号", max_length=18, blank=True, default="")
+    phone_enc = models.TextField(blank=True, default="")
+    phone_hash = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    phone_mask = models.CharField("联系电话", max_length=20, blank=True, default="")
+    address_enc = models.TextField(blank=True, default="")
+    address_mask = models.CharField("住址", max_length=20, blank=True, default="")
+
+    unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="persons",
+                             verbose_name="登记单位")
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="merged_from", verbose_name="已合并至")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    scope = ScopeSpec(unit="unit", line="unit__line")
+    objects = ScopedQuerySet.as_manager()
+
+    SENSITIVE = {"id_number": "身份证号", "phone": "联系电话", "address": "住址"}
+
+    class Meta:
+        verbose_name = "人员"
+        verbose_name_plural = "人员"
+        constraints = [
+            models.UniqueConstraint(fields=["id_number_hash"], condition=~Q(id_number_hash=""),
+                                    name="person_unique_id_number"),
+        ]
+        indexes = [models.Index(fields=["unit", "name"]), models.Index(fields=["name", "phone_hash"])]
+
+    def __str__(self):
+        return self.name
+
+    def set_sensitive(self, field: str, value: str) -> None:
+        """Store one sensitive field as ciphertext + blind index + mask."""
+        value = (value or "").strip()
+        setattr(self, f"{field}_enc", crypto.encrypt(value))
+        if field == "id_number":
+            self.id_number_hash = crypto.blind_index(value)
+            self.id_number_mask = crypto.mask_id_number(value) if value else ""
+        elif field == "phone":
+            self.phone_hash = crypto.blind_index(value)
+            self.phone_mask = crypto.mask_phone(value) if value else ""
+        elif field == "address":
+            self.address_mask = crypto.mask_address(value)
+
+    def reveal(self, field: str) -> str:
+        """Plaintext of a sensitive field. Call only through people.actions.reveal_person,
+        which checks the permission and writes the access log."""
+        return crypto.decrypt(getattr(self, f"{field}_enc"))
+
+    @property
+    def age(self) -> int | None:
+        if not self.birth_date:
+            return None
+        today = timezone.localdate()
+        b = self.birth_date
+        return today.year - b.year - ((today.month, today.day) < (b.month, b.day))
+
+
+class MembershipStatus(models.TextChoices):
+    ACTIVE = "active", "在册"
+    TRANSFERRED = "transferred", "已转出"
+    LAPSED = "lapsed", "已退出"
+
+
+class Membership(models.Model):
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="memberships", verbose_name="人员")
+    line = models.ForeignKey("orgs.Line", on_delete=models.PROTECT, related_name="memberships", verbose_name="条线")
+    unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="memberships",
+                             verbose_name="所在组织")
+    number = models.CharField("会员/团员编号", max_length=40, blank=True)
+    joined_on = models.DateField("加入日期", null=True, blank=True)
+    status = models.CharField("状态", max_length=12, choices=MembershipStatus.choices,
+                              default=MembershipStatus.ACTIVE, db_index=True)
+
+    scope = ScopeSpec(unit="unit", line="line")
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "会员（团员）"
+        verbose_name_plural = "会员（团员）"
+        constraints = [
+            models.UniqueConstraint(fields=["person", "line", "unit"], name="membership_unique_person_line_unit"),
+        ]
+        indexes = [models.Index(fields=["line", "status"])]
+
+    def __str__(self):
+        return f"{self.person} · {self.line}"
+
+
+class CadreProfile(models.Model):
+    class Source(models.TextChoices):
+        ELECTED = "elected", "选任"
+        APPOINTED = "appointed", "委任"
+        SECONDED = "seconded", "挂职"
+        PARTTIME = "parttime", "兼职"
+
+    person = models.OneToOneField(Person, on_delete=models.PROTECT, related_name="cadre", verbose_name="人员")
+    unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="cadres", verbose_name="所在单位")
+    post = models.CharField("职务", max_length=60)
+    source = models.CharField("来源", max_length=12, choices=Source.choices, default=Source.APPOINTED)
+    is_fulltime = models.BooleanField("专职", default=True)
+    grassroots_years = models.PositiveSmallIntegerField("基层工作年限", default=0)
+
+    scope = ScopeSpec(unit="unit", line="unit__line")
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "群团干部"
+        verbose_name_plural = "群团干部"
+
+
+class VolunteerCategory(models.TextChoices):
+    OFFICIAL = "official", "老干部"
+    SOLDIER = "soldier", "老战士"
+    EXPERT = "expert", "老专家"
+    TEACHER = "teacher", "老教师"
+    MODEL = "model", "老模范"
+    POLICE = "police", "退休政法干警"
+    DOCTOR = "doctor", "退休医务工作者"
+    OTHER = "other", "其他"
+
+
+class VolunteerProfile(models.Model):
+    """A 五老 volunteer: category, skills, appointment certificate (聘书)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "在岗"
+        PAUSED = "paused", "暂停"
+        RETIRED = "retired", "退出"
+
+    person = models.OneToOneField(Person, on_delete=models.PROTECT, related_name="volunteer", verbose_name="人员")
+    unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="volunteers",
+                             verbose_name="所属关工委")
+    category = models.CharField("五老类别", max_length=12, choices=VolunteerCategory.choices, db_index=True)
+    skills = models.CharField("特长", max_length=200, blank=True)
+    certificate_no = models.CharField("聘书编号", max_length=40, blank=True)
+    certificate_date = models.DateField("聘书日期", null=True, blank=True)
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    registered_on = models.DateField("登记日期", default=timezone.localdate)
+
+    scope = ScopeSpec(unit="unit", line="unit__line")
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "五老志愿者"
+        verbose_name_plural = "五老志愿者"
+        indexes = [models.Index(fields=["unit", "category"])]
+
+    def __str__(self):
+        return f"{self.person}（{self.get_category_display()}）"
+
+
+class Training(models.Model):
+    volunteer = models.ForeignKey(VolunteerProfile, on_delete=models.CASCADE, related_name="trainings")
+    on = models.DateField("培训日期")
+    title = models.CharField("培训内容", max_length=100)
+    hours = models.DecimalField("学时", max_digits=5, decimal_places=1, default=0)
+
+    scope = ScopeSpec(unit="volunteer__unit", line="volunteer__unit__line")
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-on"]
+
+
+class Recognition(models.Model):
+    volunteer = models.ForeignKey(VolunteerProfile, on_delete=models.CASCADE, related_name="recognitions")
+    on = models.DateField("表彰日期")
+    title = models.CharField("荣誉名称", max_length=100)
+    level = models.CharField("级别", max_length=20, blank=True)
+
+    scope = ScopeSpec(unit="volunteer__unit", line="volunteer__unit__line")
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-on"]
+
+
+class TeamKind(models.TextChoices):
+    LECTURE = "lecture", "宣讲团"
+    CARE_GUIDANCE = "care", "关爱指导团"
+    TECH = "tech", "科技服务团"
+    MENTORING = "mentoring", "帮教团"
+    NETCAFE = "netcafe", "网吧义务监督员"
+    PSYCH = "psych", "心理健康关爱团队"
+    LAWYERS = "lawyers", "律师服务队"
+    CORRESPONDENTS = "correspondents", "通讯员"
+    OTHER = "other", "其他"
+
+
+class Team(models.Model):
+    unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="teams", verbose_name="组建单位")
+    name = models.CharField("名称", max_length=100)
+    kind = models.CharField("类型", max_length=16, choices=TeamKind.choices)
+    leader = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               verbose_name="负责人")
+    founded_on = models.DateField("成立日期", null=True, blank=True)
+    members = models.ManyToManyField(Person, through="TeamMember", related_name="teams")
+
+    scope = ScopeSpec(unit="unit", line="unit__line")
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["unit", "name"]
+        verbose_name = "队伍"
+        verbose_name_plural = "队伍"
+
+    def __str__(self):
+        return self.name
+
+
+class TeamMember(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="team_memberships")
+    role = models.CharField("队内职务", max_length=30, blank=True)
+    joined_on = models.DateField("加入日期", null=True, blank=True)
+
+    scope = ScopeSpec(unit="team__unit", line="team__unit__line")
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "person"], name="team_member_unique")]

@@ -1,0 +1,183 @@
+"""Django settings for Qunli.
+
+Everything that differs between one machine and many comes from the environment:
+DATABASE_URL (default: SQLite under QUNLI_DATA_DIR), QUNLI_STORAGE, QUNLI_JOBS.
+Secrets are generated once into QUNLI_DATA_DIR/secrets.json when not given.
+"""
+
+import json
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parents[1]
+DATA_DIR = Path(os.environ.get("QUNLI_DATA_DIR", PROJECT_DIR / "var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _load_or_create_secrets() -> dict:
+    path = DATA_DIR / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_KEY": secrets.token_hex(32),
+        "INDEX_KEY": secrets.token_hex(32),
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(values))
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return values
+
+
+_secrets = _load_or_create_secrets()
+SECRET_KEY = os.environ.get("QUNLI_SECRET_KEY", _secrets["SECRET_KEY"])
+# AES-256-GCM key for sensitive personal fields, and the HMAC key for their blind indexes.
+QUNLI_FIELD_KEY = os.environ.get("QUNLI_FIELD_KEY", _secrets["FIELD_KEY"])
+QUNLI_INDEX_KEY = os.environ.get("QUNLI_INDEX_KEY", _secrets["INDEX_KEY"])
+
+DEBUG = os.environ.get("QUNLI_DEBUG", "0") == "1"
+ALLOWED_HOSTS = os.environ.get("QUNLI_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "treebeard",
+    "axes",
+    "django_htmx",
+    "qunli.core",
+    "qunli.orgs",
+    "qunli.people",
+    "qunli.reports",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "qunli.core.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "qunli.core.middleware.IdleTimeoutMiddleware",
+    "qunli.core.middleware.PasswordChangeRequiredMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "qunli.urls"
+WSGI_APPLICATION = "qunli.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "qunli.core.context_processors.navigation",
+            ],
+        },
+    }
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{DATA_DIR / 'qunli.sqlite3'}"),
+        conn_max_age=int(os.environ.get("QUNLI_CONN_MAX_AGE", "60")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE transactions serialize writers up front instead of failing on lock upgrade;
+    # WAL lets readers run beside the single writer.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "core.User"
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "qunli.core.passwords.ComplexityValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+# 等保 2.0 level 3: lock after 5 failures for 15 minutes; 30-minute idle timeout.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "core/locked_out.html"
+AXES_VERBOSE = False
+# 等保 2.0 asks to lock the account; an IP-based lock would lock a whole intranet NAT out.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+QUNLI_IDLE_TIMEOUT = timedelta(minutes=30)
+SESSION_COOKIE_AGE = 12 * 3600
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文")]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+ASSETS_DIR = Path(os.environ.get("QUNLI_ASSETS_DIR", PROJECT_DIR / "node_modules"))
+STATICFILES_DIRS = [
+    ("vendor/bootstrap", ASSETS_DIR / "bootstrap" / "dist"),
+    ("vendor/bootstrap-icons", ASSETS_DIR / "bootstrap-icons" / "font"),
+    ("vendor/htmx", ASSETS_DIR / "htmx.org" / "dist"),
+    ("vendor/echarts", ASSETS_DIR / "echarts" / "dist"),
+]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(DATA_DIR / "files")}},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+MEDIA_ROOT = DATA_DIR / "files"
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# An import larger than this is refused before it is read.
+QUNLI_IMPORT_MAX_BYTES = int(os.environ.get("QUNLI_IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
+
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("QUNLI_LOG_LEVEL", "WARNING")},
+}

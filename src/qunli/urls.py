@@ -1,0 +1,15 @@
+from django.urls import include, path
+
+from qunli.api import api
+from qunli.core import views as core_views
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("", core_views.home, name="home"),
+    path("accounts/", include("qunli.core.auth_urls")),
+    path("core/", include("qunli.core.urls")),
+    path("orgs/", include("qunli.orgs.urls")),
+    path("people/", include("qunli.people.urls")),
+    path("reports/", include("qunli.reports.urls")),
+    path("api/", api.urls),
+]
