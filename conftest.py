@@ -1,0 +1,121 @@
+"""Shared fixtures: a small two-county tree with line units, and one account per role.
+
+Tree (region nodes have no line):
+  湖南省 (province)
+  └─ 示范县 (county region)            ── county
+     ├─ 示范县总工会 (union)
+     ├─ 示范县妇联 (women)
+     ├─ 示范县关工委 (ggw)
+     └─ 城关镇 (township region)
+        ├─ 城关镇妇联 (women)
+        └─ 东风村 (village region)
+           └─ 东风村妇联 (women)
+  └─ 邻县 (county region)              ── other_county: outside every county grant
+     └─ 邻县妇联 (women)
+"""
+
+import datetime as dt
+
+import pytest
+
+from qunli.core.models import Grant, User
+from qunli.core.scoping import forget_grants
+from qunli.orgs.models import Level, Line, Unit
+from qunli.people.models import Person
+
+PASSWORD = "Qunli-Test-2026!"
+
+
+@pytest.fixture
+def lines(db):
+    return {line.code: line for line in Line.objects.all()}
+
+
+@pytest.fixture
+def tree(lines):
+    province = Unit.add_root(name="湖南省", level=Level.PROVINCE, division_code="430000")
+    county = province.add_child(name="示范县", level=Level.COUNTY, division_code="430121")
+    union = county.add_child(name="示范县总工会", level=Level.COUNTY, line=lines["union"], kind="organ")
+    women = county.add_child(name="示范县妇联", level=Level.COUNTY, line=lines["women"], kind="organ")
+    ggw = county.add_child(name="示范县关工委", level=Level.COUNTY, line=lines["ggw"], kind="organ")
+    town = county.add_child(name="城关镇", level=Level.TOWNSHIP, division_code="430121100")
+    town_women = town.add_child(name="城关镇妇联", level=Level.TOWNSHIP, line=lines["women"])
+    village = town.add_child(name="东风村", level=Level.VILLAGE, division_code="430121100201")
+    village_women = village.add_child(name="东风村妇联", level=Level.VILLAGE, line=lines["women"])
+    other = province.add_child(name="邻县", level=Level.COUNTY, division_code="430122")
+    other_women = other.add_child(name="邻县妇联", level=Level.COUNTY, line=lines["women"], kind="organ")
+    units = dict(province=province, county=county, union=union, women=women, ggw=ggw, town=town,
+                 town_women=town_women, village=village, village_women=village_women, other_county=other,
+                 other_women=other_women)
+    return {k: Unit.objects.get(pk=v.pk) for k, v in units.items()}
+
+
+def make_user(username: str, kind: str = User.Kind.BUSINESS) -> User:
+    user = User.objects.create_user(username=username, password=PASSWORD, kind=kind, display_name=username,
+                                    must_change_password=False)
+    return user
+
+
+def grant(user: User, role: str, unit: Unit, lines=(), all_lines: bool = False) -> Grant:
+    g = Grant.objects.create(user=user, role=role, unit=unit, all_lines=all_lines)
+    if lines:
+        g.lines.set(lines)
+    forget_grants(user)
+    return g
+
+
+@pytest.fixture
+def accounts(tree, lines):
+    """One account per role. Business accounts are all inside 示范县; none reaches 邻县."""
+    party_office = make_user("qunban")  # 县委群团办: all lines, county subtree, read/write
+    grant(party_office, "staff", tree["county"], all_lines=True)
+    women_staff = make_user("fulian")  # 县妇联 staff: women's line in the county
+    grant(women_staff, "staff", tree["county"], lines=[lines["women"]])
+    union_staff = make_user("gonghui")
+    grant(union_staff, "staff", tree["county"], lines=[lines["union"]])
+    leader = make_user("lingdao")  # county leader, read-only, all lines
+    grant(leader, "leader", tree["county"], all_lines=True)
+    clerk = make_user("cunfulian")  # village women's clerk: own unit only
+    grant(clerk, "clerk", tree["village_women"], lines=[lines["women"]])
+    return {
+        "party_office": party_office, "women_staff": women_staff, "union_staff": union_staff, "leader": leader,
+        "clerk": clerk,
+        "sysadmin": make_user("sysadmin", User.Kind.SYSADMIN),
+        "secadmin": make_user("secadmin", User.Kind.SECADMIN),
+        "auditor": make_user("auditor", User.Kind.AUDITOR),
+    }
+
+
+@pytest.fixture
+def person_factory(tree):
+    counter = {"n": 0}
+
+    def make(unit=None, name="张三", id_number="", phone=""):
+        from qunli.core.identifiers import make_id_number
+
+        counter["n"] += 1
+        p = Person(unit=unit or tree["village_women"], name=name)
+        p.set_sensitive("id_number", id_number or make_id_number("430121", dt.date(1980, 1, 1), counter["n"]))
+        if phone:
+            p.set_sensitive("phone", phone)
+        p.save()
+        return p
+
+    return make
+
+
+@pytest.fixture
+def client_for(client):
+    """A test client signed in as the given account."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Argon2 is deliberately slow; tests hash dozens of passwords and prove nothing about it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
