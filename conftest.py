@@ -26,6 +26,12 @@ from qunli.people.models import Person
 PASSWORD = "Qunli-Test-2026!"
 
 
+def add_unit(parent, **fields) -> Unit:
+    if parent is None:
+        return Unit.objects.add_root(fields)
+    return Unit.objects.add_child(parent, fields)
+
+
 @pytest.fixture
 def lines(db):
     return {line.code: line for line in Line.objects.all()}
@@ -33,17 +39,17 @@ def lines(db):
 
 @pytest.fixture
 def tree(lines):
-    province = Unit.add_root(name="湖南省", level=Level.PROVINCE, division_code="430000")
-    county = province.add_child(name="示范县", level=Level.COUNTY, division_code="430121")
-    union = county.add_child(name="示范县总工会", level=Level.COUNTY, line=lines["union"], kind="organ")
-    women = county.add_child(name="示范县妇联", level=Level.COUNTY, line=lines["women"], kind="organ")
-    ggw = county.add_child(name="示范县关工委", level=Level.COUNTY, line=lines["ggw"], kind="organ")
-    town = county.add_child(name="城关镇", level=Level.TOWNSHIP, division_code="430121100")
-    town_women = town.add_child(name="城关镇妇联", level=Level.TOWNSHIP, line=lines["women"])
-    village = town.add_child(name="东风村", level=Level.VILLAGE, division_code="430121100201")
-    village_women = village.add_child(name="东风村妇联", level=Level.VILLAGE, line=lines["women"])
-    other = province.add_child(name="邻县", level=Level.COUNTY, division_code="430122")
-    other_women = other.add_child(name="邻县妇联", level=Level.COUNTY, line=lines["women"], kind="organ")
+    province = add_unit(None, name="湖南省", level=Level.PROVINCE, division_code="430000")
+    county = add_unit(province, name="示范县", level=Level.COUNTY, division_code="430121")
+    union = add_unit(county, name="示范县总工会", level=Level.COUNTY, line=lines["union"], kind="organ")
+    women = add_unit(county, name="示范县妇联", level=Level.COUNTY, line=lines["women"], kind="organ")
+    ggw = add_unit(county, name="示范县关工委", level=Level.COUNTY, line=lines["ggw"], kind="organ")
+    town = add_unit(county, name="城关镇", level=Level.TOWNSHIP, division_code="430121100")
+    town_women = add_unit(town, name="城关镇妇联", level=Level.TOWNSHIP, line=lines["women"])
+    village = add_unit(town, name="东风村", level=Level.VILLAGE, division_code="430121100201")
+    village_women = add_unit(village, name="东风村妇联", level=Level.VILLAGE, line=lines["women"])
+    other = add_unit(province, name="邻县", level=Level.COUNTY, division_code="430122")
+    other_women = add_unit(other, name="邻县妇联", level=Level.COUNTY, line=lines["women"], kind="organ")
     units = dict(province=province, county=county, union=union, women=women, ggw=ggw, town=town,
                  town_women=town_women, village=village, village_women=village_women, other_county=other,
                  other_women=other_women)

@@ -57,7 +57,7 @@ def create_unit(actor, *, parent: Unit | None, **data) -> Unit:
     _check_level(parent, data.get("level", ""))
     probe = Unit(**data, path="0", depth=1)
     full_clean_or_raise(probe, exclude=["path", "depth", "numchild"])
-    unit = parent.add_child(**data) if parent else Unit.add_root(**data)
+    unit = Unit.objects.add_child(parent, data) if parent else Unit.objects.add_root(data)
     UnitEvent.objects.create(unit=unit, kind=UnitEvent.Kind.CREATED, on=data.get("established_on") or dt.date.today())
     log_change(actor, "orgs.create_unit", unit, None, snapshot(unit), unit_path=unit.path)
     return unit
@@ -144,7 +144,7 @@ def move_unit(actor, unit: Unit, new_parent: Unit) -> Unit:
     _check_level(new_parent, unit.level)
     before = snapshot(unit)
     old_parent = unit.get_parent()
-    unit.move(new_parent, pos="last-child")
+    Unit.objects.move(unit, new_parent, pos="last-child")
     unit.refresh_from_db()
     UnitEvent.objects.create(unit=unit, kind=UnitEvent.Kind.MOVED,
                              note=f"由“{old_parent}”调整至“{new_parent}”").related.set([new_parent])
