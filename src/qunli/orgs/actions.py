@@ -71,7 +71,7 @@ def update_unit(actor, unit: Unit, **changes) -> Unit:
     changes = _clean_codes({k: v for k, v in changes.items() if k in UNIT_FIELDS})
     for k, v in changes.items():
         setattr(unit, k, v)
-    parent = unit.get_parent()
+    parent = Unit.objects.get_parent(unit)
     if "level" in changes:
         _check_level(parent, unit.level)
     full_clean_or_raise(unit, exclude=["path", "depth", "numchild"])
@@ -87,7 +87,7 @@ def _end_unit(actor, unit: Unit, status: str, kind: str, on: dt.date, note: str,
     require_change(actor, unit)
     if not unit.is_active:
         raise ActionError(f"“{unit.name}”已{unit.get_status_display()}。")
-    if unit.get_children().filter(status=UnitStatus.ACTIVE).exists():
+    if Unit.objects.get_children(unit).filter(status=UnitStatus.ACTIVE).exists():
         raise ActionError(f"“{unit.name}”还有正常状态的下级单位，请先处理下级单位。")
     before = snapshot(unit)
     unit.status = status
@@ -121,7 +121,7 @@ def split_unit(actor, unit: Unit, new_units: list[dict], *, on: dt.date | None =
     """Split ``unit`` into new sibling units; the old one is closed as 已拆分."""
     if len(new_units) < 2:
         raise ActionError("拆分至少需要两个新单位。")
-    parent = unit.get_parent()
+    parent = Unit.objects.get_parent(unit)
     created = [create_unit(actor, parent=parent, **data) for data in new_units]
     names = "、".join(u.name for u in created)
     _end_unit(actor, unit, UnitStatus.SPLIT, UnitEvent.Kind.SPLIT, on or dt.date.today(),
@@ -143,7 +143,7 @@ def move_unit(actor, unit: Unit, new_parent: Unit) -> Unit:
         raise ActionError("不能把单位移到它自己的下级之下。")
     _check_level(new_parent, unit.level)
     before = snapshot(unit)
-    old_parent = unit.get_parent()
+    old_parent = Unit.objects.get_parent(unit)
     Unit.objects.move(unit, new_parent, pos="last-child")
     unit.refresh_from_db()
     UnitEvent.objects.create(unit=unit, kind=UnitEvent.Kind.MOVED,

@@ -1,0 +1,80 @@
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.db.utils import DatabaseError
+
+from qunli.core.audit import log_access, log_change, verify_chain
+from qunli.core.models import AccessLog, ChangeLog
+from qunli.orgs import actions as org_actions
+
+
+@pytest.fixture
+def some_changes(accounts, tree):
+    staff = accounts["women_staff"]
+    for i in range(5):
+        org_actions.update_unit(staff, tree["women"], short_name=f"妇联{i}")
+    return ChangeLog.objects.order_by("seq")
+
+
+def _drop_triggers():
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("DROP TRIGGER IF EXISTS core_changelog_append_only ON core_changelog")
+        else:
+            cur.execute("DROP TRIGGER IF EXISTS core_changelog_no_update")
+            cur.execute("DROP TRIGGER IF EXISTS core_changelog_no_delete")
+
+
+def test_every_action_appends_a_chained_change_row(some_changes):
+    rows = list(some_changes)
+    assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
+    assert all(b.prev_digest == a.digest for a, b in zip(rows, rows[1:], strict=False))
+    assert rows[-1].before["short_name"] == "妇联3" and rows[-1].after["short_name"] == "妇联4"
+    checked, breaks = verify_chain(ChangeLog)
+    assert checked == len(rows) and breaks == []
+
+
+def test_database_refuses_to_update_or_delete_audit_rows(some_changes):
+    for sql in ("UPDATE core_changelog SET actor_name = 'x'", "DELETE FROM core_changelog"):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cur:
+            cur.execute(sql)
+    assert ChangeLog.objects.count() == some_changes.count()
+
+
+def test_verify_names_the_row_whose_content_was_edited(some_changes):
+    _drop_triggers()
+    target = some_changes[2]
+    with connection.cursor() as cur:
+        cur.execute("UPDATE core_changelog SET object_repr = '篡改' WHERE seq = %s", [target.seq])
+    _, breaks = verify_chain(ChangeLog)
+    assert [(b.seq, b.reason) for b in breaks] == [(target.seq, "摘要不符：本条记录内容被改动")]
+
+
+def test_verify_detects_a_deleted_row_in_the_middle_and_at_the_end(some_changes):
+    _drop_triggers()
+    last = some_changes.last().seq
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM core_changelog WHERE seq IN (2, %s)", [last])
+    _, breaks = verify_chain(ChangeLog)
+    reasons = {b.reason for b in breaks}
+    assert "序号不连续：缺少第2条" in reasons
+    assert "链尾不符：末尾记录被删除" in reasons
+
+
+def test_audit_verify_command_fails_on_a_broken_chain(some_changes, capsys):
+    call_command("audit", "verify")
+    assert "哈希链完整" in capsys.readouterr().out
+    _drop_triggers()
+    with connection.cursor() as cur:
+        cur.execute("UPDATE core_changelog SET after = '{}' WHERE seq = 1")
+    with pytest.raises(Exception, match="断裂"):
+        call_command("audit", "verify")
+
+
+def test_access_log_is_a_separate_chain(accounts, person_factory):
+    p = person_factory()
+    log_change(accounts["women_staff"], "test.touch", p, None, {"x": 1})
+    log_access(accounts["women_staff"], p, ["id_number"], "核对身份")
+    row = AccessLog.objects.get()
+    assert row.seq == 1 and row.fields == "id_number" and row.purpose == "核对身份"
+    assert verify_chain(AccessLog)[1] == []
