@@ -15,6 +15,7 @@ Tree (region nodes have no line):
 """
 
 import datetime as dt
+import os
 
 import pytest
 
@@ -24,6 +25,18 @@ from qunli.orgs.models import Level, Line, Unit
 from qunli.people.models import Person
 
 PASSWORD = "Qunli-Test-2026!"
+
+
+def pytest_configure(config):
+    """With QUNLI_REQUIRE_DB set (the PostgreSQL run of `make test`), refuse to run on any
+    other database, so that run can never fall back to SQLite unnoticed."""
+    wanted = os.environ.get("QUNLI_REQUIRE_DB")
+    if wanted:
+        from django.conf import settings
+
+        engine = settings.DATABASES["default"]["ENGINE"]
+        if wanted not in engine:
+            raise pytest.UsageError(f"QUNLI_REQUIRE_DB={wanted} but the database engine is {engine}")
 
 
 def add_unit(parent, **fields) -> Unit:
