@@ -4,6 +4,7 @@ teams (班子) with terms, base conditions (四缺) and venues (阵地) scored o
 import datetime as dt
 
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
 
@@ -106,6 +107,9 @@ class Unit(MP_Node):
     def is_active(self) -> bool:
         return self.status == UnitStatus.ACTIVE
 
+    def get_absolute_url(self):
+        return reverse("orgs:unit_detail", args=[self.pk])
+
     def ancestors_and_self(self):
         paths = [self.path[: i * self.steplen] for i in range(1, self.depth + 1)]
         return Unit.objects.filter(path__in=paths).order_by("depth")
@@ -179,6 +183,9 @@ class Position(models.Model):
 
     def __str__(self):
         return f"{self.unit} {self.display_title} {self.person}"
+
+    def get_absolute_url(self):
+        return reverse("orgs:unit_detail", args=[self.unit_id]) + "?tab=team"
 
     @property
     def display_title(self) -> str:
@@ -267,7 +274,7 @@ class Venue(models.Model):
     area_m2 = models.PositiveIntegerField("面积（㎡）", null=True, blank=True)
     opened_on = models.DateField("启用日期", null=True, blank=True)
     latest_score = models.PositiveSmallIntegerField("最近得分", null=True, blank=True)
-    latest_passed = models.BooleanField("最近是否达标", null=True)
+    latest_passed = models.BooleanField("最近是否达标", null=True, blank=True)
     latest_inspected_on = models.DateField("最近检查日期", null=True, blank=True)
 
     scope = ScopeSpec(unit="unit", line="unit__line")
@@ -280,6 +287,9 @@ class Venue(models.Model):
 
     def __str__(self):
         return self.name
+
+    def get_absolute_url(self):
+        return reverse("orgs:venue_detail", args=[self.pk])
 
 
 class Inspection(models.Model):

@@ -1,0 +1,71 @@
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+
+from qunli.core.actions import ActionError
+from qunli.core.models import AccessLog, ChangeLog
+from qunli.people import actions
+from qunli.people.models import Person
+
+ID = "11010519491231002X"
+
+
+def test_register_person_encrypts_at_rest_and_derives_birth_and_gender(accounts, tree):
+    p = actions.register_person(accounts["women_staff"], unit=tree["village_women"], name="李秀英",
+                                id_number=ID.lower(), phone="13912345678", address="城关镇东风村3组12号")
+    with connection.cursor() as cur:
+        cur.execute("SELECT id_number_enc, phone_enc, address_enc, id_number_mask, phone_mask FROM people_person "
+                    "WHERE id = %s", [p.pk])
+        id_enc, phone_enc, addr_enc, id_mask, phone_mask = cur.fetchone()
+    assert ID not in id_enc and "13912345678" not in phone_enc and "东风村" not in addr_enc
+    assert id_mask == "110105********002X" and phone_mask == "139****5678"
+    assert str(p.birth_date) == "1949-12-31" and p.gender == "F"
+    log = ChangeLog.objects.get(action="people.register_person")
+    assert log.after["id_number_enc"] == "已加密" and ID not in str(log.after)
+
+
+def test_same_id_number_twice_is_one_person(accounts, tree):
+    actions.register_person(accounts["women_staff"], unit=tree["village_women"], name="李秀英", id_number=ID)
+    with pytest.raises(ActionError, match="一人一档"):
+        actions.register_person(accounts["party_office"], unit=tree["union"], name="李秀英", id_number=ID)
+    assert Person.objects.count() == 1
+
+
+def test_bad_id_number_is_refused_and_nothing_written(accounts, tree):
+    with pytest.raises(ActionError, match="校验位错误"):
+        actions.register_person(accounts["women_staff"], unit=tree["village_women"], name="王芳",
+                                id_number="110105194912310021")
+    assert not Person.objects.exists() and not ChangeLog.objects.exists()
+
+
+def test_people_without_id_matched_on_name_and_phone_then_merged(accounts, tree):
+    staff = accounts["women_staff"]
+    a = actions.register_person(staff, unit=tree["village_women"], name="王芳", phone="13800001111")
+    with pytest.raises(ActionError, match="可能是同一人"):
+        actions.register_person(staff, unit=tree["town_women"], name="王芳", phone="13800001111")
+    b = actions.register_person(staff, unit=tree["town_women"], name="王芳", phone="13800001111",
+                                allow_similar=True)
+    assert [g["n"] for g in actions.duplicate_groups(staff)] == [2]
+    actions.merge_persons(staff, a, b, reason="同一人两次登记")
+    b.refresh_from_db()
+    assert b.merged_into_id == a.pk
+    assert list(actions.duplicate_groups(staff)) == []
+
+
+def test_reveal_is_access_logged_and_refused_to_readers(accounts, tree):
+    p = actions.register_person(accounts["women_staff"], unit=tree["village_women"], name="李秀英", id_number=ID)
+    assert actions.reveal_person(accounts["women_staff"], p, ["id_number"], "核对身份") == {"id_number": ID}
+    assert AccessLog.objects.get().fields == "id_number"
+    with pytest.raises(PermissionDenied):
+        actions.reveal_person(accounts["leader"], p, ["id_number"])
+    with pytest.raises(PermissionDenied):
+        actions.reveal_person(accounts["union_staff"], p, ["id_number"])
+    assert AccessLog.objects.count() == 1
+
+
+def test_writes_outside_the_grant_are_refused(accounts, tree):
+    with pytest.raises(PermissionDenied):
+        actions.register_person(accounts["women_staff"], unit=tree["other_women"], name="赵六")
+    with pytest.raises(PermissionDenied):
+        actions.register_person(accounts["clerk"], unit=tree["town_women"], name="赵六")
+    assert not Person.objects.exists()
