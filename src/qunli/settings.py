@@ -155,6 +155,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 ASSETS_DIR = Path(os.environ.get("QUNLI_ASSETS_DIR", PROJECT_DIR / "node_modules"))
 STATICFILES_DIRS = [
     ("vendor/bootstrap", ASSETS_DIR / "bootstrap" / "dist"),
