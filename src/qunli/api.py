@@ -1,13 +1,102 @@
-"""The REST API: one NinjaAPI, a router per app, OpenAPI at /api/openapi.json."""
+"""The REST API: one NinjaAPI, a router per app, OpenAPI at /api/openapi.json.
 
+Every error answers ``{"detail": ["中文说明", ...]}``: 400 an action refused (ActionError),
+401 not signed in, 403 not allowed (PermissionDenied, or an administrator account on business
+data), 404 missing or outside the grant (never told apart), 409 needs confirmation, 422 the
+request itself is malformed (``errors`` then carries the field-level details)."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.renderers import JSONRenderer
 
-from qunli.core.api import TokenAuth, router as core_router
+from qunli.core.actions import ActionError
+from qunli.core.api import NOT_VISIBLE, LocalSwagger, api_auth, docs_router
+from qunli.core.api import router as core_router
 from qunli.orgs.api import router as orgs_router
 from qunli.people.api import router as people_router
 
-api = NinjaAPI(title="群力 Qunli API", version="1", auth=TokenAuth(), urls_namespace="api",
-               description="组织、人员等对象的接口；与界面共用同一套动作（actions）与数据范围（scoping）。")
+
+class ChineseJSONRenderer(JSONRenderer):
+    # Chinese as is, not \uXXXX escapes: readable with curl, and half the bytes.
+    json_dumps_params = {"ensure_ascii": False}
+
+
+api = NinjaAPI(title="群力 Qunli API", version="1", auth=api_auth, urls_namespace="api",
+               renderer=ChineseJSONRenderer(), docs=LocalSwagger(), docs_url="/docs",
+               description="组织、人员等对象的接口；与界面共用同一套动作（actions）与数据范围（scoping）。"
+                           "认证：请求头 `Authorization: Bearer <令牌>`，或浏览器登录会话（写操作需 CSRF 令牌）。")
 api.add_router("/core", core_router)
 api.add_router("/orgs", orgs_router)
 api.add_router("/people", people_router)
+api.add_router("/docs", docs_router)
+
+
+def _detail(request, messages, status: int, **extra):
+    return api.create_response(request, {"detail": list(messages), **extra}, status=status)
+
+
+@api.exception_handler(ActionError)
+def on_action_error(request, exc: ActionError):
+    if hasattr(exc, "error_dict"):
+        messages = [m for errs in exc.message_dict.values() for m in errs]
+    else:
+        messages = exc.messages
+    return _detail(request, messages, 400)
+
+
+@api.exception_handler(PermissionDenied)
+def on_permission_denied(request, exc):
+    return _detail(request, [str(exc) or "您没有执行此操作的权限。"], 403)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request, exc):
+    # One message whatever the cause, so a foreign id and a missing id look the same.
+    return _detail(request, [NOT_VISIBLE], 404)
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request, exc):
+    return _detail(request, ["未登录或接口令牌无效：请在请求头中提供 Authorization: Bearer <令牌>，或先登录。"], 401)
+
+
+_NINJA_MESSAGES = {
+    "Cannot parse request body": "请求体无法解析：请发送有效的 JSON。",
+    "CSRF check Failed": "CSRF 校验失败。",
+}
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request, exc: HttpError):
+    return _detail(request, [_NINJA_MESSAGES.get(str(exc), str(exc))], exc.status_code)
+
+
+_PYDANTIC_MESSAGES = {
+    "missing": "必填",
+    "int_parsing": "应为整数", "int_type": "应为整数", "int_from_float": "应为整数",
+    "float_parsing": "应为数字", "decimal_parsing": "应为数字", "decimal_type": "应为数字",
+    "bool_parsing": "应为 true 或 false", "bool_type": "应为 true 或 false",
+    "date_parsing": "应为日期，格式 YYYY-MM-DD", "date_from_datetime_parsing": "应为日期，格式 YYYY-MM-DD",
+    "date_type": "应为日期，格式 YYYY-MM-DD", "datetime_parsing": "应为时间，格式 YYYY-MM-DDTHH:MM:SS",
+    "string_type": "应为文本", "string_too_short": "不能为空", "string_too_long": "太长",
+    "list_type": "应为列表", "dict_type": "格式不对", "model_attributes_type": "格式不对",
+    "literal_error": "取值无效", "enum": "取值无效",
+    "greater_than_equal": "太小", "greater_than": "太小", "less_than_equal": "太大", "less_than": "太大",
+    "json_invalid": "请求体不是有效的 JSON", "json_type": "请求体不是有效的 JSON",
+}
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request, exc: ValidationError):
+    messages = []
+    for err in exc.errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "payload", "filters")]
+        where = ".".join(loc)
+        text = _PYDANTIC_MESSAGES.get(err.get("type", ""), "取值无效")
+        if err.get("type") in ("string_too_long", "less_than_equal") and err.get("ctx"):
+            limit = err["ctx"].get("max_length", err["ctx"].get("le"))
+            text += f"（不超过 {limit}）"
+        messages.append(f"{where}：{text}" if where else text)
+    return _detail(request, messages or ["请求格式不对。"], 422, errors=exc.errors)
