@@ -3,6 +3,7 @@ roles linked to it — memberships, cadre and volunteer (五老) profiles, teams
 
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from qunli.core import crypto
@@ -66,6 +67,9 @@ class Person(models.Model):
     def __str__(self):
         return self.name
 
+    def get_absolute_url(self):
+        return reverse("people:person_detail", args=[self.pk])
+
     def set_sensitive(self, field: str, value: str) -> None:
         """Store one sensitive field as ciphertext + blind index + mask."""
         value = (value or "").strip()
@@ -122,6 +126,9 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.person} · {self.line}"
+
+    def get_absolute_url(self):
+        return reverse("people:person_detail", args=[self.person_id]) + "?tab=roles"
 
 
 class CadreProfile(models.Model):
@@ -186,6 +193,9 @@ class VolunteerProfile(models.Model):
     def __str__(self):
         return f"{self.person}（{self.get_category_display()}）"
 
+    def get_absolute_url(self):
+        return reverse("people:volunteer_detail", args=[self.pk])
+
 
 class Training(models.Model):
     volunteer = models.ForeignKey(VolunteerProfile, on_delete=models.CASCADE, related_name="trainings")
@@ -244,6 +254,9 @@ class Team(models.Model):
 
     def __str__(self):
         return self.name
+
+    def get_absolute_url(self):
+        return reverse("people:team_detail", args=[self.pk])
 
 
 class TeamMember(models.Model):

@@ -1,0 +1,146 @@
+"""Forms for the organization pages. They collect input; ``orgs.actions`` validates,
+checks permissions and writes."""
+
+import datetime as dt
+
+from django import forms
+
+from qunli.core.forms import BootstrapFormMixin
+from qunli.people.forms import DATE, PersonRefField, PersonRefMixin, UnitChoiceField, UserForm, writable_units
+
+from .models import Checklist, Level, Line, PositionTitle, Unit, UnitKind, VenueKind
+
+
+class UnitForm(UserForm):
+    parent = UnitChoiceField(label="上级单位", queryset=Unit.objects.none())
+    name = forms.CharField(label="名称", max_length=100)
+    short_name = forms.CharField(label="简称", max_length=40, required=False)
+    level = forms.ChoiceField(label="层级", choices=Level.choices)
+    line = forms.ModelChoiceField(label="条线", queryset=Line.objects.filter(is_active=True), required=False,
+                                  empty_label="（无，属地党委节点）")
+    kind = forms.ChoiceField(label="类别", choices=UnitKind.choices, initial=UnitKind.GEOGRAPHIC)
+    division_code = forms.CharField(label="行政区划代码", max_length=12, required=False)
+    uscc = forms.CharField(label="统一社会信用代码", max_length=18, required=False)
+    address = forms.CharField(label="地址", max_length=200, required=False)
+    established_on = forms.DateField(label="成立日期", required=False, widget=DATE)
+
+    def __init__(self, *args, unit: Unit | None = None, parent: Unit | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if unit is not None:
+            del self.fields["parent"]
+        elif parent is not None:
+            self.fields["parent"].queryset = Unit.objects.filter(pk=parent.pk)
+            self.fields["parent"].initial = parent.pk
+            self.fields["parent"].widget = forms.HiddenInput()
+        else:
+            self.fields["parent"].queryset = writable_units(self.user)
+
+    def clean(self):
+        data = super().clean()
+        for key in ("short_name", "division_code", "uscc", "address"):
+            data[key] = data.get(key) or ""
+        return data
+
+
+class MergeUnitForm(UserForm):
+    into = UnitChoiceField(label="并入单位", queryset=Unit.objects.none(),
+                           help_text="只列出同一条线、同一层级、您有权管理的正常单位。")
+    on = forms.DateField(label="变动日期", widget=DATE, initial=dt.date.today)
+    document_no = forms.CharField(label="批准文号", max_length=60, required=False)
+    note = forms.CharField(label="说明", max_length=300, required=False)
+    confirm = forms.BooleanField(label="确认合并（合并后本单位状态为“已合并”，记录仍保留）")
+
+    def __init__(self, *args, unit: Unit, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["into"].queryset = (writable_units(self.user).filter(level=unit.level, line=unit.line_id)
+                                        .exclude(pk=unit.pk))
+
+
+class DissolveUnitForm(UserForm):
+    on = forms.DateField(label="撤销日期", widget=DATE, initial=dt.date.today)
+    document_no = forms.CharField(label="批准文号", max_length=60, required=False)
+    note = forms.CharField(label="说明", max_length=300, required=False)
+    confirm = forms.BooleanField(label="确认撤销（撤销后本单位的记录仍保留，可查询）")
+
+    def __init__(self, *args, unit: Unit, **kwargs):
+        super().__init__(*args, **kwargs)
+
+
+class AppointForm(PersonRefMixin, UserForm):
+    person = PersonRefField(label="任职人")
+    title = forms.ChoiceField(label="职务", choices=PositionTitle.choices)
+    title_label = forms.CharField(label="职务名称", max_length=30, required=False,
+                                  help_text="如：主席、书记、常务副主任；主要负责人留空则按条线默认。")
+    is_parttime = forms.BooleanField(label="兼职", required=False)
+    started_on = forms.DateField(label="任职日期", widget=DATE)
+    term_ends_on = forms.DateField(label="任期届满", widget=DATE, required=False)
+
+
+class EndPositionForm(UserForm):
+    on = forms.DateField(label="离任日期", widget=DATE, initial=dt.date.today)
+    reason = forms.CharField(label="离任原因", max_length=200, required=False)
+    confirm_early = forms.BooleanField(label="确认在任期届满前调整", required=False)
+
+    def __init__(self, *args, position=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.position = position
+
+    def clean(self):
+        from .actions import early_departure_warning
+
+        data = super().clean()
+        on = data.get("on")
+        if on and self.position is not None and early_departure_warning(self.position, on):
+            if not (data.get("reason") or "").strip():
+                self.add_error("reason", "任期未满离任，必须填写原因。")
+            if not data.get("confirm_early"):
+                self.add_error("confirm_early", "任期未满离任，请勾选确认。")
+        return data
+
+
+class ConditionsForm(UserForm):
+    lacks_staff = forms.BooleanField(label="缺人员", required=False)
+    lacks_establishment = forms.BooleanField(label="缺编制", required=False)
+    lacks_venue = forms.BooleanField(label="缺场所", required=False)
+    lacks_funding = forms.BooleanField(label="缺经费", required=False)
+    staff_count = forms.IntegerField(label="专兼职人数", min_value=0, initial=0)
+    annual_funding = forms.DecimalField(label="年度经费（元）", max_digits=12, decimal_places=2, min_value=0,
+                                        initial=0)
+    note = forms.CharField(label="说明", max_length=300, required=False)
+
+
+class VenueForm(UserForm):
+    name = forms.CharField(label="名称", max_length=100)
+    kind = forms.ChoiceField(label="类型", choices=VenueKind.choices)
+    address = forms.CharField(label="地址", max_length=200, required=False)
+    area_m2 = forms.IntegerField(label="面积（㎡）", min_value=0, required=False)
+    opened_on = forms.DateField(label="启用日期", widget=DATE, required=False)
+
+
+class InspectionForm(UserForm):
+    """The checklist's items become checkboxes; the action computes the score."""
+
+    checklist = forms.ModelChoiceField(label="检查标准", queryset=Checklist.objects.all(), widget=forms.HiddenInput)
+    on = forms.DateField(label="检查日期", widget=DATE, initial=dt.date.today)
+    inspector = forms.CharField(label="检查人", max_length=50)
+    met_items = forms.MultipleChoiceField(label="已达到的检查项", required=False,
+                                          widget=forms.CheckboxSelectMultiple)
+    findings = forms.CharField(label="发现问题", required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, checklist: Checklist, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.checklist = checklist
+        self.fields["checklist"].initial = checklist.pk
+        self.fields["met_items"].choices = [(str(i.pk), f"{i.text}（{i.points}分）") for i in checklist.items.all()]
+        self.fields["met_items"].widget.attrs["class"] = "form-check-input"
+
+
+class LineForm(BootstrapFormMixin, forms.Form):
+    code = forms.SlugField(label="代码", max_length=20, help_text="英文字母、数字，如 union")
+    name = forms.CharField(label="名称", max_length=30)
+    chair_title = forms.CharField(label="主要负责人职务", max_length=20, initial="主席")
+
+    def __init__(self, *args, user=None, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+

@@ -1,0 +1,191 @@
+"""Forms for the people pages. They only collect and shape input; the actions in
+``people.actions`` validate, check permissions and write."""
+
+from django import forms
+
+from qunli.core.crypto import blind_index
+from qunli.core.forms import BootstrapFormMixin
+from qunli.core.identifiers import normalize_id_number
+from qunli.core.scoping import CHANGE, VIEW
+from qunli.orgs.models import Line, Unit, UnitStatus
+
+from .models import (
+    Gender,
+    Person,
+    PoliticalStatus,
+    TeamKind,
+    TeamMember,
+    VolunteerCategory,
+)
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class UserForm(BootstrapFormMixin, forms.Form):
+    """A form that knows the signed-in user, to scope its choices."""
+
+    def __init__(self, *args, user=None, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+
+def writable_units(user):
+    return Unit.objects.visible_to(user, CHANGE).filter(status=UnitStatus.ACTIVE).select_related("line")
+
+
+class UnitChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.name}（{obj.line or '党委'} · {obj.get_level_display()}）"
+
+
+class PersonRefField(forms.CharField):
+    """Pick a person by record number (编号) or resident ID number, among the people the
+    user may see. Scales to any number of people, unlike a drop-down; the page offers a
+    name search (people:person_pick) that fills the number in."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label", "人员")
+        kwargs.setdefault("help_text", "填写人员编号或身份证号；可按姓名搜索后点选。")
+        super().__init__(*args, **kwargs)
+        self.user = None
+        self.widget.attrs.update({"data-person-ref": "1", "autocomplete": "off"})
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None
+        qs = Person.objects.visible_to(self.user, VIEW).filter(merged_into__isnull=True).select_related("unit")
+        value = value.strip()
+        if value.isdigit() and len(value) < 15:
+            person = qs.filter(pk=int(value)).first()
+        else:
+            person = qs.filter(id_number_hash=blind_index(normalize_id_number(value))).first()
+        if person is None:
+            raise forms.ValidationError("找不到该人员，或不在您的数据范围内。")
+        return person
+
+
+class PersonRefMixin:
+    """Give every PersonRefField the user to scope its look-up."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for f in self.fields.values():
+            if isinstance(f, PersonRefField):
+                f.user = self.user
+
+
+# --- person -----------------------------------------------------------------------
+
+class PersonForm(UserForm):
+    unit = UnitChoiceField(label="登记单位", queryset=Unit.objects.none())
+    name = forms.CharField(label="姓名", max_length=50)
+    id_number = forms.CharField(label="身份证号", max_length=18, required=False)
+    phone = forms.CharField(label="联系电话", max_length=20, required=False)
+    address = forms.CharField(label="住址", max_length=200, required=False)
+    gender = forms.ChoiceField(label="性别", choices=[("", "—"), *Gender.choices], required=False,
+                               help_text="填写身份证号时按身份证号自动确定。")
+    birth_date = forms.DateField(label="出生日期", required=False, widget=DATE)
+    ethnicity = forms.CharField(label="民族", max_length=20, required=False, initial="汉族")
+    political_status = forms.ChoiceField(label="政治面貌", choices=PoliticalStatus.choices, required=False,
+                                         initial=PoliticalStatus.MASSES)
+    education = forms.CharField(label="学历", max_length=20, required=False)
+    workplace = forms.CharField(label="工作单位及职务", max_length=100, required=False)
+    allow_similar = forms.BooleanField(label="确认不是同一人", required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, person: Person | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.person = person
+        if person is None:
+            self.fields["unit"].queryset = writable_units(self.user)
+        else:
+            del self.fields["unit"]
+            for name in ("id_number", "phone", "address"):
+                self.fields[name].help_text = f"留空则不修改（当前：{getattr(person, name + '_mask') or '未填写'}）。"
+
+    def show_allow_similar(self):
+        field = self.fields["allow_similar"]
+        field.widget = forms.CheckboxInput(attrs={"class": "form-check-input"})
+        field.help_text = "系统发现同名且电话相同的人员。核实后如确认不是同一人，请勾选后再次保存。"
+
+
+class RevealForm(forms.Form):
+    purpose = forms.CharField(label="查看用途", max_length=200, required=False)
+
+
+class MergeForm(PersonRefMixin, UserForm):
+    keep = PersonRefField(label="保留的档案")
+    duplicate = PersonRefField(label="并入的档案（将被合并）")
+    reason = forms.CharField(label="合并原因", max_length=200)
+    confirm = forms.BooleanField(label="已核实两份档案为同一人", required=True)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("keep") and data.get("duplicate") and data["keep"].pk == data["duplicate"].pk:
+            raise forms.ValidationError("请选择两份不同的档案。")
+        return data
+
+
+# --- roles ------------------------------------------------------------------------
+
+class MembershipForm(PersonRefMixin, UserForm):
+    person = PersonRefField()
+    line = forms.ModelChoiceField(label="条线", queryset=Line.objects.filter(is_active=True))
+    unit = UnitChoiceField(label="所在组织", queryset=Unit.objects.none())
+    number = forms.CharField(label="会员/团员编号", max_length=40, required=False)
+    joined_on = forms.DateField(label="加入日期", required=False, widget=DATE)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = writable_units(self.user).exclude(line__isnull=True)
+
+
+class VolunteerForm(PersonRefMixin, UserForm):
+    person = PersonRefField()
+    unit = UnitChoiceField(label="所属关工委", queryset=Unit.objects.none())
+    category = forms.ChoiceField(label="五老类别", choices=VolunteerCategory.choices)
+    skills = forms.CharField(label="特长", max_length=200, required=False)
+    certificate_no = forms.CharField(label="聘书编号", max_length=40, required=False)
+    certificate_date = forms.DateField(label="聘书日期", required=False, widget=DATE)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = writable_units(self.user)
+
+
+class TrainingForm(UserForm):
+    on = forms.DateField(label="培训日期", widget=DATE)
+    title = forms.CharField(label="培训内容", max_length=100)
+    hours = forms.DecimalField(label="学时", max_digits=5, decimal_places=1, min_value=0, initial=0)
+
+
+class RecognitionForm(UserForm):
+    on = forms.DateField(label="表彰日期", widget=DATE)
+    title = forms.CharField(label="荣誉名称", max_length=100)
+    level = forms.CharField(label="级别", max_length=20, required=False, help_text="如：县级、市级、省级")
+
+
+class TeamForm(PersonRefMixin, UserForm):
+    unit = UnitChoiceField(label="组建单位", queryset=Unit.objects.none())
+    name = forms.CharField(label="名称", max_length=100)
+    kind = forms.ChoiceField(label="类型", choices=TeamKind.choices)
+    leader = PersonRefField(label="负责人", required=False)
+    founded_on = forms.DateField(label="成立日期", required=False, widget=DATE)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = writable_units(self.user)
+
+
+class TeamMemberForm(PersonRefMixin, UserForm):
+    person = PersonRefField()
+    role = forms.CharField(label="队内职务", max_length=30, required=False)
+    joined_on = forms.DateField(label="加入日期", required=False, widget=DATE)
+
+
+class RemoveMemberForm(forms.Form):
+    member = forms.ModelChoiceField(queryset=TeamMember.objects.none())
+
+    def __init__(self, *args, team=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["member"].queryset = TeamMember.objects.filter(team=team).select_related("person", "team__unit")
