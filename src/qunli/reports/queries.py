@@ -1,0 +1,131 @@
+"""Dashboard aggregates for one subtree, computed in the database.
+
+Every figure is a GROUP BY / aggregate query over ``Model.objects.visible_to(user)`` (the
+grant filter) narrowed to the selected subtree by an indexable range on the materialized
+path (``path >= P AND path < P + 'a'``: steps use only 0-9A-Z, which sort below 'a'). No
+query walks rows in Python; the whole dashboard is a fixed handful of queries whatever the
+subtree size."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from qunli.core.scoping import VIEW
+from qunli.orgs.models import (
+    REQUIRED_TITLES,
+    BaseCondition,
+    Level,
+    Line,
+    Position,
+    Unit,
+    UnitStatus,
+    Venue,
+    VenueKind,
+)
+from qunli.people.models import Membership, MembershipStatus, Person, VolunteerCategory, VolunteerProfile
+
+# Characters after every path character ('0'-'9', 'A'-'Z'): the exclusive upper bound of a subtree.
+_PATH_END = "a"
+
+
+def subtree_q(unit: Unit | None, lookup: str = "") -> Q:
+    """Rows under ``unit`` (inclusive) via ``lookup`` to the owning unit; no filter when None."""
+    if unit is None:
+        return Q()
+    prefix = f"{lookup}__path" if lookup else "path"
+    return Q(**{f"{prefix}__gte": unit.path, f"{prefix}__lt": unit.path + _PATH_END})
+
+
+def dashboard(user, unit: Unit | None = None, today: dt.date | None = None) -> dict:
+    """All dashboard figures for ``user`` within ``unit``'s subtree (or all they may see)."""
+    today = today or timezone.localdate()
+    lines = {line.pk: line for line in Line.objects.all()}
+
+    # 1. units per level × line (one GROUP BY, folded in Python over ≤ 6 × 11 groups)
+    units = Unit.objects.visible_to(user, VIEW).filter(subtree_q(unit), status=UnitStatus.ACTIVE)
+    by_level: dict[str, int] = {}
+    by_line: dict[int | None, int] = {}
+    line_units = 0
+    for row in units.order_by().values("level", "line").annotate(n=Count("id")):
+        by_level[row["level"]] = by_level.get(row["level"], 0) + row["n"]
+        by_line[row["line"]] = by_line.get(row["line"], 0) + row["n"]
+        if row["line"] is not None:
+            line_units += row["n"]
+
+    # 2. leadership teams: line units whose required seats are all currently held
+    current = Position.objects.visible_to(user, VIEW).filter(
+        subtree_q(unit, "unit"), ended_on__isnull=True, unit__status=UnitStatus.ACTIVE)
+    complete = (current.filter(title__in=list(REQUIRED_TITLES), unit__line__isnull=False).order_by()
+                .values("unit").annotate(k=Count("title", distinct=True)).filter(k=len(REQUIRED_TITLES)).count())
+    terms = current.order_by().aggregate(
+        seats=Count("id"), expired=Count("id", filter=Q(term_ends_on__lt=today)),
+        expiring=Count("id", filter=Q(term_ends_on__gte=today, term_ends_on__lt=today + dt.timedelta(days=180))))
+
+    # 3. base conditions (四缺)
+    cond = BaseCondition.objects.visible_to(user, VIEW).filter(subtree_q(unit, "unit")).order_by().aggregate(
+        total=Count("id"), staff=Count("id", filter=Q(lacks_staff=True)),
+        establishment=Count("id", filter=Q(lacks_establishment=True)),
+        venue=Count("id", filter=Q(lacks_venue=True)), funding=Count("id", filter=Q(lacks_funding=True)),
+        any=Count("id", filter=Q(lacks_staff=True) | Q(lacks_establishment=True) | Q(lacks_venue=True)
+                  | Q(lacks_funding=True)),
+        all4=Count("id", filter=Q(lacks_staff=True, lacks_establishment=True, lacks_venue=True, lacks_funding=True)),
+        staff_count=Sum("staff_count"), funding_sum=Sum("annual_funding"))
+
+    # 4. members per line (active memberships)
+    members = {row["line"]: row["n"] for row in Membership.objects.visible_to(user, VIEW)
+               .filter(subtree_q(unit, "unit"), status=MembershipStatus.ACTIVE).order_by()
+               .values("line").annotate(n=Count("id"))}
+
+    # 5. 五老 volunteers per category
+    vols = {row["category"]: row["n"] for row in VolunteerProfile.objects.visible_to(user, VIEW)
+            .filter(subtree_q(unit, "unit"), status=VolunteerProfile.Status.ACTIVE).order_by()
+            .values("category").annotate(n=Count("id"))}
+
+    # 6. venues per kind with their latest inspection result
+    venue_rows = list(Venue.objects.visible_to(user, VIEW).filter(subtree_q(unit, "unit")).order_by()
+                      .values("kind").annotate(n=Count("id"), inspected=Count("id", filter=Q(latest_passed__isnull=False)),
+                                               passed=Count("id", filter=Q(latest_passed=True))))
+
+    # 7. persons registered in the subtree
+    persons = Person.objects.visible_to(user, VIEW).filter(subtree_q(unit, "unit"), merged_into__isnull=True).count()
+
+    venue_total = sum(r["n"] for r in venue_rows)
+    inspected = sum(r["inspected"] for r in venue_rows)
+    passed = sum(r["passed"] for r in venue_rows)
+    kind_labels = dict(VenueKind.choices)
+    cat_labels = dict(VolunteerCategory.choices)
+    line_order = sorted(lines.values(), key=lambda ln: (ln.order, ln.pk))
+    return {
+        "unit": unit,
+        "today": today,
+        "units_total": sum(by_level.values()),
+        "units_by_level": [{"code": v, "label": lbl, "n": by_level.get(v, 0)} for v, lbl in Level.choices
+                           if by_level.get(v)],
+        "units_by_line": [{"code": ln.code, "label": ln.name, "n": by_line.get(ln.pk, 0)} for ln in line_order
+                          if by_line.get(ln.pk)] + ([{"code": "", "label": "地域/综合", "n": by_line[None]}]
+                                                    if by_line.get(None) else []),
+        "teams": {"line_units": line_units, "complete": complete, "incomplete": max(0, line_units - complete),
+                  "rate": _pct(complete, line_units), "seats": terms["seats"], "expired": terms["expired"],
+                  "expiring": terms["expiring"]},
+        "conditions": {k: (v or 0) for k, v in cond.items()},
+        "members_by_line": [{"code": ln.code, "label": ln.name, "n": members[ln.pk]} for ln in line_order
+                            if members.get(ln.pk)],
+        "members_total": sum(members.values()),
+        "volunteers_by_category": [{"code": c, "label": cat_labels[c], "n": vols[c]}
+                                   for c in VolunteerCategory.values if vols.get(c)],
+        "volunteers_total": sum(vols.values()),
+        "venues": {"total": venue_total, "inspected": inspected, "passed": passed,
+                   "pass_rate": _pct(passed, inspected),
+                   "by_kind": sorted(({"code": r["kind"], "label": kind_labels.get(r["kind"], r["kind"]),
+                                       "n": r["n"], "inspected": r["inspected"], "passed": r["passed"],
+                                       "rate": _pct(r["passed"], r["inspected"])} for r in venue_rows),
+                                     key=lambda x: -x["n"])},
+        "persons_total": persons,
+    }
+
+
+def _pct(a: int, b: int) -> float | None:
+    return round(100.0 * a / b, 1) if b else None
