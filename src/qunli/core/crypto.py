@@ -3,7 +3,6 @@ index for equality look-ups (dedup on ID number, match on phone), and display ma
 Plaintext never sits in the database; lists show the stored mask only."""
 
 import base64
-import hashlib
 import hmac
 import os
 from functools import lru_cache
@@ -25,11 +24,14 @@ def _index_key(key_hex: str) -> bytes:
 
 
 def encrypt(plaintext: str) -> str:
+    return _encrypt(_aead(settings.QUNLI_FIELD_KEY), plaintext)
+
+
+def _encrypt(aead: AESGCM, plaintext: str) -> str:
     if not plaintext:
         return ""
     nonce = os.urandom(12)
-    ct = _aead(settings.QUNLI_FIELD_KEY).encrypt(nonce, plaintext.encode(), None)
-    return _VERSION + base64.b64encode(nonce + ct).decode()
+    return _VERSION + base64.b64encode(nonce + aead.encrypt(nonce, plaintext.encode(), None)).decode()
 
 
 def decrypt(token: str) -> str:
@@ -41,9 +43,23 @@ def decrypt(token: str) -> str:
 
 def blind_index(value: str) -> str:
     """Keyed digest used to find equal values without decrypting (32 hex chars)."""
+    return _blind(_index_key(settings.QUNLI_INDEX_KEY), value)
+
+
+def _blind(key: bytes, value: str) -> str:
     if not value:
         return ""
-    return hmac.new(_index_key(settings.QUNLI_INDEX_KEY), value.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.digest(key, value.encode(), "sha256").hex()[:32]
+
+
+def bulk_functions():
+    """``(encrypt, blind_index)`` bound to the current keys, for bulk writers that seal
+    hundreds of thousands of values (the same functions as above, minus the settings
+    look-up per call)."""
+    from functools import partial
+
+    return (partial(_encrypt, _aead(settings.QUNLI_FIELD_KEY)),
+            partial(_blind, _index_key(settings.QUNLI_INDEX_KEY)))
 
 
 def mask_id_number(v: str) -> str:
@@ -56,3 +72,4 @@ def mask_phone(v: str) -> str:
 
 def mask_address(v: str) -> str:
     return (v[:6] + "****") if v else ""
+

@@ -11,3 +11,12 @@ urlpatterns = [
     path("audit/access/", admin_views.AccessLogView.as_view(), name="accesslog_list"),
     path("audit/logins/", admin_views.LoginEventView.as_view(), name="loginevent_list"),
 ]
+
+from . import import_views  # noqa: E402
+
+urlpatterns += [
+    path("import/", import_views.import_start, name="import_start"),
+    path("import/template/<str:kind>/", import_views.import_template, name="import_template"),
+    path("import/<uuid:pk>/", import_views.import_job, name="import_job"),
+    path("import/<uuid:pk>/errors.xlsx", import_views.import_errors, name="import_errors"),
+]

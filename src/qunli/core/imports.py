@@ -1,0 +1,1099 @@
+"""The one import engine (DESIGN.md mechanism 7) for every table that is filled from
+spreadsheets: units, persons, memberships, 五老 volunteers, leadership positions (班子) and
+team members.
+
+An ``Importer`` names its columns (Chinese header, key, required, parser), validates one
+row at a time (``validate_row``), checks a batch against the database (``check_batch``) and
+writes a batch (``write_batch``). ``run_import`` streams the file (csv module, or
+python-calamine for xlsx/xls/ods), validates every row, and — when committing — writes in
+batches inside ONE transaction: if any row fails, everything is rolled back and every error
+is reported (the first ``MAX_STORED_ERRORS`` with their original cells, all of them counted).
+A dry run is the same pass without writes.
+
+Units are referenced in the column “所属单位” (or “上级单位” for units) by their exact name
+(unique among the units the importing user may change) or by their numeric id; an unknown,
+ambiguous-free-but-invisible or read-only unit gives “单位不存在或不在您的权限范围内”.
+
+Each committed import writes one change-log row: action ``core.import_<kind>``, object
+``core.importjob``/<job id>, after = {file name, SM3 of the file, rows created, id range}.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import re
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from . import crypto
+from .identifiers import InvalidIdentifier, id_birth_date, id_gender, validate_id_number, validate_phone
+
+MAX_STORED_ERRORS = 1000
+PREVIEW_ROWS = 20
+BATCH_SIZE = 2000
+OUT_OF_SCOPE = "单位不存在或不在您的权限范围内"
+SPREADSHEET_EXTS = {".xlsx", ".xlsm", ".xls", ".ods"}
+CSV_EXTS = {".csv", ".txt"}
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read; the message (Chinese) is shown as is."""
+
+
+class RowError(Exception):
+    def __init__(self, reason: str, column: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.column = column
+
+
+# --- column parsers ----------------------------------------------------------------
+
+def p_text(max_len: int) -> Callable[[str], str]:
+    def parse(v: str) -> str:
+        if len(v) > max_len:
+            raise RowError(f"长度不能超过{max_len}个字符（实际{len(v)}个）")
+        return v
+    return parse
+
+
+_TODAY = [dt.date.today()]
+
+
+def p_id_number(v: str) -> str:
+    try:
+        return validate_id_number(v, _TODAY[0])
+    except InvalidIdentifier as e:
+        raise RowError(str(e)) from None
+
+
+def p_phone(v: str) -> str:
+    try:
+        return validate_phone(v)
+    except InvalidIdentifier as e:
+        raise RowError(str(e)) from None
+
+
+_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]00:00(?::00)?)?$")
+
+
+def p_date(v: str) -> dt.date:
+    m = _DATE.match(v)
+    if not m and len(v) == 8 and v.isdigit():
+        m = re.match(r"^(\d{4})(\d{2})(\d{2})$", v)
+    if not m:
+        raise RowError(f"日期“{v}”格式不正确，应如 2024-05-01")
+    try:
+        return dt.date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        raise RowError(f"日期“{v}”不存在") from None
+
+
+def p_choice(choices) -> Callable[[str], str]:
+    by_label = {str(label): value for value, label in choices.choices}
+    values = set(choices.values)
+
+    def parse(v: str) -> str:
+        if v in by_label:
+            return by_label[v]
+        if v in values:
+            return v
+        raise RowError(f"“{v}”不是可选值（可选：{'、'.join(by_label)}）")
+    return parse
+
+
+_TRUE = {"是", "y", "yes", "true", "1", "√", "兼职"}
+_FALSE = {"否", "n", "no", "false", "0", "", "专职"}
+
+
+def p_bool(v: str) -> bool:
+    low = v.lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise RowError(f"“{v}”应填“是”或“否”")
+
+
+@dataclass
+class Col:
+    header: str
+    key: str
+    required: bool = False
+    parse: Callable[[str], object] | None = None
+    note: str = ""
+    example: str = ""
+    aliases: tuple[str, ...] = ()
+    text: bool = False  # format as text in the xlsx template (ID numbers, phones, codes)
+
+
+def norm_header(h) -> str:
+    s = unicodedata.normalize("NFKC", str(h or ""))
+    s = re.sub(r"[\s*＊:：]|（必填）|\(必填\)", "", s)
+    return s.lower()
+
+
+# --- context shared by the importers ---------------------------------------------------
+
+@dataclass
+class UnitInfo:
+    id: int
+    name: str
+    path: str
+    line_id: int | None
+    level: str
+    status: str
+
+
+@dataclass
+class Context:
+    user: object
+    units: dict[int, UnitInfo] = field(default_factory=dict)
+    by_name: dict[str, int | None] = field(default_factory=dict)  # None = ambiguous
+    seen: dict = field(default_factory=dict)  # in-file dedup: key -> first row number
+    extra: dict = field(default_factory=dict)
+    now: object = None
+    blind: Callable[[str], str] = crypto.blind_index
+
+    def load_units(self):
+        from qunli.orgs.models import Unit
+
+        rows = Unit.objects.visible_to(self.user, "change").values_list(
+            "id", "name", "path", "line_id", "level", "status")
+        for uid, name, path, line_id, level, status in rows:
+            self.units[uid] = UnitInfo(uid, name, path, line_id, level, status)
+            self.by_name[name] = None if name in self.by_name else uid
+
+    def unit(self, ref: str) -> UnitInfo:
+        ref = ref.strip()
+        if ref.isdigit() and int(ref) in self.units:
+            return self.units[int(ref)]
+        uid = self.by_name.get(ref, 0)
+        if uid is None:
+            raise RowError(f"有多个名为“{ref}”的单位，请改填单位编号（ID）")
+        if not uid:
+            raise RowError(OUT_OF_SCOPE)
+        return self.units[uid]
+
+    def first_seen(self, key, row_no: int) -> int | None:
+        prev = self.seen.get(key)
+        if prev is None:
+            self.seen[key] = row_no
+        return prev
+
+
+# --- persons: the bulk writer every people importer shares ---------------------------
+
+PERSON_COLUMNS = ("name", "gender", "birth_date", "ethnicity", "political_status", "education", "workplace",
+                  "id_number_enc", "id_number_hash", "id_number_mask", "phone_enc", "phone_hash", "phone_mask",
+                  "address_enc", "address_mask", "unit_id", "created_at", "updated_at")
+
+
+def _person_sql() -> str:
+    from qunli.people.models import Person
+
+    q = connection.ops.quote_name
+    cols = ", ".join(q(c) for c in PERSON_COLUMNS)
+    marks = ", ".join(["%s"] * len(PERSON_COLUMNS))
+    return f"INSERT INTO {q(Person._meta.db_table)} ({cols}) VALUES ({marks})"
+
+
+def insert_persons(rows: list[dict], now) -> None:
+    """Insert persons in one executemany: ``rows`` hold name, unit_id, id_number (valid),
+    id_hash, and optional phone, address and plain fields. Sensitive values go through the
+    same crypto functions (encrypt, blind index, masks) as ``Person.set_sensitive``, bound
+    once to the keys (``crypto.bulk_functions``); tests compare both."""
+    ops = connection.ops
+    now_db = ops.adapt_datetimefield_value(now)
+    encrypt, blind = crypto.bulk_functions()
+    mask_id, mask_phone, mask_addr = crypto.mask_id_number, crypto.mask_phone, crypto.mask_address
+    adapt_date = ops.adapt_datefield_value
+    params = []
+    for r in rows:
+        idn = r["id_number"]
+        phone = r.get("phone", "")
+        addr = r.get("address", "")
+        params.append((
+            r["name"], id_gender(idn), adapt_date(id_birth_date(idn)), r.get("ethnicity") or "汉族",
+            r.get("political_status") or "masses", r.get("education", ""), r.get("workplace", ""),
+            encrypt(idn), r["id_hash"], mask_id(idn),
+            encrypt(phone), blind(phone), mask_phone(phone) if phone else "",
+            encrypt(addr), mask_addr(addr),
+            r["unit_id"], now_db, now_db,
+        ))
+    with connection.cursor() as cur:
+        cur.executemany(_person_sql(), params)
+
+
+def person_ids_by_hash(hashes) -> dict[str, int]:
+    from qunli.people.models import Person
+
+    hashes = list(hashes)
+    out = {}
+    for i in range(0, len(hashes), 900):
+        out.update(Person.objects.filter(id_number_hash__in=hashes[i:i + 900]).values_list("id_number_hash", "id"))
+    return out
+
+
+def ensure_persons(rows: list[dict], ctx: Context) -> dict[str, int]:
+    """Person ids for rows carrying id_hash/id_number/name/unit_id: existing ones found by
+    the blind index, the others created (一人一档: one record per ID number)."""
+    hashes = {r["id_hash"] for r in rows}
+    found = person_ids_by_hash(hashes)
+    missing, seen = [], set()
+    for r in rows:
+        if r["id_hash"] not in found and r["id_hash"] not in seen:
+            seen.add(r["id_hash"])
+            missing.append(r)
+    if missing:
+        insert_persons(missing, ctx.now)
+        found.update(person_ids_by_hash(seen))
+        ctx.extra["persons_created"] = ctx.extra.get("persons_created", 0) + len(missing)
+    return found
+
+
+# --- importers ---------------------------------------------------------------------------
+
+_MASKS = {"id_number": crypto.mask_id_number, "phone": crypto.mask_phone, "address": crypto.mask_address}
+
+
+class Importer:
+    kind = ""
+    label = ""
+    model_label = ""
+    columns: list[Col] = []
+    key_col = ""  # which column to use for the dedup message
+
+    def prepare(self, user) -> Context:
+        ctx = Context(user=user, now=timezone.now(), blind=crypto.bulk_functions()[1])
+        _TODAY[0] = timezone.localdate()
+        ctx.load_units()
+        return ctx
+
+    def clean_columns(self, row: dict) -> tuple[dict, list[RowError]]:
+        cleaned, errors = {}, []
+        for col in self.columns:
+            raw = row.get(col.key)
+            if raw is None:
+                raw = ""
+            if raw:
+                raw = raw.strip()
+            if not raw:
+                if col.required:
+                    errors.append(RowError(f"必填项“{col.header}”为空", col.header))
+                cleaned[col.key] = ""
+                continue
+            if raw[0] in "=+@\t\r" or (raw[0] == "-" and not raw[1:2].isdigit()):
+                errors.append(RowError("内容以“=”“+”“-”“@”等符号开头，疑似公式，已拒绝", col.header))
+                continue
+            if col.parse is None:
+                cleaned[col.key] = raw
+                continue
+            try:
+                cleaned[col.key] = col.parse(raw)
+            except RowError as e:
+                errors.append(RowError(e.reason, col.header))
+        return cleaned, errors
+
+    def validate_row(self, row: dict, ctx: Context) -> dict:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def check_batch(self, batch: list[tuple[int, dict]], ctx: Context) -> dict[int, RowError]:
+        return {}
+
+    def write_batch(self, actor, batch: list[tuple[int, dict]], ctx: Context) -> list[int]:  # pragma: no cover
+        raise NotImplementedError
+
+    def preview_row(self, cleaned: dict) -> list:
+        """The cleaned row as shown in the dry-run preview; sensitive values masked, since the
+        preview is stored with the job."""
+        out = []
+        for c in self.columns:
+            v = cleaned.get(c.key, "")
+            if v and c.key in _MASKS:
+                v = _MASKS[c.key](v)
+            out.append(v)
+        return out
+
+    # shared helpers
+    def _person_key(self, cleaned: dict, row_no: int, ctx: Context, key_extra=()) -> None:
+        idn = cleaned["id_number"]
+        cleaned["id_hash"] = ctx.blind(idn)
+        first = ctx.first_seen((int(idn[:17]), *key_extra), row_no)
+        if first is not None:
+            raise RowError(f"与第{first}行重复（身份证号相同）", "身份证号")
+
+
+def _resolve_unit(ctx: Context, ref: str, header: str = "所属单位") -> UnitInfo:
+    try:
+        return ctx.unit(ref)
+    except RowError as e:
+        raise RowError(e.reason, header) from None
+
+
+ID_COL = Col("身份证号", "id_number", True, p_id_number, "18位公民身份号码，末位可为X；请以文本格式填写",
+             "430121198001010017", ("身份证号码", "公民身份号码", "证件号码"), text=True)
+NAME_COL = Col("姓名", "name", True, p_text(50), "", "张三")
+UNIT_COL = Col("所属单位", "unit", True, None, "单位全称（在您可管理的单位中唯一）或单位编号", "城关镇妇联",
+               ("单位", "登记单位", "所在组织", "所在单位", "单位编号"))
+PHONE_COL = Col("联系电话", "phone", False, p_phone, "手机11位或座机如0731-12345678", "13800138000",
+                ("手机", "手机号", "电话", "手机号码"), text=True)
+
+
+class PersonImporter(Importer):
+    kind = "persons"
+    label = "人员"
+    model_label = "people.person"
+
+    def __init__(self):
+        from qunli.people.models import PoliticalStatus
+
+        self.columns = [
+            NAME_COL, ID_COL, UNIT_COL, PHONE_COL,
+            Col("民族", "ethnicity", False, p_text(20), "默认汉族", "汉族"),
+            Col("政治面貌", "political_status", False, p_choice(PoliticalStatus), "默认群众", "群众"),
+            Col("学历", "education", False, p_text(20), "", "大学本科"),
+            Col("工作单位及职务", "workplace", False, p_text(100), "", "城关镇中学 教师"),
+            Col("住址", "address", False, p_text(200), "", "城关镇东风村3组"),
+        ]
+
+    def validate_row(self, row, ctx):
+        cleaned, errors = self.clean_columns(row)
+        if errors:
+            raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
+        unit = _resolve_unit(ctx, cleaned["unit"])
+        cleaned["unit_id"], cleaned["unit"] = unit.id, unit.name
+        self._person_key(cleaned, row["_row"], ctx)
+        return cleaned
+
+    def check_batch(self, batch, ctx):
+        existing = person_ids_by_hash(c["id_hash"] for _, c in batch)
+        return {n: RowError("该身份证号已登记（一人一档），不能重复导入", "身份证号")
+                for n, c in batch if c["id_hash"] in existing}
+
+    def write_batch(self, actor, batch, ctx):
+        insert_persons([c for _, c in batch], ctx.now)
+        return []
+
+
+class MembershipImporter(Importer):
+    kind = "memberships"
+    label = "会员（团员）"
+    model_label = "people.membership"
+
+    def __init__(self):
+        self.columns = [
+            NAME_COL, ID_COL,
+            Col("所属单位", "unit", True, None, "条线组织全称（如“东风村妇联”）或单位编号", "东风村妇联", UNIT_COL.aliases),
+            Col("会员编号", "number", False, p_text(40), "会员/团员编号", "", ("会员/团员编号", "团员编号")),
+            Col("加入日期", "joined_on", False, p_date, "如2020-05-04", "2020-05-04"),
+            PHONE_COL,
+        ]
+
+    def validate_row(self, row, ctx):
+        cleaned, errors = self.clean_columns(row)
+        if errors:
+            raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
+        unit = _resolve_unit(ctx, cleaned["unit"])
+        cleaned["unit"] = unit.name
+        if not unit.line_id:
+            raise RowError(f"“{unit.name}”不是条线组织（如妇联、工会），不能登记会员", "所属单位")
+        cleaned["unit_id"], cleaned["line_id"] = unit.id, unit.line_id
+        self._person_key(cleaned, row["_row"], ctx, (unit.id,))
+        return cleaned
+
+    def check_batch(self, batch, ctx):
+        from qunli.people.models import Membership
+
+        persons = person_ids_by_hash(c["id_hash"] for _, c in batch)
+        pids = set(persons.values())
+        taken = set(Membership.objects.filter(person_id__in=pids).values_list("person_id", "unit_id")) if pids else set()
+        return {n: RowError("该人员已是此单位的会员", "身份证号") for n, c in batch
+                if (persons.get(c["id_hash"]), c["unit_id"]) in taken}
+
+    def write_batch(self, actor, batch, ctx):
+        from qunli.people.models import Membership
+
+        ids = ensure_persons([c for _, c in batch], ctx)
+        objs = Membership.objects.bulk_create([
+            Membership(person_id=ids[c["id_hash"]], line_id=c["line_id"], unit_id=c["unit_id"],
+                       number=c.get("number", ""), joined_on=c.get("joined_on") or None) for _, c in batch])
+        return [o.pk for o in objs if o.pk]
+
+
+class VolunteerImporter(Importer):
+    kind = "volunteers"
+    label = "五老志愿者"
+    model_label = "people.volunteerprofile"
+
+    def __init__(self):
+        from qunli.people.models import VolunteerCategory
+
+        self.columns = [
+            NAME_COL, ID_COL,
+            Col("所属单位", "unit", True, None, "所属关工委全称或单位编号", "示范县关工委", UNIT_COL.aliases),
+            Col("五老类别", "category", True, p_choice(VolunteerCategory), "老干部、老战士、老专家、老教师、老模范等", "老教师",
+                ("类别",)),
+            Col("特长", "skills", False, p_text(200), "", "书法"),
+            Col("聘书编号", "certificate_no", False, p_text(40), "", ""),
+            Col("聘书日期", "certificate_date", False, p_date, "", ""),
+            PHONE_COL,
+        ]
+
+    def validate_row(self, row, ctx):
+        cleaned, errors = self.clean_columns(row)
+        if errors:
+            raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
+        unit = _resolve_unit(ctx, cleaned["unit"])
+        cleaned["unit_id"], cleaned["unit"] = unit.id, unit.name
+        self._person_key(cleaned, row["_row"], ctx)
+        return cleaned
+
+    def check_batch(self, batch, ctx):
+        from qunli.people.models import VolunteerProfile
+
+        persons = person_ids_by_hash(c["id_hash"] for _, c in batch)
+        taken = set(VolunteerProfile.objects.filter(person_id__in=persons.values()).values_list("person_id", flat=True))
+        return {n: RowError("该人员已登记为五老志愿者", "身份证号") for n, c in batch
+                if persons.get(c["id_hash"]) in taken}
+
+    def write_batch(self, actor, batch, ctx):
+        from qunli.people.models import VolunteerProfile
+
+        ids = ensure_persons([c for _, c in batch], ctx)
+        today = timezone.localdate()
+        objs = VolunteerProfile.objects.bulk_create([
+            VolunteerProfile(person_id=ids[c["id_hash"]], unit_id=c["unit_id"], category=c["category"],
+                             skills=c.get("skills", ""), certificate_no=c.get("certificate_no", ""),
+                             certificate_date=c.get("certificate_date") or None, registered_on=today)
+            for _, c in batch])
+        return [o.pk for o in objs if o.pk]
+
+
+class PositionImporter(Importer):
+    kind = "positions"
+    label = "班子成员"
+    model_label = "orgs.position"
+
+    def __init__(self):
+        from qunli.orgs.models import PositionTitle
+
+        self.columns = [
+            UNIT_COL, NAME_COL, ID_COL,
+            Col("职务", "title", True, p_choice(PositionTitle), "主要负责人、常务副职、副职、专职副职、办公室主任、委员", "副职"),
+            Col("职务名称", "title_label", False, p_text(30), "如：主席、副主席、书记", "副主席"),
+            Col("任职日期", "started_on", True, p_date, "", "2023-01-01"),
+            Col("任期届满", "term_ends_on", False, p_date, "", "2028-01-01"),
+            Col("兼职", "is_parttime", False, p_bool, "是/否", "否"),
+        ]
+
+    def validate_row(self, row, ctx):
+        from qunli.orgs.models import PositionTitle
+
+        cleaned, errors = self.clean_columns(row)
+        if errors:
+            raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
+        unit = _resolve_unit(ctx, cleaned["unit"])
+        cleaned["unit"] = unit.name
+        cleaned["unit_id"] = unit.id
+        if cleaned.get("term_ends_on") and cleaned["term_ends_on"] <= cleaned["started_on"]:
+            raise RowError("任期届满日期必须晚于任职日期", "任期届满")
+        if cleaned["title"] == PositionTitle.CHAIR:
+            first = ctx.first_seen(("chair", unit.id), row["_row"])
+            if first is not None:
+                raise RowError(f"与第{first}行冲突：一个单位只能有一名在任主要负责人", "职务")
+        self._person_key(cleaned, row["_row"], ctx, (unit.id, cleaned["title"]))
+        return cleaned
+
+    def check_batch(self, batch, ctx):
+        from qunli.orgs.models import Position, PositionTitle
+
+        persons = person_ids_by_hash(c["id_hash"] for _, c in batch)
+        units = {c["unit_id"] for _, c in batch}
+        current = Position.objects.filter(unit_id__in=units, ended_on__isnull=True)
+        chairs = set(current.filter(title=PositionTitle.CHAIR).values_list("unit_id", flat=True))
+        held = set(current.values_list("unit_id", "person_id", "title"))
+        out = {}
+        for n, c in batch:
+            if c["title"] == PositionTitle.CHAIR and c["unit_id"] in chairs:
+                out[n] = RowError("该单位已有在任的主要负责人，请先办理其离任", "职务")
+            elif (c["unit_id"], persons.get(c["id_hash"]), c["title"]) in held:
+                out[n] = RowError("该人员已在本单位担任该职务", "职务")
+        return out
+
+    def write_batch(self, actor, batch, ctx):
+        from qunli.orgs.models import Line, Position, PositionTitle
+
+        ids = ensure_persons([c for _, c in batch], ctx)
+        chair_titles = dict(Line.objects.values_list("id", "chair_title"))
+        objs = []
+        for _, c in batch:
+            label = c.get("title_label", "")
+            line_id = ctx.units[c["unit_id"]].line_id
+            if not label and c["title"] == PositionTitle.CHAIR and line_id:
+                label = chair_titles.get(line_id, "")
+            objs.append(Position(unit_id=c["unit_id"], person_id=ids[c["id_hash"]], title=c["title"], title_label=label,
+                                 started_on=c["started_on"], term_ends_on=c.get("term_ends_on") or None,
+                                 is_parttime=bool(c.get("is_parttime"))))
+        return [o.pk for o in Position.objects.bulk_create(objs) if o.pk]
+
+
+class TeamMemberImporter(Importer):
+    kind = "team_members"
+    label = "队伍成员"
+    model_label = "people.teammember"
+
+    def __init__(self):
+        self.columns = [
+            Col("队伍", "team", True, None, "队伍名称（在您可管理的队伍中唯一）或队伍编号", "城关镇五老宣讲团",
+                ("队伍名称", "队伍编号")),
+            NAME_COL, ID_COL,
+            Col("队内职务", "role", False, p_text(30), "", "团长"),
+            Col("加入日期", "joined_on", False, p_date, "", "2024-03-01"),
+            PHONE_COL,
+        ]
+
+    def prepare(self, user):
+        from qunli.people.models import Team
+
+        ctx = super().prepare(user)
+        teams, by_name = {}, {}
+        for tid, name, unit_id in Team.objects.visible_to(user, "change").values_list("id", "name", "unit_id"):
+            teams[tid] = unit_id
+            by_name[name] = None if name in by_name else tid
+        ctx.extra.update(teams=teams, team_names=by_name)
+        return ctx
+
+    def validate_row(self, row, ctx):
+        cleaned, errors = self.clean_columns(row)
+        if errors:
+            raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
+        ref = cleaned["team"]
+        teams, names = ctx.extra["teams"], ctx.extra["team_names"]
+        tid = int(ref) if ref.isdigit() and int(ref) in teams else names.get(ref, 0)
+        if tid is None:
+            raise RowError(f"有多个名为“{ref}”的队伍，请改填队伍编号", "队伍")
+        if not tid:
+            raise RowError("队伍不存在或不在您的权限范围内", "队伍")
+        cleaned["team_id"], cleaned["unit_id"] = tid, teams[tid]
+        if cleaned["unit_id"] not in ctx.units:
+            raise RowError(OUT_OF_SCOPE, "队伍")
+        self._person_key(cleaned, row["_row"], ctx, (tid,))
+        return cleaned
+
+    def check_batch(self, batch, ctx):
+        from qunli.people.models import TeamMember
+
+        persons = person_ids_by_hash(c["id_hash"] for _, c in batch)
+        taken = set(TeamMember.objects.filter(person_id__in=persons.values()).values_list("team_id", "person_id"))
+        return {n: RowError("该人员已在此队伍中", "身份证号") for n, c in batch
+                if (c["team_id"], persons.get(c["id_hash"])) in taken}
+
+    def write_batch(self, actor, batch, ctx):
+        from qunli.people.models import TeamMember
+
+        ids = ensure_persons([c for _, c in batch], ctx)
+        objs = TeamMember.objects.bulk_create([
+            TeamMember(team_id=c["team_id"], person_id=ids[c["id_hash"]], role=c.get("role", ""),
+                       joined_on=c.get("joined_on") or None) for _, c in batch])
+        return [o.pk for o in objs if o.pk]
+
+
+class UnitImporter(Importer):
+    kind = "units"
+    label = "单位"
+    model_label = "orgs.unit"
+
+    def __init__(self):
+        from qunli.orgs.models import Level, UnitKind
+
+        self.columns = [
+            Col("单位名称", "name", True, p_text(100), "", "东风村妇联", ("名称",)),
+            Col("上级单位", "parent", True, None, "上级单位全称（在您可管理的单位中唯一）或单位编号；须已存在", "东风村"),
+            Col("层级", "level", True, p_choice(Level), "省、市、区县、乡镇（街道）、村（社区）、小组", "村（社区）"),
+            Col("条线", "line", False, None, "如妇联、工会、团委；地域节点留空", "妇联"),
+            Col("类别", "kind", False, p_choice(UnitKind), "地域、机关、学校、企业、园区/区域联合、新领域", "地域"),
+            Col("行政区划代码", "division_code", False, self._division, "6、9或12位", "", text=True),
+            Col("统一社会信用代码", "uscc", False, self._uscc, "", "", text=True),
+            Col("地址", "address", False, p_text(200), "", ""),
+            Col("成立日期", "established_on", False, p_date, "", ""),
+        ]
+
+    @staticmethod
+    def _division(v):
+        from .identifiers import validate_division_code
+        try:
+            return validate_division_code(v)
+        except InvalidIdentifier as e:
+            raise RowError(str(e)) from None
+
+    @staticmethod
+    def _uscc(v):
+        from .identifiers import validate_uscc
+        try:
+            return validate_uscc(v)
+        except InvalidIdentifier as e:
+            raise RowError(str(e)) from None
+
+    def prepare(self, user):
+        from qunli.orgs.models import Line
+
+        ctx = super().prepare(user)
+        lines = {}
+        for lid, code, name in Line.objects.values_list("id", "code", "name"):
+            lines[code] = lines[name] = lid
+        ctx.extra["lines"] = lines
+        return ctx
+
+    def validate_row(self, row, ctx):
+        from qunli.orgs.models import LEVEL_ORDER, Level, Unit, UnitStatus
+
+        cleaned, errors = self.clean_columns(row)
+        if errors:
+            raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
+        parent = _resolve_unit(ctx, cleaned["parent"], "上级单位")
+        cleaned["parent"] = parent.name
+        if parent.status != UnitStatus.ACTIVE:
+            raise RowError(f"上级单位“{parent.name}”已不是正常状态，不能新增下级", "上级单位")
+        if LEVEL_ORDER[cleaned["level"]] < LEVEL_ORDER[parent.level]:
+            raise RowError(f"层级不能高于上级单位（上级为{Level(parent.level).label}）", "层级")
+        line = cleaned.pop("line")
+        if line:
+            if line not in ctx.extra["lines"]:
+                raise RowError(f"没有名为“{line}”的条线", "条线")
+            cleaned["line_id"] = ctx.extra["lines"][line]
+        cleaned["parent_id"] = parent.id
+        first = ctx.first_seen(("unit", parent.id, cleaned["name"]), row["_row"])
+        if first is not None:
+            raise RowError(f"与第{first}行重复（同一上级下单位名称相同）", "单位名称")
+        if Unit.objects.filter(path__startswith=parent.path, depth=len(parent.path) // Unit.steplen + 1,
+                               name=cleaned["name"]).exists():
+            raise RowError("上级单位下已有同名单位", "单位名称")
+        return cleaned
+
+    def write_batch(self, actor, batch, ctx):
+        from qunli.orgs.models import Unit, UnitEvent
+
+        ids = []
+        for _, c in batch:
+            parent = Unit.objects.get(pk=c["parent_id"])
+            data = {k: v for k, v in c.items() if k not in ("parent_id", "parent") and v not in ("", None)}
+            unit = Unit.objects.add_child(parent, data)
+            UnitEvent.objects.create(unit=unit, kind=UnitEvent.Kind.CREATED,
+                                     on=c.get("established_on") or dt.date.today())
+            ids.append(unit.pk)
+        return ids
+
+
+IMPORTERS: dict[str, type[Importer]] = {
+    cls.kind: cls for cls in (UnitImporter, PersonImporter, MembershipImporter, VolunteerImporter,
+                              PositionImporter, TeamMemberImporter)
+}
+
+
+def get_importer(kind: str) -> Importer:
+    try:
+        return IMPORTERS[kind]()
+    except KeyError:
+        raise ImportFileError(f"不支持的导入类型“{kind}”") from None
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    return [(k, cls.label) for k, cls in IMPORTERS.items()]
+
+
+# --- readers -------------------------------------------------------------------------
+
+def _cell_str(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        return repr(v)
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time() else v.isoformat(sep=" ")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def check_file(path: Path, file_name: str) -> str:
+    """Refuse what cannot be read, before reading it; return "csv" or "sheet"."""
+    ext = Path(file_name).suffix.lower()
+    size = path.stat().st_size
+    limit = settings.QUNLI_IMPORT_MAX_BYTES
+    if size == 0:
+        raise ImportFileError("文件为空。")
+    if size > limit:
+        raise ImportFileError(f"文件大小{size / 1048576:.1f} MB，超过上限{limit / 1048576:.0f} MB，请拆分后分批导入。")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    is_zip, is_ole = head.startswith(ZIP_MAGIC), head.startswith(OLE_MAGIC)
+    if ext in CSV_EXTS:
+        if is_zip or is_ole:
+            raise ImportFileError(f"文件扩展名是{ext}，但内容是 Excel 工作簿；请把扩展名改为 .xlsx（或 .xls）后再上传。")
+        return "csv"
+    if ext not in SPREADSHEET_EXTS:
+        raise ImportFileError(f"不支持的文件类型“{ext or '无扩展名'}”，请上传 .xlsx、.xls、.ods 或 .csv 文件。")
+    if ext == ".xls" and not (is_ole or is_zip):
+        raise ImportFileError("文件扩展名是 .xls，但内容不是 Excel 工作簿（文件可能已损坏或被改过扩展名）。")
+    if ext != ".xls" and not is_zip:
+        raise ImportFileError(f"文件扩展名是 {ext}，但内容不是有效的工作簿（文件可能已损坏、被截断或被改过扩展名）。")
+    if is_zip:
+        _check_zip(path, size)
+    return "sheet"
+
+
+def _check_zip(path: Path, size: int) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ImportFileError("工作簿已损坏或不完整（无法解压），请重新保存后上传。") from None
+    if len(infos) > 10000:
+        raise ImportFileError("工作簿内部文件过多，疑似恶意文件，已拒绝。")
+    total = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos) or 1
+    cap = getattr(settings, "QUNLI_IMPORT_MAX_UNPACKED_BYTES", 1024 * 1024 * 1024)
+    if total > cap or (total > 50 * 1048576 and total / packed > 200):
+        raise ImportFileError("工作簿解压后体积异常巨大，疑似“压缩炸弹”，已拒绝。")
+
+
+def _detect_encoding(sample: bytes) -> str:
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in sample:
+        raise ImportFileError("文件不是文本格式的 CSV（含有二进制内容），请上传 Excel 工作簿或另存为 CSV。")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample[:65536]).best()
+    enc = (best.encoding if best else "").lower()
+    candidates = ["gb18030"] if enc in ("", "gb2312", "gbk", "gb18030", "hz", "big5", "cp950") or "gb" in enc \
+        else [enc, "gb18030"]
+    for cand in candidates:
+        try:
+            codecs.getincrementaldecoder(cand)().decode(sample, final=False)
+            return cand
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise ImportFileError("无法识别文件编码；请在 Excel 中“另存为 → CSV UTF-8（逗号分隔）”后再上传。")
+
+
+def _iter_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
+    with open(path, "rb") as fh:
+        sample = fh.read(262144)
+    enc = _detect_encoding(sample)
+    first_line = sample.split(b"\n", 1)[0]
+    delimiter = "\t" if (b"\t" in first_line and b"," not in first_line) or enc == "utf-16" else ","
+    row_no = 0
+    try:
+        with open(path, encoding=enc, newline="") as fh:
+            for row_no, cells in enumerate(csv.reader(fh, delimiter=delimiter), start=1):
+                yield row_no, cells
+    except UnicodeDecodeError:
+        raise ImportFileError(f"第{row_no + 1}行附近有无法识别的字符（文件按 {enc.upper()} 编码读取），"
+                              "文件可能已损坏或混用了编码；请另存为“CSV UTF-8”后再上传。") from None
+    except csv.Error as e:
+        raise ImportFileError(f"第{row_no + 1}行 CSV 格式错误（{e}），请检查引号是否成对。") from None
+
+
+def _iter_sheet(path: Path) -> Iterator[tuple[int, list[str]]]:
+    import python_calamine as pc
+
+    try:
+        wb = pc.CalamineWorkbook.from_path(str(path))
+        if not wb.sheet_names:
+            raise ImportFileError("工作簿中没有工作表。")
+        sheet = wb.get_sheet_by_index(0)
+        rows = sheet.iter_rows()
+    except ImportFileError:
+        raise
+    except pc.PasswordError:
+        raise ImportFileError("工作簿设有密码，请取消密码后再上传。") from None
+    except Exception:  # calamine raises several error types for broken files
+        raise ImportFileError("无法读取工作簿：文件已损坏、被截断或不是有效的 Excel/WPS 文件。") from None
+    start = sheet.start[0] if sheet.start else 0
+    row_no = start
+    try:
+        for row_no, cells in enumerate(rows, start=start + 1):
+            yield row_no, [_cell_str(v) for v in cells]
+    except ImportFileError:
+        raise
+    except Exception:
+        raise ImportFileError(f"第{row_no + 1}行附近无法读取，工作簿可能已损坏。") from None
+
+
+def iter_rows(path: Path, file_name: str) -> Iterator[tuple[int, list[str]]]:
+    kind = check_file(path, file_name)
+    return _iter_csv(path) if kind == "csv" else _iter_sheet(path)
+
+
+def map_header(importer: Importer, header: list[str]) -> dict[str, int]:
+    wanted = {}
+    for col in importer.columns:
+        for name in (col.header, col.key, *col.aliases):
+            wanted.setdefault(norm_header(name), col.key)
+    mapping: dict[str, int] = {}
+    for idx, h in enumerate(header):
+        key = wanted.get(norm_header(h))
+        if key is None:
+            continue
+        if key in mapping:
+            raise ImportFileError(f"表头中“{h}”列出现了两次。")
+        mapping[key] = idx
+    missing = [c.header for c in importer.columns if c.required and c.key not in mapping]
+    if missing:
+        raise ImportFileError(f"表头缺少必填列：{'、'.join(missing)}。请使用下载的{importer.label}导入模板，"
+                              "表头须在第一行。")
+    return mapping
+
+
+# --- the run -------------------------------------------------------------------------------
+
+@dataclass
+class Outcome:
+    kind: str
+    total_rows: int = 0
+    error_rows: int = 0
+    errors: list[dict] = field(default_factory=list)
+    preview: list[list] = field(default_factory=list)
+    created_rows: int = 0
+    id_range: list = field(default_factory=list)
+    message: str = ""
+    header: list[str] = field(default_factory=list)
+    committed: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.message and self.error_rows == 0
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _max_id(model_label: str) -> int:
+    from django.apps import apps
+    from django.db.models import Max
+
+    model = apps.get_model(model_label)
+    return model.objects.aggregate(m=Max("pk"))["m"] or 0
+
+
+class _sqlite_tuning:
+    """A bigger page cache while a large import writes: the blind-index B-trees take random
+    inserts, which thrash SQLite's default 2 MB cache. Restored afterwards."""
+
+    def __enter__(self):
+        self.old = None
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cur:
+                cur.execute("PRAGMA cache_size")
+                self.old = cur.fetchone()[0]
+                cur.execute(f"PRAGMA cache_size = {-int(getattr(settings, 'QUNLI_IMPORT_SQLITE_CACHE_KB', 98304))}")
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            with connection.cursor() as cur:
+                cur.execute(f"PRAGMA cache_size = {int(self.old)}")
+
+
+def run_import(kind: str, path, *, user, file_name: str = "", commit: bool = False,
+               progress: Callable[[int], None] | None = None, job=None, file_sm3: str = "",
+               batch_size: int = BATCH_SIZE) -> Outcome:
+    """Read, validate and (when ``commit``) write a whole file. Never raises for bad data
+    or a bad file: the outcome carries ``message`` (file-level) or ``errors`` (per row)."""
+    path = Path(path)
+    file_name = file_name or path.name
+    out = Outcome(kind=kind)
+    try:
+        importer = get_importer(kind)
+        rows = iter_rows(path, file_name)
+        if commit:
+            with transaction.atomic(), _sqlite_tuning():
+                _run(importer, rows, user, out, True, progress, batch_size, job, file_name, file_sm3)
+                if out.error_rows:
+                    raise _Rollback
+                out.committed = True
+        else:
+            _run(importer, rows, user, out, False, progress, batch_size, job, file_name, file_sm3)
+    except _Rollback:
+        out.created_rows, out.id_range = 0, []
+    except ImportFileError as e:
+        out.message = str(e)
+        out.created_rows, out.id_range, out.committed = 0, [], False
+    except MemoryError:
+        out.message = "文件过大，服务器内存不足，请拆分后分批导入。"
+        out.created_rows, out.committed = 0, False
+    if out.error_rows and not out.message:
+        shown = "" if out.error_rows <= MAX_STORED_ERRORS else f"（仅列出前{MAX_STORED_ERRORS}处）"
+        out.message = f"共{out.total_rows}行，其中{out.error_rows}行有错误{shown}；未导入任何数据。请下载错误报告，修改后重新上传。"
+    return out
+
+
+def _run(importer, rows, user, out: Outcome, commit, progress, batch_size, job, file_name, file_sm3):
+    try:
+        _, header = next(rows)
+    except StopIteration:
+        raise ImportFileError("文件中没有任何内容。") from None
+    while not any(h.strip() for h in header):
+        try:
+            _, header = next(rows)
+        except StopIteration:
+            raise ImportFileError("文件中没有任何内容。") from None
+    out.header = header
+    mapping = list(map_header(importer, header).items())
+    ctx = importer.prepare(user)
+    start_id = _max_id(importer.model_label) if commit else 0
+    batch: list[tuple[int, dict]] = []
+    originals: dict[int, list[str]] = {}
+    created_ids: list[int] = []
+
+    def error(row_no, column, reason, cells):
+        if len(out.errors) < MAX_STORED_ERRORS:
+            out.errors.append({"row": row_no, "column": column, "reason": reason, "values": list(cells)[:60]})
+
+    def flush():
+        nonlocal batch
+        if not batch:
+            return
+        conflicts = importer.check_batch(batch, ctx)
+        good = batch
+        if conflicts:
+            good = []
+            for n, c in batch:
+                e = conflicts.get(n)
+                if e is None:
+                    good.append((n, c))
+                else:
+                    out.error_rows += 1
+                    error(n, e.column, e.reason, originals.get(n, []))
+        for n, c in good:
+            if len(out.preview) >= PREVIEW_ROWS:
+                break
+            out.preview.append([n, *(_cell_str(v) for v in importer.preview_row(c))])
+        if commit and not out.error_rows and good:
+            created_ids.extend(importer.write_batch(user, good, ctx))
+        batch = []
+        originals.clear()
+        if progress:
+            progress(out.total_rows)
+
+    for row_no, cells in rows:
+        if not any(cells):
+            continue
+        if not any(c.strip() for c in cells):
+            continue
+        out.total_rows += 1
+        n_cells = len(cells)
+        row = {key: (cells[i] if i < n_cells else "") for key, i in mapping}
+        row["_row"] = row_no
+        try:
+            cleaned = importer.validate_row(row, ctx)
+        except RowError as e:
+            out.error_rows += 1
+            error(row_no, e.column, e.reason, cells)
+        else:
+            batch.append((row_no, cleaned))
+            originals[row_no] = cells
+            if len(batch) >= batch_size:
+                flush()
+    flush()
+    if out.total_rows == 0:
+        raise ImportFileError("文件中只有表头，没有数据行。")
+    if commit and not out.error_rows:
+        from .audit import log_change
+
+        end_id = _max_id(importer.model_label)
+        if created_ids:
+            out.id_range = [min(created_ids), max(created_ids)]
+        elif end_id > start_id:
+            out.id_range = [start_id + 1, end_id]
+        out.created_rows = out.total_rows
+        out.extra = {k: v for k, v in ctx.extra.items() if k == "persons_created"}
+        after = {"file_name": file_name, "file_sm3": file_sm3, "rows_created": out.created_rows,
+                 "model": importer.model_label, "id_range": out.id_range, **out.extra}
+        job_id = str(job.pk) if job is not None else ""
+        log_change(user, f"core.import_{importer.kind}", None, None, after, obj_type="core.importjob",
+                   obj_id=job_id, obj_repr=f"导入{importer.label}：{file_name}"[:200])
+
+
+# --- templates and error workbooks ------------------------------------------------------------
+
+def template_xlsx(kind: str, fh) -> None:
+    import xlsxwriter
+
+    importer = get_importer(kind)
+    wb = xlsxwriter.Workbook(fh, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False})
+    ws = wb.add_worksheet(f"{importer.label}导入"[:31])
+    req = wb.add_format({"bold": True, "font_color": "#C00000", "bg_color": "#F2F2F2", "border": 1})
+    opt = wb.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1})
+    text = wb.add_format({"num_format": "@"})
+    for i, col in enumerate(importer.columns):
+        ws.write_string(0, i, col.header, req if col.required else opt)
+        ws.set_column(i, i, max(12, len(col.header) * 3), text if col.text else None)
+        if col.note:
+            ws.write_comment(0, i, ("必填。" if col.required else "") + col.note)
+    ws.freeze_panes(1, 0)
+    help_ws = wb.add_worksheet("填写说明")
+    help_ws.write_row(0, 0, ["列名", "是否必填", "说明", "示例"], opt)
+    for i, col in enumerate(importer.columns, start=1):
+        help_ws.write_row(i, 0, [col.header, "必填" if col.required else "选填", col.note, col.example])
+    n = len(importer.columns) + 2
+    help_ws.write_string(n, 0, "说明：表头须在第一行；红色列为必填；身份证号、电话请按文本填写。整份文件全部校验通过才会导入，"
+                               "有任何一行出错则不导入任何数据，可下载错误报告修改后重新上传。")
+    help_ws.set_column(0, 0, 16)
+    help_ws.set_column(2, 2, 50)
+    help_ws.set_column(3, 3, 24)
+    wb.close()
+
+
+def template_csv(kind: str) -> bytes:
+    importer = get_importer(kind)
+    buf = io.StringIO()
+    csv.writer(buf).writerow([c.header for c in importer.columns])
+    return codecs.BOM_UTF8 + buf.getvalue().encode()
+
+
+def write_error_workbook(path, file_name: str, errors: list[dict], fh) -> int:
+    """The original rows (all of them, so the fixed file can be re-uploaded as a whole)
+    with a “错误原因” column naming what is wrong with each bad row."""
+    from .exports import write_xlsx
+
+    reasons: dict[int, list[str]] = {}
+    for e in errors:
+        reasons.setdefault(e["row"], []).append(f"{e['column']}：{e['reason']}" if e.get("column") else e["reason"])
+    try:
+        rows = iter_rows(Path(path), file_name)
+        _, header = next(rows)
+        body = ([*cells, "；".join(reasons.get(n, []))] for n, cells in rows if any(c.strip() for c in cells))
+        return write_xlsx(fh, [*header, "错误原因"], body, sheet_name="错误报告")
+    except (ImportFileError, StopIteration, OSError):
+        width = max((len(e.get("values", [])) for e in errors), default=0)
+        body = ([*e.get("values", []), *([""] * (width - len(e.get("values", [])))), e["reason"]] for e in errors)
+        return write_xlsx(fh, [*([""] * width), "错误原因"], body, sheet_name="错误报告")

@@ -1,0 +1,108 @@
+"""The importers of units, memberships, volunteers, positions and team members."""
+
+import datetime as dt
+
+from qunli.core.identifiers import make_id_number
+from qunli.core.imports import run_import
+from qunli.orgs.models import Position, Unit
+from qunli.people.models import Membership, Person, Team, TeamMember, VolunteerProfile
+
+
+def idn(n: int) -> str:
+    return make_id_number("430121", dt.date(1960, 5, 1), n)
+
+
+def csv_file(tmp_path, name, header, rows):
+    p = tmp_path / name
+    p.write_text(",".join(header) + "\n" + "".join(",".join(r) + "\n" for r in rows), encoding="utf-8-sig")
+    return p
+
+
+def test_units(tmp_path, accounts, tree):
+    user = accounts["party_office"]
+    header = ["单位名称", "上级单位", "层级", "条线", "类别", "行政区划代码"]
+    rows = [["西湖村", "城关镇", "村（社区）", "", "地域", "430121100202"],
+            ["西湖村", "城关镇", "村（社区）", "", "", ""],
+            ["城关镇总工会", "城关镇", "乡镇（街道）", "工会", "", ""],
+            ["越级", "东风村", "区县", "", "", ""]]
+    out = run_import("units", csv_file(tmp_path, "u.csv", header, rows), user=user, commit=True)
+    reasons = {e["row"]: e["reason"] for e in out.errors}
+    assert "与第2行重复" in reasons[3] and "层级不能高于上级" in reasons[5]
+    n = Unit.objects.count()
+    out = run_import("units", csv_file(tmp_path, "u2.csv", header, [rows[0], rows[2]]), user=user, commit=True)
+    assert out.ok, out.errors
+    assert Unit.objects.count() == n + 2
+    village = Unit.objects.get(name="西湖村")
+    assert village.path.startswith(tree["town"].path) and village.depth == tree["town"].depth + 1
+    assert Unit.objects.get(name="城关镇总工会").line.code == "union"
+
+
+def test_memberships_create_missing_persons(tmp_path, accounts, tree, person_factory):
+    user = accounts["women_staff"]
+    known = person_factory(unit=tree["village_women"], id_number=idn(1))
+    header = ["姓名", "身份证号", "所属单位", "加入日期"]
+    rows = [["甲", idn(1), "东风村妇联", "2020-03-08"], ["乙", idn(2), "东风村妇联", "2021/5/4"],
+            ["乙", idn(2), "城关镇妇联", ""]]
+    out = run_import("memberships", csv_file(tmp_path, "m.csv", header, rows), user=user, commit=True)
+    assert out.ok, out.errors
+    assert Membership.objects.count() == 3 and Person.objects.count() == 2
+    assert Membership.objects.filter(person=known).get().joined_on == dt.date(2020, 3, 8)
+    out = run_import("memberships", csv_file(tmp_path, "m2.csv", header, rows[:1]), user=user, commit=True)
+    assert "已是此单位的会员" in out.errors[0]["reason"]
+    out = run_import("memberships", csv_file(tmp_path, "m3.csv", header, [["丙", idn(3), "城关镇", ""]]),
+                     user=user, commit=True)
+    assert out.errors[0]["reason"] in ("单位不存在或不在您的权限范围内", "“城关镇”不是条线组织（如妇联、工会），不能登记会员")
+
+
+def test_volunteers(tmp_path, accounts, tree):
+    user = accounts["party_office"]
+    header = ["姓名", "身份证号", "所属单位", "五老类别", "特长"]
+    rows = [["老王", idn(10), "示范县关工委", "老教师", "书法"], ["老李", idn(11), "示范县关工委", "老神仙", ""]]
+    out = run_import("volunteers", csv_file(tmp_path, "v.csv", header, rows), user=user, commit=True)
+    assert out.error_rows == 1 and "不是可选值" in out.errors[0]["reason"] and VolunteerProfile.objects.count() == 0
+    out = run_import("volunteers", csv_file(tmp_path, "v2.csv", header, rows[:1]), user=user, commit=True)
+    assert out.ok and VolunteerProfile.objects.get().category == "teacher"
+
+
+def test_positions_one_chair(tmp_path, accounts, tree):
+    user = accounts["party_office"]
+    header = ["所属单位", "姓名", "身份证号", "职务", "任职日期", "任期届满"]
+    rows = [["示范县妇联", "甲", idn(20), "主要负责人", "2023-01-01", "2028-01-01"],
+            ["示范县妇联", "乙", idn(21), "主要负责人", "2023-01-01", ""]]
+    out = run_import("positions", csv_file(tmp_path, "p.csv", header, rows), user=user, commit=True)
+    assert "只能有一名在任主要负责人" in out.errors[0]["reason"] and Position.objects.count() == 0
+    rows[1][3] = "副职"
+    out = run_import("positions", csv_file(tmp_path, "p2.csv", header, rows), user=user, commit=True)
+    assert out.ok, out.errors
+    chair = Position.objects.get(title="chair")
+    assert chair.title_label == "主席" and chair.person.name == "甲"
+
+
+def test_team_members(tmp_path, accounts, tree):
+    user = accounts["party_office"]
+    team = Team.objects.create(unit=tree["ggw"], name="五老宣讲团", kind="lecture")
+    header = ["队伍", "姓名", "身份证号", "队内职务"]
+    rows = [["五老宣讲团", "甲", idn(30), "团长"], [str(team.pk), "乙", idn(31), ""], ["不存在", "丙", idn(32), ""]]
+    out = run_import("team_members", csv_file(tmp_path, "t.csv", header, rows), user=user, commit=True)
+    assert out.errors[0]["row"] == 4 and "队伍不存在" in out.errors[0]["reason"]
+    out = run_import("team_members", csv_file(tmp_path, "t2.csv", header, rows[:2]), user=user, commit=True)
+    assert out.ok and TeamMember.objects.filter(team=team).count() == 2
+
+
+def test_cli_import_and_export(tmp_path, accounts, tree):
+    import openpyxl
+    import pytest
+    from django.core.management import CommandError, call_command
+
+    header = ["姓名", "身份证号", "所属单位"]
+    good = csv_file(tmp_path, "c.csv", header, [["甲", idn(40), "东风村妇联"]])
+    call_command("import", "persons", str(good), "--user", "fulian", "--dry-run")
+    assert Person.objects.count() == 0
+    call_command("import", "persons", str(good), "--user", "fulian")
+    assert Person.objects.count() == 1
+    with pytest.raises(CommandError):
+        call_command("import", "persons", str(good), "--user", "fulian")  # duplicate now
+    out = tmp_path / "e.xlsx"
+    call_command("export", "persons", "--unit", str(tree["county"].pk), "--out", str(out))
+    ws = openpyxl.load_workbook(out).worksheets[0]
+    assert ws.cell(1, 1).value == "姓名" and ws.cell(2, 1).value == "甲" and "*" in ws.cell(2, 2).value
