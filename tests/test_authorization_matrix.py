@@ -1,0 +1,388 @@
+"""The authorization matrix: every URL pattern of the project × every account × a foreign object.
+
+Routes are discovered, not listed: ``django.urls.get_resolver()`` is walked recursively, so the
+UI pages, the ninja API operations and whatever route is added tomorrow are all in the matrix.
+Every path parameter is filled with ``FOREIGN_PK``, and for every scoped model one object with
+exactly that primary key is created under 邻县妇联 (outside every business grant in the
+``accounts`` fixture). Whatever model a route's ``<int:pk>`` names, it therefore names an object
+the account must not reach. Every foreign object's name contains 邻县 (the marker), which must
+never appear in anything a business account can fetch: detail pages, list pages, API lists,
+searches (``?q=邻县``), xlsx exports (read back with openpyxl) or pages pre-filled from a
+foreign id in the query string.
+
+What each principal must get:
+
+* anonymous — a redirect to the login page, or 401 from the API, on every route but ``PUBLIC``;
+* administrators (sysadmin, secadmin, auditor) — 403 on every business route (三员分立); their
+  own screens (views guarded by ``KindRequiredMixin``) are theirs;
+* business accounts — 403 or 404 on every route that names an object (GET, and POST / PUT /
+  PATCH / DELETE with empty data); 403 on administrator screens; and on routes that name no
+  object (list pages, add forms, dashboards), no foreign name in the answer.
+
+A 405 (method not offered by the route) is always acceptable: it carries no data. A 422 from the
+API is acceptable on an object route only when it is byte-for-byte the answer for an id that does
+not exist at all (request validation failed before any lookup, so it reveals nothing).
+A 500 is always a failure and is reported with the route's name."""
+
+import datetime as dt
+import io
+import json
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.apps import apps
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from qunli.core.admin_views import KindRequiredMixin
+from qunli.core.models import ApiToken, User
+from qunli.core.scoping import ScopeSpec
+from qunli.orgs.models import (
+    BaseCondition,
+    Checklist,
+    Inspection,
+    Position,
+    Unit,
+    UnitEvent,
+    Venue,
+)
+from qunli.people.models import (
+    CadreProfile,
+    Membership,
+    Person,
+    Recognition,
+    Team,
+    TeamMember,
+    Training,
+    VolunteerProfile,
+)
+
+FOREIGN_PK = 900_001
+MISSING_PK = 999_999_999  # exists nowhere: the baseline a foreign id's answer must equal
+FOREIGN_UUID = "00000000-0000-4000-8000-000000900001"
+MARKER = "邻县"  # in every foreign name; also the search term
+# Query parameters a page might use to pre-fill a form or filter (?unit=, ?parent= …): all foreign.
+FOREIGN_QUERY = {k: str(FOREIGN_PK) for k in (
+    "unit", "parent", "person", "venue", "team", "volunteer", "position", "membership", "line", "pk", "id",
+    "into", "keep", "duplicate", "unit_id", "person_id")}
+
+# --- explicit allow-lists (each entry says why) ----------------------------------------------
+
+# Answer anonymous requests by design.
+PUBLIC = {
+    "/healthz",  # load-balancer probe; reports database status only
+    "/accounts/login/",  # the login page itself
+    "/api/openapi.json",  # the API's schema: no data, and clients need it before they have a token
+}
+# Always 404, for everyone: ninja's placeholder at the API root (it only anchors reverse()).
+ALWAYS_404 = {"/api/"}
+# Routes for any signed-in account, not business data: the shell, one's own password and
+# session, one's own API tokens, the API docs. Admin accounts may use them too.
+ACCOUNT_ROUTE_NAMES = {"home", "login", "logout", "password_change"}
+ACCOUNT_URL_PREFIXES = ("/api/core/", "/api/docs")
+
+ADMIN_KINDS = (User.Kind.SYSADMIN, User.Kind.SECADMIN, User.Kind.AUDITOR)
+BUSINESS = ("party_office", "women_staff", "union_staff", "leader", "clerk")
+ADMINS = ("sysadmin", "secadmin", "auditor")
+NO_DATA = {403, 404, 405}
+
+
+# --- route discovery -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Route:
+    template: str  # e.g. "/orgs/units/<int:pk>/"
+    name: str  # namespaced url name, or the template when unnamed
+    view: object  # the view class or function
+
+    @property
+    def params(self) -> list[tuple[str, str]]:
+        return re.findall(r"<(?:(\w+):)?(\w+)>", self.template)
+
+    @property
+    def names_object(self) -> bool:
+        return bool(self.params)
+
+    @property
+    def is_api(self) -> bool:
+        return self.template.startswith("/api/")
+
+    def url(self, pk: int = FOREIGN_PK) -> str:
+        def fill(m):
+            converter, name = m.group(1) or "str", m.group(2)
+            if converter == "uuid":
+                return FOREIGN_UUID
+            if converter in ("int",) or name == "pk" or name.endswith("_id") or name == "id":
+                return str(pk)
+            return f"{MARKER}{pk}"
+
+        return re.sub(r"<(?:(\w+):)?(\w+)>", fill, self.template)
+
+    @property
+    def admin_kinds(self) -> tuple[str, ...] | None:
+        """Kinds an administrator screen is for (views guarded by KindRequiredMixin)."""
+        if isinstance(self.view, type) and issubclass(self.view, KindRequiredMixin):
+            return tuple(self.view.kinds)
+        return None
+
+    @property
+    def is_account_route(self) -> bool:
+        return self.name.split(":")[-1] in ACCOUNT_ROUTE_NAMES and ":" not in self.name \
+            or self.template.startswith(ACCOUNT_URL_PREFIXES)
+
+    @property
+    def is_business(self) -> bool:
+        return not (self.is_account_route or self.admin_kinds or self.template in PUBLIC | ALWAYS_404)
+
+
+def _regex_to_template(regex: str) -> str:
+    regex = regex.lstrip("^").rstrip("$").replace("\\Z", "")
+    return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"<\1>", regex).replace("\\", "")
+
+
+def discover_routes(patterns=None, prefix: str = "/", namespace: str = "") -> list[Route]:
+    routes = []
+    for p in get_resolver().url_patterns if patterns is None else patterns:
+        piece = str(p.pattern)
+        if not hasattr(p.pattern, "_route"):
+            piece = _regex_to_template(piece)
+        if isinstance(p, URLResolver):
+            ns = ":".join(x for x in (namespace, p.namespace) if x)
+            routes += discover_routes(p.url_patterns, prefix + piece, ns)
+        elif isinstance(p, URLPattern):
+            view = getattr(p.callback, "view_class", p.callback)
+            name = ":".join(x for x in (namespace, p.name) if x) if p.name else prefix + piece
+            routes.append(Route(prefix + piece, name, view))
+    # ninja registers one pattern per operation on the same path; one route per path is enough
+    # (every method is tried on each).
+    unique = {}
+    for r in routes:
+        unique.setdefault(r.template, r)
+    return sorted(unique.values(), key=lambda r: r.template)
+
+
+ROUTES = discover_routes()
+
+
+# --- the foreign objects ---------------------------------------------------------------------------
+
+def _foreign_objects(tree, lines):
+    """One object per scoped model, each with pk FOREIGN_PK, all under 邻县妇联."""
+    where = tree["other_women"]
+    women = lines["women"]
+    Unit.objects.add_child(where, {"id": FOREIGN_PK, "name": "邻县秘密妇女小组", "level": "group", "line": women})
+    person = Person(id=FOREIGN_PK, unit=where, name="邻县秘密人员", workplace="邻县秘密单位")
+    person.set_sensitive("phone", "13999990001")
+    person.set_sensitive("address", "邻县秘密路1号")
+    person.save()
+    Position.objects.create(id=FOREIGN_PK, unit=where, person=person, title="chair", title_label="邻县秘密主席",
+                            started_on=dt.date(2024, 1, 1), term_ends_on=dt.date(2029, 1, 1))
+    BaseCondition.objects.create(id=FOREIGN_PK, unit=where, note="邻县秘密四缺", lacks_venue=True)
+    venue = Venue.objects.create(id=FOREIGN_PK, unit=where, name="邻县秘密阵地", kind="womens_home",
+                                 address="邻县秘密路2号")
+    Inspection.objects.create(id=FOREIGN_PK, venue=venue, checklist=Checklist.objects.first(), on=dt.date(2026, 1, 1),
+                              inspector="邻县秘密检查人", score=50, passed=False, findings="邻县秘密问题")
+    UnitEvent.objects.create(id=FOREIGN_PK, unit=where, kind="created", note="邻县秘密变动")
+    Membership.objects.create(id=FOREIGN_PK, person=person, line=women, unit=where, number="邻县秘密编号")
+    CadreProfile.objects.create(id=FOREIGN_PK, person=person, unit=where, post="邻县秘密职务")
+    volunteer = VolunteerProfile.objects.create(id=FOREIGN_PK, person=person, unit=where, category="teacher",
+                                                skills="邻县秘密特长", certificate_no="邻县秘密聘书")
+    Training.objects.create(id=FOREIGN_PK, volunteer=volunteer, on=dt.date(2026, 1, 1), title="邻县秘密培训")
+    Recognition.objects.create(id=FOREIGN_PK, volunteer=volunteer, on=dt.date(2026, 1, 1), title="邻县秘密表彰")
+    team = Team.objects.create(id=FOREIGN_PK, unit=where, name="邻县秘密宣讲团", kind="lecture", leader=person)
+    TeamMember.objects.create(id=FOREIGN_PK, team=team, person=person, role="邻县秘密队员")
+    # Not scoped but owned: another account's API token (and that account) at the same pk.
+    outsider = User.objects.create_user(id=FOREIGN_PK, username="waixian", display_name="邻县秘密账户",
+                                        password="Qunli-Test-2026!", must_change_password=False)
+    ApiToken.objects.create(id=FOREIGN_PK, user=outsider, name="邻县秘密令牌", prefix="qlt_xxxx", key_digest="0" * 64)
+
+
+@pytest.fixture
+def foreign(tree, lines, accounts):
+    _foreign_objects(tree, lines)
+    return FOREIGN_PK
+
+
+def scoped_models():
+    return [m for m in apps.get_models() if isinstance(getattr(m, "scope", None), ScopeSpec)]
+
+
+def test_every_scoped_model_has_a_foreign_object(foreign):
+    """A new scoped model needs a line in ``_foreign_objects`` so its routes are really tested."""
+    missing = [m._meta.label for m in scoped_models() if not m._default_manager.filter(pk=FOREIGN_PK).exists()]
+    assert not missing, f"add a foreign object for: {missing}"
+
+
+def test_foreign_objects_are_outside_every_business_grant(foreign, accounts):
+    for name in BUSINESS:
+        for model in scoped_models():
+            assert not model.objects.visible_to(accounts[name]).filter(pk=FOREIGN_PK).exists(), (name, model)
+
+
+def test_routes_are_discovered(db):
+    templates = {r.template for r in ROUTES}
+    assert {"/healthz", "/api/orgs/units/<int:unit_id>", "/api/people/persons", "/core/users/<int:pk>/"} <= templates
+
+
+# --- requests and what an answer contains -----------------------------------------------------------
+
+METHODS_UI = ("get", "post")
+METHODS_API = ("get", "post", "put", "patch", "delete")
+
+
+def _client(user) -> Client:
+    c = Client()
+    if user is not None:
+        c.force_login(user)
+    return c
+
+
+def _send(user, route: Route, method: str, url: str, query: dict | None = None):
+    c = _client(user)
+    if method == "get":
+        return c.get(url, query or {})
+    if route.is_api:
+        return getattr(c, method)(url, "{}", content_type="application/json")
+    return getattr(c, method)(url, {})
+
+
+def _text(response) -> str:
+    if getattr(response, "streaming", False):
+        raw = b"".join(response.streaming_content)
+    else:
+        raw = response.content
+    ctype = response.get("Content-Type", "")
+    if "spreadsheetml" in ctype or raw[:2] == b"PK":
+        import openpyxl
+
+        wb = openpyxl.load_workbook(io.BytesIO(raw), read_only=True)
+        return "\n".join(str(v) for ws in wb.worksheets for row in ws.iter_rows(values_only=True)
+                         for v in row if v is not None)
+    text = raw.decode("utf-8", errors="replace")
+    if "json" in ctype:
+        try:
+            text = json.dumps(json.loads(text), ensure_ascii=False)
+        except ValueError:
+            pass
+    return text
+
+
+def _leaks(text: str, echoed: str = "") -> list[str]:
+    """Foreign names in ``text``; a bare echo of the search term does not count."""
+    found = []
+    for m in re.finditer(MARKER + r"[^\s\"'<>,，。：:；;、“”（）()\[\]{}]{0,12}", text):
+        if m.group(0) != echoed:
+            found.append(m.group(0))
+    return sorted(set(found))
+
+
+def _redirects_to_login(response) -> bool:
+    return response.status_code == 302 and "/accounts/login/" in response.get("Location", "")
+
+
+@dataclass
+class Report:
+    route: Route
+    problems: list
+
+    def add(self, who, method, url, response, why):
+        self.problems.append(f"{who:>12} {method.upper():6} {url} → {response.status_code}: {why}")
+
+
+def _check_anonymous(route: Route, report: Report):
+    if route.template in PUBLIC:
+        return
+    for method in METHODS_API if route.is_api else METHODS_UI:
+        url = route.url()
+        r = _send(None, route, method, url)
+        if route.template in ALWAYS_404:
+            ok = r.status_code == 404
+        else:
+            ok = r.status_code in (401, 405) or _redirects_to_login(r)
+        if not ok:
+            report.add("anonymous", method, url, r, "expected a redirect to login or 401")
+
+
+def _check_admin(user, route: Route, report: Report):
+    kinds = route.admin_kinds
+    for method in METHODS_API if route.is_api else METHODS_UI:
+        url = route.url()
+        r = _send(user, route, method, url)
+        if r.status_code >= 500:
+            report.add(user.username, method, url, r, "server error")
+        elif route.is_business and r.status_code not in (403, 405):
+            report.add(user.username, method, url, r, "administrators get 403 on business routes")
+        elif kinds is not None and user.kind not in kinds and r.status_code not in (403, 405):
+            report.add(user.username, method, url, r, f"screen is for {kinds} only")
+        elif route.is_account_route and route.names_object and r.status_code not in NO_DATA:
+            report.add(user.username, method, url, r, "another account's object")
+
+
+def _check_business(user, route: Route, report: Report):
+    methods = METHODS_API if route.is_api else METHODS_UI
+    if route.admin_kinds is not None:
+        for method in methods:
+            r = _send(user, route, method, route.url())
+            if r.status_code != 403:
+                report.add(user.username, method, route.url(), r, "administrator screen: expected 403")
+        return
+    if route.template in ALWAYS_404 | PUBLIC:
+        return
+    if route.names_object:
+        for method in methods:
+            url = route.url()
+            r = _send(user, route, method, url)
+            ok = r.status_code in NO_DATA
+            if r.status_code == 422 and route.is_api:
+                baseline = _send(user, route, method, route.url(MISSING_PK))
+                ok = baseline.status_code == 422 and baseline.content == r.content.replace(
+                    str(FOREIGN_PK).encode(), str(MISSING_PK).encode())
+            if not ok:
+                report.add(user.username, method, url, r, "foreign object: expected 403 or 404")
+            leaked = _leaks(_text(r))
+            if leaked:
+                report.add(user.username, method, url, r, f"foreign data in answer: {leaked}")
+        return
+    # A route naming no object (a list, an add form, a dashboard): it may answer, but must
+    # not show anything foreign — plain, searched, filtered by foreign ids, or exported.
+    url = route.url()
+    requests = [("get", {}, ""), ("get", {"q": MARKER}, MARKER), ("get", {"export": "xlsx"}, ""),
+                ("get", {"q": MARKER, "export": "xlsx"}, MARKER), ("get", FOREIGN_QUERY, "")]
+    requests += [(m, None, "") for m in methods if m != "get"]
+    for method, query, echoed in requests:
+        r = _send(user, route, method, url, query)
+        shown = f"{url}?{'&'.join(f'{k}={v}' for k, v in query.items())}" if query else url
+        if r.status_code >= 500:
+            report.add(user.username, method, shown, r, "server error")
+            continue
+        leaked = _leaks(_text(r), echoed)
+        if leaked:
+            report.add(user.username, method, shown, r, f"foreign data in answer: {leaked}")
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[r.name for r in ROUTES])
+def test_route(route, foreign, accounts):
+    report = Report(route, [])
+    _check_anonymous(route, report)
+    for name in ADMINS:
+        _check_admin(accounts[name], route, report)
+    for name in BUSINESS:
+        _check_business(accounts[name], route, report)
+    assert not report.problems, f"{route.name} ({route.template}):\n" + "\n".join(report.problems)
+
+
+def test_matrix_would_catch_a_leak(foreign, accounts, tree):
+    """The checks themselves work: the foreign name is found in an xlsx and in JSON."""
+    import openpyxl
+    from django.http import HttpResponse
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["名称", "邻县秘密人员"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    xlsx = HttpResponse(buf.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    assert _leaks(_text(xlsx)) == ["邻县秘密人员"]
+    j = HttpResponse(json.dumps({"name": "邻县秘密阵地"}), content_type="application/json")  # \u-escaped
+    assert _leaks(_text(j)) == ["邻县秘密阵地"]
+    assert _leaks("<input value=\"邻县\">", echoed=MARKER) == []
