@@ -211,13 +211,13 @@ def _child_main(argv):
     else:
         out = _child_peer(db, Path(argv[2]), int(argv[3]))
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("RESULT " + json.dumps(out, ensure_ascii=False))
+    print("RESULT " + json.dumps(out, ensure_ascii=False))  # -P in _spawn: bench/ must not shadow stdlib
 
 
 def _spawn(*args) -> dict:
     env = dict(os.environ)
     env.pop("DATABASE_URL", None)
-    proc = subprocess.run([sys.executable, __file__, *map(str, args)], capture_output=True, text=True, env=env)
+    proc = subprocess.run([sys.executable, "-P", __file__, *map(str, args)], capture_output=True, text=True, env=env)
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith("RESULT "):
             return json.loads(line[7:])
