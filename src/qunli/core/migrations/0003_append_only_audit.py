@@ -20,7 +20,7 @@ def create_triggers(apps, schema_editor):
         elif conn.vendor == "sqlite":
             for t in TABLES:
                 for op in ("UPDATE", "DELETE"):
-                    cur.execute(f"CREATE TRIGGER {t}_no_{op.lower()} BEFORE {op} ON {t} "
+                    cur.execute(f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
                                 f"BEGIN SELECT RAISE(ABORT, '审计日志只允许追加，不能修改或删除'); END;")
 
 

@@ -1,3 +1,5 @@
+import importlib
+
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
@@ -6,6 +8,20 @@ from django.db.utils import DatabaseError
 from qunli.core.audit import log_access, log_change, verify_chain
 from qunli.core.models import AccessLog, ChangeLog
 from qunli.orgs import actions as org_actions
+
+
+@pytest.fixture(autouse=True)
+def _append_only_triggers(db):
+    """Make sure the triggers of migration 0003 are present, even if an earlier
+    transactional test in this process lifted them to empty its database."""
+    migration = importlib.import_module("qunli.core.migrations.0003_append_only_audit")
+
+    class _Editor:
+        def __init__(self):
+            self.connection = connection
+
+    if connection.vendor == "sqlite":
+        migration.create_triggers(None, _Editor())
 
 
 @pytest.fixture
