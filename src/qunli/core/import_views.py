@@ -6,6 +6,7 @@ progress written to a small file beside the upload and polled by HTMX every seco
 import hashlib
 import json
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -197,11 +198,30 @@ def _own_job(request, pk) -> ImportJob:
     return get_object_or_404(ImportJob, pk=pk, user=request.user)
 
 
+# A running job whose progress has not moved for this long lost its process (restart, kill).
+STALE_AFTER_S = 300
+
+
+def expire_if_stale(job: ImportJob) -> ImportJob:
+    """Close a job whose worker died: its transaction was rolled back by the database, so
+    nothing was written and nothing needs cleaning; the user is told to upload again."""
+    if job.status != ImportJob.Status.RUNNING:
+        return job
+    progress = _progress_file(job)
+    last = progress.stat().st_mtime if progress.exists() else job.created_at.timestamp()
+    if time.time() - last > STALE_AFTER_S:
+        ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
+            status=ImportJob.Status.ERROR, finished_at=timezone.now(),
+            message="导入中断（服务重启或进程退出），未写入任何数据，请重新上传。")
+        job.refresh_from_db()
+    return job
+
+
 @require_http_methods(["GET", "POST"])
 def import_job(request, pk):
     if (r := _business(request)) is not None:
         return r
-    job = _own_job(request, pk)
+    job = expire_if_stale(_own_job(request, pk))
     if request.method == "POST" and request.POST.get("action") == "confirm":
         if job.status != ImportJob.Status.VALIDATED:
             messages.error(request, "只有校验通过的文件才能导入。")
