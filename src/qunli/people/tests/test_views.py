@@ -11,7 +11,6 @@ from qunli.core.models import AccessLog, ChangeLog
 from qunli.people import actions
 from qunli.people.models import Membership, Person, Team, TeamMember, VolunteerProfile
 
-
 ID = make_id_number("430121", dt.date(1975, 5, 5), 77)
 
 
