@@ -89,8 +89,11 @@ def dashboard(user, unit: Unit | None = None, today: dt.date | None = None) -> d
                       .values("kind").annotate(n=Count("id"), inspected=Count("id", filter=Q(latest_passed__isnull=False)),
                                                passed=Count("id", filter=Q(latest_passed=True))))
 
-    # 7. persons registered in the subtree
-    persons = Person.objects.visible_to(user, VIEW).filter(subtree_q(unit, "unit"), merged_into__isnull=True).count()
+    # 7. persons registered in the subtree: all records minus those merged into another
+    # (two index-only counts; filtering merged_into directly would read every row)
+    people = Person.objects.visible_to(user, VIEW).filter(subtree_q(unit, "unit"))
+    persons = people.count() - people.filter(
+        pk__in=Person.objects.filter(merged_into__isnull=False).values("pk")).count()
 
     venue_total = sum(r["n"] for r in venue_rows)
     inspected = sum(r["inspected"] for r in venue_rows)
