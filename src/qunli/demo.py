@@ -159,10 +159,11 @@ class Node:
 class Gen:
     """One generation run: the RNG, the id counters and the buffered rows."""
 
-    def __init__(self, seed: int, progress=None):
+    def __init__(self, seed: int, scale: Scale, progress=None):
         from qunli.orgs.models import Checklist, Line
 
         self.rng = random.Random(seed)
+        self.scale = scale
         self.progress = progress
         self.lines = {line.code: line for line in Line.objects.all()}
         self.checklists = list(Checklist.objects.prefetch_related("items"))
@@ -318,7 +319,7 @@ def _county_tree(gen: Gen, tb: TreeBuilder, parent: Node, name: str, code6: str)
     # townships: the first two are 街道 (urban), the rest 镇/乡
     pool = list(PLACE_A[i:i + 2] for i in range(0, len(PLACE_A), 2))
     r.shuffle(pool)
-    for t in range(SCALE.townships):
+    for t in range(gen.scale.townships):
         base = pool[t % len(pool)]
         tname = base + ("街道" if t < 2 else r.choice(PLACE_SUFFIX_TOWN))
         tcode = f"{code6}{(1 if t < 2 else 100) + t:03d}"
@@ -336,7 +337,7 @@ def _county_tree(gen: Gen, tb: TreeBuilder, parent: Node, name: str, code6: str)
             places.append(Place(school, "school", 40, township=town))
         places.extend(_enterprises(gen, tb, town, code6, r.randint(10, 18), Level.TOWNSHIP, tname, town))
         # villages / communities
-        nvill = SCALE.villages_per_township + r.randint(-3, 3)
+        nvill = gen.scale.villages_per_township + r.randint(-3, 3)
         used = set()
         for v in range(nvill):
             while True:
@@ -383,9 +384,6 @@ def _enterprises(gen, tb, parent, code6, n, level, region, town=None) -> list[Pl
                       level, UnitKind.ENTERPRISE, only)
         out.append(Place(ent, "enterprise", r.choice([10, 15, 25, 40, 80]), township=town))
     return out
-
-
-SCALE = SCALES["county"]
 
 
 def _persons(gen: Gen, places: list[Place], code6: str, total: int, progress, task):
@@ -498,7 +496,7 @@ def _roles(gen: Gen, county: Node, places: list[Place], info: list, code6: str, 
     insert_rows(Membership, memberships)
 
     # 五老 volunteers: older residents and retired cadres, registered with the nearest 关工委
-    n_vol = SCALE.volunteers_per_county
+    n_vol = gen.scale.volunteers_per_county
     elders = [(pk, place) for pk, _g, age, place in info if age >= 58 and place.kind in ("village", "township", "county")]
     r.shuffle(elders)
     cats, cw = zip(*VOLUNTEER_CATEGORIES, strict=True)
@@ -739,10 +737,9 @@ def generate(scale: str = "county", seed: int = DEFAULT_SEED, force: bool = Fals
 
     from qunli.orgs.models import Level, Unit, UnitKind
 
-    global SCALE
     if scale not in SCALES:
         raise ValueError(f"未知规模 {scale}（可选：{', '.join(SCALES)}）")
-    SCALE = SCALES[scale]
+    spec = SCALES[scale]
     validate_demo_password()
     console = console or Console()
     t0 = time.perf_counter()
@@ -750,9 +747,9 @@ def generate(scale: str = "county", seed: int = DEFAULT_SEED, force: bool = Fals
         if not force:
             raise RuntimeError("数据库中已有单位数据；演示数据只写入空库。确需覆盖请加 --force（将删除全部单位、人员及演示账户）。")
         wipe()
-    plan = _city_plan(SCALE)
+    plan = _city_plan(spec)
     n_counties = sum(len(c[2]) for c in plan)
-    total_persons = SCALE.persons_per_county * n_counties
+    total_persons = spec.persons_per_county * n_counties
     if fast_unsafe and connection.vendor == "sqlite":
         with connection.cursor() as cur:
             cur.execute("PRAGMA journal_mode=OFF")
@@ -764,7 +761,7 @@ def generate(scale: str = "county", seed: int = DEFAULT_SEED, force: bool = Fals
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=console)
     with progress, (nullcontext() if per_county_tx else transaction.atomic()):
-        gen = Gen(seed, progress)
+        gen = Gen(seed, spec, progress)
         t_counties = progress.add_task("区县", total=n_counties)
         t_persons = progress.add_task("人员（加密身份证号、电话、住址）", total=total_persons)
         with (transaction.atomic() if per_county_tx else nullcontext()):
@@ -793,7 +790,7 @@ def generate(scale: str = "county", seed: int = DEFAULT_SEED, force: bool = Fals
                     summary["units"] += len(tb.nodes)
                     tb.flush()
                     Unit.objects.filter(pk=city.pk).update(numchild=city.children)
-                    info = _persons(gen, places, code6, SCALE.persons_per_county, progress, t_persons)
+                    info = _persons(gen, places, code6, spec.persons_per_county, progress, t_persons)
                     summary["persons"] += len(info)
                     counts = _roles(gen, county, places, info, code6, name)
                     for k, v in counts.items():

@@ -147,16 +147,47 @@ def test_administrators_refused(client_for, accounts):
     assert resp.status_code == 403
 
 
-def test_unit_tree_from_generator_is_consistent(db):
-    """The demo generator writes treebeard paths itself; treebeard must find no problem."""
+def _tiny(seed, force=False):
     from qunli import demo
 
     demo.SCALES["tiny"] = demo.Scale("tiny", 1, 1, 400, townships=2, villages_per_township=3,
                                      volunteers_per_county=20)
     try:
-        summary = demo.generate("tiny", seed=7)
+        return demo.generate("tiny", seed=seed, force=force)
     finally:
         del demo.SCALES["tiny"]
+
+
+def _snapshot():
+    from qunli.people.models import Person
+
+    return (list(Unit.objects.order_by("path").values_list("path", "name", "division_code", "numchild")),
+            list(Person.objects.order_by("pk").values_list("name", "id_number_hash", "birth_date", "unit__path")),
+            Position.objects.count(), Membership.objects.count(), Venue.objects.count())
+
+
+def test_generator_tree_consistent_reproducible_and_guarded(db):
+    """The generator writes treebeard paths itself: treebeard must find no problem; the same
+    seed gives the same data; a database with units is refused unless forced."""
+    from qunli import demo
+    from qunli.core.identifiers import validate_id_number, validate_uscc
+
+    summary = _tiny(7)
     assert summary["units"] == Unit.objects.count() > 50
     assert all(not problems for problems in Unit.objects.find_problems())
     assert Unit.objects.filter(depth=1).count() == 1
+    first = _snapshot()
+    person = Person.objects.order_by("pk").first()
+    validate_id_number(person.reveal("id_number"))
+    for code in Unit.objects.exclude(uscc="").values_list("uscc", flat=True)[:20]:
+        validate_uscc(code)
+    from qunli.core.models import User
+
+    user = User.objects.get(username="qunban")
+    assert user.check_password(demo.DEMO_PASSWORD) and not user.must_change_password
+    with pytest.raises(RuntimeError):
+        _tiny(7)
+    _tiny(7, force=True)
+    assert _snapshot() == first
+    _tiny(8, force=True)
+    assert _snapshot() != first
