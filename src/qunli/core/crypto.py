@@ -3,6 +3,7 @@ index for equality look-ups (dedup on ID number, match on phone), and display ma
 Plaintext never sits in the database; lists show the stored mask only."""
 
 import base64
+import binascii
 import hmac
 import os
 from functools import lru_cache
@@ -31,7 +32,7 @@ def _encrypt(aead: AESGCM, plaintext: str) -> str:
     if not plaintext:
         return ""
     nonce = os.urandom(12)
-    return _VERSION + base64.b64encode(nonce + aead.encrypt(nonce, plaintext.encode(), None)).decode()
+    return _VERSION + binascii.b2a_base64(nonce + aead.encrypt(nonce, plaintext.encode(), None), newline=False).decode()
 
 
 def decrypt(token: str) -> str:
@@ -49,7 +50,7 @@ def blind_index(value: str) -> str:
 def _blind(key: bytes, value: str) -> str:
     if not value:
         return ""
-    return hmac.digest(key, value.encode(), "sha256").hex()[:32]
+    return hmac.digest(key, value.encode(), "sha256")[:16].hex()
 
 
 def bulk_functions():
@@ -73,3 +74,35 @@ def mask_phone(v: str) -> str:
 def mask_address(v: str) -> str:
     return (v[:6] + "****") if v else ""
 
+
+
+# --- sealing: the one implementation behind Person.set_sensitive and the bulk importer ---
+
+SEALED_COLUMNS = {
+    "id_number": ("id_number_enc", "id_number_hash", "id_number_mask"),
+    "phone": ("phone_enc", "phone_hash", "phone_mask"),
+    "address": ("address_enc", "address_mask"),
+}
+
+
+def seal_functions() -> dict:
+    """Per sensitive field, a function value -> the stored columns (``SEALED_COLUMNS``
+    order): ciphertext, blind index (id_number, phone) and mask. Bound once to the keys;
+    ``Person.set_sensitive`` and the bulk importer both go through these."""
+    encrypt, blind = bulk_functions()
+
+    def id_number(v: str) -> tuple:
+        return encrypt(v), blind(v), mask_id_number(v) if v else ""
+
+    def phone(v: str) -> tuple:
+        return encrypt(v), blind(v), mask_phone(v) if v else ""
+
+    def address(v: str) -> tuple:
+        return encrypt(v), mask_address(v)
+
+    return {"id_number": id_number, "phone": phone, "address": address}
+
+
+def seal(field: str, value: str) -> dict:
+    """The stored columns of one sensitive field, by column name."""
+    return dict(zip(SEALED_COLUMNS[field], seal_functions()[field](value), strict=True))

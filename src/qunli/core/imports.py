@@ -24,9 +24,12 @@ import codecs
 import csv
 import datetime as dt
 import io
+import multiprocessing
+import os
 import re
 import unicodedata
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +39,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from . import crypto
-from .identifiers import InvalidIdentifier, id_birth_date, id_gender, validate_id_number, validate_phone
+from .identifiers import (
+    _ID_CHECK,
+    _ID_WEIGHTS,
+    PROVINCE_CODES,
+    InvalidIdentifier,
+    id_birth_date,
+    id_gender,
+    validate_id_number,
+    validate_phone,
+)
 
 MAX_STORED_ERRORS = 1000
 PREVIEW_ROWS = 20
@@ -72,7 +84,21 @@ def p_text(max_len: int) -> Callable[[str], str]:
 _TODAY = [dt.date.today()]
 
 
+_ID_W48 = 48 * sum(_ID_WEIGHTS)
+
+
 def p_id_number(v: str) -> str:
+    # Fast path for the common, already clean and valid value; anything else goes through
+    # validate_id_number, which normalizes and words the error.
+    if len(v) == 18 and v.isascii() and v[:17].isdigit() and (v[17] == "X" or v[17].isdigit()) \
+            and v[:2] in PROVINCE_CODES:
+        try:
+            birth = dt.date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+        except ValueError:
+            birth = None
+        if birth is not None and 1900 <= birth.year and birth <= _TODAY[0] \
+                and _ID_CHECK[(sum(map(int.__mul__, v[:17].encode(), _ID_WEIGHTS)) - _ID_W48) % 11] == v[17]:
+            return v
     try:
         return validate_id_number(v, _TODAY[0])
     except InvalidIdentifier as e:
@@ -210,29 +236,26 @@ def _person_sql() -> str:
     return f"INSERT INTO {q(Person._meta.db_table)} ({cols}) VALUES ({marks})"
 
 
+def person_params(r: dict, seal: dict, adapt_date) -> tuple:
+    """The INSERT values of one person (``PERSON_COLUMNS`` minus the two timestamps)."""
+    idn = r["id_number"]
+    return (r["name"], id_gender(idn), adapt_date(id_birth_date(idn)), r.get("ethnicity") or "汉族",
+            r.get("political_status") or "masses", r.get("education", ""), r.get("workplace", ""),
+            *seal["id_number"](idn), *seal["phone"](r.get("phone", "")), *seal["address"](r.get("address", "")),
+            r["unit_id"])
+
+
 def insert_persons(rows: list[dict], now) -> None:
     """Insert persons in one executemany: ``rows`` hold name, unit_id, id_number (valid),
     id_hash, and optional phone, address and plain fields. Sensitive values go through the
-    same crypto functions (encrypt, blind index, masks) as ``Person.set_sensitive``, bound
-    once to the keys (``crypto.bulk_functions``); tests compare both."""
+    crypto functions (``crypto.seal_functions``) as ``Person.set_sensitive``; tests compare
+    both. Rows validated for a commit already carry ``_params`` (sealed in a worker)."""
     ops = connection.ops
     now_db = ops.adapt_datetimefield_value(now)
-    encrypt, blind = crypto.bulk_functions()
-    mask_id, mask_phone, mask_addr = crypto.mask_id_number, crypto.mask_phone, crypto.mask_address
+    stamps = (now_db, now_db)
+    seal = crypto.seal_functions()
     adapt_date = ops.adapt_datefield_value
-    params = []
-    for r in rows:
-        idn = r["id_number"]
-        phone = r.get("phone", "")
-        addr = r.get("address", "")
-        params.append((
-            r["name"], id_gender(idn), adapt_date(id_birth_date(idn)), r.get("ethnicity") or "汉族",
-            r.get("political_status") or "masses", r.get("education", ""), r.get("workplace", ""),
-            encrypt(idn), r["id_hash"], mask_id(idn),
-            encrypt(phone), blind(phone), mask_phone(phone) if phone else "",
-            encrypt(addr), mask_addr(addr),
-            r["unit_id"], now_db, now_db,
-        ))
+    params = [(r.get("_params") or person_params(r, seal, adapt_date)) + stamps for r in rows]
     with connection.cursor() as cur:
         cur.executemany(_person_sql(), params)
 
@@ -282,27 +305,38 @@ class Importer:
         ctx.load_units()
         return ctx
 
+    parallel = False  # validate_local is pure (no DB, no shared state): may run in workers
+
+    def validate_local(self, row: dict, ctx: Context) -> dict:
+        """The part of validate_row that needs neither the database nor the rows before;
+        ``finish_row`` does the rest (in-file dedup) in file order."""
+        return self.validate_row(row, ctx)
+
+    def finish_row(self, cleaned: dict, row_no: int, ctx: Context) -> None:
+        pass
+
     def clean_columns(self, row: dict) -> tuple[dict, list[RowError]]:
         cleaned, errors = {}, []
+        get = row.get
         for col in self.columns:
-            raw = row.get(col.key)
-            if raw is None:
-                raw = ""
+            key = col.key
+            raw = get(key)
             if raw:
                 raw = raw.strip()
             if not raw:
                 if col.required:
                     errors.append(RowError(f"必填项“{col.header}”为空", col.header))
-                cleaned[col.key] = ""
+                cleaned[key] = ""
                 continue
-            if raw[0] in "=+@\t\r" or (raw[0] == "-" and not raw[1:2].isdigit()):
+            c0 = raw[0]
+            if c0 in "=+@\t\r" or (c0 == "-" and not raw[1:2].isdigit()):
                 errors.append(RowError("内容以“=”“+”“-”“@”等符号开头，疑似公式，已拒绝", col.header))
                 continue
             if col.parse is None:
-                cleaned[col.key] = raw
+                cleaned[key] = raw
                 continue
             try:
-                cleaned[col.key] = col.parse(raw)
+                cleaned[key] = col.parse(raw)
             except RowError as e:
                 errors.append(RowError(e.reason, col.header))
         return cleaned, errors
@@ -369,14 +403,31 @@ class PersonImporter(Importer):
             Col("住址", "address", False, p_text(200), "", "城关镇东风村3组"),
         ]
 
+    parallel = True
+
     def validate_row(self, row, ctx):
+        cleaned = self.validate_local(row, ctx)
+        self.finish_row(cleaned, row["_row"], ctx)
+        return cleaned
+
+    def validate_local(self, row, ctx):
         cleaned, errors = self.clean_columns(row)
         if errors:
             raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
         unit = _resolve_unit(ctx, cleaned["unit"])
         cleaned["unit_id"], cleaned["unit"] = unit.id, unit.name
-        self._person_key(cleaned, row["_row"], ctx)
+        seal = ctx.extra.get("seal")
+        if seal is not None:  # committing: seal here (possibly in a worker), insert as is
+            cleaned["_params"] = params = person_params(cleaned, seal, ctx.extra["adapt_date"])
+            cleaned["id_hash"] = params[8]
+        else:
+            cleaned["id_hash"] = ctx.blind(cleaned["id_number"])
         return cleaned
+
+    def finish_row(self, cleaned, row_no, ctx):
+        first = ctx.first_seen(int(cleaned["id_number"][:17]), row_no)
+        if first is not None:
+            raise RowError(f"与第{first}行重复（身份证号相同）", "身份证号")
 
     def check_batch(self, batch, ctx):
         existing = person_ids_by_hash(c["id_hash"] for _, c in batch)
@@ -956,6 +1007,95 @@ def run_import(kind: str, path, *, user, file_name: str = "", commit: bool = Fal
     return out
 
 
+PARALLEL_MIN_ROWS = 20000  # below this, validating in-process is cheaper than starting workers
+CHUNK_ROWS = 1000
+_WORKER: tuple = ()  # (importer, ctx, mapping), inherited by the forked workers
+
+
+def _validate_chunk(chunk, state=None) -> list:
+    """validate_local over (row_no, cells) pairs: [(column, reason) | None, cleaned | None]."""
+    importer, ctx, mapping = state or _WORKER
+    validate = importer.validate_local
+    out = []
+    for row_no, cells in chunk:
+        n = len(cells)
+        row = {key: (cells[i] if i < n else "") for key, i in mapping}
+        row["_row"] = row_no
+        try:
+            out.append((None, validate(row, ctx)))
+        except RowError as e:
+            out.append(((e.column, e.reason), None))
+    return out
+
+
+def _workers() -> int:
+    n = getattr(settings, "QUNLI_IMPORT_WORKERS", None)
+    if n is None:
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return int(n) if "fork" in multiprocessing.get_all_start_methods() else 0
+
+
+def _validated(importer, rows, ctx, mapping):
+    """(row_no, cells, error, cleaned) for every non-blank row, in file order. Large files of a
+    ``parallel`` importer are validated by a pool of forked workers (each inheriting the
+    context) while this process deduplicates, checks against the database and writes; the
+    results are consumed in order, so errors and dedup are exactly those of a serial run."""
+    global _WORKER
+
+    def chunks():
+        chunk = []
+        for row_no, cells in rows:
+            if not any(cells) or not any(c.strip() for c in cells):
+                continue
+            chunk.append((row_no, cells))
+            if len(chunk) >= CHUNK_ROWS:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    state = (importer, ctx, mapping)
+    source = chunks()
+    head = []
+    n_workers = _workers() if importer.parallel else 0
+    if n_workers:  # only go parallel once the file proves large
+        for chunk in source:
+            head.append(chunk)
+            if len(head) * CHUNK_ROWS >= PARALLEL_MIN_ROWS:
+                break
+        else:
+            n_workers = 0
+    if not n_workers:
+        for chunk in _chain(head, source):
+            for (row_no, cells), (err, cleaned) in zip(chunk, _validate_chunk(chunk, state), strict=True):
+                yield row_no, cells, err, cleaned
+        return
+    _WORKER = state
+    pool = multiprocessing.get_context("fork").Pool(n_workers)
+    try:
+        pending: deque = deque()
+        window = 2 * n_workers + 2
+        for chunk in _chain(head, source):
+            pending.append((chunk, pool.apply_async(_validate_chunk, (chunk,))))
+            if len(pending) >= window:
+                done, res = pending.popleft()
+                for (row_no, cells), (err, cleaned) in zip(done, res.get(), strict=True):
+                    yield row_no, cells, err, cleaned
+        while pending:
+            done, res = pending.popleft()
+            for (row_no, cells), (err, cleaned) in zip(done, res.get(), strict=True):
+                yield row_no, cells, err, cleaned
+    finally:
+        pool.terminate()
+        pool.join()
+        _WORKER = ()
+
+
+def _chain(head, source):
+    yield from head
+    yield from source
+
+
 def _run(importer, rows, user, out: Outcome, commit, progress, batch_size, job, file_name, file_sm3):
     try:
         _, header = next(rows)
@@ -969,6 +1109,9 @@ def _run(importer, rows, user, out: Outcome, commit, progress, batch_size, job, 
     out.header = header
     mapping = list(map_header(importer, header).items())
     ctx = importer.prepare(user)
+    if commit and importer.parallel:
+        ctx.extra["seal"] = crypto.seal_functions()
+        ctx.extra["adapt_date"] = connection.ops.adapt_datefield_value
     start_id = _max_id(importer.model_label) if commit else 0
     batch: list[tuple[int, dict]] = []
     originals: dict[int, list[str]] = {}
@@ -1004,20 +1147,16 @@ def _run(importer, rows, user, out: Outcome, commit, progress, batch_size, job, 
         if progress:
             progress(out.total_rows)
 
-    for row_no, cells in rows:
-        if not any(cells):
-            continue
-        if not any(c.strip() for c in cells):
-            continue
+    for row_no, cells, err, cleaned in _validated(importer, rows, ctx, mapping):
         out.total_rows += 1
-        n_cells = len(cells)
-        row = {key: (cells[i] if i < n_cells else "") for key, i in mapping}
-        row["_row"] = row_no
-        try:
-            cleaned = importer.validate_row(row, ctx)
-        except RowError as e:
+        if err is None:
+            try:
+                importer.finish_row(cleaned, row_no, ctx)
+            except RowError as e:
+                err = (e.column, e.reason)
+        if err is not None:
             out.error_rows += 1
-            error(row_no, e.column, e.reason, cells)
+            error(row_no, err[0], err[1], cells)
         else:
             batch.append((row_no, cleaned))
             originals[row_no] = cells

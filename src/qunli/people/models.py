@@ -24,7 +24,14 @@ class PoliticalStatus(models.TextChoices):
 
 
 class Person(models.Model):
-    name = models.CharField("姓名", max_length=50, db_index=True)
+    # Indexes: each one costs every insert (a 1M-row import maintains all of them), so only
+    # those a query needs. ``name`` is served by (name, phone_hash), the ``unit`` FK by
+    # (unit, name). ``id_number_hash`` keeps a plain index besides the partial unique
+    # constraint: SQLite cannot use a partial index for ``id_number_hash = ?`` (it cannot
+    # prove the bound value is not ''), so look-ups would scan. ``phone_hash`` alone is
+    # searched by the API. ``merged_into`` is almost always NULL: a partial index serves the
+    # reverse look-up (PROTECT on delete) and the merged count without growing on import.
+    name = models.CharField("姓名", max_length=50)
     gender = models.CharField("性别", max_length=1, choices=Gender.choices, blank=True)
     birth_date = models.DateField("出生日期", null=True, blank=True)
     ethnicity = models.CharField("民族", max_length=20, blank=True, default="汉族")
@@ -44,8 +51,8 @@ class Person(models.Model):
     address_mask = models.CharField("住址", max_length=20, blank=True, default="")
 
     unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="persons",
-                             verbose_name="登记单位")
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                             verbose_name="登记单位", db_index=False)
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, db_index=False,
                                     related_name="merged_from", verbose_name="已合并至")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -62,7 +69,9 @@ class Person(models.Model):
             models.UniqueConstraint(fields=["id_number_hash"], condition=~Q(id_number_hash=""),
                                     name="person_unique_id_number"),
         ]
-        indexes = [models.Index(fields=["unit", "name"]), models.Index(fields=["name", "phone_hash"])]
+        indexes = [models.Index(fields=["unit", "name"]), models.Index(fields=["name", "phone_hash"]),
+                   models.Index(fields=["merged_into"], condition=Q(merged_into__isnull=False),
+                                name="person_merged_into_partial")]
 
     def __str__(self):
         return self.name
@@ -73,15 +82,8 @@ class Person(models.Model):
     def set_sensitive(self, field: str, value: str) -> None:
         """Store one sensitive field as ciphertext + blind index + mask."""
         value = (value or "").strip()
-        setattr(self, f"{field}_enc", crypto.encrypt(value))
-        if field == "id_number":
-            self.id_number_hash = crypto.blind_index(value)
-            self.id_number_mask = crypto.mask_id_number(value) if value else ""
-        elif field == "phone":
-            self.phone_hash = crypto.blind_index(value)
-            self.phone_mask = crypto.mask_phone(value) if value else ""
-        elif field == "address":
-            self.address_mask = crypto.mask_address(value)
+        for column, stored in crypto.seal(field, value).items():
+            setattr(self, column, stored)
 
     def reveal(self, field: str) -> str:
         """Plaintext of a sensitive field. Call only through people.actions.reveal_person,
