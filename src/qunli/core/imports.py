@@ -315,6 +315,9 @@ class Importer:
     def finish_row(self, cleaned: dict, row_no: int, ctx: Context) -> None:
         pass
 
+    def finish(self, ctx: Context) -> None:
+        """After the last batch of a successful commit, still inside the transaction."""
+
     def clean_columns(self, row: dict) -> tuple[dict, list[RowError]]:
         cleaned, errors = {}, []
         get = row.get
@@ -430,13 +433,52 @@ class PersonImporter(Importer):
             raise RowError(f"与第{first}行重复（身份证号相同）", "身份证号")
 
     def check_batch(self, batch, ctx):
-        existing = person_ids_by_hash(c["id_hash"] for _, c in batch)
+        known = ctx.extra.get("known_hashes")
+        existing = known if known is not None else person_ids_by_hash(c["id_hash"] for _, c in batch)
         return {n: RowError("该身份证号已登记（一人一档），不能重复导入", "身份证号")
                 for n, c in batch if c["id_hash"] in existing}
 
     def write_batch(self, actor, batch, ctx):
-        insert_persons([c for _, c in batch], ctx.now)
+        if ctx.extra.get("large") and "known_hashes" not in ctx.extra:
+            _sqlite_defer_indexes(ctx)
+        rows = [c for _, c in batch]
+        insert_persons(rows, ctx.now)
+        known = ctx.extra.get("known_hashes")
+        if known is not None:
+            known.update(c["id_hash"] for c in rows)
         return []
+
+    def finish(self, ctx):
+        for sql in ctx.extra.pop("deferred_indexes", ()):
+            with connection.cursor() as cur:
+                cur.execute(sql)
+
+
+def _sqlite_defer_indexes(ctx) -> None:
+    """A large import into a SQLite table that is not already huge: drop people_person's
+    secondary indexes for the load and recreate them at the end, inside the same
+    transaction (SQLite DDL is transactional: a failed import rolls the drop back too; the
+    unique index, recreated before the commit, still guards the data). While they are gone,
+    dedup against the database uses the set of stored blind indexes. Not on PostgreSQL."""
+    from qunli.people.models import Person
+
+    ctx.extra["known_hashes"] = None
+    if connection.vendor != "sqlite":
+        return
+    table = Person._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"')
+        if cur.fetchone()[0] > getattr(settings, "QUNLI_IMPORT_SQLITE_REINDEX_MAX_ROWS", 500000):
+            return  # rebuilding the indexes of a big table costs more than it saves
+        cur.execute(f'SELECT id_number_hash FROM "{table}" WHERE id_number_hash <> \'\'')
+        known = {h for (h,) in cur.fetchall()}
+        cur.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
+                    [table])
+        indexes = cur.fetchall()
+        for name, _ in indexes:
+            cur.execute(f'DROP INDEX "{name}"')
+    ctx.extra["known_hashes"] = known
+    ctx.extra["deferred_indexes"] = [sql for _, sql in indexes]
 
 
 class MembershipImporter(Importer):
@@ -1071,6 +1113,7 @@ def _validated(importer, rows, ctx, mapping):
                 yield row_no, cells, err, cleaned
         return
     _WORKER = state
+    ctx.extra["large"] = True
     pool = multiprocessing.get_context("fork").Pool(n_workers)
     try:
         pending: deque = deque()
@@ -1166,6 +1209,7 @@ def _run(importer, rows, user, out: Outcome, commit, progress, batch_size, job, 
     if out.total_rows == 0:
         raise ImportFileError("文件中只有表头，没有数据行。")
     if commit and not out.error_rows:
+        importer.finish(ctx)
         from .audit import log_change
 
         end_id = _max_id(importer.model_label)
