@@ -829,13 +829,17 @@ def cached_database(scale: str = "county", seed: int = DEFAULT_SEED, log=None) -
     from bench.common import cache_dir
 
     path = cache_dir("demo") / f"{scale}-seed{seed}-v{GENERATOR_VERSION}.sqlite3"
+    out = log or sys.stderr
     if path.exists():
+        if _unapplied_migrations(path):  # the schema moved on since the cache was built
+            env = dict(os.environ, DATABASE_URL=f"sqlite:///{path}", DJANGO_SETTINGS_MODULE="qunli.settings")
+            subprocess.run([sys.executable, "-m", "qunli.cli", "migrate", "--noinput", "-v", "0"], env=env,
+                           check=True, stdout=out, stderr=out)
         return path
     tmp = path.with_suffix(".building")
     for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         p.unlink(missing_ok=True)
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp}", DJANGO_SETTINGS_MODULE="qunli.settings")
-    out = log or sys.stderr
     for args in (["migrate", "--noinput", "-v", "0"],
                  ["demo", "--scale", scale, "--seed", str(seed), "--fast-unsafe"]):
         subprocess.run([sys.executable, "-m", "qunli.cli", *args], env=env, check=True, stdout=out, stderr=out)
@@ -843,6 +847,17 @@ def cached_database(scale: str = "county", seed: int = DEFAULT_SEED, log=None) -
         Path(f"{tmp}{suffix}").unlink(missing_ok=True)
     os.replace(tmp, path)
     return path
+
+
+def _unapplied_migrations(path: Path) -> bool:
+    import sqlite3
+
+    from django.db.migrations.loader import MigrationLoader
+
+    on_disk = set(MigrationLoader(None, ignore_no_migrations=True).disk_migrations)
+    with sqlite3.connect(path) as db:
+        applied = set(db.execute("SELECT app, name FROM django_migrations"))
+    return bool(on_disk - applied)
 
 
 @contextmanager
