@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.utils.functional import cached_property
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect
@@ -43,6 +44,21 @@ class Column:
         if isinstance(target, bool):
             return "是" if target else "否"
         return target
+
+
+class CappedPaginator(Paginator):
+    """Counts at most CAP + 1 rows: an exact COUNT(*) over a province's millions of people
+    costs more than the page itself, and nobody pages past 10,000 rows — they filter."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP + 1].count()
+
+    @property
+    def capped(self) -> bool:
+        return self.count > self.CAP
 
 
 class BusinessRequiredMixin(LoginRequiredMixin):
@@ -112,7 +128,7 @@ class ObjectListView(BusinessRequiredMixin, TemplateView):
         if request.GET.get("export") == "xlsx":
             return stream_xlsx(self.export_name, [c.label for c in self.columns],
                                ([c.value(o) for c in self.columns] for o in qs.iterator(chunk_size=2000)))
-        paginator = Paginator(qs, self.paginate_by)
+        paginator = CappedPaginator(qs, self.paginate_by)
         page = paginator.get_page(request.GET.get("page"))
         context = self.get_context_data(page=page, filter_form=form, sort=sort, columns=self.columns,
                                         rows=[(o, [c.value(o) for c in self.columns]) for o in page.object_list],
