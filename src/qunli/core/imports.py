@@ -49,6 +49,7 @@ from .identifiers import (
     validate_id_number,
     validate_phone,
 )
+from .maintenance import ANALYZE_AFTER_ROWS, refresh_planner_statistics
 
 MAX_STORED_ERRORS = 1000
 PREVIEW_ROWS = 20
@@ -1041,6 +1042,8 @@ def run_import(kind: str, path, *, user, file_name: str = "", commit: bool = Fal
     except MemoryError:
         out.message = "文件过大，服务器内存不足，请拆分后分批导入。"
         out.created_rows, out.committed = 0, False
+    if out.committed and out.created_rows >= ANALYZE_AFTER_ROWS:
+        refresh_planner_statistics()
     if out.error_rows and not out.message:
         shown = "" if out.error_rows <= MAX_STORED_ERRORS else f"（仅列出前{MAX_STORED_ERRORS}处）"
         out.message = f"共{out.total_rows}行，其中{out.error_rows}行有错误{shown}；未导入任何数据。请下载错误报告，修改后重新上传。"

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from qunli import demo
+from qunli.core.maintenance import refresh_planner_statistics
 
 
 class Command(BaseCommand):
@@ -26,6 +27,7 @@ class Command(BaseCommand):
         console = Console(file=self.stdout._out, force_terminal=None)
         try:
             summary = demo.generate(scale=scale, seed=seed, force=force, console=console, fast_unsafe=fast_unsafe)
+            refresh_planner_statistics()
         except RuntimeError as e:
             raise CommandError(str(e)) from e
         table = Table(title=f"演示数据（规模 {scale}，种子 {seed}，用时 {summary['seconds']} 秒）")
