@@ -52,7 +52,7 @@ def _grant_user(unit, role="leader"):
 
 def peer_dashboard(user, root) -> dict:
     """The headline dashboard figures the slow way: one query per unit per figure."""
-    from qunli.orgs.models import REQUIRED_TITLES, Position, Unit, Venue
+    from qunli.orgs.models import Position, Unit, Venue, vacant_seats
     from qunli.people.models import Membership, Person
 
     units, level = [], [Unit.objects.visible_to(user).get(pk=root.pk)]
@@ -72,7 +72,7 @@ def peer_dashboard(user, root) -> dict:
         out["members"] += Membership.objects.filter(unit=u, status="active").count()
         if u.line_id is not None:
             titles = set(Position.objects.filter(unit=u, ended_on__isnull=True).values_list("title", flat=True))
-            out["complete"] += all(t in titles for t in REQUIRED_TITLES)
+            out["complete"] += not vacant_seats(titles)
         for v in Venue.objects.filter(unit=u):
             out["venues"] += 1
             out["passed"] += v.latest_passed is True

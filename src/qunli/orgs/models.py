@@ -153,8 +153,17 @@ class PositionTitle(models.TextChoices):
     MEMBER = "member", "委员"
 
 
-# Titles a complete leadership team must fill (班子健全).
-REQUIRED_TITLES = (PositionTitle.CHAIR, PositionTitle.VICE)
+# Seats a complete leadership team must fill (班子健全): a chair, and a deputy of any kind
+# (常务副职, 副职 or 专职副职 all fill the deputy seat).
+REQUIRED_SEATS = {
+    "主要负责人": (PositionTitle.CHAIR,),
+    "副职": (PositionTitle.EXEC_VICE, PositionTitle.VICE, PositionTitle.FULLTIME_VICE),
+}
+
+
+def vacant_seats(held_titles) -> list[str]:
+    held = set(held_titles)
+    return [seat for seat, titles in REQUIRED_SEATS.items() if not held.intersection(titles)]
 
 
 class Position(models.Model):

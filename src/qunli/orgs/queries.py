@@ -9,7 +9,7 @@ from django.db.models.functions import Substr
 
 from qunli.core.scoping import VIEW, grants_of
 
-from .models import REQUIRED_TITLES, BaseCondition, Position, PositionTitle, Unit, UnitEvent, Venue
+from .models import BaseCondition, Position, Unit, UnitEvent, Venue, vacant_seats
 
 
 def visible_units(user, action: str = VIEW):
@@ -88,7 +88,7 @@ def search_units(user, q: str, limit: int = 50):
 @dataclass
 class TeamReview:
     positions: list[Position]
-    vacancies: list[str]  # labels of REQUIRED_TITLES nobody holds
+    vacancies: list[str]  # REQUIRED_SEATS nobody holds
     expired: list[Position]
 
 
@@ -101,7 +101,7 @@ def review_team(positions, today: dt.date | None = None) -> TeamReview:
     today = today or dt.date.today()
     positions = list(positions)
     held = {p.title for p in positions}
-    vacancies = [PositionTitle(t).label for t in REQUIRED_TITLES if t not in held]
+    vacancies = vacant_seats(held)
     expired = [p for p in positions if p.term_expired(today)]
     return TeamReview(positions, vacancies, expired)
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Case, Count, Q, Sum, Value, When
 from django.utils import timezone
 
 from qunli.core.scoping import VIEW
 from qunli.orgs.models import (
-    REQUIRED_TITLES,
+    REQUIRED_SEATS,
     BaseCondition,
     Level,
     Line,
@@ -58,8 +58,9 @@ def dashboard(user, unit: Unit | None = None, today: dt.date | None = None) -> d
     # 2. leadership teams: line units whose required seats are all currently held
     current = Position.objects.visible_to(user, VIEW).filter(
         subtree_q(unit, "unit"), ended_on__isnull=True, unit__status=UnitStatus.ACTIVE)
-    complete = (current.filter(title__in=list(REQUIRED_TITLES), unit__line__isnull=False).order_by()
-                .values("unit").annotate(k=Count("title", distinct=True)).filter(k=len(REQUIRED_TITLES)).count())
+    seat = Case(*[When(title__in=titles, then=Value(name)) for name, titles in REQUIRED_SEATS.items()])
+    complete = (current.filter(unit__line__isnull=False).annotate(seat=seat).exclude(seat=None).order_by()
+                .values("unit").annotate(k=Count("seat", distinct=True)).filter(k=len(REQUIRED_SEATS)).count())
     terms = current.order_by().aggregate(
         seats=Count("id"), expired=Count("id", filter=Q(term_ends_on__lt=today)),
         expiring=Count("id", filter=Q(term_ends_on__gte=today, term_ends_on__lt=today + dt.timedelta(days=180))))

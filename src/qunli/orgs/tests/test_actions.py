@@ -82,3 +82,16 @@ def test_inspection_scores_venue_and_keeps_latest(accounts, tree):
     actions.record_inspection(staff, venue, checklist=cl, on=dt.date(2026, 9, 1), inspector="刘", met_item_ids=items)
     venue.refresh_from_db()
     assert venue.latest_passed is True and venue.latest_score == 100
+
+
+def test_an_executive_deputy_fills_the_deputy_seat(accounts, tree, person_factory):
+    from qunli.orgs.models import Position, vacant_seats
+    from qunli.orgs.queries import review_team
+
+    staff = accounts["women_staff"]
+    actions.appoint(staff, unit=tree["women"], person=person_factory(), title="chair", started_on=dt.date(2024, 1, 1))
+    assert review_team(Position.objects.filter(unit=tree["women"])).vacancies == ["副职"]
+    actions.appoint(staff, unit=tree["women"], person=person_factory(), title="exec_vice",
+                    started_on=dt.date(2024, 1, 1))
+    assert review_team(Position.objects.filter(unit=tree["women"])).vacancies == []
+    assert vacant_seats(["member"]) == ["主要负责人", "副职"]
