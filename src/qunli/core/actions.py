@@ -170,3 +170,18 @@ def issue_api_token(actor, user: User, name: str) -> str:
     log_change(actor, "core.issue_api_token", token, None, {"user": user.username, "name": name,
                                                             "prefix": token.prefix})
     return raw
+
+
+@action
+def revoke_api_token(actor, token: ApiToken) -> ApiToken:
+    """Revoke one of the actor's own tokens (an action like any other write: one
+    transaction and its change-log row)."""
+    if token.user_id != actor.pk:
+        raise PermissionDenied("只能吊销自己的令牌。")
+    if token.revoked:
+        raise ActionError("该令牌已吊销。")
+    token.revoked = True
+    token.save(update_fields=["revoked"])
+    log_change(actor, "core.revoke_api_token", token, {"revoked": False}, {"revoked": True, "name": token.name,
+                                                                          "prefix": token.prefix})
+    return token

@@ -25,8 +25,7 @@ from ninja.security import HttpBearer
 from ninja.security import SessionAuth as NinjaSessionAuth
 from ninja.utils import check_csrf
 
-from .actions import ActionError, action, issue_api_token
-from .audit import log_change
+from .actions import ActionError, issue_api_token, revoke_api_token
 from .models import ApiToken
 from .scoping import VIEW
 
@@ -223,21 +222,6 @@ def create_token(request, payload: TokenIn):
 @router.get("/tokens", response=list[TokenOut], summary="我的接口令牌")
 def list_tokens(request):
     return ApiToken.objects.filter(user=request.auth).order_by("-created_at", "-pk")
-
-
-@action
-def revoke_api_token(actor, token: ApiToken) -> ApiToken:
-    """Revoke one of the actor's own tokens (an action like any other write: one
-    transaction and its change-log row)."""
-    if token.user_id != actor.pk:
-        raise PermissionDenied("只能吊销自己的令牌。")
-    if token.revoked:
-        raise ActionError("该令牌已吊销。")
-    token.revoked = True
-    token.save(update_fields=["revoked"])
-    log_change(actor, "core.revoke_api_token", token, {"revoked": False}, {"revoked": True, "name": token.name,
-                                                                          "prefix": token.prefix})
-    return token
 
 
 @router.delete("/tokens/{int:token_id}", response=TokenOut, summary="吊销我的接口令牌")
