@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from .context import current_request_id
@@ -56,11 +56,23 @@ def _canonical(row: models.Model, payload_fields: tuple[str, ...]) -> bytes:
 _PAYLOAD = {ChangeLog: ("action", "unit_path", "before", "after"), AccessLog: ("fields", "purpose")}
 
 
+def _locked_head(chain: str) -> AuditHead:
+    """The chain head, locked until the transaction ends. The very first writers may race
+    to create it; the loser's insert fails inside its savepoint and it locks the winner's."""
+    head = AuditHead.objects.select_for_update().filter(chain=chain).first()
+    if head is None:
+        try:
+            with transaction.atomic():
+                AuditHead.objects.create(chain=chain, digest=GENESIS, count=0)
+        except IntegrityError:
+            pass
+        head = AuditHead.objects.select_for_update().get(chain=chain)
+    return head
+
+
 def _append(model, actor, obj_type: str, obj_id, obj_repr: str, **payload):
     with transaction.atomic():
-        head = AuditHead.objects.select_for_update().filter(chain=model.CHAIN).first()
-        if head is None:
-            head = AuditHead.objects.create(chain=model.CHAIN, digest=GENESIS, count=0)
+        head = _locked_head(model.CHAIN)
         row = model(
             seq=head.count + 1,
             at=timezone.now(),
