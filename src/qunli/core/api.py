@@ -17,7 +17,7 @@ from django.http import FileResponse, Http404, HttpRequest
 from django.middleware.csrf import get_token
 from django.template import Context, Template
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.openapi.docs import DocsBase
 from ninja.pagination import LimitOffsetPagination
@@ -216,7 +216,7 @@ def create_token(request, payload: TokenIn):
         raise ActionError("请填写令牌用途。")
     raw = issue_api_token(request.auth, request.auth, name)
     row = ApiToken.objects.get(user=request.auth, prefix=raw[:8], key_digest=hashlib.sha256(raw.encode()).hexdigest())
-    return 201, {"id": row.pk, "name": row.name, "prefix": row.prefix, "token": raw}
+    return Status(201, {"id": row.pk, "name": row.name, "prefix": row.prefix, "token": raw})
 
 
 @router.get("/tokens", response=list[TokenOut], summary="我的接口令牌")

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Length, Substr
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from qunli.core.actions import ActionError
@@ -344,7 +344,7 @@ def list_events(request, unit_id: int):
 def create_child(request, unit_id: int, payload: UnitIn):
     parent = _unit(request, unit_id)
     unit = actions.create_unit(request.auth, parent=parent, **_unit_data(payload.dict()))
-    return 201, _fresh(request, unit)
+    return Status(201, _fresh(request, unit))
 
 
 @router.patch("/units/{int:unit_id}", response=UnitOut, summary="修改单位")
@@ -386,7 +386,7 @@ def appoint(request, unit_id: int, payload: AppointIn):
     pos = actions.appoint(request.auth, unit=unit, person=person, title=payload.title, started_on=payload.started_on,
                           term_ends_on=payload.term_ends_on, title_label=payload.title_label,
                           is_parttime=payload.is_parttime)
-    return 201, pos
+    return Status(201, pos)
 
 
 @router.get("/positions/{int:position_id}", response=PositionOut, summary="任职详情")
@@ -402,8 +402,8 @@ def end_position(request, position_id: int, payload: EndPositionIn):
     if can(request.auth, CHANGE, pos.unit) and pos.is_current and on >= pos.started_on:
         warning = actions.early_departure_warning(pos, on)
         if warning and not (payload.confirm_early and payload.reason.strip()):
-            return 409, {"detail": [warning], "code": "early_term",
-                         "hint": "确需调整的，请填写原因（reason）并以 confirm_early=true 重新提交。"}
+            return Status(409, {"detail": [warning], "code": "early_term",
+                                "hint": "确需调整的，请填写原因（reason）并以 confirm_early=true 重新提交。"})
     return actions.end_position(request.auth, pos, on=on, reason=payload.reason, confirm_early=payload.confirm_early)
 
 
@@ -458,7 +458,7 @@ def create_venue(request, payload: VenueIn):
     data = payload.dict()
     unit = get_referenced(Unit, request.auth, data.pop("unit_id"), "单位")
     venue = actions.create_venue(request.auth, unit=unit, **data)
-    return 201, get_visible(_venues(request.auth), request.auth, venue.pk)
+    return Status(201, get_visible(_venues(request.auth), request.auth, venue.pk))
 
 
 @router.get("/venues/{int:venue_id}/inspections", response=list[InspectionOut], summary="阵地检查记录")
@@ -476,5 +476,5 @@ def record_inspection(request, venue_id: int, payload: InspectionIn):
     insp = actions.record_inspection(request.auth, venue, checklist=checklist, on=payload.on,
                                      inspector=payload.inspector, met_item_ids=payload.met_item_ids,
                                      findings=payload.findings)
-    return 201, insp
+    return Status(201, insp)
 

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db.models import Q
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from qunli.core.actions import ActionError
@@ -301,7 +301,7 @@ def create_person(request, payload: PersonIn):
     if data.get("gender") is None:
         data.pop("gender")
     person = actions.register_person(request.auth, unit=unit, **data)
-    return 201, get_visible(_persons(request.auth), request.auth, person.pk)
+    return Status(201, get_visible(_persons(request.auth), request.auth, person.pk))
 
 
 @router.patch("/persons/{int:person_id}", response=PersonOut, summary="修改人员信息")
@@ -347,7 +347,7 @@ def create_membership(request, payload: MembershipIn):
     unit = get_referenced(Unit, request.auth, payload.unit_id, "组织")
     m = actions.add_membership(request.auth, person=person, line=_line(payload.line_id), unit=unit,
                                number=payload.number, joined_on=payload.joined_on)
-    return 201, m
+    return Status(201, m)
 
 
 @router.post("/memberships/{int:membership_id}/status", response=MembershipOut, summary="变更会员状态")
@@ -388,19 +388,19 @@ def create_volunteer(request, payload: VolunteerIn):
     person = get_referenced(Person, request.auth, data.pop("person_id"), "人员")
     unit = get_referenced(Unit, request.auth, data.pop("unit_id"), "单位")
     v = actions.register_volunteer(request.auth, person=person, unit=unit, **data)
-    return 201, v
+    return Status(201, v)
 
 
 @router.post("/volunteers/{int:volunteer_id}/trainings", response={201: TrainingOut}, summary="记录培训")
 def add_training(request, volunteer_id: int, payload: TrainingIn):
     v = get_visible(_volunteers(request.auth), request.auth, volunteer_id)
-    return 201, actions.add_training(request.auth, v, **payload.dict())
+    return Status(201, actions.add_training(request.auth, v, **payload.dict()))
 
 
 @router.post("/volunteers/{int:volunteer_id}/recognitions", response={201: RecognitionOut}, summary="记录表彰")
 def add_recognition(request, volunteer_id: int, payload: RecognitionIn):
     v = get_visible(_volunteers(request.auth), request.auth, volunteer_id)
-    return 201, actions.add_recognition(request.auth, v, **payload.dict())
+    return Status(201, actions.add_recognition(request.auth, v, **payload.dict()))
 
 
 # --- teams ---------------------------------------------------------------------------------------
@@ -431,7 +431,7 @@ def create_team(request, payload: TeamIn):
     leader = get_referenced(Person, request.auth, payload.leader_id, "负责人")
     team = actions.create_team(request.auth, unit=unit, name=payload.name, kind=payload.kind, leader=leader,
                                founded_on=payload.founded_on)
-    return 201, team
+    return Status(201, team)
 
 
 @router.get("/teams/{int:team_id}/members", response=list[TeamMemberOut], summary="队伍成员")
@@ -445,7 +445,7 @@ def list_team_members(request, team_id: int):
 def add_team_member(request, team_id: int, payload: TeamMemberIn):
     team = get_visible(_teams(request.auth), request.auth, team_id)
     person = get_referenced(Person, request.auth, payload.person_id, "人员")
-    return 201, actions.add_team_member(request.auth, team, person, role=payload.role, joined_on=payload.joined_on)
+    return Status(201, actions.add_team_member(request.auth, team, person, role=payload.role, joined_on=payload.joined_on))
 
 
 @router.delete("/teams/{int:team_id}/members/{int:member_id}", response={204: None}, summary="移出队伍")
@@ -454,4 +454,4 @@ def remove_team_member(request, team_id: int, member_id: int):
     member = get_visible(TeamMember.objects.filter(team=team).select_related("team__unit", "person"), request.auth,
                          member_id)
     actions.remove_team_member(request.auth, member)
-    return 204, None
+    return Status(204, None)
