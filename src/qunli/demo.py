@@ -835,6 +835,7 @@ def cached_database(scale: str = "county", seed: int = DEFAULT_SEED, log=None) -
             env = dict(os.environ, DATABASE_URL=f"sqlite:///{path}", DJANGO_SETTINGS_MODULE="qunli.settings")
             subprocess.run([sys.executable, "-m", "qunli.cli", "migrate", "--noinput", "-v", "0"], env=env,
                            check=True, stdout=out, stderr=out)
+            _analyze(path)  # new indexes need statistics, or the planner guesses about them
         return path
     tmp = path.with_suffix(".building")
     for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
@@ -847,6 +848,13 @@ def cached_database(scale: str = "county", seed: int = DEFAULT_SEED, log=None) -
         Path(f"{tmp}{suffix}").unlink(missing_ok=True)
     os.replace(tmp, path)
     return path
+
+
+def _analyze(path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("ANALYZE")
 
 
 def _unapplied_migrations(path: Path) -> bool:

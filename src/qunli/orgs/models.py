@@ -177,7 +177,9 @@ class Position(models.Model):
     is_parttime = models.BooleanField("兼职", default=False)
     started_on = models.DateField("任职日期")
     term_ends_on = models.DateField("任期届满", null=True, blank=True)
-    ended_on = models.DateField("离任日期", null=True, blank=True, db_index=True)
+    # no index of its own: most rows are NULL (current), so one would mislead the planner into
+    # reading every current position of the database; (unit, ended_on) below serves look-ups
+    ended_on = models.DateField("离任日期", null=True, blank=True)
     end_reason = models.CharField("离任原因", max_length=200, blank=True)
     ended_early = models.BooleanField("任期未满调动", default=False)
 

@@ -124,7 +124,10 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["person", "line", "unit"], name="membership_unique_person_line_unit"),
         ]
-        indexes = [models.Index(fields=["line", "status"])]
+        # (unit, status, line) covers the dashboard's members-per-line count: an index-only
+        # read per unit of the subtree instead of visiting every membership row.
+        indexes = [models.Index(fields=["line", "status"]),
+                   models.Index(fields=["unit", "status", "line"], name="membership_unit_status_line")]
 
     def __str__(self):
         return f"{self.person} · {self.line}"
@@ -190,7 +193,8 @@ class VolunteerProfile(models.Model):
     class Meta:
         verbose_name = "五老志愿者"
         verbose_name_plural = "五老志愿者"
-        indexes = [models.Index(fields=["unit", "category"])]
+        # covers the dashboard's active-volunteers-per-category count (and unit look-ups)
+        indexes = [models.Index(fields=["unit", "status", "category"], name="volunteer_unit_status_category")]
 
     def __str__(self):
         return f"{self.person}（{self.get_category_display()}）"

@@ -4,7 +4,12 @@ Every figure is a GROUP BY / aggregate query over ``Model.objects.visible_to(use
 grant filter) narrowed to the selected subtree by an indexable range on the materialized
 path (``path >= P AND path < P + 'a'``: steps use only 0-9A-Z, which sort below 'a'). No
 query walks rows in Python; the whole dashboard is a fixed handful of queries whatever the
-subtree size."""
+subtree size. With no unit selected the range is that of the user's grants (``area_q``):
+the grant filter alone is a ``LIKE`` SQLite cannot run on the path index.
+
+The planner then reads the subtree's units from the path index and probes each table's
+``(unit, …)`` index per unit: index-only for memberships (unit, status, line), volunteers
+(unit, status, category) and persons; current positions through (unit, ended_on)."""
 
 from __future__ import annotations
 
@@ -39,13 +44,29 @@ def subtree_q(unit: Unit | None, lookup: str = "") -> Q:
     return Q(**{f"{prefix}__gte": unit.path, f"{prefix}__lt": unit.path + _PATH_END})
 
 
+def area_q(user, unit: Unit | None, lookup: str = "") -> Q:
+    """``subtree_q(unit)``; with no unit, the union of the user's view-grant subtrees (a clerk
+    grant is its one unit). Only narrows for the index: ``visible_to`` is applied as well and
+    stays the authority (line-restricted grants, roles)."""
+    if unit is not None:
+        return subtree_q(unit, lookup)
+    from qunli.core.scoping import ROLE_ACTIONS, grants_of
+
+    q = Q(pk__in=[])  # no view grant: nothing (visible_to returns none() anyway)
+    for g in grants_of(user):
+        if VIEW in ROLE_ACTIONS.get(g.role, set()):
+            q |= (Q(**{f"{lookup}__pk" if lookup else "pk": g.unit_id}) if g.role == "clerk"
+                  else subtree_q(Unit(path=g.path), lookup))
+    return q
+
+
 def dashboard(user, unit: Unit | None = None, today: dt.date | None = None) -> dict:
     """All dashboard figures for ``user`` within ``unit``'s subtree (or all they may see)."""
     today = today or timezone.localdate()
     lines = {line.pk: line for line in Line.objects.all()}
 
     # 1. units per level × line (one GROUP BY, folded in Python over ≤ 6 × 11 groups)
-    units = Unit.objects.visible_to(user, VIEW).filter(subtree_q(unit), status=UnitStatus.ACTIVE)
+    units = Unit.objects.visible_to(user, VIEW).filter(area_q(user, unit), status=UnitStatus.ACTIVE)
     by_level: dict[str, int] = {}
     by_line: dict[int | None, int] = {}
     line_units = 0
@@ -57,7 +78,7 @@ def dashboard(user, unit: Unit | None = None, today: dt.date | None = None) -> d
 
     # 2. leadership teams: line units whose required seats are all currently held
     current = Position.objects.visible_to(user, VIEW).filter(
-        subtree_q(unit, "unit"), ended_on__isnull=True, unit__status=UnitStatus.ACTIVE)
+        area_q(user, unit, "unit"), ended_on__isnull=True, unit__status=UnitStatus.ACTIVE)
     seat = Case(*[When(title__in=titles, then=Value(name)) for name, titles in REQUIRED_SEATS.items()])
     complete = (current.filter(unit__line__isnull=False).annotate(seat=seat).exclude(seat=None).order_by()
                 .values("unit").annotate(k=Count("seat", distinct=True)).filter(k=len(REQUIRED_SEATS)).count())
@@ -66,7 +87,7 @@ def dashboard(user, unit: Unit | None = None, today: dt.date | None = None) -> d
         expiring=Count("id", filter=Q(term_ends_on__gte=today, term_ends_on__lt=today + dt.timedelta(days=180))))
 
     # 3. base conditions (四缺)
-    cond = BaseCondition.objects.visible_to(user, VIEW).filter(subtree_q(unit, "unit")).order_by().aggregate(
+    cond = BaseCondition.objects.visible_to(user, VIEW).filter(area_q(user, unit, "unit")).order_by().aggregate(
         total=Count("id"), staff=Count("id", filter=Q(lacks_staff=True)),
         establishment=Count("id", filter=Q(lacks_establishment=True)),
         venue=Count("id", filter=Q(lacks_venue=True)), funding=Count("id", filter=Q(lacks_funding=True)),
@@ -77,22 +98,22 @@ def dashboard(user, unit: Unit | None = None, today: dt.date | None = None) -> d
 
     # 4. members per line (active memberships)
     members = {row["line"]: row["n"] for row in Membership.objects.visible_to(user, VIEW)
-               .filter(subtree_q(unit, "unit"), status=MembershipStatus.ACTIVE).order_by()
+               .filter(area_q(user, unit, "unit"), status=MembershipStatus.ACTIVE).order_by()
                .values("line").annotate(n=Count("id"))}
 
     # 5. 五老 volunteers per category
     vols = {row["category"]: row["n"] for row in VolunteerProfile.objects.visible_to(user, VIEW)
-            .filter(subtree_q(unit, "unit"), status=VolunteerProfile.Status.ACTIVE).order_by()
+            .filter(area_q(user, unit, "unit"), status=VolunteerProfile.Status.ACTIVE).order_by()
             .values("category").annotate(n=Count("id"))}
 
     # 6. venues per kind with their latest inspection result
-    venue_rows = list(Venue.objects.visible_to(user, VIEW).filter(subtree_q(unit, "unit")).order_by()
+    venue_rows = list(Venue.objects.visible_to(user, VIEW).filter(area_q(user, unit, "unit")).order_by()
                       .values("kind").annotate(n=Count("id"), inspected=Count("id", filter=Q(latest_passed__isnull=False)),
                                                passed=Count("id", filter=Q(latest_passed=True))))
 
     # 7. persons registered in the subtree: all records minus those merged into another
     # (two index-only counts; filtering merged_into directly would read every row)
-    people = Person.objects.visible_to(user, VIEW).filter(subtree_q(unit, "unit"))
+    people = Person.objects.visible_to(user, VIEW).filter(area_q(user, unit, "unit"))
     persons = people.count() - people.filter(
         pk__in=Person.objects.filter(merged_into__isnull=False).values("pk")).count()
 

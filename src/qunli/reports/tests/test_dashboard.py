@@ -172,3 +172,37 @@ def test_generator_tree_consistent_reproducible_and_guarded(db):
     assert _snapshot() == first
     _tiny(8, force=True)
     assert _snapshot() != first
+
+
+def _figures(s):
+    return {k: s[k] for k in ("units_total", "persons_total", "members_total", "volunteers_total", "teams",
+                              "conditions")} | {"venues": s["venues"]["total"]}
+
+
+def test_no_unit_selected_is_the_grant_area(accounts, tree, data):
+    """With no unit selected the queries narrow to the grants' own ranges (index-friendly);
+    for a one-grant account that is exactly its grant unit's subtree."""
+    for key, unit in (("party_office", "county"), ("women_staff", "county"), ("union_staff", "county"),
+                      ("leader", "county"), ("clerk", "village_women")):
+        user = accounts[key]
+        assert _figures(queries.dashboard(user, None)) == _figures(queries.dashboard(user, tree[unit])), key
+    clerk = queries.dashboard(accounts["clerk"], None)
+    assert clerk["units_total"] == 1 and clerk["persons_total"] == 2 and clerk["members_total"] == 1
+    assert clerk["volunteers_total"] == 0  # registered with the county 关工委, outside the clerk unit
+
+
+def test_no_unit_selected_spans_every_grant(tree, data):
+    """Two grants (two counties) add up; a grant-less account sees nothing."""
+    from conftest import grant, make_user
+
+    user = make_user("two-counties")
+    grant(user, "leader", tree["county"], all_lines=True)
+    grant(user, "leader", tree["other_county"], all_lines=True)
+    both = queries.dashboard(user, None)
+    one = queries.dashboard(user, tree["county"])
+    other = queries.dashboard(user, tree["other_county"])
+    assert both["persons_total"] == one["persons_total"] + other["persons_total"] == 4
+    assert both["members_total"] == 2 and both["venues"]["total"] == 2 and both["volunteers_total"] == 2
+    assert both["units_total"] == one["units_total"] + other["units_total"]
+    nobody = queries.dashboard(make_user("no-grants"), None)
+    assert nobody["persons_total"] == 0 and nobody["units_total"] == 0 and nobody["members_total"] == 0
