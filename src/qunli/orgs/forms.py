@@ -6,13 +6,16 @@ import datetime as dt
 from django import forms
 
 from qunli.core.forms import BootstrapFormMixin
-from qunli.people.forms import DATE, PersonRefField, PersonRefMixin, UnitChoiceField, UserForm, writable_units
+from qunli.people.forms import DATE, PersonRefField, PersonRefMixin, UserForm
 
 from .models import Checklist, Level, Line, PositionTitle, Unit, UnitKind, VenueKind
+from .widgets import UnitPickerField, UnitPickerWidget
+
+__all__ = ["UnitPickerField", "UnitPickerWidget"]  # the picker lives in .widgets; re-exported here
 
 
 class UnitForm(UserForm):
-    parent = UnitChoiceField(label="上级单位", queryset=Unit.objects.none())
+    parent = UnitPickerField(label="上级单位")
     name = forms.CharField(label="名称", max_length=100)
     short_name = forms.CharField(label="简称", max_length=40, required=False)
     level = forms.ChoiceField(label="层级", choices=Level.choices)
@@ -32,8 +35,6 @@ class UnitForm(UserForm):
             self.fields["parent"].queryset = Unit.objects.filter(pk=parent.pk)
             self.fields["parent"].initial = parent.pk
             self.fields["parent"].widget = forms.HiddenInput()
-        else:
-            self.fields["parent"].queryset = writable_units(self.user)
 
     def clean(self):
         data = super().clean()
@@ -43,8 +44,7 @@ class UnitForm(UserForm):
 
 
 class MergeUnitForm(UserForm):
-    into = UnitChoiceField(label="并入单位", queryset=Unit.objects.none(),
-                           help_text="只列出同一条线、同一层级、您有权管理的正常单位。")
+    into = UnitPickerField(label="并入单位", help_text="只能选择同一条线、同一层级、您有权管理的正常单位。")
     on = forms.DateField(label="变动日期", widget=DATE, initial=dt.date.today)
     document_no = forms.CharField(label="批准文号", max_length=60, required=False)
     note = forms.CharField(label="说明", max_length=300, required=False)
@@ -52,8 +52,42 @@ class MergeUnitForm(UserForm):
 
     def __init__(self, *args, unit: Unit, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["into"].queryset = (writable_units(self.user).filter(level=unit.level, line=unit.line_id)
-                                        .exclude(pk=unit.pk))
+        self.fields["into"].bind(self.user, level=unit.level, line=str(unit.line_id or "none"), exclude=str(unit.pk))
+
+
+class MoveUnitForm(UserForm):
+    new_parent = UnitPickerField(label="新的上级单位",
+                                 help_text="输入单位名称或行政区划代码查找；本单位及其下级不能作为新的上级。")
+
+    def __init__(self, *args, unit: Unit, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unit = unit
+        self.fields["new_parent"].bind(self.user, not_under=unit.path)
+
+    def clean_new_parent(self):
+        parent = self.cleaned_data["new_parent"]
+        if parent is not None and parent.path == self.unit.path[: -Unit.steplen]:
+            raise forms.ValidationError(f"“{self.unit.name}”已在“{parent.name}”之下。")
+        return parent
+
+
+class SplitUnitForm(UserForm):
+    on = forms.DateField(label="拆分日期", widget=DATE, initial=dt.date.today)
+    document_no = forms.CharField(label="批准文号", max_length=60, required=False)
+    confirm = forms.BooleanField(label="确认拆分（拆分后本单位状态为“已拆分”，记录仍保留）")
+
+
+class SplitPartForm(BootstrapFormMixin, forms.Form):
+    """One new unit of a split; a row without a name is ignored."""
+
+    name = forms.CharField(label="新单位名称", max_length=100, required=False)
+    short_name = forms.CharField(label="简称", max_length=40, required=False)
+    level = forms.ChoiceField(label="层级", choices=Level.choices)
+
+
+SPLIT_MAX_ROWS = 10
+SplitPartFormSet = forms.formset_factory(SplitPartForm, extra=0, max_num=SPLIT_MAX_ROWS,
+                                         absolute_max=SPLIT_MAX_ROWS)
 
 
 class DissolveUnitForm(UserForm):

@@ -7,7 +7,7 @@ Reads go through ``visible_to`` (an object outside the grant is a 404); writes c
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import Http404
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views import View
 from django.views.generic import TemplateView
@@ -18,9 +18,10 @@ from qunli.core.generic import ActionFormView, BusinessRequiredMixin, Column, Ob
 from qunli.core.models import User
 from qunli.core.scoping import CHANGE, VIEW, can
 
-from . import actions, queries
+from . import actions, queries, widgets
 from .filters import PositionFilterForm, UnitFilterForm, VenueFilterForm
 from .forms import (
+    SPLIT_MAX_ROWS,
     AppointForm,
     ConditionsForm,
     DissolveUnitForm,
@@ -28,6 +29,9 @@ from .forms import (
     InspectionForm,
     LineForm,
     MergeUnitForm,
+    MoveUnitForm,
+    SplitPartFormSet,
+    SplitUnitForm,
     UnitForm,
     VenueForm,
 )
@@ -108,6 +112,33 @@ class TreeChildrenView(BusinessRequiredMixin, View):
         return render(request, "orgs/_tree_nodes.html", {"nodes": queries.children_of(request.user, unit)})
 
 
+# --- the unit picker ----------------------------------------------------------------------
+
+class UnitPickerView(BusinessRequiredMixin, View):
+    """Behind every unit picker (``orgs.widgets``). ``?<name>_q=…`` answers at most twenty
+    matching units as buttons; ``?pick=<id>`` answers the whole widget with that unit
+    chosen (or none, when the id is empty or outside the picker's units). Candidates are
+    ``unit_scope``: what the user may change (or see), narrowed by the picker's filters."""
+
+    def get(self, request):
+        name, html_id = request.GET.get("name", "unit"), request.GET.get("id", "")
+        html_id = html_id or f"id_{name}"
+        if not (widgets.valid_name(name) and widgets.valid_name(html_id)):
+            return HttpResponseBadRequest("参数无效。")
+        params = {k: request.GET[k] for k in widgets.FILTER_KEYS if k in request.GET}
+        scope = widgets.unit_scope(request.user, params)
+        if "pick" in request.GET:
+            pick = request.GET["pick"].strip()
+            unit = scope.filter(pk=int(pick)).first() if pick.isdigit() else None
+            return HttpResponse(widgets.render_picker(request, name=name, html_id=html_id, params=params, unit=unit))
+        q = (request.GET.get(f"{name}_q") or request.GET.get("q") or "").strip()
+        units = widgets.with_full_names(request.user, widgets.search(scope, q))
+        for u in units:
+            u.pick_url = widgets.picker_url(name, html_id, params, pick=u.pk)
+        return render(request, "orgs/_unit_picker_results.html",
+                      {"units": units, "q": q, "html_id": html_id, "limit": widgets.PICKER_LIMIT})
+
+
 # --- units ----------------------------------------------------------------------------
 
 class UnitListView(ObjectListView):
@@ -170,7 +201,9 @@ class UnitAddView(ActionFormView):
 
     def parent(self):
         if not hasattr(self, "_parent"):
-            pk = self.request.GET.get("parent") or self.request.POST.get("parent")
+            # Only ?parent= fixes the parent; a parent chosen in the form goes through the
+            # picker field, which turns an id outside the grant into a form error.
+            pk = self.request.GET.get("parent")
             self._parent = get_visible(Unit, self.request.user, pk, action=CHANGE) if pk and str(pk).isdigit() else None
         return self._parent
 
@@ -238,6 +271,83 @@ class UnitDissolveView(UnitMergeView):
     def perform(self, data):
         return actions.dissolve_unit(self.request.user, self.get_object(), on=data["on"], note=data["note"],
                                      document_no=data["document_no"])
+
+
+class UnitMoveView(ObjectActionView):
+    """调整隶属: move a unit (with its subtree) under another parent."""
+
+    model = Unit
+    form_class = MoveUnitForm
+    select_related = ("line",)
+    success_message = "已调整隶属。"
+
+    def get_title(self):
+        return f"调整隶属：{self.get_object().name}"
+
+    def form_kwargs(self):
+        return {"user": self.request.user, "unit": self.get_object()}
+
+    def perform(self, data):
+        return actions.move_unit(self.request.user, self.get_object(), data["new_parent"])
+
+    def success_url(self, result):
+        return result.get_absolute_url() + "?tab=events"
+
+
+class UnitSplitView(ObjectActionView):
+    """拆分: two or more new sibling units replace this one, which is closed as 已拆分."""
+
+    model = Unit
+    form_class = SplitUnitForm
+    select_related = ("line",)
+    template_name = "orgs/unit_split.html"
+    success_message = "已拆分。"
+    default_rows = 3
+
+    def get_title(self):
+        return f"拆分单位：{self.get_object().name}"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["max_rows"] = SPLIT_MAX_ROWS
+        return ctx
+
+    def get_formset(self, data=None, rows: int | None = None, initial=None):
+        unit = self.get_object()
+        if initial is None:
+            initial = [{"level": unit.level}] * (rows or self.default_rows)
+        return SplitPartFormSet(data, prefix="parts", initial=initial)
+
+    def get(self, request, *args, **kwargs):
+        rows = request.GET.get("rows", "")
+        rows = min(max(int(rows), 2), SPLIT_MAX_ROWS) if rows.isdigit() else self.default_rows
+        return self.render_to_response(self.get_context_data(form=self.get_form(), formset=self.get_formset(rows=rows)))
+
+    def post(self, request, *args, **kwargs):
+        unit = self.get_object()
+        if "add_row" in request.POST:  # keep what was typed, add one empty row (no JavaScript needed)
+            posted = self.get_formset(request.POST)
+            initial = [{"name": f["name"].value() or "", "short_name": f["short_name"].value() or "",
+                        "level": f["level"].value() or unit.level} for f in posted.forms]
+            initial = (initial + [{"level": unit.level}])[:SPLIT_MAX_ROWS]
+            form = self.form_class(initial={k: request.POST.get(k) for k in ("on", "document_no")},
+                                   **self.form_kwargs())
+            return self.render_to_response(self.get_context_data(form=form, formset=self.get_formset(initial=initial)))
+        form, formset = self.get_form(request.POST), self.get_formset(request.POST)
+        if form.is_valid() and formset.is_valid():
+            parts = [{"name": f.cleaned_data["name"].strip(), "short_name": f.cleaned_data.get("short_name") or "",
+                      "level": f.cleaned_data["level"], "line": unit.line, "kind": unit.kind}
+                     for f in formset.forms if (f.cleaned_data.get("name") or "").strip()]
+            try:
+                actions.split_unit(request.user, unit, parts, on=form.cleaned_data["on"],
+                                   document_no=form.cleaned_data["document_no"])
+            except ActionError as e:
+                for msg in e.messages:
+                    form.add_error(None, msg)
+            else:
+                messages.success(request, self.success_message)
+                return redirect(unit.get_absolute_url() + "?tab=events")
+        return self.render_to_response(self.get_context_data(form=form, formset=formset))
 
 
 class ConditionsEditView(ObjectActionView):

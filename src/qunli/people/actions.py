@@ -203,7 +203,9 @@ def set_membership_status(actor, membership: Membership, status: str) -> Members
 @action
 def set_cadre_profile(actor, *, person: Person, unit, **data) -> CadreProfile:
     require_change(actor, unit)
-    profile = CadreProfile.objects.filter(person=person).first()
+    profile = CadreProfile.objects.filter(person=person).select_related("unit").first()
+    if profile is not None and not can(actor, CHANGE, profile):
+        raise ActionError(f"{person.name}的干部信息由您权限范围以外的单位管理，不能修改。")
     before = snapshot(profile) if profile else None
     profile = profile or CadreProfile(person=person)
     profile.unit = unit

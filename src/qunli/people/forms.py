@@ -8,9 +8,12 @@ from qunli.core.forms import BootstrapFormMixin
 from qunli.core.identifiers import normalize_id_number
 from qunli.core.scoping import CHANGE, VIEW
 from qunli.orgs.models import Line, Unit, UnitStatus
+from qunli.orgs.widgets import UnitPickerField
 
 from .models import (
+    CadreProfile,
     Gender,
+    MembershipStatus,
     Person,
     PoliticalStatus,
     TeamKind,
@@ -22,11 +25,15 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class UserForm(BootstrapFormMixin, forms.Form):
-    """A form that knows the signed-in user, to scope its choices."""
+    """A form that knows the signed-in user, to scope its choices: every unit picker is
+    bound to the user (its candidates and accepted ids are ``visible_to`` the user)."""
 
     def __init__(self, *args, user=None, **kwargs):
         self.user = user
         super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, UnitPickerField):
+                field.bind(user)
 
 
 def writable_units(user):
@@ -34,6 +41,9 @@ def writable_units(user):
 
 
 class UnitChoiceField(forms.ModelChoiceField):
+    """A drop-down of units: only for short, fixed lists. Pick from the tree with
+    ``qunli.orgs.widgets.UnitPickerField``."""
+
     def label_from_instance(self, obj):
         return f"{obj.name}（{obj.line or '党委'} · {obj.get_level_display()}）"
 
@@ -78,7 +88,7 @@ class PersonRefMixin:
 # --- person -----------------------------------------------------------------------
 
 class PersonForm(UserForm):
-    unit = UnitChoiceField(label="登记单位", queryset=Unit.objects.none())
+    unit = UnitPickerField(label="登记单位")
     name = forms.CharField(label="姓名", max_length=50)
     id_number = forms.CharField(label="身份证号", max_length=18, required=False)
     phone = forms.CharField(label="联系电话", max_length=20, required=False)
@@ -96,9 +106,7 @@ class PersonForm(UserForm):
     def __init__(self, *args, person: Person | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.person = person
-        if person is None:
-            self.fields["unit"].queryset = writable_units(self.user)
-        else:
+        if person is not None:
             del self.fields["unit"]
             for name in ("id_number", "phone", "address"):
                 self.fields[name].help_text = f"留空则不修改（当前：{getattr(person, name + '_mask') or '未填写'}）。"
@@ -131,26 +139,43 @@ class MergeForm(PersonRefMixin, UserForm):
 class MembershipForm(PersonRefMixin, UserForm):
     person = PersonRefField()
     line = forms.ModelChoiceField(label="条线", queryset=Line.objects.filter(is_active=True))
-    unit = UnitChoiceField(label="所在组织", queryset=Unit.objects.none())
+    unit = UnitPickerField(label="所在组织", line="any")
     number = forms.CharField(label="会员/团员编号", max_length=40, required=False)
     joined_on = forms.DateField(label="加入日期", required=False, widget=DATE)
 
-    def __init__(self, *args, **kwargs):
+
+class MembershipStatusForm(UserForm):
+    status = forms.ChoiceField(label="状态", choices=MembershipStatus.choices)
+
+    def __init__(self, *args, membership=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["unit"].queryset = writable_units(self.user).exclude(line__isnull=True)
+        self.membership = membership
+        if membership is not None:
+            self.fields["status"].initial = membership.status
+
+    def clean_status(self):
+        status = self.cleaned_data["status"]
+        if self.membership is not None and status == self.membership.status:
+            raise forms.ValidationError(f"状态未改变（当前已是“{self.membership.get_status_display()}”）。")
+        return status
+
+
+class CadreForm(UserForm):
+    unit = UnitPickerField(label="所在单位")
+    post = forms.CharField(label="职务", max_length=60, help_text="如：县妇联副主席、乡镇团委书记。")
+    source = forms.ChoiceField(label="来源", choices=CadreProfile.Source.choices,
+                               initial=CadreProfile.Source.APPOINTED)
+    is_fulltime = forms.BooleanField(label="专职", required=False, initial=True)
+    grassroots_years = forms.IntegerField(label="基层工作年限", min_value=0, max_value=80, initial=0)
 
 
 class VolunteerForm(PersonRefMixin, UserForm):
     person = PersonRefField()
-    unit = UnitChoiceField(label="所属关工委", queryset=Unit.objects.none())
+    unit = UnitPickerField(label="所属关工委")
     category = forms.ChoiceField(label="五老类别", choices=VolunteerCategory.choices)
     skills = forms.CharField(label="特长", max_length=200, required=False)
     certificate_no = forms.CharField(label="聘书编号", max_length=40, required=False)
     certificate_date = forms.DateField(label="聘书日期", required=False, widget=DATE)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["unit"].queryset = writable_units(self.user)
 
 
 class TrainingForm(UserForm):
@@ -166,15 +191,11 @@ class RecognitionForm(UserForm):
 
 
 class TeamForm(PersonRefMixin, UserForm):
-    unit = UnitChoiceField(label="组建单位", queryset=Unit.objects.none())
+    unit = UnitPickerField(label="组建单位")
     name = forms.CharField(label="名称", max_length=100)
     kind = forms.ChoiceField(label="类型", choices=TeamKind.choices)
     leader = PersonRefField(label="负责人", required=False)
     founded_on = forms.DateField(label="成立日期", required=False, widget=DATE)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["unit"].queryset = writable_units(self.user)
 
 
 class TeamMemberForm(PersonRefMixin, UserForm):

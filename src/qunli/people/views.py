@@ -17,7 +17,9 @@ from qunli.orgs.views import ObjectActionView, get_visible
 from . import actions, queries
 from .filters import MembershipFilterForm, PersonFilterForm, TeamFilterForm, VolunteerFilterForm
 from .forms import (
+    CadreForm,
     MembershipForm,
+    MembershipStatusForm,
     MergeForm,
     PersonForm,
     RecognitionForm,
@@ -28,7 +30,7 @@ from .forms import (
     TrainingForm,
     VolunteerForm,
 )
-from .models import Membership, Person, Team, TeamMember, VolunteerProfile
+from .models import CadreProfile, Membership, Person, Team, TeamMember, VolunteerProfile
 
 DUPLICATE_HINT = "可能是同一人"
 
@@ -89,6 +91,8 @@ class PersonDetailView(ObjectDetailView):
                "can_reveal": actions.can_reveal(user, person), "reveal_form": RevealForm()}
         if tab == "roles":
             ctx.update(queries.roles_of(user, person))
+            for m in ctx["memberships"]:
+                m.can_change = can(user, CHANGE, m)
         return ctx
 
 
@@ -194,6 +198,37 @@ class PersonMergeView(ActionFormView):
         return keep
 
 
+class PersonCadreView(ObjectActionView):
+    """Set (or change) a person's cadre profile (群团干部信息)."""
+
+    model = Person
+    form_class = CadreForm
+    select_related = ("unit", "unit__line")
+    success_message = "已保存干部信息。"
+
+    def get_title(self):
+        return f"干部信息：{self.get_object().name}"
+
+    def get_form(self, data=None):
+        person = self.get_object()
+        profile = (CadreProfile.objects.visible_to(self.request.user).filter(person=person)
+                   .select_related("unit").first())
+        initial = {}
+        if profile is not None:
+            initial = {"unit": profile.unit, "post": profile.post, "source": profile.source,
+                       "is_fulltime": profile.is_fulltime, "grassroots_years": profile.grassroots_years}
+        return CadreForm(data, initial=initial, user=self.request.user)
+
+    def perform(self, data):
+        person = self.get_object()
+        if person.merged_into_id:
+            raise ActionError("该档案已合并，请在保留的档案上设置干部信息。")
+        return actions.set_cadre_profile(self.request.user, person=person, **data)
+
+    def success_url(self, result):
+        return self.get_object().get_absolute_url() + "?tab=roles"
+
+
 # --- memberships ----------------------------------------------------------------------
 
 class MembershipListView(ObjectListView):
@@ -227,6 +262,25 @@ class MembershipAddView(ActionFormView):
 
     def perform(self, data):
         return actions.add_membership(self.request.user, **data)
+
+
+class MembershipStatusView(ObjectActionView):
+    """Change a membership's status (在册 / 已转出 / 已退出)."""
+
+    model = Membership
+    form_class = MembershipStatusForm
+    select_related = ("person", "line", "unit")
+    success_message = "已变更会员状态。"
+
+    def get_title(self):
+        m = self.get_object()
+        return f"变更会员状态：{m.person.name} · {m.line.name} · {m.unit.name}"
+
+    def form_kwargs(self):
+        return {"user": self.request.user, "membership": self.get_object()}
+
+    def perform(self, data):
+        return actions.set_membership_status(self.request.user, self.get_object(), data["status"])
 
 
 # --- volunteers -----------------------------------------------------------------------
