@@ -237,13 +237,24 @@ def _person_sql() -> str:
     return f"INSERT INTO {q(Person._meta.db_table)} ({cols}) VALUES ({marks})"
 
 
-def person_params(r: dict, seal: dict, adapt_date) -> tuple:
-    """The INSERT values of one person (``PERSON_COLUMNS`` minus the two timestamps)."""
-    idn = r["id_number"]
-    return (r["name"], id_gender(idn), adapt_date(id_birth_date(idn)), r.get("ethnicity") or "汉族",
-            r.get("political_status") or "masses", r.get("education", ""), r.get("workplace", ""),
-            *seal["id_number"](idn), *seal["phone"](r.get("phone", "")), *seal["address"](r.get("address", "")),
-            r["unit_id"])
+def person_params(rows: list[dict], seal: dict, adapt_date) -> list[tuple]:
+    """The INSERT values of persons (``PERSON_COLUMNS`` minus the two timestamps); the
+    sensitive values of all rows are sealed in one call per field."""
+    ids = [r["id_number"] for r in rows]
+    sealed_id = seal["id_number"](ids)
+    sealed_phone = seal["phone"]([r.get("phone", "") for r in rows])
+    sealed_address = seal["address"]([r.get("address", "") for r in rows])
+    births: dict[str, object] = {}
+    out = []
+    for r, idn, s_id, s_phone, s_addr in zip(rows, ids, sealed_id, sealed_phone, sealed_address, strict=True):
+        ymd = idn[6:14]
+        birth = births.get(ymd)
+        if birth is None:
+            birth = births[ymd] = adapt_date(id_birth_date(idn))
+        out.append((r["name"], id_gender(idn), birth, r.get("ethnicity") or "汉族",
+                    r.get("political_status") or "masses", r.get("education", ""), r.get("workplace", ""),
+                    *s_id, *s_phone, *s_addr, r["unit_id"]))
+    return out
 
 
 def insert_persons(rows: list[dict], now) -> None:
@@ -254,9 +265,9 @@ def insert_persons(rows: list[dict], now) -> None:
     ops = connection.ops
     now_db = ops.adapt_datetimefield_value(now)
     stamps = (now_db, now_db)
-    seal = crypto.seal_functions()
-    adapt_date = ops.adapt_datefield_value
-    params = [(r.get("_params") or person_params(r, seal, adapt_date)) + stamps for r in rows]
+    todo = [r for r in rows if "_params" not in r]
+    fresh = iter(person_params(todo, crypto.seal_functions(), ops.adapt_datefield_value) if todo else ())
+    params = [(r["_params"] if "_params" in r else next(fresh)) + stamps for r in rows]
     with connection.cursor() as cur:
         cur.executemany(_person_sql(), params)
 
@@ -315,6 +326,15 @@ class Importer:
 
     def finish_row(self, cleaned: dict, row_no: int, ctx: Context) -> None:
         pass
+
+    def finish_chunk(self, cleaned_rows: list[dict], ctx: Context) -> None:
+        """After validate_local over a chunk of rows (in the worker that validated them):
+        work done better for many rows at once (sealing)."""
+
+    def slim(self, cleaned: dict, ctx: Context) -> dict:
+        """What a worker sends back of a good row: only what finish_row, check_batch and
+        write_batch need (the preview gets the full rows)."""
+        return cleaned
 
     def finish(self, ctx: Context) -> None:
         """After the last batch of a successful commit, still inside the transaction."""
@@ -411,6 +431,7 @@ class PersonImporter(Importer):
 
     def validate_row(self, row, ctx):
         cleaned = self.validate_local(row, ctx)
+        self.finish_chunk([cleaned], ctx)
         self.finish_row(cleaned, row["_row"], ctx)
         return cleaned
 
@@ -420,16 +441,27 @@ class PersonImporter(Importer):
             raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
         unit = _resolve_unit(ctx, cleaned["unit"])
         cleaned["unit_id"], cleaned["unit"] = unit.id, unit.name
-        seal = ctx.extra.get("seal")
-        if seal is not None:  # committing: seal here (possibly in a worker), insert as is
-            cleaned["_params"] = params = person_params(cleaned, seal, ctx.extra["adapt_date"])
-            cleaned["id_hash"] = params[8]
-        else:
-            cleaned["id_hash"] = ctx.blind(cleaned["id_number"])
+        idn = cleaned["id_number"]
+        cleaned["id_key"] = int(idn[:17])
+        if "seal" not in ctx.extra:  # committing: finish_chunk seals and sets id_hash
+            cleaned["id_hash"] = ctx.blind(idn)
         return cleaned
 
+    def finish_chunk(self, cleaned_rows, ctx):
+        seal = ctx.extra.get("seal")
+        if seal is not None and cleaned_rows:  # committing: seal here (possibly in a worker), insert as is
+            for cleaned, params in zip(cleaned_rows, person_params(cleaned_rows, seal, ctx.extra["adapt_date"]),
+                                       strict=True):
+                cleaned["_params"] = params
+                cleaned["id_hash"] = params[8]
+
+    def slim(self, cleaned, ctx):
+        if "_params" not in cleaned:
+            return cleaned
+        return {"id_key": cleaned["id_key"], "id_hash": cleaned["id_hash"], "_params": cleaned["_params"]}
+
     def finish_row(self, cleaned, row_no, ctx):
-        first = ctx.first_seen(int(cleaned["id_number"][:17]), row_no)
+        first = ctx.first_seen(cleaned["id_key"], row_no)
         if first is not None:
             raise RowError(f"与第{first}行重复（身份证号相同）", "身份证号")
 
@@ -713,7 +745,7 @@ class UnitImporter(Importer):
 
         self.columns = [
             Col("单位名称", "name", True, p_text(100), "", "东风村妇联", ("名称",)),
-            Col("上级单位", "parent", True, None, "上级单位全称（在您可管理的单位中唯一）或单位编号；须已存在", "东风村"),
+            Col("上级单位", "parent", True, None, "上级单位全称（在您可管理的单位中唯一）或单位编号；也可填本文件前面各行新增的单位", "东风村"),
             Col("层级", "level", True, p_choice(Level), "省、市、区县、乡镇（街道）、村（社区）、小组", "村（社区）"),
             Col("条线", "line", False, None, "如妇联、工会、团委；地域节点留空", "妇联"),
             Col("类别", "kind", False, p_choice(UnitKind), "地域、机关、学校、企业、园区/区域联合、新领域", "地域"),
@@ -747,6 +779,7 @@ class UnitImporter(Importer):
         for lid, code, name in Line.objects.values_list("id", "code", "name"):
             lines[code] = lines[name] = lid
         ctx.extra["lines"] = lines
+        ctx.extra["file_units"] = {}  # name -> [(row number, UnitInfo)] of the valid rows so far
         return ctx
 
     def validate_row(self, row, ctx):
@@ -755,7 +788,7 @@ class UnitImporter(Importer):
         cleaned, errors = self.clean_columns(row)
         if errors:
             raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
-        parent = _resolve_unit(ctx, cleaned["parent"], "上级单位")
+        parent, parent_row = self._parent(ctx, cleaned["parent"])
         cleaned["parent"] = parent.name
         if parent.status != UnitStatus.ACTIVE:
             raise RowError(f"上级单位“{parent.name}”已不是正常状态，不能新增下级", "上级单位")
@@ -766,25 +799,47 @@ class UnitImporter(Importer):
             if line not in ctx.extra["lines"]:
                 raise RowError(f"没有名为“{line}”的条线", "条线")
             cleaned["line_id"] = ctx.extra["lines"][line]
-        cleaned["parent_id"] = parent.id
-        first = ctx.first_seen(("unit", parent.id, cleaned["name"]), row["_row"])
+        cleaned["parent_id"], cleaned["parent_row"] = parent.id, parent_row
+        first = ctx.first_seen(("unit", parent.id or ("row", parent_row), cleaned["name"]), row["_row"])
         if first is not None:
             raise RowError(f"与第{first}行重复（同一上级下单位名称相同）", "单位名称")
-        if Unit.objects.filter(path__startswith=parent.path, depth=len(parent.path) // Unit.steplen + 1,
-                               name=cleaned["name"]).exists():
+        if parent_row is None and Unit.objects.filter(path__startswith=parent.path,
+                                                      depth=len(parent.path) // Unit.steplen + 1,
+                                                      name=cleaned["name"]).exists():
             raise RowError("上级单位下已有同名单位", "单位名称")
+        # a later row of this file may name this unit as its 上级单位
+        ctx.extra["file_units"].setdefault(cleaned["name"], []).append(
+            (row["_row"], UnitInfo(0, cleaned["name"], "", cleaned.get("line_id"), cleaned["level"],
+                                   UnitStatus.ACTIVE)))
         return cleaned
+
+    @staticmethod
+    def _parent(ctx, ref: str) -> tuple[UnitInfo, int | None]:
+        """The parent named by ``ref``: an existing unit (by id or unique name), or a unit
+        created by an earlier, valid row of this file (by name; then its row number)."""
+        ref = ref.strip()
+        earlier = ctx.extra["file_units"].get(ref, [])
+        if earlier and not (ref.isdigit() and int(ref) in ctx.units):
+            if len(earlier) > 1 or ctx.by_name.get(ref, 0) != 0:
+                rows = "、".join(str(n) for n, _ in earlier)
+                raise RowError(f"有多个名为“{ref}”的单位（含本文件第{rows}行），无法确定是哪一个", "上级单位")
+            return earlier[0][1], earlier[0][0]
+        return _resolve_unit(ctx, ref, "上级单位"), None
 
     def write_batch(self, actor, batch, ctx):
         from qunli.orgs.models import Unit, UnitEvent
 
         ids = []
-        for _, c in batch:
-            parent = Unit.objects.get(pk=c["parent_id"])
-            data = {k: v for k, v in c.items() if k not in ("parent_id", "parent") and v not in ("", None)}
+        created = ctx.extra.setdefault("created_units", {})  # row number -> new unit id
+        for n, c in batch:
+            parent_id = c["parent_id"] if c["parent_row"] is None else created[c["parent_row"]]
+            parent = Unit.objects.get(pk=parent_id)
+            data = {k: v for k, v in c.items()
+                    if k not in ("parent_id", "parent", "parent_row") and v not in ("", None)}
             unit = Unit.objects.add_child(parent, data)
             UnitEvent.objects.create(unit=unit, kind=UnitEvent.Kind.CREATED,
                                      on=c.get("established_on") or dt.date.today())
+            created[n] = unit.pk
             ids.append(unit.pk)
         return ids
 
@@ -895,25 +950,68 @@ def _detect_encoding(sample: bytes) -> str:
     raise ImportFileError("无法识别文件编码；请在 Excel 中“另存为 → CSV UTF-8（逗号分隔）”后再上传。")
 
 
-def _iter_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
+class Rows:
+    """The rows of a file, (row number, cells) after (row number, cells). Spreadsheet cells
+    are converted to text (``_cell_str``) unless ``raw`` is set, in which case the consumer
+    converts them (the import does it in its workers). ``csv_info`` (path, encoding,
+    delimiter) lets the importer hand byte ranges of a CSV file to its workers; ``last`` is
+    the row number of the row returned last."""
+
+    def __init__(self, source, csv_info=None):
+        self._source = source
+        self.csv_info = csv_info
+        self.raw = False
+        self.last = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        row_no, cells = next(self._source)
+        self.last = row_no
+        if self.csv_info is None and not self.raw:
+            cells = [_cell_str(v) for v in cells]
+        return row_no, cells
+
+    def close(self):
+        self._source.close()
+
+
+def _csv_decode_error(row_no: int, enc: str) -> ImportFileError:
+    return ImportFileError(f"第{row_no + 1}行附近有无法识别的字符（文件按 {enc.upper()} 编码读取），"
+                           "文件可能已损坏或混用了编码；请另存为“CSV UTF-8”后再上传。")
+
+
+def _csv_format_error(row_no: int, e) -> ImportFileError:
+    return ImportFileError(f"第{row_no + 1}行 CSV 格式错误（{e}），请检查引号是否成对。")
+
+
+def _csv_dialect(path: Path) -> tuple[str, str]:
     with open(path, "rb") as fh:
         sample = fh.read(262144)
     enc = _detect_encoding(sample)
     first_line = sample.split(b"\n", 1)[0]
     delimiter = "\t" if (b"\t" in first_line and b"," not in first_line) or enc == "utf-16" else ","
+    return enc, delimiter
+
+
+def _iter_csv(path: Path, enc: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     row_no = 0
     try:
         with open(path, encoding=enc, newline="") as fh:
             for row_no, cells in enumerate(csv.reader(fh, delimiter=delimiter), start=1):
                 yield row_no, cells
     except UnicodeDecodeError:
-        raise ImportFileError(f"第{row_no + 1}行附近有无法识别的字符（文件按 {enc.upper()} 编码读取），"
-                              "文件可能已损坏或混用了编码；请另存为“CSV UTF-8”后再上传。") from None
+        raise _csv_decode_error(row_no, enc) from None
     except csv.Error as e:
-        raise ImportFileError(f"第{row_no + 1}行 CSV 格式错误（{e}），请检查引号是否成对。") from None
+        raise _csv_format_error(row_no, e) from None
 
 
-def _iter_sheet(path: Path) -> Iterator[tuple[int, list[str]]]:
+def _iter_sheet(path: Path) -> Iterator[tuple[int, list]]:
+    """The first sheet's rows as calamine returns them (str, float, int, bool, date, …).
+    calamine 0.9 reads the sheet's cell range when the sheet is opened (there is no lazier
+    reader for xlsx); ``iter_rows`` then hands out one row at a time, so no list of Python
+    rows is ever built."""
     import python_calamine as pc
 
     try:
@@ -932,16 +1030,19 @@ def _iter_sheet(path: Path) -> Iterator[tuple[int, list[str]]]:
     row_no = start
     try:
         for row_no, cells in enumerate(rows, start=start + 1):
-            yield row_no, [_cell_str(v) for v in cells]
+            yield row_no, cells
     except ImportFileError:
         raise
     except Exception:
         raise ImportFileError(f"第{row_no + 1}行附近无法读取，工作簿可能已损坏。") from None
 
 
-def iter_rows(path: Path, file_name: str) -> Iterator[tuple[int, list[str]]]:
+def iter_rows(path: Path, file_name: str) -> Rows:
     kind = check_file(path, file_name)
-    return _iter_csv(path) if kind == "csv" else _iter_sheet(path)
+    if kind == "csv":
+        enc, delimiter = _csv_dialect(path)
+        return Rows(_iter_csv(path, enc, delimiter), (path, enc, delimiter))
+    return Rows(_iter_sheet(path))
 
 
 def map_header(importer: Importer, header: list[str]) -> dict[str, int]:
@@ -1051,24 +1152,151 @@ def run_import(kind: str, path, *, user, file_name: str = "", commit: bool = Fal
 
 
 PARALLEL_MIN_ROWS = 20000  # below this, validating in-process is cheaper than starting workers
-CHUNK_ROWS = 1000
-_WORKER: tuple = ()  # (importer, ctx, mapping), inherited by the forked workers
+CHUNK_ROWS = 1000  # rows per task handed to a worker (CSV byte ranges: about this many lines)
+_WORKER: tuple = ()  # (importer, ctx, mapping, csv_info), inherited by the forked workers
 
 
-def _validate_chunk(chunk, state=None) -> list:
-    """validate_local over (row_no, cells) pairs: [(column, reason) | None, cleaned | None]."""
-    importer, ctx, mapping = state or _WORKER
-    validate = importer.validate_local
+def _blank(cells) -> bool:
+    return not "".join(cells).strip()
+
+
+def _validate_cells(importer, ctx, mapping, row_no: int, cells: list[str]) -> tuple:
+    n = len(cells)
+    row = {key: (cells[i] if i < n else "") for key, i in mapping}
+    row["_row"] = row_no
+    try:
+        return None, importer.validate_local(row, ctx)
+    except RowError as e:
+        return (e.column, e.reason), None
+
+
+def _validate_chunk(chunk, convert=False, state=None) -> list:
+    """validate_local over (row_no, cells) pairs, aligned with them: None for a blank row,
+    else (error (column, reason) | None, cleaned | None). ``convert``: the cells are raw
+    spreadsheet values, turned into text here (in the worker)."""
+    importer, ctx, mapping = (state or _WORKER)[:3]
     out = []
+    good = []
     for row_no, cells in chunk:
-        n = len(cells)
-        row = {key: (cells[i] if i < n else "") for key, i in mapping}
-        row["_row"] = row_no
-        try:
-            out.append((None, validate(row, ctx)))
-        except RowError as e:
-            out.append(((e.column, e.reason), None))
+        if convert:
+            cells = [_cell_str(v) for v in cells]
+        if _blank(cells):
+            out.append(None)
+            continue
+        res = _validate_cells(importer, ctx, mapping, row_no, cells)
+        if res[1] is not None:
+            good.append(res[1])
+        out.append(res)
+    importer.finish_chunk(good, ctx)
     return out
+
+
+def _slim(importer, ctx, results, pick):
+    """Worker side: good rows travel back in the importer's compact form (``slim``), except
+    the first PREVIEW_ROWS of each task, which the preview may show."""
+    kept = 0
+    for r in results:
+        cleaned = pick(r)
+        if cleaned is not None:
+            kept += 1
+            if kept > PREVIEW_ROWS:
+                yield r, importer.slim(cleaned, ctx)
+                continue
+        yield r, cleaned
+
+
+def _pool_chunk(chunk, convert):
+    importer, ctx = _WORKER[:2]
+    res = _validate_chunk(chunk, convert)
+    return [r if r is None else (r[0], c) for r, c in _slim(importer, ctx, res, lambda r: r and r[1])]
+
+
+def _pool_range(start: int, end: int):
+    """Worker: parse and validate the CSV records in bytes [start, end) of the file (cut at
+    line ends, no quotes in the file: records are lines). Returns ("ok", records, entries)
+    with entries (index of the record in the range, error, cleaned, cells if error), or
+    ("decode", record index) / ("csv", record index, message) for a broken file."""
+    importer, ctx, mapping, (path, enc, delimiter) = _WORKER
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(end - start)
+    try:
+        text = data.decode("utf-8" if enc == "utf-8-sig" else enc)
+    except UnicodeDecodeError as e:
+        return ("decode", data.count(b"\n", 0, e.start))
+    entries, good = [], []
+    idx = -1
+    try:
+        for idx, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)):
+            if _blank(cells):
+                continue
+            err, cleaned = _validate_cells(importer, ctx, mapping, idx, cells)
+            if err is None:
+                good.append(cleaned)
+                entries.append((idx, None, cleaned, None))
+            else:
+                entries.append((idx, err, None, cells))
+    except csv.Error as e:
+        return ("csv", idx + 1, str(e))
+    importer.finish_chunk(good, ctx)
+    entries = [(e[0], e[1], c, e[3]) for e, c in _slim(importer, ctx, entries, lambda e: e[2])]
+    return ("ok", idx + 1, entries)
+
+
+_SAFE_ENCODINGS = {"utf-8-sig", "gb18030"}  # a newline or quote byte never sits inside a character
+
+
+def _csv_ranges(rows: Rows, chunk_rows: int) -> tuple[int, int, list] | None:
+    """When a CSV file can be cut at line ends (an ASCII-safe encoding, no quote character,
+    no bare CR: every line is one record), the byte ranges of about ``chunk_rows`` lines
+    each after the rows read so far: (data start, estimated data rows, ranges)."""
+    if rows.csv_info is None:
+        return None
+    path, enc, _ = rows.csv_info
+    if enc not in _SAFE_ENCODINGS:
+        return None
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        cr_pending = False
+        while chunk := fh.read(1 << 22):
+            if b'"' in chunk:
+                return None
+            if cr_pending and not chunk.startswith(b"\n"):
+                return None
+            lone = chunk.count(b"\r") - chunk.count(b"\r\n")
+            cr_pending = chunk.endswith(b"\r")
+            if lone - cr_pending:
+                return None
+        if cr_pending:
+            return None
+        fh.seek(0)
+        start = 0
+        for _ in range(rows.last):  # data starts after the lines read so far (header)
+            line = fh.readline()
+            if not line.endswith(b"\n"):
+                return None
+            start += len(line)
+        sample = fh.read(65536)
+        if not sample:
+            return None
+        avg = max(1.0, len(sample) / max(1, sample.count(b"\n")))
+        step = max(1, int(avg * chunk_rows))
+        ranges = []
+        pos = start
+        while pos < size:
+            fh.seek(min(pos + step, size) - 1)
+            cut = -1
+            while cut < 0:
+                buf = fh.read(65536)
+                if not buf:
+                    cut = size
+                    break
+                i = buf.find(b"\n")
+                if i >= 0:
+                    cut = fh.tell() - len(buf) + i + 1
+            ranges.append((pos, cut))
+            pos = cut
+    return start, int((size - start) / avg), ranges
 
 
 def _workers() -> int:
@@ -1078,29 +1306,39 @@ def _workers() -> int:
     return int(n) if "fork" in multiprocessing.get_all_start_methods() else 0
 
 
-def _validated(importer, rows, ctx, mapping):
-    """(row_no, cells, error, cleaned) for every non-blank row, in file order. Large files of a
-    ``parallel`` importer are validated by a pool of forked workers (each inheriting the
-    context) while this process deduplicates, checks against the database and writes; the
-    results are consumed in order, so errors and dedup are exactly those of a serial run."""
+def _validated(importer, rows: Rows, ctx, mapping):
+    """(row_no, cells, error, cleaned) for every non-blank row, in file order (cells may be
+    None for a good row read by a worker: ``ctx.extra["reread"]`` finds them if needed).
+    Large files of a ``parallel`` importer are validated by a pool of forked workers (each
+    inheriting the context) while this process deduplicates, checks against the database
+    and writes; a CSV file is handed out as byte ranges (the workers parse it), other files
+    as chunks of rows. Results are consumed in order, so errors and dedup are exactly those
+    of a serial run."""
     global _WORKER
+
+    convert = rows.csv_info is None
+    rows.raw = True
+    state = (importer, ctx, mapping, rows.csv_info)
+    n_workers = _workers() if importer.parallel else 0
+    if n_workers:
+        plan = _csv_ranges(rows, CHUNK_ROWS)
+        if plan is not None and plan[1] >= PARALLEL_MIN_ROWS:
+            rows.close()
+            yield from _validated_ranges(importer, ctx, state, plan, rows, n_workers)
+            return
 
     def chunks():
         chunk = []
-        for row_no, cells in rows:
-            if not any(cells) or not any(c.strip() for c in cells):
-                continue
-            chunk.append((row_no, cells))
+        for pair in rows:
+            chunk.append(pair)
             if len(chunk) >= CHUNK_ROWS:
                 yield chunk
                 chunk = []
         if chunk:
             yield chunk
 
-    state = (importer, ctx, mapping)
     source = chunks()
     head = []
-    n_workers = _workers() if importer.parallel else 0
     if n_workers:  # only go parallel once the file proves large
         for chunk in source:
             head.append(chunk)
@@ -1108,27 +1346,85 @@ def _validated(importer, rows, ctx, mapping):
                 break
         else:
             n_workers = 0
+
+    def emit(chunk, results):  # cells stay raw: _run turns them into text only for an error
+        for (row_no, cells), res in zip(chunk, results, strict=True):
+            if res is not None:
+                yield row_no, cells, *res
+
     if not n_workers:
         for chunk in _chain(head, source):
-            for (row_no, cells), (err, cleaned) in zip(chunk, _validate_chunk(chunk, state), strict=True):
-                yield row_no, cells, err, cleaned
+            yield from emit(chunk, _validate_chunk(chunk, convert, state))
         return
-    _WORKER = state
     ctx.extra["large"] = True
+    _WORKER = state
     pool = multiprocessing.get_context("fork").Pool(n_workers)
     try:
         pending: deque = deque()
         window = 2 * n_workers + 2
         for chunk in _chain(head, source):
-            pending.append((chunk, pool.apply_async(_validate_chunk, (chunk,))))
+            pending.append((chunk, pool.apply_async(_pool_chunk, (chunk, convert))))
             if len(pending) >= window:
                 done, res = pending.popleft()
-                for (row_no, cells), (err, cleaned) in zip(done, res.get(), strict=True):
-                    yield row_no, cells, err, cleaned
+                yield from emit(done, res.get())
         while pending:
             done, res = pending.popleft()
-            for (row_no, cells), (err, cleaned) in zip(done, res.get(), strict=True):
-                yield row_no, cells, err, cleaned
+            yield from emit(done, res.get())
+    finally:
+        pool.terminate()
+        pool.join()
+        _WORKER = ()
+
+
+def _validated_ranges(importer, ctx, state, plan, rows: Rows, n_workers: int):
+    global _WORKER
+
+    path, enc, delimiter = rows.csv_info
+    _, _, ranges = plan
+    starts: list[tuple[int, int, int]] = []  # (first row number, start, end) of each range consumed
+
+    def reread(row_no: int) -> list[str]:
+        import bisect
+
+        i = bisect.bisect_right([s[0] for s in starts], row_no) - 1
+        first, start, end = starts[i]
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            text = fh.read(end - start).decode("utf-8" if enc == "utf-8-sig" else enc)
+        for k, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)):
+            if first + k == row_no:
+                return cells
+        return []
+
+    ctx.extra["large"] = True
+    ctx.extra["reread"] = reread
+    _WORKER = state
+    pool = multiprocessing.get_context("fork").Pool(n_workers)
+    row_base = rows.last + 1
+    try:
+        pending: deque = deque()
+        window = 2 * n_workers + 2
+        queue = iter(ranges)
+
+        def consume(rng, res):
+            nonlocal row_base
+            result = res.get()
+            if result[0] == "decode":
+                raise _csv_decode_error(row_base + result[1] - 1, enc)
+            if result[0] == "csv":
+                raise _csv_format_error(row_base + result[1] - 1, result[2])
+            starts.append((row_base, *rng))
+            base = row_base
+            row_base += result[1]
+            for idx, err, cleaned, cells in result[2]:
+                yield base + idx, cells, err, cleaned
+
+        for rng in queue:
+            pending.append((rng, pool.apply_async(_pool_range, rng)))
+            if len(pending) >= window:
+                yield from consume(*pending.popleft())
+        while pending:
+            yield from consume(*pending.popleft())
     finally:
         pool.terminate()
         pool.join()
@@ -1163,7 +1459,10 @@ def _run(importer, rows, user, out: Outcome, commit, progress, batch_size, job, 
 
     def error(row_no, column, reason, cells):
         if len(out.errors) < MAX_STORED_ERRORS:
-            out.errors.append({"row": row_no, "column": column, "reason": reason, "values": list(cells)[:60]})
+            if cells is None:  # a good row parsed by a worker, found conflicting later
+                cells = ctx.extra["reread"](row_no) if "reread" in ctx.extra else []
+            out.errors.append({"row": row_no, "column": column, "reason": reason,
+                               "values": [_cell_str(v) for v in cells[:60]]})
 
     def flush():
         nonlocal batch
@@ -1179,7 +1478,7 @@ def _run(importer, rows, user, out: Outcome, commit, progress, batch_size, job, 
                     good.append((n, c))
                 else:
                     out.error_rows += 1
-                    error(n, e.column, e.reason, originals.get(n, []))
+                    error(n, e.column, e.reason, originals.get(n))
         for n, c in good:
             if len(out.preview) >= PREVIEW_ROWS:
                 break

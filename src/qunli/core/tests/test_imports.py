@@ -327,3 +327,40 @@ def test_parallel_path_matches_serial(tmp_path, staff, tree, monkeypatch, settin
     assert {"person_unique_id_number", "person_merged_into_partial"} <= names
     p = Person.objects.get(name="人5")
     assert p.reveal("address") == "住址5" and p.id_number_hash == crypto.blind_index(idn(5))
+
+
+def test_blind_index_fast_hmac_matches_reference(settings):
+    key = bytes.fromhex(settings.QUNLI_INDEX_KEY)
+    for v in ("", "430121198503010017", "13700001111", "中文地址", "x" * 200):
+        assert crypto.blind_index(v) == crypto._blind(key, v)
+    sealed = crypto.seal_functions()["phone"](["13700001111", ""])
+    assert sealed[1] == ("", "", "") and crypto.decrypt(sealed[0][0]) == "13700001111"
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_parallel_csv_ranges_report_original_cells(tmp_path, staff, tree, monkeypatch, settings, quoted):
+    """CSV files without quotes are parsed by the workers from byte ranges (CRLF, blank
+    lines and row numbers as in a serial read); a quoted file takes the row-chunk path.
+    Errors found later (against the database) still carry the row's original cells."""
+    from qunli.core import imports
+
+    monkeypatch.setattr(imports, "PARALLEL_MIN_ROWS", 4)
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 3)
+    settings.QUNLI_IMPORT_WORKERS = 2
+    Person.objects.create(name="旧", unit=tree["village_women"], id_number_hash=crypto.blind_index(idn(7)))
+    q = '"' if quoted else ""
+    lines = ["姓名,身份证号,所属单位,联系电话,住址"]
+    for i in range(1, 15):
+        lines.append(f"人{i},{idn(i)},东风村妇联,13700001111,{q}住址{i}{q}")
+        if i == 4:
+            lines.append(",,,,")
+    p = tmp_path / "r.csv"
+    p.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8-sig"))
+    out = run_import("persons", p, user=staff, commit=True)
+    assert not out.committed and out.total_rows == 14 and Person.objects.count() == 1
+    assert [(e["row"], e["values"]) for e in out.errors] == [
+        (9, ["人7", idn(7), "东风村妇联", "13700001111", "住址7"])]
+    Person.objects.all().delete()
+    out = run_import("persons", p, user=staff, commit=True)
+    assert out.ok and Person.objects.count() == 14
+    assert Person.objects.get(name="人14").reveal("address") == "住址14"

@@ -106,3 +106,37 @@ def test_cli_import_and_export(tmp_path, accounts, tree):
     call_command("export", "persons", "--unit", str(tree["county"].pk), "--out", str(out))
     ws = openpyxl.load_workbook(out).worksheets[0]
     assert ws.cell(1, 1).value == "姓名" and ws.cell(2, 1).value == "甲" and "*" in ws.cell(2, 2).value
+
+
+def test_units_parent_created_earlier_in_the_same_file(tmp_path, accounts, tree):
+    """A row's 上级单位 may name a unit created by an earlier valid row of the same file (in
+    file order, never a later one); all-or-nothing still holds."""
+    user = accounts["party_office"]
+    header = ["单位名称", "上级单位", "层级", "条线"]
+    good = [["南湖村", "城关镇", "村（社区）", ""],
+            ["南湖村妇联", "南湖村", "村（社区）", "妇联"],
+            ["南湖村一组", "南湖村", "小组", ""]]
+    n = Unit.objects.count()
+    bad = [["北湖一组", "北湖村", "小组", ""],  # refers to a later row
+           ["北湖村", "城关镇", "村（社区）", ""],
+           ["北湖镇", "北湖村", "乡镇（街道）", ""],  # higher level than its in-file parent
+           ["北湖村", "城关镇", "村（社区）", ""],  # duplicate: not a second candidate parent
+           ["北湖二组", "北湖村", "小组", ""]]
+    out = run_import("units", csv_file(tmp_path, "bad.csv", header, bad), user=user, commit=True)
+    reasons = {e["row"]: e["reason"] for e in out.errors}
+    assert not out.committed and Unit.objects.count() == n
+    assert set(reasons) == {2, 4, 5}
+    assert "不在您的权限范围内" in reasons[2] and "层级不能高于上级" in reasons[4] and "与第3行重复" in reasons[5]
+    out = run_import("units", csv_file(tmp_path, "good.csv", header, good), user=user, commit=True)
+    assert out.ok and out.committed, out.errors
+    assert Unit.objects.count() == n + 3
+    village = Unit.objects.get(name="南湖村")
+    assert village.path.startswith(tree["town"].path) and village.depth == tree["town"].depth + 1
+    for name in ("南湖村妇联", "南湖村一组"):
+        child = Unit.objects.get(name=name)
+        assert child.path.startswith(village.path) and child.depth == village.depth + 1
+    assert Unit.objects.get(name="南湖村妇联").line.code == "women"
+    # ambiguous: the name is both an existing unit and a new row of the file
+    amb = [["南湖村", "东风村", "小组", ""], ["南湖村二组", "南湖村", "小组", ""]]
+    out = run_import("units", csv_file(tmp_path, "amb.csv", header, amb), user=user, commit=False)
+    assert [e["row"] for e in out.errors] == [3] and "有多个名为“南湖村”的单位" in out.errors[0]["reason"]
