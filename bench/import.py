@@ -115,18 +115,27 @@ def _make_template(db: Path):
 
 def _child_qunli(db: Path, file: Path):
     _setup_django(db)
+    import resource
     import time
 
     from qunli.core.imports import run_import
     from qunli.core.models import User
     from qunli.people.models import Person
 
+    def cpu(who):
+        r = resource.getrusage(who)
+        return r.ru_utime + r.ru_stime
+
     user = User.objects.get(username="bench")
+    c0 = cpu(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     out = run_import("persons", file, user=user, commit=True)
     secs = time.perf_counter() - t0
+    # CPU seconds of this process and of its (forked, reaped) workers: on a shared machine
+    # the wall-clock rate depends on the other load, the CPU cost per row does not.
+    main_cpu, workers_cpu = cpu(resource.RUSAGE_SELF) - c0, cpu(resource.RUSAGE_CHILDREN)
     return {"rows": out.total_rows, "created": Person.objects.count(), "seconds": secs, "message": out.message,
-            "errors": out.errors[:3]}
+            "errors": out.errors[:3], "main_cpu_s": main_cpu, "workers_cpu_s": workers_cpu}
 
 
 def _child_peer(db: Path, file: Path, limit: int):
@@ -224,6 +233,18 @@ def _spawn(*args) -> dict:
     raise RuntimeError(f"benchmark child failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
 
 
+def cpu_metrics(prefix: str, r: dict) -> dict:
+    """CPU microseconds per row in the importing process and in its workers, and the rate
+    the machine's cores would allow if the import had them to itself."""
+    rows = r["rows"] or 1
+    total = r.get("main_cpu_s", 0) + r.get("workers_cpu_s", 0)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return {f"{prefix}_main_cpu_us_per_row": round(r.get("main_cpu_s", 0) * 1e6 / rows, 1),
+            f"{prefix}_workers_cpu_us_per_row": round(r.get("workers_cpu_s", 0) * 1e6 / rows, 1),
+            f"{prefix}_cpu_bound_rows_per_s": round(min(cores * rows / total, rows / r["main_cpu_s"]), 1)
+            if total and r.get("main_cpu_s") else None}
+
+
 def _fresh_db(template: Path, work: Path, name: str) -> Path:
     d = work / name
     d.mkdir()
@@ -266,6 +287,7 @@ def run(scale=None, stdout=None):
         "csv_seconds": round(q_csv["seconds"], 2), "csv_rows": q_csv["rows"], "csv_created": q_csv["created"],
         "xlsx_rows_per_s": rate(q_xlsx), "xlsx_peak_mb": round(q_xlsx["peak_mb"], 1),
         "xlsx_rows": q_xlsx["rows"], "errors": int(bool(q_csv["message"] or q_xlsx["message"])),
+        **cpu_metrics("csv", q_csv), **cpu_metrics("xlsx", q_xlsx), "load_avg_1m": round(os.getloadavg()[0], 2),
     }
     peers = {"django-import-export": {
         "csv_rows_per_s": rate(peer), "csv_peak_mb": round(peer["peak_mb"], 1), "rows_measured": peer["rows"],
