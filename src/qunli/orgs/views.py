@@ -158,7 +158,6 @@ class UnitListView(ObjectListView):
         Column("kind", "类别", sort="kind"),
         Column("division_code", "行政区划代码", sort="division_code"),
         Column("status", "状态", sort="status"),
-        Column("path", "树路径", sort="path"),
     ]
 
 

@@ -6,8 +6,8 @@ from django import forms
 from qunli.core.crypto import blind_index
 from qunli.core.forms import BootstrapFormMixin
 from qunli.core.identifiers import normalize_id_number
-from qunli.core.scoping import CHANGE, VIEW
-from qunli.orgs.models import Line, Unit, UnitStatus
+from qunli.core.scoping import VIEW
+from qunli.orgs.models import Line
 from qunli.orgs.widgets import UnitPickerField
 
 from .models import (
@@ -34,18 +34,6 @@ class UserForm(BootstrapFormMixin, forms.Form):
         for field in self.fields.values():
             if isinstance(field, UnitPickerField):
                 field.bind(user)
-
-
-def writable_units(user):
-    return Unit.objects.visible_to(user, CHANGE).filter(status=UnitStatus.ACTIVE).select_related("line")
-
-
-class UnitChoiceField(forms.ModelChoiceField):
-    """A drop-down of units: only for short, fixed lists. Pick from the tree with
-    ``qunli.orgs.widgets.UnitPickerField``."""
-
-    def label_from_instance(self, obj):
-        return f"{obj.name}（{obj.line or '党委'} · {obj.get_level_display()}）"
 
 
 class PersonRefField(forms.CharField):
