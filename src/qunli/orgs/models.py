@@ -190,7 +190,9 @@ class Position(models.Model):
         ordering = ["unit", "title", "-started_on"]
         verbose_name = "班子成员"
         verbose_name_plural = "班子成员"
-        indexes = [models.Index(fields=["unit", "ended_on"])]
+        # (unit, ended_on) look-ups; title and term_ends_on make the dashboard's team and term
+        # counts over a subtree's current seats index-only
+        indexes = [models.Index(fields=["unit", "ended_on", "title", "term_ends_on"], name="position_unit_ended_cover")]
 
     def __str__(self):
         return f"{self.unit} {self.display_title} {self.person}"

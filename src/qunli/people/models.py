@@ -108,8 +108,9 @@ class MembershipStatus(models.TextChoices):
 class Membership(models.Model):
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="memberships", verbose_name="人员")
     line = models.ForeignKey("orgs.Line", on_delete=models.PROTECT, related_name="memberships", verbose_name="条线")
+    # indexed by membership_unit_status_line (unit first), which also serves FK look-ups
     unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="memberships",
-                             verbose_name="所在组织")
+                             verbose_name="所在组织", db_index=False)
     number = models.CharField("会员/团员编号", max_length=40, blank=True)
     joined_on = models.DateField("加入日期", null=True, blank=True)
     status = models.CharField("状态", max_length=12, choices=MembershipStatus.choices,

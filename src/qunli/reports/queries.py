@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Case, Count, Q, Sum, Value, When
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.utils import timezone
 
 from qunli.core.scoping import VIEW
@@ -76,12 +78,13 @@ def dashboard(user, unit: Unit | None = None, today: dt.date | None = None) -> d
         if row["line"] is not None:
             line_units += row["n"]
 
-    # 2. leadership teams: line units whose required seats are all currently held
+    # 2. leadership teams: line units whose required seats are all currently held (grouped
+    # by the unit's path — unique like its id, and the order the path index delivers rows in)
     current = Position.objects.visible_to(user, VIEW).filter(
         area_q(user, unit, "unit"), ended_on__isnull=True, unit__status=UnitStatus.ACTIVE)
     seat = Case(*[When(title__in=titles, then=Value(name)) for name, titles in REQUIRED_SEATS.items()])
     complete = (current.filter(unit__line__isnull=False).annotate(seat=seat).exclude(seat=None).order_by()
-                .values("unit").annotate(k=Count("seat", distinct=True)).filter(k=len(REQUIRED_SEATS)).count())
+                .values(p=F("unit__path")).annotate(k=Count("seat", distinct=True)).filter(k=len(REQUIRED_SEATS)).count())
     terms = current.order_by().aggregate(
         seats=Count("id"), expired=Count("id", filter=Q(term_ends_on__lt=today)),
         expiring=Count("id", filter=Q(term_ends_on__gte=today, term_ends_on__lt=today + dt.timedelta(days=180))))
@@ -96,10 +99,9 @@ def dashboard(user, unit: Unit | None = None, today: dt.date | None = None) -> d
         all4=Count("id", filter=Q(lacks_staff=True, lacks_establishment=True, lacks_venue=True, lacks_funding=True)),
         staff_count=Sum("staff_count"), funding_sum=Sum("annual_funding"))
 
-    # 4. members per line (active memberships)
-    members = {row["line"]: row["n"] for row in Membership.objects.visible_to(user, VIEW)
-               .filter(area_q(user, unit, "unit"), status=MembershipStatus.ACTIVE).order_by()
-               .values("line").annotate(n=Count("id"))}
+    # 4. members per line (active memberships), counted per unit first (see _sum_by)
+    members = _sum_by(Membership.objects.visible_to(user, VIEW)
+                      .filter(area_q(user, unit, "unit"), status=MembershipStatus.ACTIVE))
 
     # 5. 五老 volunteers per category
     vols = {row["category"]: row["n"] for row in VolunteerProfile.objects.visible_to(user, VIEW)
@@ -150,6 +152,25 @@ def dashboard(user, unit: Unit | None = None, today: dt.date | None = None) -> d
                                      key=lambda x: -x["n"])},
         "persons_total": persons,
     }
+
+
+def _sum_by(rows) -> dict:
+    """``{line_id: count}`` of ``rows`` (a queryset of a model with ``unit`` and ``line``),
+    grouped per (unit path, line) first and summed per line around that.
+
+    A plain ``GROUP BY line`` feeds every row of the subtree through a sort (a temporary
+    B-tree: ~70 % of the query for 200,000 memberships). Grouped by the unit's path and the
+    line, the rows already arrive in that order — the path index drives the join and
+    ``(unit, status, line)`` is read in line order within a unit — so SQLite streams the
+    groups and only a few thousand per-unit subtotals are summed. One query."""
+    inner = rows.order_by().values(p=F("unit__path"), ln=F("line")).annotate(n=Count("id"))
+    try:
+        sql, params = inner.query.sql_with_params()
+    except EmptyResultSet:  # visible_to(...) gave none(): no grant
+        return {}
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT ln, SUM(n) FROM ({sql}) per_unit GROUP BY ln", params)
+        return {line: int(n) for line, n in cur.fetchall()}
 
 
 def _pct(a: int, b: int) -> float | None:

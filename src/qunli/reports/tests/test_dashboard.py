@@ -206,3 +206,26 @@ def test_no_unit_selected_spans_every_grant(tree, data):
     assert both["units_total"] == one["units_total"] + other["units_total"]
     nobody = queries.dashboard(make_user("no-grants"), None)
     assert nobody["persons_total"] == 0 and nobody["units_total"] == 0 and nobody["members_total"] == 0
+
+
+def test_members_per_line_equals_plain_recount(accounts, tree, data, lines, person_factory):
+    """Members are summed from per-unit subtotals; the figures equal a plain GROUP BY line."""
+    from django.db.models import Count
+
+    units = [tree["village_women"], tree["town_women"], tree["union"], tree["county"], tree["other_women"]]
+    for i in range(12):
+        unit = units[i % len(units)]
+        p = person_factory(unit=unit, name=f"会员{i}")
+        for j, code in enumerate(("women", "union", "league")[: 1 + i % 3]):
+            Membership.objects.create(person=p, line=lines[code], unit=unit,
+                                      status="transferred" if (i + j) % 4 == 0 else "active")
+    for key in ("party_office", "women_staff", "union_staff", "clerk"):
+        user = accounts[key]
+        for unit in (None, tree["county"], tree["town"]):
+            got = queries.dashboard(user, unit)
+            qs = Membership.objects.visible_to(user).filter(status="active")
+            if unit is not None:
+                qs = qs.filter(unit__path__startswith=unit.path)
+            expected = {row["line__code"]: row["n"] for row in qs.values("line__code").annotate(n=Count("id"))}
+            assert {r["code"]: r["n"] for r in got["members_by_line"]} == expected, (key, unit)
+            assert got["members_total"] == sum(expected.values())
