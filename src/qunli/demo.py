@@ -851,10 +851,20 @@ def cached_database(scale: str = "county", seed: int = DEFAULT_SEED, log=None) -
 
 
 def _analyze(path: Path) -> None:
+    """Statistics for the indexes that have none yet (those a migration just created); the
+    rest were gathered when the database was built (a full ANALYZE of a province takes
+    minutes)."""
     import sqlite3
 
     with sqlite3.connect(path) as db:
-        db.execute("ANALYZE")
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone():
+            db.execute("ANALYZE")
+            return
+        missing = [name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT IN "
+            "(SELECT idx FROM sqlite_stat1 WHERE idx IS NOT NULL)")]
+        for name in missing:
+            db.execute(f'ANALYZE "{name}"')
 
 
 def _unapplied_migrations(path: Path) -> bool:
