@@ -9,7 +9,9 @@ the grant filter alone is a ``LIKE`` SQLite cannot run on the path index.
 
 The planner then reads the subtree's units from the path index and probes each table's
 ``(unit, …)`` index per unit: index-only for memberships (unit, status, line), volunteers
-(unit, status, category) and persons; current positions through (unit, ended_on)."""
+(unit, status, category), persons (unit, name) and current seats (unit, ended_on, title,
+term_ends_on). Grouped figures group by the unit's path first where rows are many
+(``_sum_by``), which SQLite streams instead of sorting."""
 
 from __future__ import annotations
 
