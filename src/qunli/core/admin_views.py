@@ -65,8 +65,8 @@ class UserListView(KindRequiredMixin, View):
 
 class GrantForm(BootstrapFormMixin, forms.Form):
     role = forms.ChoiceField(label="角色", choices=Grant.Role.choices)
-    unit = forms.ModelChoiceField(label="单位", queryset=Unit.objects.all(), widget=forms.NumberInput,
-                                  help_text="填写单位编号（可在组织树中查看）", error_messages={"invalid_choice": "单位不存在。"})
+    unit = forms.ModelChoiceField(label="单位", queryset=Unit.objects.all(), widget=forms.HiddenInput,
+                                  error_messages={"invalid_choice": "单位不存在。", "required": "请选择单位。"})
     all_lines = forms.BooleanField(label="全部条线", required=False)
     lines = forms.ModelMultipleChoiceField(label="条线", queryset=Line.objects.filter(is_active=True), required=False)
 
@@ -110,6 +110,36 @@ class UserDetailView(KindRequiredMixin, View):
         except ActionError as e:
             messages.error(request, "；".join(e.messages))
         return redirect("core:user_detail", pk=pk)
+
+
+class GrantUnitSearchView(KindRequiredMixin, View):
+    """The security administrator picks the unit of a grant by name or division code. Unit
+    names and the tree are configuration, not business records: the security administrator
+    sees them here and nowhere else, and sees no people, cases or files."""
+
+    kinds = (User.Kind.SECADMIN,)
+    LIMIT = 20
+
+    def get(self, request):
+        if request.GET.get("reset"):
+            return render(request, "core/_grant_unit_search.html")
+        pick = request.GET.get("pick", "")
+        if pick.isdigit():
+            unit = Unit.objects.filter(pk=int(pick)).first()
+            return render(request, "core/_grant_unit_chosen.html", {"unit": unit, "full_name": _full_name(unit)})
+        q = request.GET.get("unit_q", "").strip()
+        units = []
+        if q:
+            qs = Unit.objects.filter(status="active").select_related("line")
+            qs = qs.filter(division_code__startswith=q) if q.isdigit() else qs.filter(name__icontains=q)
+            units = [(u, _full_name(u)) for u in qs.order_by("depth", "path")[: self.LIMIT]]
+        return render(request, "core/_grant_unit_results.html", {"units": units, "q": q})
+
+
+def _full_name(unit) -> str:
+    if unit is None:
+        return ""
+    return " › ".join(a.name for a in unit.ancestors_and_self())
 
 
 class LogFilterForm(BootstrapFormMixin, forms.Form):

@@ -7,6 +7,7 @@ app_name = "core"
 urlpatterns = [
     path("users/", admin_views.UserListView.as_view(), name="user_list"),
     path("users/<int:pk>/", admin_views.UserDetailView.as_view(), name="user_detail"),
+    path("users/grant-units/", admin_views.GrantUnitSearchView.as_view(), name="grant_unit_search"),
     path("audit/changes/", admin_views.AuditLogView.as_view(), name="changelog_list"),
     path("audit/access/", admin_views.AccessLogView.as_view(), name="accesslog_list"),
     path("audit/logins/", admin_views.LoginEventView.as_view(), name="loginevent_list"),
