@@ -5,32 +5,24 @@ IMMEDIATE transactions, PostgreSQL with SELECT … FOR UPDATE)."""
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.conf import settings
+from django.db import connections
 
 from qunli.core.audit import verify_chain
 from qunli.core.models import ChangeLog
 from qunli.orgs import actions
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif("sqlite" in settings.DATABASES["default"]["ENGINE"],
+                       reason="the SQLite test database is one in-memory connection; the PostgreSQL run covers this"),
+]
 
 WRITERS = 4
 EACH = 15
 
 
-@pytest.fixture(autouse=True)
-def _lift_sqlite_triggers_for_flush():
-    # The transactional test database is emptied with DELETE afterwards (see tests/browser).
-    yield
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cur:
-            for t in ("core_changelog", "core_accesslog"):
-                for op in ("update", "delete"):
-                    cur.execute(f"DROP TRIGGER IF EXISTS {t}_no_{op}")
-
-
 def test_parallel_actions_leave_one_unbroken_chain(accounts, tree):
-    if connection.vendor == "sqlite" and "memory" in str(connection.settings_dict["NAME"]):
-        pytest.skip("an in-memory SQLite database is one connection; the PostgreSQL run covers this")
     staff = accounts["party_office"]
     errors = []
 
