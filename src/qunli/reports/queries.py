@@ -80,16 +80,11 @@ def dashboard(user, unit: Unit | None = None, today: dt.date | None = None) -> d
         if row["line"] is not None:
             line_units += row["n"]
 
-    # 2. leadership teams: line units whose required seats are all currently held (grouped
-    # by the unit's path — unique like its id, and the order the path index delivers rows in)
+    # 2. leadership teams: line units whose required seats are all currently held, and the
+    # terms of all current seats — one pass over the subtree's current seats (see _teams)
     current = Position.objects.visible_to(user, VIEW).filter(
         area_q(user, unit, "unit"), ended_on__isnull=True, unit__status=UnitStatus.ACTIVE)
-    seat = Case(*[When(title__in=titles, then=Value(name)) for name, titles in REQUIRED_SEATS.items()])
-    complete = (current.filter(unit__line__isnull=False).annotate(seat=seat).exclude(seat=None).order_by()
-                .values(p=F("unit__path")).annotate(k=Count("seat", distinct=True)).filter(k=len(REQUIRED_SEATS)).count())
-    terms = current.order_by().aggregate(
-        seats=Count("id"), expired=Count("id", filter=Q(term_ends_on__lt=today)),
-        expiring=Count("id", filter=Q(term_ends_on__gte=today, term_ends_on__lt=today + dt.timedelta(days=180))))
+    complete, terms = _teams(current, today)
 
     # 3. base conditions (四缺)
     cond = BaseCondition.objects.visible_to(user, VIEW).filter(area_q(user, unit, "unit")).order_by().aggregate(
@@ -154,6 +149,28 @@ def dashboard(user, unit: Unit | None = None, today: dt.date | None = None) -> d
                                      key=lambda x: -x["n"])},
         "persons_total": persons,
     }
+
+
+def _teams(current, today: dt.date) -> tuple[int, dict]:
+    """(line units whose required seats are all held, {seats, expired, expiring}) over the
+    current seats ``current``. Per unit (grouped by its path — unique like its id, and the
+    order the path index delivers rows in): the distinct required seats held when the unit
+    is a line unit, and the seat and term counts; summed around that in one query."""
+    seat = Case(*[When(unit__line__isnull=False, title__in=titles, then=Value(name))
+                  for name, titles in REQUIRED_SEATS.items()])
+    inner = current.order_by().values(p=F("unit__path")).annotate(
+        held=Count(seat, distinct=True), seats=Count("id"), expired=Count("id", filter=Q(term_ends_on__lt=today)),
+        expiring=Count("id", filter=Q(term_ends_on__gte=today, term_ends_on__lt=today + dt.timedelta(days=180))))
+    try:
+        sql, params = inner.query.sql_with_params()
+    except EmptyResultSet:  # visible_to(...) gave none(): no grant
+        return 0, {"seats": 0, "expired": 0, "expiring": 0}
+    with connection.cursor() as cur:
+        cur.execute("SELECT COALESCE(SUM(CASE WHEN held = %s THEN 1 ELSE 0 END), 0), COALESCE(SUM(seats), 0), "
+                    f"COALESCE(SUM(expired), 0), COALESCE(SUM(expiring), 0) FROM ({sql}) per_unit",
+                    (len(REQUIRED_SEATS), *params))
+        complete, seats, expired, expiring = (int(v) for v in cur.fetchone())
+    return complete, {"seats": seats, "expired": expired, "expiring": expiring}
 
 
 def _sum_by(rows) -> dict:

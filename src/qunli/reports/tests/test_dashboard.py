@@ -119,7 +119,7 @@ def test_query_count_independent_of_size(accounts, tree, data, person_factory, d
     queries.dashboard(user, tree["county"])
     for i in range(5):
         person_factory(unit=tree["village"], name=f"新增{i}")
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         queries.dashboard(user, tree["county"])
 
 
@@ -229,3 +229,40 @@ def test_members_per_line_equals_plain_recount(accounts, tree, data, lines, pers
             expected = {row["line__code"]: row["n"] for row in qs.values("line__code").annotate(n=Count("id"))}
             assert {r["code"]: r["n"] for r in got["members_by_line"]} == expected, (key, unit)
             assert got["members_total"] == sum(expected.values())
+
+
+def test_team_figures_equal_plain_recount(accounts, tree, data, person_factory):
+    """Teams and terms come from one per-unit pass; they equal the straightforward counts."""
+    from django.db.models import Case, Count, Q, Value, When
+
+    from qunli.orgs.models import REQUIRED_SEATS
+
+    today = dt.date.today()
+    p = person_factory(unit=tree["town"], name="班子")
+    plan = {"women": ["chair", "vice"], "town_women": ["chair", "exec_vice", "vice"], "union": ["vice"],
+            "ggw": ["chair"], "county": ["chair", "vice"],  # a region node: never a line unit's team
+            "village_women": ["vice"]}
+    for key, titles in plan.items():
+        for i, title in enumerate(titles):
+            Position.objects.create(unit=tree[key], title=title, person=p, started_on=today - dt.timedelta(days=100),
+                                    term_ends_on=today + dt.timedelta(days=30 + 200 * i))
+    Position.objects.create(unit=tree["union"], title="chair", person=p, started_on=today - dt.timedelta(days=900),
+                            ended_on=today - dt.timedelta(days=5))  # ended: not a current seat
+    for key in ("party_office", "women_staff", "union_staff", "clerk"):
+        user = accounts[key]
+        for unit in (None, tree["county"], tree["town"]):
+            got = queries.dashboard(user, unit)["teams"]
+            current = Position.objects.visible_to(user).filter(ended_on__isnull=True, unit__status="active")
+            if unit is not None:
+                current = current.filter(unit__path__startswith=unit.path)
+            seat = Case(*[When(title__in=t, then=Value(n)) for n, t in REQUIRED_SEATS.items()])
+            complete = (current.filter(unit__line__isnull=False).annotate(seat=seat).exclude(seat=None)
+                        .values("unit").annotate(k=Count("seat", distinct=True)).filter(k=len(REQUIRED_SEATS))
+                        .count())
+            terms = current.aggregate(seats=Count("id"), expired=Count("id", filter=Q(term_ends_on__lt=today)),
+                                      expiring=Count("id", filter=Q(term_ends_on__gte=today,
+                                                                    term_ends_on__lt=today + dt.timedelta(days=180))))
+            assert (got["complete"], got["seats"], got["expired"], got["expiring"]) == (
+                complete, terms["seats"], terms["expired"], terms["expiring"]), (key, unit)
+    # 县妇联, 镇妇联 and 村妇联 (its chair comes from the fixture); not the county region node
+    assert queries.dashboard(accounts["party_office"], tree["county"])["teams"]["complete"] == 3
