@@ -192,10 +192,31 @@ def _foreign_objects(tree, lines):
     Recognition.objects.create(id=FOREIGN_PK, volunteer=volunteer, on=dt.date(2026, 1, 1), title="邻县秘密表彰")
     team = Team.objects.create(id=FOREIGN_PK, unit=where, name="邻县秘密宣讲团", kind="lecture", leader=person)
     TeamMember.objects.create(id=FOREIGN_PK, team=team, person=person, role="邻县秘密队员")
+    _foreign_casework(where, person)
     # Not scoped but owned: another account's API token (and that account) at the same pk.
     outsider = User.objects.create_user(id=FOREIGN_PK, username="waixian", display_name="邻县秘密账户",
                                         password="Qunli-Test-2026!", must_change_password=False)
     ApiToken.objects.create(id=FOREIGN_PK, user=outsider, name="邻县秘密令牌", prefix="qlt_xxxx", key_digest="0" * 64)
+
+
+def _foreign_casework(where, person):
+    """casework: a case (need-to-know) under 邻县妇联 with its request, timeline, referral,
+    served person and consent."""
+    from qunli.casework.models import Case, CaseEvent, Consent, Referral, Request, RequestType, ServedPerson
+
+    served = ServedPerson.objects.create(id=FOREIGN_PK, person=person, unit=where, categories=["left_behind"],
+                                         guardian_name="邻县秘密监护人", school_or_employer="邻县秘密学校")
+    req = Request.objects.create(id=FOREIGN_PK, channel="12338", type=RequestType.objects.get(code="domestic_violence"),
+                                 unit=where, requester_name_mask="邻县秘密诉求人", tracking_code="LXMMKQ9001",
+                                 served_person=served)
+    case = Case.objects.create(id=FOREIGN_PK, request=req, served_person=served, unit=where, outcome="邻县秘密结案",
+                               acknowledge_due=dt.date(2026, 1, 2), resolve_due=dt.date(2026, 1, 20))
+    CaseEvent.objects.create(id=FOREIGN_PK, case=case, step="receive")
+    Referral.objects.create(id=FOREIGN_PK, case=case, kind="transfer", from_unit=where,
+                            to_unit=Unit.objects.get(pk=FOREIGN_PK), reason="邻县秘密转办",
+                            created_by=User.objects.filter(kind="business").first())
+    Consent.objects.create(id=FOREIGN_PK, served_person=served, given_on=dt.date(2026, 1, 1), given_by="邻县秘密同意人",
+                           scope_text="邻县秘密范围", recorded_by=User.objects.filter(kind="business").first())
 
 
 @pytest.fixture

@@ -11,5 +11,6 @@ urlpatterns = [
     path("orgs/", include("qunli.orgs.urls")),
     path("people/", include("qunli.people.urls")),
     path("reports/", include("qunli.reports.urls")),
+    path("casework/", include("qunli.casework.urls")),
     path("api/", api.urls),
 ]

@@ -1,0 +1,490 @@
+"""The verbs of casework. Each runs in one transaction, checks the need-to-know rule (and
+the grant behind it), refuses illegal transitions with a Chinese message, writes, and
+appends its change-log row. Sensitive text is sealed before it is stored; plaintext comes
+only from ``reveal_case``, which writes the access log first."""
+
+import datetime as dt
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from qunli.core import crypto
+from qunli.core.actions import ActionError, action, require_kind
+from qunli.core.audit import log_access, log_change, snapshot
+from qunli.core.identifiers import InvalidIdentifier, validate_phone
+from qunli.core.models import User
+from qunli.core.scoping import CHANGE, VIEW, can
+
+from .models import (
+    Case,
+    CaseEvent,
+    CaseMember,
+    Category,
+    Channel,
+    Consent,
+    Holiday,
+    Referral,
+    Request,
+    RequestType,
+    RiskFlag,
+    ServedPerson,
+    VisitType,
+    mask_name,
+)
+from .workdays import add_working_days, package_rows
+
+S = Case.Status
+OPEN = [s for s in S.values if s != S.CLOSED]
+
+
+# --- checks --------------------------------------------------------------------------------
+
+def visible(actor, case: Case, act: str = VIEW) -> bool:
+    return Case.objects.visible_to(actor, act).filter(pk=case.pk).exists()
+
+
+def _lock(actor, case: Case, act: str = CHANGE) -> Case:
+    """Reload the case locked for the rest of the transaction, refusing it outside the
+    need-to-know rule (404-like: the caller cannot tell it exists)."""
+    if not visible(actor, case, act):
+        raise PermissionDenied("您不是该个案的承办、督导或成员，不能操作该个案。")
+    return Case.objects.select_for_update().select_related("unit", "request", "request__type").get(pk=case.pk)
+
+
+def _require_state(case: Case, allowed, verb: str) -> None:
+    if case.status not in allowed:
+        raise ActionError(f"个案当前状态为“{case.get_status_display()}”，不能{verb}。")
+
+
+def _require_role(actor, case: Case, roles: tuple[str, ...], verb: str) -> None:
+    ok = ("caseworker" in roles and actor.pk == case.caseworker_id) or \
+         ("supervisor" in roles and actor.pk == case.supervisor_id) or \
+         ("member" in roles and CaseMember.objects.filter(case=case, user=actor).exists())
+    if not ok:
+        names = {"caseworker": "个案社工", "supervisor": "督导", "member": "个案成员"}
+        raise PermissionDenied(f"只有本案的{'或'.join(names[r] for r in roles)}可以{verb}。")
+
+
+def _event(actor, case: Case, step: str, note: str = "", visit_type: str = "", at=None) -> CaseEvent:
+    return CaseEvent.objects.create(case=case, step=step, actor=actor, at=at or timezone.now(),
+                                    note_enc=crypto.encrypt(note.strip()) if note and note.strip() else "",
+                                    visit_type=visit_type)
+
+
+def _log(actor, name: str, case: Case, before: dict | None, extra: dict | None = None) -> None:
+    after = snapshot(case)
+    if extra:
+        after.update(extra)
+    log_change(actor, f"casework.{name}", case, before, after, unit_path=case.unit.path)
+
+
+def _text(value: str, label: str, required: bool = True, limit: int = 5000) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ActionError(f"请填写{label}。")
+    if len(value) > limit:
+        raise ActionError(f"{label}不能超过{limit}字。")
+    return value
+
+
+# --- intake ----------------------------------------------------------------------------------
+
+@action
+def receive_request(actor, *, unit, type: RequestType, channel: str, requester_name: str, requester_phone: str = "",
+                    description: str, person=None, categories=(), received_at: dt.datetime | None = None) -> Case:
+    """受理: record the request and open its case (unassigned, visible to the unit's intake
+    staff until it is assigned)."""
+    if not can(actor, CHANGE, unit):
+        raise PermissionDenied("您没有在该单位受理诉求的权限。")
+    if channel not in Channel.values:
+        raise ActionError("请选择受理渠道。")
+    if not type.is_active:
+        raise ActionError("该诉求类型已停用。")
+    name = _text(requester_name, "诉求人姓名", limit=50)
+    description = _text(description, "诉求内容")
+    try:
+        phone = validate_phone(requester_phone) if requester_phone else ""
+    except InvalidIdentifier as e:
+        raise ActionError(str(e)) from e
+    received_at = received_at or timezone.now()
+    served = None
+    if person is not None:
+        if not can(actor, VIEW, person):
+            raise PermissionDenied("不能关联您数据范围以外的人员。")
+        served = ServedPerson.objects.filter(person=person).first()
+        if served is None:
+            served = ServedPerson.objects.create(person=person, unit=unit, categories=_categories(categories))
+    phone_cols = crypto.seal("phone", phone)
+    req = Request(channel=channel, type=type, unit=unit, requester_name_enc=crypto.encrypt(name),
+                  requester_name_mask=mask_name(name), requester_phone_enc=phone_cols["phone_enc"],
+                  requester_phone_hash=phone_cols["phone_hash"], requester_phone_mask=phone_cols["phone_mask"],
+                  description_enc=crypto.encrypt(description), served_person=served, received_at=received_at,
+                  received_by=actor)
+    for _ in range(5):  # a collision among 31^10 codes is all but impossible; retry anyway
+        if not Request.objects.filter(tracking_code=req.tracking_code).exists():
+            break
+        req.tracking_code = Request._meta.get_field("tracking_code").default()
+    req.save()
+    day = timezone.localdate(received_at)
+    case = Case.objects.create(request=req, served_person=served, unit=unit, status=S.RECEIVED,
+                               acknowledge_due=add_working_days(day, type.acknowledge_days),
+                               resolve_due=add_working_days(day, type.resolve_days), created_at=received_at)
+    _event(actor, case, "receive", at=received_at)
+    log_change(actor, "casework.receive_request", req, None, snapshot(req), unit_path=unit.path)
+    _log(actor, "open_case", case, None)
+    return case
+
+
+def _categories(values) -> list[str]:
+    bad = [v for v in values if v not in Category.values]
+    if bad:
+        raise ActionError("服务对象类别无效。")
+    return sorted(set(values))
+
+
+@action
+def update_served_person(actor, case: Case, *, categories=(), guardian_name: str = "", guardian_relation: str = "",
+                         guardian_phone: str | None = None, school_or_employer: str = "", risk_flags=()) -> ServedPerson:
+    """Edit the served person's case data (categories, guardian, school or employer, risks):
+    the case team only."""
+    case = _lock(actor, case)
+    _require_role(actor, case, ("caseworker", "supervisor", "member"), "修改服务对象信息")
+    served = case.served_person
+    if served is None:
+        raise ActionError("该个案未关联服务对象（人员档案）。")
+    before = snapshot(served)
+    served.categories = _categories(categories)
+    if [f for f in risk_flags if f not in RiskFlag.values]:
+        raise ActionError("风险标记无效。")
+    served.risk_flags = sorted(set(risk_flags))
+    served.guardian_name = _text(guardian_name, "监护人姓名", required=False, limit=50)
+    served.guardian_relation = _text(guardian_relation, "与本人关系", required=False, limit=20)
+    served.school_or_employer = _text(school_or_employer, "学校或工作单位", required=False, limit=100)
+    if guardian_phone is not None:
+        try:
+            phone = validate_phone(guardian_phone) if guardian_phone else ""
+        except InvalidIdentifier as e:
+            raise ActionError(str(e)) from e
+        served.guardian_phone_enc = crypto.encrypt(phone) if phone else ""
+        served.guardian_phone_mask = crypto.mask_phone(phone) if phone else ""
+    served.save()
+    log_change(actor, "casework.update_served_person", served, before, snapshot(served), unit_path=case.unit.path)
+    return served
+
+
+@action
+def add_consent(actor, case: Case, *, given_on: dt.date, given_by: str, scope_text: str) -> Consent:
+    case = _lock(actor, case)
+    _require_role(actor, case, ("caseworker", "supervisor", "member"), "登记知情同意")
+    if case.served_person is None:
+        raise ActionError("该个案未关联服务对象（人员档案）。")
+    c = Consent.objects.create(served_person=case.served_person, given_on=given_on,
+                               given_by=_text(given_by, "同意人", limit=50),
+                               scope_text=_text(scope_text, "同意范围", limit=200), recorded_by=actor)
+    log_change(actor, "casework.add_consent", c, None, snapshot(c), unit_path=case.unit.path,
+               obj_repr=f"{case} 知情同意")
+    return c
+
+
+# --- assignment and the service steps ----------------------------------------------------------
+
+def _check_staff(user, case: Case, label: str) -> None:
+    if user is None or not isinstance(user, User) or not user.is_business or not user.is_active:
+        raise ActionError(f"请选择{label}。")
+    if not can(user, CHANGE, case.unit):
+        raise ActionError(f"{user}没有该单位的业务权限，不能担任{label}。")
+
+
+@action
+def assign_case(actor, case: Case, *, caseworker, supervisor) -> Case:
+    """分派: intake staff assign a new case; afterwards only its supervisor reassigns it."""
+    case = _lock(actor, case)
+    _require_state(case, OPEN, "分派")
+    if case.caseworker_id is not None:
+        _require_role(actor, case, ("supervisor",), "改派个案")
+    elif not can(actor, CHANGE, case.unit):
+        raise PermissionDenied("您没有分派该单位个案的权限。")
+    if Referral.objects.filter(case=case, status=Referral.Status.PENDING).exists():
+        raise ActionError("该个案有待接收的转办/转介，处理完毕后才能分派。")
+    _check_staff(caseworker, case, "个案社工")
+    _check_staff(supervisor, case, "督导")
+    if caseworker.pk == supervisor.pk:
+        raise ActionError("个案社工和督导不能是同一人。")
+    before = snapshot(case)
+    case.caseworker, case.supervisor = caseworker, supervisor
+    if case.status == S.RECEIVED:
+        case.status = S.ASSIGNED
+        case.acknowledged_at = case.acknowledged_at or timezone.now()
+    case.save()
+    _event(actor, case, "assign", note=f"个案社工：{caseworker}；督导：{supervisor}")
+    _log(actor, "assign_case", case, before)
+    return case
+
+
+def _step(actor, case: Case, *, name: str, step: str, allowed, roles, verb: str, to: str | None, note: str,
+          note_label: str, visit_type: str = "", **changes) -> Case:
+    case = _lock(actor, case)
+    _require_state(case, allowed, verb)
+    _require_role(actor, case, roles, verb)
+    note = _text(note, note_label)
+    before = snapshot(case)
+    if to:
+        case.status = to
+    for k, v in changes.items():
+        setattr(case, k, v)
+    case.save()
+    _event(actor, case, step, note=note, visit_type=visit_type)
+    _log(actor, name, case, before, {"step": step})
+    return case
+
+
+WORKERS = ("caseworker", "member")
+
+
+@action
+def assess(actor, case: Case, *, note: str) -> Case:
+    return _step(actor, case, name="assess", step="assess", allowed=[S.ASSIGNED], roles=WORKERS, verb="评估",
+                 to=S.ASSESSED, note=note, note_label="评估意见")
+
+
+@action
+def submit_plan(actor, case: Case, *, note: str) -> Case:
+    return _step(actor, case, name="submit_plan", step="submit_plan", allowed=[S.ASSESSED], roles=WORKERS,
+                 verb="提交服务计划", to=S.PLANNED, note=note, note_label="服务计划", plan_submitted_at=timezone.now(),
+                 plan_approved_at=None, plan_approved_by=None)
+
+
+@action
+def approve_plan(actor, case: Case, *, approve: bool = True, note: str = "") -> Case:
+    """The supervisor approves the plan (service starts) or returns it for rework."""
+    if approve:
+        return _step(actor, case, name="approve_plan", step="approve_plan", allowed=[S.PLANNED], roles=("supervisor",),
+                     verb="批准服务计划", to=S.IN_SERVICE, note=note or "同意", note_label="审批意见",
+                     plan_approved_at=timezone.now(), plan_approved_by=actor)
+    return _step(actor, case, name="return_plan", step="return_plan", allowed=[S.PLANNED], roles=("supervisor",),
+                 verb="退回服务计划", to=S.ASSESSED, note=note, note_label="退回理由")
+
+
+@action
+def record_service(actor, case: Case, *, visit_type: str, note: str) -> Case:
+    if visit_type not in VisitType.values:
+        raise ActionError("请选择服务方式（入户、电话或线上）。")
+    return _step(actor, case, name="record_service", step="service", allowed=[S.IN_SERVICE], roles=WORKERS,
+                 verb="记录服务", to=None, note=note, note_label="服务记录", visit_type=visit_type)
+
+
+@action
+def follow_up(actor, case: Case, *, note: str, visit_type: str = VisitType.PHONE) -> Case:
+    if visit_type not in VisitType.values:
+        raise ActionError("请选择回访方式。")
+    if case.status == S.IN_SERVICE and not CaseEvent.objects.filter(case=case, step="service").exists():
+        raise ActionError("还没有服务记录，不能进入回访。")
+    return _step(actor, case, name="follow_up", step="follow_up", allowed=[S.IN_SERVICE, S.FOLLOW_UP], roles=WORKERS,
+                 verb="回访", to=S.FOLLOW_UP, note=note, note_label="回访情况", visit_type=visit_type)
+
+
+@action
+def close_case(actor, case: Case, *, outcome: str, satisfaction: int, note: str = "") -> Case:
+    """结案 with its outcome and the requester's satisfaction (1–5). After the transaction
+    commits, the closed case is offered to the archives (``archive.capture_closed_case``)."""
+    try:
+        satisfaction = int(satisfaction)
+    except (TypeError, ValueError):
+        satisfaction = 0
+    if not 1 <= satisfaction <= 5:
+        raise ActionError("满意度须为1到5分。")
+    outcome = _text(outcome, "结案结果", limit=200)
+    case = _step(actor, case, name="close_case", step="close", allowed=[S.FOLLOW_UP], roles=("caseworker", "supervisor"),
+                 verb="结案", to=S.CLOSED, note=note or outcome, note_label="结案说明", outcome=outcome,
+                 satisfaction=satisfaction, closed_at=timezone.now())
+    from .archive import capture_closed_case
+
+    transaction.on_commit(lambda: capture_closed_case(case))
+    return case
+
+
+@action
+def reopen(actor, case: Case, *, reason: str) -> Case:
+    c = _step(actor, case, name="reopen", step="reopen", allowed=[S.CLOSED], roles=("caseworker", "supervisor"),
+              verb="重新开启", to=S.IN_SERVICE, note=reason, note_label="重新开启理由", closed_at=None, outcome="",
+              satisfaction=None)
+    Case.objects.filter(pk=c.pk).update(reopen_count=c.reopen_count + 1)
+    c.reopen_count += 1
+    return c
+
+
+@action
+def add_member(actor, case: Case, *, user) -> CaseMember:
+    case = _lock(actor, case)
+    _require_state(case, OPEN, "增加成员")
+    _require_role(actor, case, ("caseworker", "supervisor"), "增加个案成员")
+    if user is None or not user.is_business or not can(user, VIEW, case.unit):
+        raise ActionError("该账户没有该单位的业务权限，不能加入个案。")
+    if user.pk in (case.caseworker_id, case.supervisor_id) or CaseMember.objects.filter(case=case, user=user).exists():
+        raise ActionError(f"{user}已在本案团队中。")
+    m = CaseMember.objects.create(case=case, user=user, added_by=actor)
+    _event(actor, case, "add_member", note=f"增加成员：{user}")
+    _log(actor, "add_member", case, None, {"member": user.username})
+    return m
+
+
+# --- transfer (转办) and referral (转介) ----------------------------------------------------------
+
+def referral_targets(case: Case):
+    """Line units near the case: under the same region as the case's unit (the county's
+    other units), excluding the case's own unit."""
+    from qunli.orgs.models import Unit, UnitStatus
+
+    parent_path = case.unit.path[:-Unit.steplen] if case.unit.depth > 1 else case.unit.path
+    return (Unit.objects.filter(path__startswith=parent_path, line__isnull=False, status=UnitStatus.ACTIVE)
+            .exclude(pk=case.unit_id).select_related("line"))
+
+
+def _send(actor, case: Case, *, kind: str, to_unit, reason: str) -> Referral:
+    verb = "转办" if kind == Referral.Kind.TRANSFER else "转介"
+    case = _lock(actor, case)
+    _require_state(case, OPEN, verb)
+    if case.caseworker_id is not None:
+        _require_role(actor, case, ("caseworker", "supervisor"), verb)
+    reason = _text(reason, f"{verb}原因", limit=300)
+    if to_unit is None or to_unit.pk == case.unit_id:
+        raise ActionError("请选择另一个接收单位。")
+    if not referral_targets(case).filter(pk=to_unit.pk).exists():
+        raise ActionError("接收单位不在可转出的范围内。")
+    same_line = to_unit.line_id == case.unit.line_id
+    if kind == Referral.Kind.TRANSFER and not same_line:
+        raise ActionError("转办只能在本条线内进行；转到其他条线请用“转介”。")
+    if kind == Referral.Kind.REFERRAL and same_line:
+        raise ActionError("转介是转到其他条线的单位；本条线内请用“转办”。")
+    if Referral.objects.filter(case=case, status=Referral.Status.PENDING).exists():
+        raise ActionError("该个案已有待接收的转办/转介。")
+    r = Referral.objects.create(case=case, kind=kind, from_unit=case.unit, to_unit=to_unit, reason=reason,
+                                created_by=actor)
+    _event(actor, case, kind if kind == "transfer" else "refer", note=f"{verb}至{to_unit.name}：{reason}")
+    log_change(actor, f"casework.{'transfer' if kind == 'transfer' else 'refer'}", r, None, snapshot(r),
+               unit_path=case.unit.path, obj_repr=f"{case} {verb}")
+    return r
+
+
+@action
+def transfer(actor, case: Case, *, to_unit, reason: str) -> Referral:
+    return _send(actor, case, kind=Referral.Kind.TRANSFER, to_unit=to_unit, reason=reason)
+
+
+@action
+def refer(actor, case: Case, *, to_unit, reason: str) -> Referral:
+    return _send(actor, case, kind=Referral.Kind.REFERRAL, to_unit=to_unit, reason=reason)
+
+
+def _decide(actor, referral: Referral) -> tuple[Referral, Case]:
+    referral = Referral.objects.select_for_update().select_related("to_unit", "from_unit").get(pk=referral.pk)
+    if not can(actor, CHANGE, referral.to_unit):
+        raise PermissionDenied("只有接收单位的工作人员可以处理该转办/转介。")
+    if referral.status != Referral.Status.PENDING:
+        raise ActionError(f"该转办/转介已{referral.get_status_display()[1:]}，不能再处理。")
+    case = Case.objects.select_for_update().select_related("unit", "request").get(pk=referral.case_id)
+    return referral, case
+
+
+@action
+def accept_referral(actor, referral: Referral) -> Case:
+    """The receiving unit takes the case over: it moves to that unit, awaiting assignment;
+    the sending team no longer sees it (need-to-know follows the case)."""
+    referral, case = _decide(actor, referral)
+    before = snapshot(case)
+    referral.status, referral.decided_by, referral.decided_at = Referral.Status.ACCEPTED, actor, timezone.now()
+    referral.save()
+    case.unit = referral.to_unit
+    case.caseworker = case.supervisor = None
+    case.status = S.RECEIVED
+    case.acknowledged_at = None
+    case.save()
+    CaseMember.objects.filter(case=case).delete()
+    _event(actor, case, "accept_referral", note=f"{referral.to_unit.name}接收")
+    _log(actor, "accept_referral", case, before, {"referral": referral.pk})
+    return case
+
+
+@action
+def decline_referral(actor, referral: Referral, *, reason: str) -> Referral:
+    referral, case = _decide(actor, referral)
+    reason = _text(reason, "拒收理由", limit=300)
+    before = snapshot(referral)
+    referral.status, referral.decided_by, referral.decided_at = Referral.Status.DECLINED, actor, timezone.now()
+    referral.decline_reason = reason
+    referral.save()
+    _event(actor, case, "decline_referral", note=f"{referral.to_unit.name}拒收：{reason}")
+    log_change(actor, "casework.decline_referral", referral, before, snapshot(referral), unit_path=case.unit.path,
+               obj_repr=f"{case} 拒收")
+    return referral
+
+
+# --- sensitive data ------------------------------------------------------------------------------
+
+CASE_SENSITIVE = {"requester_name": "诉求人姓名", "requester_phone": "联系电话", "description": "诉求内容",
+                  "notes": "过程记录", "guardian_phone": "监护人电话"}
+
+
+def reveal_case(actor, case: Case, purpose: str = "") -> dict:
+    """Plaintext of the case's sensitive text for its team (write reach), access-logged."""
+    if not visible(actor, case, CHANGE) or not case.in_team(actor):
+        raise PermissionDenied("只有本案团队成员可以查看完整信息。")
+    log_access(actor, case, list(CASE_SENSITIVE), purpose or "办理个案")
+    req = case.request
+    served = case.served_person
+    return {
+        "requester_name": crypto.decrypt(req.requester_name_enc),
+        "requester_phone": crypto.decrypt(req.requester_phone_enc),
+        "description": crypto.decrypt(req.description_enc),
+        "guardian_phone": crypto.decrypt(served.guardian_phone_enc) if served else "",
+        "notes": {e.pk: e.reveal_note() for e in case.events.all() if e.note_enc},
+    }
+
+
+# --- calendar and request types (system administrator) -------------------------------------------
+
+@action
+def set_holiday(actor, *, date: dt.date, is_workday: bool, name: str = "") -> Holiday:
+    require_kind(actor, User.Kind.SYSADMIN)
+    h = Holiday.objects.filter(date=date).first()
+    before = snapshot(h) if h else None
+    h = h or Holiday(date=date)
+    h.is_workday, h.name = bool(is_workday), (name or "").strip()[:30]
+    h.save()
+    log_change(actor, "casework.set_holiday", h, before, snapshot(h))
+    return h
+
+
+@action
+def delete_holiday(actor, holiday: Holiday) -> None:
+    require_kind(actor, User.Kind.SYSADMIN)
+    log_change(actor, "casework.delete_holiday", holiday, snapshot(holiday), None)
+    holiday.delete()
+
+
+@action
+def seed_holidays(actor) -> int:
+    """Add the days the chinese-calendar package knows and the table lacks (edits kept)."""
+    require_kind(actor, User.Kind.SYSADMIN)
+    have = set(Holiday.objects.values_list("date", flat=True))
+    new = [Holiday(date=d, is_workday=w, name=n) for d, w, n in package_rows() if d not in have]
+    Holiday.objects.bulk_create(new)
+    log_change(actor, "casework.seed_holidays", "casework.holiday", None, {"added": len(new)},
+               obj_type="casework.holiday", obj_id="", obj_repr="节假日")
+    return len(new)
+
+
+@action
+def save_request_type(actor, *, code: str, name: str, line=None, acknowledge_days: int = 1, resolve_days: int = 15,
+                      is_active: bool = True) -> RequestType:
+    require_kind(actor, User.Kind.SYSADMIN)
+    if acknowledge_days > resolve_days:
+        raise ActionError("受理时限不能长于办结时限。")
+    t = RequestType.objects.filter(code=code).first()
+    before = snapshot(t) if t else None
+    t = t or RequestType(code=code)
+    t.name, t.line, t.acknowledge_days, t.resolve_days, t.is_active = name, line, acknowledge_days, resolve_days, is_active
+    t.save()
+    log_change(actor, "casework.save_request_type", t, before, snapshot(t))
+    return t

@@ -1,0 +1,400 @@
+"""Serving the masses (服务群众): people served, requests, cases with their timeline,
+referrals between units, and the working-day calendar the time limits are counted on.
+
+Need-to-know: a case, its request, its timeline and the served person's case data are
+visible to the case's caseworker, supervisor and explicitly added members — not to everyone
+with a grant on the unit (``NeedToKnowQuerySet``). Everything sensitive (notes, the
+requester's name and phone, the description, the guardian's phone) is stored as ciphertext
+with a display mask; plaintext only comes through ``casework.actions.reveal_case``."""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from qunli.core import crypto
+from qunli.core.scoping import CHANGE, VIEW, ScopeSpec, scope_q
+
+# --- configuration: calendar and request types ------------------------------------------------
+
+
+class Holiday(models.Model):
+    """A day that differs from the Monday-to-Friday rule: a public holiday (is_workday False)
+    or a make-up working day on a weekend (调休上班, is_workday True)."""
+
+    date = models.DateField("日期", unique=True)
+    is_workday = models.BooleanField("调休上班", default=False)
+    name = models.CharField("名称", max_length=30, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = "节假日"
+        verbose_name_plural = "节假日"
+
+    def __str__(self):
+        return f"{self.date:%Y-%m-%d} {self.name}{'（调休上班）' if self.is_workday else ''}"
+
+
+class RequestType(models.Model):
+    """A configurable kind of request with its time limits in working days."""
+
+    code = models.SlugField("代码", max_length=30, unique=True)
+    name = models.CharField("名称", max_length=40)
+    line = models.ForeignKey("orgs.Line", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                             verbose_name="主办条线")
+    acknowledge_days = models.PositiveSmallIntegerField("受理时限（工作日）", default=1)
+    resolve_days = models.PositiveSmallIntegerField("办结时限（工作日）", default=15)
+    order = models.PositiveSmallIntegerField("排序", default=100)
+    is_active = models.BooleanField("启用", default=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+        verbose_name = "诉求类型"
+        verbose_name_plural = "诉求类型"
+
+    def __str__(self):
+        return self.name
+
+
+# --- need-to-know scoping ---------------------------------------------------------------------
+
+
+def case_q(user, action: str = VIEW) -> Q | None:
+    """The need-to-know rule for cases, or None when the user may see none.
+
+    * the case team (caseworker, supervisor, explicitly added members) — while their grant
+      still reaches the case's unit for ``action``;
+    * staff with a CHANGE grant on the unit, for a new case nobody has been assigned yet
+      (intake and assignment);
+    * staff with a CHANGE grant on the receiving unit of a pending transfer or referral
+      (to decide whether to accept it).
+    A grant on the unit alone is not enough."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    grant = scope_q(Case.scope, user, action)
+    change = scope_q(Case.scope, user, CHANGE)
+    parts = []
+    if grant is not None:
+        team = Q(caseworker=user) | Q(supervisor=user) | Q(pk__in=CaseMember.objects.filter(user=user).values("case_id"))
+        parts.append(grant & team)
+    if change is not None:
+        parts.append(change & Q(caseworker__isnull=True, status=Case.Status.RECEIVED))
+        to_q = scope_q(Referral.receiver_scope, user, CHANGE)
+        if to_q is not None:
+            parts.append(Q(pk__in=Referral.objects.filter(to_q, status=Referral.Status.PENDING).values("case_id")))
+    if not parts:
+        return None
+    q = parts[0]
+    for p in parts[1:]:
+        q |= p
+    return q
+
+
+class NeedToKnowQuerySet(models.QuerySet):
+    """Same contract as ``core.scoping.ScopedQuerySet.visible_to``, with the need-to-know
+    rule: rows hang off a case (``case_path`` is the lookup from the row to its Case, "" for
+    Case itself) and are visible when their case is."""
+
+    case_path = ""
+
+    def visible_to(self, user, action: str = VIEW):
+        q = case_q(user, action)
+        if q is None:
+            return self.none()
+        if not self.case_path:
+            return self.filter(q)
+        cases = Case.objects.filter(q).values("pk")
+        if self.case_path == "case":
+            return self.filter(case__in=cases)
+        # a to-many path (a person served with several cases): a subquery keeps rows unique
+        return self.filter(pk__in=self.model._base_manager.filter(**{f"{self.case_path}__in": cases}).values("pk"))
+
+
+def _manager(case_path: str):
+    qs_class = type(f"NeedToKnowQuerySet_{case_path or 'case'}", (NeedToKnowQuerySet,), {"case_path": case_path})
+    return qs_class.as_manager()
+
+
+# --- people served --------------------------------------------------------------------------
+
+
+class Category(models.TextChoices):
+    LEFT_BEHIND = "left_behind", "留守儿童"
+    IN_DIFFICULTY = "in_difficulty", "困境儿童"
+    ORPHAN = "orphan", "孤儿/事实孤儿"
+    MIGRANT_CHILD = "migrant_child", "流动儿童"
+    NEEDY_WORKER = "needy_worker", "困难职工"
+    MIGRANT_WORKER = "migrant_worker", "农民工"
+    AT_RISK_YOUTH = "at_risk_youth", "失足失范青少年"
+    POOR_STUDENT = "poor_student", "贫困生"
+    DISABLED = "disabled", "残疾人"
+
+
+class RiskFlag(models.TextChoices):
+    ABUSE = "abuse", "遭受暴力或虐待"
+    NEGLECT = "neglect", "监护缺失"
+    SELF_HARM = "self_harm", "自伤风险"
+    DROPOUT = "dropout", "辍学风险"
+    OFFENDING = "offending", "违法犯罪风险"
+
+
+class ServedPerson(models.Model):
+    """A person served, linked to the person record (一人一档). Visible with its cases."""
+
+    person = models.OneToOneField("people.Person", on_delete=models.PROTECT, related_name="served",
+                                  verbose_name="人员")
+    unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="+", verbose_name="登记单位")
+    categories = models.JSONField("服务对象类别", default=list, blank=True)
+    guardian_name = models.CharField("监护人姓名", max_length=50, blank=True)
+    guardian_relation = models.CharField("与本人关系", max_length=20, blank=True)
+    guardian_phone_enc = models.TextField(blank=True, default="")
+    guardian_phone_mask = models.CharField("监护人电话", max_length=20, blank=True, default="")
+    school_or_employer = models.CharField("学校或工作单位", max_length=100, blank=True)
+    risk_flags = models.JSONField("风险标记", default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    scope = ScopeSpec(unit="unit", line="unit__line")
+    objects = _manager("cases")
+
+    class Meta:
+        verbose_name = "服务对象"
+        verbose_name_plural = "服务对象"
+
+    def __str__(self):
+        return f"服务对象#{self.pk}"
+
+    def category_labels(self) -> str:
+        labels = dict(Category.choices)
+        return "、".join(labels.get(c, c) for c in self.categories)
+
+
+class Consent(models.Model):
+    """A consent record: when, by whom (the person or their guardian), for what."""
+
+    served_person = models.ForeignKey(ServedPerson, on_delete=models.CASCADE, related_name="consents")
+    given_on = models.DateField("同意日期")
+    given_by = models.CharField("同意人", max_length=50, help_text="本人或监护人姓名")
+    scope_text = models.CharField("同意范围", max_length=200)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    scope = ScopeSpec(unit="served_person__unit", line="served_person__unit__line")
+    objects = _manager("served_person__cases")
+
+    class Meta:
+        ordering = ["-given_on", "-id"]
+
+
+# --- requests and cases -----------------------------------------------------------------------
+
+TRACKING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
+
+
+def new_tracking_code() -> str:
+    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(10))
+
+
+class Channel(models.TextChoices):
+    ONLINE = "online", "网上"
+    HOTLINE_12351 = "12351", "12351"
+    HOTLINE_12338 = "12338", "12338"
+    HOTLINE_12355 = "12355", "12355"
+    WALK_IN = "walk_in", "来访（关爱工作站）"
+    REFERRAL = "referral", "转介"
+
+
+class Request(models.Model):
+    """A request as received (诉求). Its case carries the handling; it is visible with it."""
+
+    channel = models.CharField("渠道", max_length=10, choices=Channel.choices)
+    type = models.ForeignKey(RequestType, on_delete=models.PROTECT, related_name="requests", verbose_name="类型")
+    unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="+", verbose_name="受理单位")
+    requester_name_enc = models.TextField(blank=True, default="")
+    requester_name_mask = models.CharField("诉求人", max_length=20, blank=True, default="")
+    requester_phone_enc = models.TextField(blank=True, default="")
+    requester_phone_hash = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    requester_phone_mask = models.CharField("联系电话", max_length=20, blank=True, default="")
+    description_enc = models.TextField(blank=True, default="")
+    tracking_code = models.CharField("查询码", max_length=10, unique=True, default=new_tracking_code)
+    served_person = models.ForeignKey(ServedPerson, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="requests", verbose_name="服务对象")
+    received_at = models.DateTimeField("受理时间", default=timezone.now)
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+
+    scope = ScopeSpec(unit="unit", line="unit__line")
+    objects = _manager("case")
+
+    class Meta:
+        verbose_name = "诉求"
+        verbose_name_plural = "诉求"
+
+    def __str__(self):
+        return f"诉求 {self.tracking_code}"
+
+
+def mask_name(v: str) -> str:
+    v = (v or "").strip()
+    if not v:
+        return ""
+    return v[0] + "*" * max(1, len(v) - 1)
+
+
+class Case(models.Model):
+    class Status(models.TextChoices):
+        RECEIVED = "received", "受理"
+        ASSIGNED = "assigned", "分派"
+        ASSESSED = "assessed", "评估"
+        PLANNED = "planned", "服务计划"
+        IN_SERVICE = "in_service", "服务实施"
+        FOLLOW_UP = "follow_up", "回访"
+        CLOSED = "closed", "结案"
+
+    request = models.OneToOneField(Request, on_delete=models.PROTECT, related_name="case", verbose_name="诉求")
+    served_person = models.ForeignKey(ServedPerson, null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="cases", verbose_name="服务对象")
+    unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="+", verbose_name="承办单位",
+                             db_index=False)
+    status = models.CharField("状态", max_length=12, choices=Status.choices, default=Status.RECEIVED)
+    caseworker = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="cases_handled", verbose_name="个案社工")
+    supervisor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="cases_supervised", verbose_name="督导")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="CaseMember", through_fields=("case", "user"),
+                                     related_name="+")
+    acknowledge_due = models.DateField("受理时限")
+    resolve_due = models.DateField("办结时限")
+    acknowledged_at = models.DateTimeField("分派时间", null=True, blank=True)
+    plan_submitted_at = models.DateTimeField(null=True, blank=True)
+    plan_approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                         related_name="+")
+    plan_approved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField("结案时间", null=True, blank=True)
+    outcome = models.CharField("结案结果", max_length=200, blank=True)
+    satisfaction = models.PositiveSmallIntegerField("满意度", null=True, blank=True)
+    reopen_count = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    scope = ScopeSpec(unit="unit", line="unit__line")
+    objects = _manager("")
+
+    class Meta:
+        verbose_name = "个案"
+        verbose_name_plural = "个案"
+        indexes = [models.Index(fields=["caseworker", "status", "resolve_due"], name="case_worker_status_due"),
+                   models.Index(fields=["supervisor", "status", "resolve_due"], name="case_super_status_due"),
+                   models.Index(fields=["unit", "status"], name="case_unit_status")]
+
+    def __str__(self):
+        return f"个案 {self.request.tracking_code}" if self.request_id else "个案"
+
+    def get_absolute_url(self):
+        return reverse("casework:case_detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != self.Status.CLOSED
+
+    def is_overdue(self, today=None) -> bool:
+        today = today or timezone.localdate()
+        if not self.is_open:
+            return self.closed_at is not None and timezone.localdate(self.closed_at) > self.resolve_due
+        if self.acknowledged_at is None and self.acknowledge_due < today:
+            return True
+        return self.resolve_due < today
+
+    def in_team(self, user) -> bool:
+        return user.pk in (self.caseworker_id, self.supervisor_id) or self.casemember_set.filter(user=user).exists()
+
+
+class CaseMember(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="case_memberships")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "case"], name="casemember_unique")]
+
+
+class VisitType(models.TextChoices):
+    HOME = "home", "入户"
+    PHONE = "phone", "电话"
+    ONLINE = "online", "线上"
+
+
+class CaseEvent(models.Model):
+    """One step on a case's timeline. The note is ciphertext."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    step = models.CharField("环节", max_length=20)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    note_enc = models.TextField(blank=True, default="")
+    visit_type = models.CharField("走访方式", max_length=8, choices=VisitType.choices, blank=True)
+
+    scope = ScopeSpec(unit="case__unit", line="case__unit__line")
+    objects = _manager("case")
+
+    STEP_LABELS = {
+        "receive": "受理", "assign": "分派", "assess": "评估", "submit_plan": "提交服务计划",
+        "approve_plan": "批准服务计划", "return_plan": "退回服务计划", "service": "服务记录",
+        "follow_up": "回访", "close": "结案", "reopen": "重新开启", "transfer": "转办", "refer": "转介",
+        "accept_referral": "接收转办/转介", "decline_referral": "拒收转办/转介", "add_member": "增加成员",
+    }
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    @property
+    def step_label(self) -> str:
+        return self.STEP_LABELS.get(self.step, self.step)
+
+    @property
+    def has_note(self) -> bool:
+        return bool(self.note_enc)
+
+    def reveal_note(self) -> str:
+        """Plaintext; only through casework.actions.reveal_case (access-logged)."""
+        return crypto.decrypt(self.note_enc)
+
+
+class Referral(models.Model):
+    """转办 (to another unit of the same line) or 转介 (to another line's unit). The receiver
+    accepts (the case moves to its unit, awaiting assignment) or declines with a reason."""
+
+    class Kind(models.TextChoices):
+        TRANSFER = "transfer", "转办"
+        REFERRAL = "referral", "转介"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "待接收"
+        ACCEPTED = "accepted", "已接收"
+        DECLINED = "declined", "已拒收"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="referrals")
+    kind = models.CharField("类型", max_length=10, choices=Kind.choices)
+    from_unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="+", verbose_name="转出单位")
+    to_unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="+", verbose_name="接收单位")
+    reason = models.CharField("转出原因", max_length=300)
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decline_reason = models.CharField("拒收理由", max_length=300, blank=True)
+
+    scope = ScopeSpec(unit="case__unit", line="case__unit__line")
+    receiver_scope = ScopeSpec(unit="to_unit", line="to_unit__line")
+    objects = _manager("case")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["to_unit", "status"], name="referral_to_status")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}：{self.from_unit} → {self.to_unit}"

@@ -1,0 +1,23 @@
+from django.urls import path
+
+from . import views
+
+app_name = "casework"
+
+urlpatterns = [
+    path("", views.CaseListView.as_view(), name="case_list"),
+    path("mine/", views.MyCasesView.as_view(), name="my_cases"),
+    path("supervised/", views.SupervisedView.as_view(), name="supervised"),
+    path("unassigned/", views.IntakeQueueView.as_view(), name="unassigned"),
+    path("due/", views.DueView.as_view(), name="due"),
+    path("intake/", views.IntakeView.as_view(), name="intake"),
+    path("<int:pk>/", views.CaseDetailView.as_view(), name="case_detail"),
+    path("<int:pk>/reveal/", views.CaseRevealView.as_view(), name="case_reveal"),
+    *[path(f"<int:pk>/{step}/", views.CaseStepView.as_view(step=step), name=f"case_{step}")
+      for step in views.STEP_FORMS],
+    path("referrals/", views.ReferralInboxView.as_view(), name="referral_inbox"),
+    path("referrals/<int:pk>/accept/", views.ReferralDecideView.as_view(decision="accept"), name="referral_accept"),
+    path("referrals/<int:pk>/decline/", views.ReferralDecideView.as_view(decision="decline"), name="referral_decline"),
+    path("holidays/", views.HolidayView.as_view(), name="holidays"),
+    path("types/", views.RequestTypeView.as_view(), name="request_types"),
+]

@@ -1,0 +1,76 @@
+"""The working-day calendar: Monday to Friday, minus public holidays, plus make-up working
+days (调休上班), both kept in ``Holiday`` (seeded from the ``chinese-calendar`` package for
+the years it covers, editable by the system administrator)."""
+
+import datetime as dt
+
+HOLIDAY_NAMES = {
+    "New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节", "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节", "National Day": "国庆节", "Mid-autumn Festival": "中秋节",
+    "Anti-Fascist 70th Day": "抗战胜利70周年纪念日",
+}
+
+
+def package_rows() -> list[tuple[dt.date, bool, str]]:
+    """(date, is_workday, name) for every day the chinese-calendar package lists."""
+    from chinese_calendar.constants import holidays, workdays
+
+    rows = [(d, False, HOLIDAY_NAMES.get(n, n)) for d, n in holidays.items()]
+    rows += [(d, True, HOLIDAY_NAMES.get(n, n)) for d, n in workdays.items()]
+    return sorted(rows)
+
+
+class Calendar:
+    """The exceptions between two dates, loaded once; answers without further queries."""
+
+    def __init__(self, exceptions: dict[dt.date, bool]):
+        self.exceptions = exceptions
+
+    @classmethod
+    def load(cls, start: dt.date, end: dt.date) -> "Calendar":
+        from .models import Holiday
+
+        rows = Holiday.objects.filter(date__gte=start, date__lte=end).values_list("date", "is_workday")
+        return cls(dict(rows))
+
+    def is_workday(self, day: dt.date) -> bool:
+        if day in self.exceptions:
+            return self.exceptions[day]
+        return day.weekday() < 5
+
+
+def _window(start: dt.date, n: int) -> dt.date:
+    # Even the longest holiday run (春节 + weekends) leaves far more than 5 working days per 14.
+    return start + dt.timedelta(days=n * 3 + 30)
+
+
+def add_working_days(start: dt.date, n: int, calendar: Calendar | None = None) -> dt.date:
+    """The date ``n`` working days after ``start`` (n = 0: start itself if it is a working
+    day, else the next one). A request received on Friday with a one-day limit is due on
+    Monday; received before a holiday week, after it."""
+    if isinstance(start, dt.datetime):
+        start = start.date()
+    cal = calendar or Calendar.load(start, _window(start, n))
+    day = start
+    if n == 0:
+        while not cal.is_workday(day):
+            day += dt.timedelta(days=1)
+        return day
+    left = n
+    while left > 0:
+        day += dt.timedelta(days=1)
+        if cal.is_workday(day):
+            left -= 1
+    return day
+
+
+def working_days_between(start: dt.date, end: dt.date, calendar: Calendar | None = None) -> int:
+    """Working days after ``start`` up to and including ``end`` (negative when end < start)."""
+    if end < start:
+        return -working_days_between(end, start, calendar)
+    cal = calendar or Calendar.load(start, end)
+    n, day = 0, start
+    while day < end:
+        day += dt.timedelta(days=1)
+        n += cal.is_workday(day)
+    return n
