@@ -30,11 +30,22 @@ BUSINESS = [
         NavItem("五老志愿者", "people:volunteer_list", "award"),
         NavItem("队伍", "people:team_list", "people-fill"),
     ]),
+    ("服务群众", [
+        NavItem("受理登记", "casework:intake", "telephone-inbound"),
+        NavItem("我的个案", "casework:my_cases", "person-workspace"),
+        NavItem("督导个案", "casework:supervised", "person-check"),
+        NavItem("待分派", "casework:unassigned", "inboxes"),
+        NavItem("到期与超期", "casework:due", "alarm"),
+        NavItem("转办/转介收件箱", "casework:referral_inbox", "arrow-left-right"),
+        NavItem("全部个案", "casework:case_list", "folder2-open"),
+    ]),
     ("数据", [NavItem("导入", "core:import_start", "upload")]),
 ]
 SYSADMIN = [("系统管理", [NavItem("账户", "core:user_list", "person-gear"),
                        NavItem("条线", "orgs:line_list", "diagram-2"),
-                       NavItem("检查标准", "orgs:checklist_list", "list-check")])]
+                       NavItem("检查标准", "orgs:checklist_list", "list-check"),
+                       NavItem("节假日与调休", "casework:holidays", "calendar-week"),
+                       NavItem("诉求类型与时限", "casework:request_types", "card-checklist")])]
 SECADMIN = [("安全管理", [NavItem("账户与授权", "core:user_list", "shield-lock")])]
 AUDITOR = [("安全审计", [NavItem("变更日志", "core:changelog_list", "journal-text"),
                        NavItem("敏感信息访问", "core:accesslog_list", "eye"),
