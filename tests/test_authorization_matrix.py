@@ -193,6 +193,7 @@ def _foreign_objects(tree, lines):
     team = Team.objects.create(id=FOREIGN_PK, unit=where, name="邻县秘密宣讲团", kind="lecture", leader=person)
     TeamMember.objects.create(id=FOREIGN_PK, team=team, person=person, role="邻县秘密队员")
     _foreign_casework(where, person)
+    _foreign_records(where)
     # Not scoped but owned: another account's API token (and that account) at the same pk.
     outsider = User.objects.create_user(id=FOREIGN_PK, username="waixian", display_name="邻县秘密账户",
                                         password="Qunli-Test-2026!", must_change_password=False)
@@ -217,6 +218,31 @@ def _foreign_casework(where, person):
                             created_by=User.objects.filter(kind="business").first())
     Consent.objects.create(id=FOREIGN_PK, served_person=served, given_on=dt.date(2026, 1, 1), given_by="邻县秘密同意人",
                            scope_text="邻县秘密范围", recorded_by=User.objects.filter(kind="business").first())
+
+
+def _foreign_records(where):
+    """records: a fonds of 邻县妇联 with an org code, a retention schedule, a filed item and its file."""
+    from qunli.records.models import (
+        Category,
+        Fonds,
+        Item,
+        ItemFile,
+        OrgCode,
+        RetentionRule,
+        RetentionSchedule,
+    )
+
+    fonds = Fonds.objects.create(id=FOREIGN_PK, code="LX900", name="邻县秘密全宗", unit=where)
+    org = OrgCode.objects.create(id=FOREIGN_PK, fonds=fonds, code="BGS", name="邻县秘密办公室")
+    schedule = RetentionSchedule.objects.create(id=FOREIGN_PK, unit=where, version=1, effective_on=dt.date(2020, 1, 1),
+                                                note="邻县秘密保管期限表")
+    RetentionRule.objects.create(id=FOREIGN_PK, schedule=schedule, record_type="邻县秘密类型", retention="Y")
+    item = Item.objects.create(id=FOREIGN_PK, fonds=fonds, category=Category.objects.get(code="WS"), year=2024,
+                               retention="Y", org_code=org, piece_no=1, archival_code="LX900-WS·2024-Y-BGS-0001",
+                               title="邻县秘密文件", responsible="邻县秘密责任者", date=dt.date(2024, 1, 1),
+                               pages=1, status="filed")
+    ItemFile.objects.create(id=FOREIGN_PK, item=item, name="邻县秘密扫描件.pdf", size=4, mime="application/pdf",
+                            sm3="0" * 64, sha256="0" * 64, storage_name="files/00/" + "0" * 64)
 
 
 @pytest.fixture

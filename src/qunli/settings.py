@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "qunli.orgs",
     "qunli.people",
     "qunli.reports",
+    "qunli.records",
     "qunli.casework",
 ]
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("orgs/", include("qunli.orgs.urls")),
     path("people/", include("qunli.people.urls")),
     path("reports/", include("qunli.reports.urls")),
+    path("records/", include("qunli.records.urls")),
     path("casework/", include("qunli.casework.urls")),
     path("api/", api.urls),
 ]

@@ -8,6 +8,7 @@ from qunli.core.actions import ActionError, action, full_clean_or_raise, require
 from qunli.core.audit import log_change, snapshot
 from qunli.core.identifiers import InvalidIdentifier, validate_division_code, validate_uscc
 from qunli.core.models import User
+from qunli.records import capture
 
 from .models import (
     LEVEL_ORDER,
@@ -97,6 +98,7 @@ def _end_unit(actor, unit: Unit, status: str, kind: str, on: dt.date, note: str,
     if related:
         event.related.set(related)
     log_change(actor, f"orgs.{kind}_unit", unit, before, snapshot(unit), unit_path=unit.path)
+    capture.unit_changed(actor, unit)  # 前端控制: archived after commit when a fonds covers the unit
     return event
 
 
@@ -173,6 +175,7 @@ def appoint(actor, *, unit: Unit, person, title: str, started_on: dt.date, term_
     full_clean_or_raise(pos)
     pos.save()
     log_change(actor, "orgs.appoint", pos, None, snapshot(pos), unit_path=unit.path)
+    capture.position_changed(actor, pos)
     return pos
 
 
@@ -200,6 +203,7 @@ def end_position(actor, position: Position, *, on: dt.date, reason: str, confirm
     position.ended_early = bool(warning)
     position.save(update_fields=["ended_on", "end_reason", "ended_early"])
     log_change(actor, "orgs.end_position", position, before, snapshot(position), unit_path=position.unit.path)
+    capture.position_changed(actor, position, ended=True)
     return position
 
 

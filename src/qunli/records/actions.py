@@ -1,0 +1,400 @@
+"""The verbs that write archival holdings. Other modules capture their records through
+``capture_record`` (前端控制): the business record becomes a pending item, its files hashed
+(SM3, SHA-256) and stored once, the moment it is created. ``file_items`` classes, orders and
+numbers pending items per DA/T 22; a filed 档号 changes only through ``renumber_item``."""
+
+import datetime as dt
+import hashlib
+import uuid
+from collections import defaultdict
+
+from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from qunli.core.actions import ActionError, action, full_clean_or_raise, require_change
+from qunli.core.audit import log_change, snapshot
+from qunli.core.scoping import CHANGE, can
+
+from .models import (
+    Category,
+    Classification,
+    FilingCounter,
+    Fonds,
+    Item,
+    ItemFile,
+    Openness,
+    OrgCode,
+    Retention,
+    RetentionRule,
+    RetentionSchedule,
+)
+
+MAX_FILE_BYTES = 200 * 1024 * 1024
+# extension → (MIME type, accepted leading bytes). DOCX and OFD are zip containers.
+ALLOWED_TYPES = {
+    "pdf": ("application/pdf", (b"%PDF",)),
+    "ofd": ("application/ofd", (b"PK\x03\x04",)),
+    "jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    "jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    "tif": ("image/tiff", (b"II*\x00", b"MM\x00*")),
+    "tiff": ("image/tiff", (b"II*\x00", b"MM\x00*")),
+    "png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", (b"PK\x03\x04",)),
+}
+ALLOWED_LABEL = "PDF、OFD、JPEG、TIFF、PNG、DOCX"
+CHUNK = 1024 * 1024
+
+
+# --- holdings ----------------------------------------------------------------------------
+
+@action
+def create_fonds(actor, *, unit, code: str, name: str) -> Fonds:
+    require_change(actor, unit)
+    code = (code or "").strip().upper()
+    if Fonds.objects.filter(code=code).exists():
+        raise ActionError(f"全宗号“{code}”已被使用。")
+    fonds = Fonds(unit=unit, code=code, name=(name or "").strip())
+    full_clean_or_raise(fonds)
+    fonds.save()
+    log_change(actor, "records.create_fonds", fonds, None, snapshot(fonds), unit_path=unit.path)
+    return fonds
+
+
+@action
+def add_org_code(actor, fonds: Fonds, *, code: str, name: str) -> OrgCode:
+    require_change(actor, fonds)
+    code = (code or "").strip().upper()
+    if not code.isalnum() or not code.isascii():
+        raise ActionError("机构（问题）代码只能由字母和数字组成，如 BGS。")
+    if fonds.org_codes.filter(code=code).exists():
+        raise ActionError(f"本全宗已有机构（问题）代码“{code}”。")
+    oc = OrgCode(fonds=fonds, code=code, name=(name or "").strip())
+    full_clean_or_raise(oc)
+    oc.save()
+    log_change(actor, "records.add_org_code", oc, None, snapshot(oc), unit_path=fonds.unit.path)
+    return oc
+
+
+@action
+def add_schedule_version(actor, unit, *, effective_on: dt.date, rules: list[tuple[str, str]],
+                         note: str = "") -> RetentionSchedule:
+    """A new version of the unit's 归档范围和保管期限表; earlier versions stay as they were."""
+    require_change(actor, unit)
+    if not rules:
+        raise ActionError("保管期限表至少需要一条规则。")
+    seen = set()
+    for record_type, retention in rules:
+        if not record_type:
+            raise ActionError("文件类型不能为空。")
+        if retention not in Retention.values:
+            raise ActionError(f"“{record_type}”的保管期限无效，应为 Y、D30 或 D10。")
+        if record_type in seen:
+            raise ActionError(f"文件类型“{record_type}”重复。")
+        seen.add(record_type)
+    last = RetentionSchedule.objects.filter(unit=unit).order_by("-version").values_list("version", flat=True).first()
+    schedule = RetentionSchedule.objects.create(unit=unit, version=(last or 0) + 1, effective_on=effective_on,
+                                                note=note)
+    RetentionRule.objects.bulk_create([RetentionRule(schedule=schedule, record_type=t, retention=r)
+                                       for t, r in rules])
+    log_change(actor, "records.add_schedule_version", schedule, None,
+               {**snapshot(schedule), "rules": [list(r) for r in rules]}, unit_path=unit.path)
+    return schedule
+
+
+def current_schedule(unit, on: dt.date | None = None) -> RetentionSchedule | None:
+    """The schedule in force on ``on``: the unit's own, else its nearest ancestor's."""
+    on = on or dt.date.today()
+    paths = [unit.path[: i * unit.steplen] for i in range(1, unit.depth + 1)]
+    return (RetentionSchedule.objects.filter(unit__path__in=paths, effective_on__lte=on)
+            .order_by("-unit__depth", "-version").prefetch_related("rules").first())
+
+
+def fonds_for(unit) -> Fonds | None:
+    """The fonds of the unit, or of its nearest ancestor that has one."""
+    paths = [unit.path[: i * unit.steplen] for i in range(1, unit.depth + 1)]
+    return Fonds.objects.filter(unit__path__in=paths).select_related("unit").order_by("-unit__depth", "id").first()
+
+
+# --- capture (前端控制) ---------------------------------------------------------------------
+
+def _open(f):
+    """Accept an UploadedFile / File, or a (name, bytes) pair."""
+    if isinstance(f, tuple):
+        name, data = f
+        return name, ContentFile(data, name=name)
+    return f.name, f
+
+
+def check_file(name: str, size: int, head: bytes) -> str:
+    """The MIME type of an acceptable file, or an ActionError with the reason in Chinese."""
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if ext not in ALLOWED_TYPES:
+        raise ActionError(f"文件“{name}”的格式不在允许范围内（允许：{ALLOWED_LABEL}）。")
+    if size == 0:
+        raise ActionError(f"文件“{name}”是空文件。")
+    if size > MAX_FILE_BYTES:
+        raise ActionError(f"文件“{name}”超过大小上限（{MAX_FILE_BYTES // 1024 // 1024} MB）。")
+    mime, magics = ALLOWED_TYPES[ext]
+    if not any(head.startswith(m) for m in magics):
+        raise ActionError(f"文件“{name}”的内容与扩展名 .{ext} 不符或文件已损坏。")
+    return mime
+
+
+def store_file(item: Item, f) -> ItemFile:
+    """Hash once (SM3 and SHA-256 in one pass) and store under files/<sm3[:2]>/<sm3>, once
+    per content. A stored file outlives a rolled-back capture harmlessly: it is addressed
+    by its content and a later capture of the same bytes reuses it."""
+    name, fh = _open(f)
+    size = getattr(fh, "size", None)
+    fh.seek(0)
+    head = fh.read(16)
+    fh.seek(0)
+    sm3, sha = hashlib.new("sm3"), hashlib.sha256()
+    total = 0
+    for chunk in fh.chunks(CHUNK) if hasattr(fh, "chunks") else iter(lambda: fh.read(CHUNK), b""):
+        sm3.update(chunk)
+        sha.update(chunk)
+        total += len(chunk)
+    mime = check_file(name, size if size is not None else total, head)
+    digest = sm3.hexdigest()
+    storage_name = f"files/{digest[:2]}/{digest}"
+    if not default_storage.exists(storage_name):
+        fh.seek(0)
+        saved = default_storage.save(storage_name, fh if isinstance(fh, File) else File(fh))
+        if saved != storage_name:  # a concurrent capture stored the same bytes first
+            default_storage.delete(saved)
+    return ItemFile.objects.create(item=item, name=name[:200], size=total, mime=mime, sm3=digest,
+                                   sha256=sha.hexdigest(), storage_name=storage_name)
+
+
+def _source_fields(source) -> dict:
+    if source is None:
+        return {"source_type": "", "source_id": "", "source_repr": ""}
+    if isinstance(source, dict):
+        return {k: str(source.get(k, ""))[:200] for k in ("source_type", "source_id", "source_repr")}
+    return {"source_type": source._meta.label_lower, "source_id": str(source.pk), "source_repr": str(source)[:200]}
+
+
+@action
+def capture_record(actor, *, unit, title: str, responsible: str, date: dt.date, source=None, doc_no: str = "",
+                   category: str = "WS", retention: str | None = None, files=(), record_type: str = "",
+                   org_code: str = "", classification: str = Classification.INTERNAL,
+                   openness: str = Openness.PENDING, pages: int | None = None, note: str = "") -> Item:
+    """Register a business record as a pending archival item in the fonds of ``unit`` (or
+    of its nearest ancestor with a fonds). Retention comes from the schedule in force when
+    not given (rule for ``record_type``); it may stay empty and be set before filing."""
+    require_change(actor, unit)
+    fonds = fonds_for(unit)
+    if fonds is None:
+        raise ActionError(f"“{unit.name}”及其上级单位均未建立全宗，无法登记档案。")
+    cat = Category.objects.filter(code=category).first()
+    if cat is None:
+        raise ActionError(f"门类代码“{category}”不存在。")
+    if retention and retention not in Retention.values:
+        raise ActionError("保管期限无效，应为 Y、D30 或 D10。")
+    if not retention and record_type:
+        schedule = current_schedule(unit, date)
+        retention = schedule.retention_for(record_type) if schedule else None
+    oc = None
+    if org_code:
+        oc = fonds.org_codes.filter(code=org_code.strip().upper()).first()
+        if oc is None:
+            raise ActionError(f"全宗{fonds.code}没有机构（问题）代码“{org_code}”。")
+    item = Item(fonds=fonds, category=cat, year=(date or dt.date.today()).year, retention=retention or "",
+                org_code=oc, title=(title or "")[:300], responsible=(responsible or "")[:100], date=date,
+                doc_no=doc_no or "", classification=classification, openness=openness, pages=pages, note=note,
+                **_source_fields(source))
+    full_clean_or_raise(item)
+    item.save()
+    stored = [store_file(item, f) for f in files]
+    after = snapshot(item)
+    after["files"] = [{"name": s.name, "size": s.size, "sm3": s.sm3, "sha256": s.sha256} for s in stored]
+    log_change(actor, "records.capture_record", item, None, after, unit_path=fonds.unit.path)
+    return item
+
+
+EDITABLE = ("title", "responsible", "date", "doc_no", "classification", "openness", "pages", "retention", "note")
+
+
+@action
+def update_item(actor, item: Item, *, org_code: str | None = None, category: str | None = None, **changes) -> Item:
+    """Complete or correct the description of a pending item (a filed one is corrected by
+    renumbering, which keeps its class gapless)."""
+    require_change(actor, item)
+    if item.is_filed:
+        raise ActionError("已归档的条目不能修改分类和著录项。")
+    before = snapshot(item)
+    for k, v in changes.items():
+        if k not in EDITABLE:
+            raise ActionError(f"不能修改字段 {k}")
+        setattr(item, k, v if v is not None or k in ("date", "pages") else "")
+    if item.date:
+        item.year = item.date.year
+    if org_code is not None:
+        item.org_code = item.fonds.org_codes.filter(code=org_code.strip().upper()).first() if org_code else None
+        if org_code and item.org_code is None:
+            raise ActionError(f"全宗{item.fonds.code}没有机构（问题）代码“{org_code}”。")
+    if category:
+        item.category = Category.objects.filter(code=category).first() or item.category
+    full_clean_or_raise(item)
+    item.save()
+    log_change(actor, "records.update_item", item, before, snapshot(item), unit_path=item.fonds.unit.path)
+    return item
+
+
+# --- filing (DA/T 22-2015) -----------------------------------------------------------------
+
+REQUIRED = (("title", "题名"), ("responsible", "责任者"), ("date", "日期"), ("classification", "密级"),
+            ("retention", "保管期限"), ("openness", "开放标识"), ("pages", "页数"))
+_ROW = ("id", "fonds_id", "category__code", "category_id", "year", "retention", "org_code__code", "date", "title",
+        "responsible", "doc_no", "classification", "openness", "pages", "status")
+
+
+def missing_elements(row: dict, needs_org: bool) -> list[str]:
+    """The DA/T 18 required elements an item lacks (文件编号 may be empty, but is a field)."""
+    missing = [label for key, label in REQUIRED if row[key] in (None, "")]
+    if row["pages"] is not None and row["pages"] < 1 and "页数" not in missing:
+        missing.append("页数")
+    if row["classification"] and row["classification"] not in Classification.values:
+        missing.append("密级")
+    if needs_org and not row["org_code__code"]:
+        missing.append("机构（问题）代码")
+    if row["date"] and row["year"] != row["date"].year:
+        missing.append("年度（与日期不符）")
+    return missing
+
+
+def archival_code(fonds_code: str, category: str, year: int, retention: str, org: str, piece_no: int) -> str:
+    """全宗号-门类代码·年度-保管期限-机构代码-件号, e.g. J001-WS·2023-Y-BGS-0001."""
+    parts = [fonds_code, f"{category}·{year}", retention] + ([org] if org else []) + [f"{piece_no:04d}"]
+    return "-".join(parts)
+
+
+def _locked_counter(key: dict) -> FilingCounter:
+    """The class counter, locked until the transaction ends; the first filers of a class
+    may race to create it, the loser's insert fails in its savepoint and it locks the row."""
+    qs = FilingCounter.objects.select_for_update().filter(**key)
+    counter = qs.first()
+    if counter is None:
+        try:
+            with transaction.atomic():
+                return FilingCounter.objects.create(**key)
+        except IntegrityError:
+            counter = qs.get()
+    return counter
+
+
+def _chunks(seq, n):
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+@action
+def file_items(actor, item_ids) -> dict:
+    """File pending items: class by (全宗, 门类, 年度, 保管期限, 机构), order by (日期, id),
+    give each the next 件号 of its class and its 档号. All or nothing: one item that lacks a
+    required element (or is already filed, or out of reach) refuses the whole batch."""
+    ids = sorted({int(i) for i in item_ids})
+    if not ids:
+        raise ActionError("请先选择要归档的条目。")
+    rows = []
+    for part in _chunks(ids, 5000):
+        rows += list(Item.objects.filter(pk__in=part).select_for_update(of=("self",)).order_by("id").values(*_ROW))
+    if len(rows) != len(ids):
+        raise ActionError("部分条目不存在或不在您的数据范围内。")
+    fonds = {f.pk: f for f in Fonds.objects.filter(pk__in={r["fonds_id"] for r in rows}).select_related("unit")}
+    for f in fonds.values():
+        if not can(actor, CHANGE, f):
+            raise PermissionDenied("您没有对该对象执行此操作的权限。")
+    needs_org = set(OrgCode.objects.filter(fonds_id__in=fonds).values_list("fonds_id", flat=True).distinct())
+    errors = []
+    for r in rows:
+        label = f"“{r['title'] or '（无题名）'}”（条目 {r['id']}）"
+        if r["status"] != Item.Status.PENDING:
+            errors.append(f"{label}已归档，不能重复归档。")
+            continue
+        missing = missing_elements(r, r["fonds_id"] in needs_org)
+        if missing:
+            errors.append(f"{label}缺少必著项：{'、'.join(missing)}。")
+    if errors:
+        raise ActionError(errors)
+
+    classes = defaultdict(list)
+    for r in rows:
+        classes[(r["fonds_id"], r["category_id"], r["year"], r["retention"], r["org_code__code"] or "")].append(r)
+    batch = uuid.uuid4().hex
+    now = timezone.now()
+    updates, summary = [], []
+    for key in sorted(classes):  # one lock order for every filer: no deadlock between them
+        fonds_id, category_id, year, retention, org = key
+        members = sorted(classes[key], key=lambda r: (r["date"], r["id"]))
+        counter = _locked_counter({"fonds_id": fonds_id, "category_id": category_id, "year": year,
+                                   "retention": retention, "org": org})
+        first = counter.last_no + 1
+        for n, r in enumerate(members, start=first):
+            code = archival_code(fonds[fonds_id].code, r["category__code"], year, retention, org, n)
+            updates.append((n, code, Item.Status.FILED, now, batch, r["id"]))
+        last = counter.last_no + len(members)
+        FilingCounter.objects.filter(pk=counter.pk).update(last_no=last)
+        summary.append({"class": archival_code(fonds[fonds_id].code, members[0]["category__code"], year, retention,
+                                               org, 0)[:-5], "first": first, "last": last,
+                        "item_ids": [r["id"] for r in members]})
+    table = Item._meta.db_table
+    qn = connection.ops.quote_name
+    sql = (f"UPDATE {qn(table)} SET {qn('piece_no')} = %s, {qn('archival_code')} = %s, {qn('status')} = %s, "
+           f"{qn('filed_at')} = %s, {qn('filing_batch')} = %s WHERE {qn('id')} = %s")
+    field = Item._meta.get_field("filed_at")
+    when = field.get_db_prep_value(now, connection)
+    with connection.cursor() as cur:
+        for part in _chunks(updates, 5000):
+            cur.executemany(sql, [(n, c, s, when, b, i) for n, c, s, _, b, i in part])
+    # One change-log row per batch (as imports do): which items got which 件号, class by class.
+    first_fonds = fonds[rows[0]["fonds_id"]]
+    log_change(actor, "records.file_items", None, None, {"batch": batch, "count": len(rows), "classes": summary},
+               unit_path=first_fonds.unit.path, obj_type="records.filing", obj_id=batch,
+               obj_repr=f"归档 {len(rows)} 件（{summary[0]['class']} 等 {len(summary)} 类）")
+    return {"batch": batch, "count": len(rows), "classes": summary}
+
+
+@action
+def renumber_item(actor, item: Item, *, piece_no: int, reason: str) -> Item:
+    """Move a filed item to another position of its class; the items in between shift by
+    one, so the class stays gapless. Every changed 档号 is in the change-log row."""
+    require_change(actor, item)
+    if not item.is_filed:
+        raise ActionError("只有已归档的条目才有件号。")
+    if not (reason or "").strip():
+        raise ActionError("请填写调整件号的原因。")
+    org = item.org_code.code if item.org_code_id else ""
+    counter = _locked_counter({"fonds_id": item.fonds_id, "category_id": item.category_id, "year": item.year,
+                               "retention": item.retention, "org": org})
+    if not 1 <= piece_no <= counter.last_no:
+        raise ActionError(f"件号应在 1 至 {counter.last_no} 之间。")
+    old = item.piece_no
+    if piece_no == old:
+        raise ActionError("新件号与原件号相同。")
+    lo, hi = sorted((old, piece_no))
+    org_filter = {"org_code__code": org} if org else {"org_code__isnull": True}
+    same_class = Item.objects.select_for_update(of=("self",)).filter(
+        fonds_id=item.fonds_id, category_id=item.category_id, year=item.year, retention=item.retention,
+        status=Item.Status.FILED, piece_no__gte=lo, piece_no__lte=hi, **org_filter)
+    affected = list(same_class.select_related("category").order_by("piece_no"))
+    shift = -1 if piece_no > old else 1
+    changes = {}
+    for it in affected:
+        new_no = piece_no if it.pk == item.pk else it.piece_no + shift
+        changes[it.pk] = (it.piece_no, it.archival_code, new_no,
+                          archival_code(item.fonds.code, it.category.code, it.year, it.retention, org, new_no))
+    for it in affected:  # two passes: no transient clash on the unique 档号
+        Item.objects.filter(pk=it.pk).update(archival_code=f"~{it.pk}")
+    for pk, (_, _, new_no, code) in changes.items():
+        Item.objects.filter(pk=pk).update(piece_no=new_no, archival_code=code)
+    log_change(actor, "records.renumber_item", item, {"piece_no": old, "archival_code": item.archival_code},
+               {"piece_no": piece_no, "archival_code": changes[item.pk][3], "reason": reason,
+                "shifted": {str(pk): [c[1], c[3]] for pk, c in changes.items()}},
+               unit_path=item.fonds.unit.path)
+    item.refresh_from_db()
+    return item

@@ -1,0 +1,107 @@
+"""Forms for the archives pages. They collect input; ``records.actions`` validates, checks
+permissions and writes."""
+
+import datetime as dt
+
+from django import forms
+
+from qunli.orgs.widgets import UnitPickerField
+from qunli.people.forms import DATE, UserForm
+
+from .actions import ALLOWED_LABEL, MAX_FILE_BYTES
+from .models import Category, Classification, Openness, Retention
+
+
+def _blank(choices, label="（未定）"):
+    return [("", label), *choices]
+
+
+class FondsForm(UserForm):
+    unit = UnitPickerField(label="立档单位")
+    code = forms.CharField(label="全宗号", max_length=20, help_text="如 J001")
+    name = forms.CharField(label="全宗名称", max_length=100)
+
+
+class OrgCodeForm(UserForm):
+    code = forms.CharField(label="机构（问题）代码", max_length=10, help_text="如 BGS")
+    name = forms.CharField(label="名称", max_length=40, help_text="如 办公室")
+
+
+class ScheduleVersionForm(UserForm):
+    effective_on = forms.DateField(label="生效日期", widget=DATE, initial=dt.date.today)
+    rules = forms.CharField(label="规则", widget=forms.Textarea(attrs={"rows": 6}),
+                            help_text="每行一条：文件类型=保管期限（Y、D30 或 D10），如“机构变动=Y”。")
+    note = forms.CharField(label="说明", max_length=200, required=False)
+
+    def clean_rules(self):
+        rules = []
+        for n, line in enumerate(self.cleaned_data["rules"].splitlines(), start=1):
+            line = line.strip()
+            if not line:
+                continue
+            if "=" not in line:
+                raise forms.ValidationError(f"第{n}行格式应为“文件类型=保管期限”。")
+            t, r = (x.strip() for x in line.split("=", 1))
+            if r.upper() not in Retention.values:
+                raise forms.ValidationError(f"第{n}行的保管期限“{r}”无效，应为 Y、D30 或 D10。")
+            rules.append((t, r.upper()))
+        if not rules:
+            raise forms.ValidationError("至少填写一条规则。")
+        return rules
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        if isinstance(data, (list, tuple)):
+            return [super(MultipleFileField, self).clean(d, initial) for d in data]
+        return [super().clean(data, initial)] if data else []
+
+
+class _DescriptionFields(forms.Form):
+    title = forms.CharField(label="题名", max_length=300, required=False)
+    responsible = forms.CharField(label="责任者", max_length=100, required=False)
+    date = forms.DateField(label="日期", widget=DATE, required=False)
+    doc_no = forms.CharField(label="文件编号", max_length=60, required=False)
+    category = forms.ChoiceField(label="门类", choices=())
+    retention = forms.ChoiceField(label="保管期限", choices=_blank(Retention.choices), required=False)
+    org_code = forms.CharField(label="机构（问题）代码", max_length=10, required=False)
+    classification = forms.ChoiceField(label="密级", choices=Classification.choices, initial=Classification.INTERNAL)
+    openness = forms.ChoiceField(label="开放标识", choices=Openness.choices, initial=Openness.PENDING)
+    pages = forms.IntegerField(label="页数", min_value=1, required=False)
+    note = forms.CharField(label="备注", max_length=200, required=False)
+
+
+class CaptureForm(UserForm, _DescriptionFields):
+    unit = UnitPickerField(label="形成单位", help_text="条目登记到该单位（或其最近的上级单位）的全宗。")
+    files = MultipleFileField(label="电子文件", required=False,
+                              help_text=f"允许 {ALLOWED_LABEL}，单个文件不超过 {MAX_FILE_BYTES // 1024 // 1024} MB。")
+    field_order = ["unit", "title", "responsible", "date", "doc_no", "category", "retention", "org_code",
+                   "classification", "openness", "pages", "note", "files"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [(c.code, str(c)) for c in Category.objects.all()]
+        self.fields["title"].required = self.fields["responsible"].required = self.fields["date"].required = True
+
+
+class ItemEditForm(UserForm, _DescriptionFields):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = [(c.code, str(c)) for c in Category.objects.all()]
+
+
+class RenumberForm(UserForm):
+    piece_no = forms.IntegerField(label="新件号", min_value=1)
+    reason = forms.CharField(label="调整原因", max_length=200)
+
+
+class CatalogueForm(forms.Form):
+    year = forms.IntegerField(label="年度", min_value=1900, max_value=2100)
+    retention = forms.ChoiceField(label="保管期限", choices=Retention.choices)
+    category = forms.CharField(label="门类代码", max_length=10, required=False, initial="WS")

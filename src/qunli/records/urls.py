@@ -1,0 +1,22 @@
+from django.urls import path
+
+from . import views
+
+app_name = "records"
+
+urlpatterns = [
+    path("fonds/", views.FondsListView.as_view(), name="fonds_list"),
+    path("fonds/add/", views.FondsAddView.as_view(), name="fonds_add"),
+    path("fonds/<int:pk>/", views.FondsDetailView.as_view(), name="fonds_detail"),
+    path("fonds/<int:pk>/org-codes/add/", views.OrgCodeAddView.as_view(), name="org_code_add"),
+    path("fonds/<int:pk>/schedules/add/", views.ScheduleAddView.as_view(), name="schedule_add"),
+    path("fonds/<int:pk>/catalogue.xlsx", views.CatalogueView.as_view(), name="catalogue"),
+    path("items/", views.ItemListView.as_view(), name="item_list"),
+    path("items/pending/", views.PendingListView.as_view(), name="pending_list"),
+    path("items/file/", views.FileItemsView.as_view(), name="file_items"),
+    path("items/add/", views.ItemAddView.as_view(), name="item_add"),
+    path("items/<int:pk>/", views.ItemDetailView.as_view(), name="item_detail"),
+    path("items/<int:pk>/edit/", views.ItemEditView.as_view(), name="item_edit"),
+    path("items/<int:pk>/renumber/", views.RenumberView.as_view(), name="item_renumber"),
+    path("files/<int:pk>/download/", views.ItemFileDownloadView.as_view(), name="file_download"),
+]
