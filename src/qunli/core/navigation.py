@@ -30,6 +30,11 @@ BUSINESS = [
         NavItem("五老志愿者", "people:volunteer_list", "award"),
         NavItem("队伍", "people:team_list", "people-fill"),
     ]),
+    ("档案", [
+        NavItem("全宗", "records:fonds_list", "archive"),
+        NavItem("待归档", "records:pending_list", "inbox"),
+        NavItem("档案条目", "records:item_list", "journal-bookmark"),
+    ]),
     ("服务群众", [
         NavItem("受理登记", "casework:intake", "telephone-inbound"),
         NavItem("我的个案", "casework:my_cases", "person-workspace"),
