@@ -42,14 +42,17 @@ def capture_closed_case(case) -> bool:
 
     If ``qunli.records.actions.capture_record`` does not exist (yet), nothing happens and
     False is returned. When it does, it is called with the keyword arguments it accepts among
-    ``source`` (the case), ``actor`` (the closing caseworker), ``unit``, ``title``, ``summary``
-    and ``kind`` ("casework.case"); the title carries no sensitive plaintext."""
+    ``source`` (the case), ``actor`` (the caseworker), ``unit``, ``title``, ``responsible``
+    (the unit's name), ``date`` (closing day), ``record_type`` ("个案"), ``summary`` and ``kind``; the title carries no sensitive plaintext."""
     capture = _capture_record()
     if capture is None:
         return False
     summary = case_summary(case)
+    from django.utils import timezone
+
     offered = {"source": case, "obj": case, "actor": case.caseworker, "unit": case.unit, "title": summary["title"],
-               "summary": summary, "kind": "casework.case"}
+               "responsible": case.unit.name, "date": timezone.localdate(case.closed_at) if case.closed_at else None,
+               "record_type": "个案", "summary": summary, "kind": "casework.case"}
     params = inspect.signature(capture).parameters
     if any(p.kind == p.VAR_KEYWORD for p in params.values()):
         kwargs = {k: v for k, v in offered.items() if k != "obj"}
