@@ -170,6 +170,10 @@ class ServedPerson(models.Model):
         labels = dict(Category.choices)
         return "、".join(labels.get(c, c) for c in self.categories)
 
+    def risk_flag_labels(self) -> str:
+        labels = dict(RiskFlag.choices)
+        return "、".join(labels.get(f, f) for f in self.risk_flags)
+
 
 class Consent(models.Model):
     """A consent record: when, by whom (the person or their guardian), for what."""
