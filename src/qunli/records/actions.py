@@ -249,16 +249,17 @@ def update_item(actor, item: Item, *, org_code: str | None = None, category: str
 
 REQUIRED = (("title", "题名"), ("responsible", "责任者"), ("date", "日期"), ("classification", "密级"),
             ("retention", "保管期限"), ("openness", "开放标识"), ("pages", "页数"))
+_CLASSIFICATIONS = frozenset(Classification.values)
 _ROW = ("id", "fonds_id", "category__code", "category_id", "year", "retention", "org_code__code", "date", "title",
         "responsible", "doc_no", "classification", "openness", "pages", "status")
 
 
 def missing_elements(row: dict, needs_org: bool) -> list[str]:
     """The DA/T 18 required elements an item lacks (文件编号 may be empty, but is a field)."""
-    missing = [label for key, label in REQUIRED if row[key] in (None, "")]
+    missing = [label for key, label in REQUIRED if row[key] is None or row[key] == ""]
     if row["pages"] is not None and row["pages"] < 1 and "页数" not in missing:
         missing.append("页数")
-    if row["classification"] and row["classification"] not in Classification.values:
+    if row["classification"] and row["classification"] not in _CLASSIFICATIONS:
         missing.append("密级")
     if needs_org and not row["org_code__code"]:
         missing.append("机构（问题）代码")
@@ -276,15 +277,34 @@ def archival_code(fonds_code: str, category: str, year: int, retention: str, org
 def _locked_counter(key: dict) -> FilingCounter:
     """The class counter, locked until the transaction ends; the first filers of a class
     may race to create it, the loser's insert fails in its savepoint and it locks the row."""
-    qs = FilingCounter.objects.select_for_update().filter(**key)
-    counter = qs.first()
-    if counter is None:
-        try:
-            with transaction.atomic():
-                return FilingCounter.objects.create(**key)
-        except IntegrityError:
-            counter = qs.get()
-    return counter
+    return _locked_counters([key])[_class_key(key)]
+
+
+def _class_key(key: dict) -> tuple:
+    return key["fonds_id"], key["category_id"], key["year"], key["retention"], key["org"]
+
+
+def _locked_counters(keys: list[dict]) -> dict:
+    """The counters of several classes, locked in one query (in id order, the same for every
+    filer); missing ones are created first, each in its savepoint (a concurrent creator of
+    the same class makes the insert fail, and the row is then locked like the others)."""
+    def select():
+        qs = FilingCounter.objects.select_for_update().filter(
+            fonds_id__in={k["fonds_id"] for k in keys}, category_id__in={k["category_id"] for k in keys},
+            year__in={k["year"] for k in keys}).order_by("id")
+        return {(c.fonds_id, c.category_id, c.year, c.retention, c.org): c for c in qs}
+
+    found = select()
+    missing = [k for k in keys if _class_key(k) not in found]
+    if missing:
+        for key in sorted(missing, key=_class_key):
+            try:
+                with transaction.atomic():
+                    FilingCounter.objects.create(**key)
+            except IntegrityError:
+                pass
+        found = select()
+    return found
 
 
 def _chunks(seq, n):
@@ -327,18 +347,19 @@ def file_items(actor, item_ids) -> dict:
         classes[(r["fonds_id"], r["category_id"], r["year"], r["retention"], r["org_code__code"] or "")].append(r)
     batch = uuid.uuid4().hex
     now = timezone.now()
-    updates, summary = [], []
-    for key in sorted(classes):  # one lock order for every filer: no deadlock between them
+    updates, summary, counter_updates = [], [], []
+    counters = _locked_counters([{"fonds_id": k[0], "category_id": k[1], "year": k[2], "retention": k[3],
+                                  "org": k[4]} for k in classes])
+    for key in sorted(classes):
         fonds_id, category_id, year, retention, org = key
         members = sorted(classes[key], key=lambda r: (r["date"], r["id"]))
-        counter = _locked_counter({"fonds_id": fonds_id, "category_id": category_id, "year": year,
-                                   "retention": retention, "org": org})
+        counter = counters[key]
         first = counter.last_no + 1
         for n, r in enumerate(members, start=first):
             code = archival_code(fonds[fonds_id].code, r["category__code"], year, retention, org, n)
             updates.append((n, code, Item.Status.FILED, now, batch, r["id"]))
         last = counter.last_no + len(members)
-        FilingCounter.objects.filter(pk=counter.pk).update(last_no=last)
+        counter_updates.append((last, counter.pk))
         summary.append({"class": archival_code(fonds[fonds_id].code, members[0]["category__code"], year, retention,
                                                org, 0)[:-5], "first": first, "last": last,
                         "item_ids": [r["id"] for r in members]})
@@ -351,6 +372,8 @@ def file_items(actor, item_ids) -> dict:
     with connection.cursor() as cur:
         for part in _chunks(updates, 5000):
             cur.executemany(sql, [(n, c, s, when, b, i) for n, c, s, _, b, i in part])
+        cur.executemany(f"UPDATE {qn(FilingCounter._meta.db_table)} SET {qn('last_no')} = %s WHERE {qn('id')} = %s",
+                        counter_updates)
     # One change-log row per batch (as imports do): which items got which 件号, class by class.
     first_fonds = fonds[rows[0]["fonds_id"]]
     log_change(actor, "records.file_items", None, None, {"batch": batch, "count": len(rows), "classes": summary},
