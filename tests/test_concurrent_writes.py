@@ -13,7 +13,7 @@ from qunli.core.models import ChangeLog
 from qunli.orgs import actions
 
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif("sqlite" in settings.DATABASES["default"]["ENGINE"],
                        reason="the SQLite test database is one in-memory connection; the PostgreSQL run covers this"),
 ]

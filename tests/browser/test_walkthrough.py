@@ -11,7 +11,7 @@ from conftest import PASSWORD
 from qunli.core.identifiers import make_id_number
 from qunli.people.models import Person
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 GOOD_1 = make_id_number("430121", dt.date(1986, 3, 8), 12)
 GOOD_2 = make_id_number("430121", dt.date(1990, 7, 1), 35)
