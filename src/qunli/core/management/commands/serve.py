@@ -22,12 +22,14 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         from qunli.orgs.models import Unit
 
-        if not no_demo and not Unit.objects.exists():
+        generated = not no_demo and not Unit.objects.exists()
+        if generated:
             self.stdout.write("首次运行：正在生成示范县演示数据……")
-            call_command("demo", scale="county", seed=2026)
+            call_command("demo", scale="county", seed=2026)  # prints the demo accounts itself
         url = f"http://{host}:{port}/"
         self.stdout.write(self.style.SUCCESS(f"群力已启动：{url}"))
-        self._print_accounts()
+        if not generated:
+            self._print_accounts()
         argv = [sys.executable, "-m", "gunicorn", "qunli.wsgi:application", "--bind", f"{host}:{port}",
                 "--workers", str(workers), "--access-logfile", "-", "--timeout", "120"]
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qunli.settings")
