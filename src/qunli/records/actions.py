@@ -18,6 +18,7 @@ from qunli.core.actions import ActionError, action, full_clean_or_raise, require
 from qunli.core.audit import log_change, snapshot
 from qunli.core.scoping import CHANGE, can
 
+from . import search
 from .models import (
     Category,
     Classification,
@@ -213,6 +214,7 @@ def capture_record(actor, *, unit, title: str, responsible: str, date: dt.date, 
     after = snapshot(item)
     after["files"] = [{"name": s.name, "size": s.size, "sm3": s.sm3, "sha256": s.sha256} for s in stored]
     log_change(actor, "records.capture_record", item, None, after, unit_path=fonds.unit.path)
+    search.enqueue([item.pk])  # indexed after the commit (outbox)
     return item
 
 
@@ -242,6 +244,7 @@ def update_item(actor, item: Item, *, org_code: str | None = None, category: str
     full_clean_or_raise(item)
     item.save()
     log_change(actor, "records.update_item", item, before, snapshot(item), unit_path=item.fonds.unit.path)
+    search.enqueue([item.pk])
     return item
 
 
@@ -379,6 +382,7 @@ def file_items(actor, item_ids) -> dict:
     log_change(actor, "records.file_items", None, None, {"batch": batch, "count": len(rows), "classes": summary},
                unit_path=first_fonds.unit.path, obj_type="records.filing", obj_id=batch,
                obj_repr=f"归档 {len(rows)} 件（{summary[0]['class']} 等 {len(summary)} 类）")
+    search.enqueue(ids)  # the new 档号 are searchable after the commit
     return {"batch": batch, "count": len(rows), "classes": summary}
 
 
@@ -419,5 +423,6 @@ def renumber_item(actor, item: Item, *, piece_no: int, reason: str) -> Item:
                {"piece_no": piece_no, "archival_code": changes[item.pk][3], "reason": reason,
                 "shifted": {str(pk): [c[1], c[3]] for pk, c in changes.items()}},
                unit_path=item.fonds.unit.path)
+    search.enqueue(changes)
     item.refresh_from_db()
     return item

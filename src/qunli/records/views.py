@@ -6,20 +6,30 @@ Reads go through ``visible_to`` (an object outside the grant is a 404); writes c
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views import View
 
+from qunli.core import search as fulltext
 from qunli.core.actions import ActionError
 from qunli.core.exports import stream_xlsx
-from qunli.core.generic import ActionFormView, BusinessRequiredMixin, Column, ObjectDetailView, ObjectListView
+from qunli.core.generic import (
+    ActionFormView,
+    BusinessRequiredMixin,
+    CappedPaginator,
+    Column,
+    ObjectDetailView,
+    ObjectListView,
+)
 from qunli.core.models import ChangeLog
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.views import ObjectActionView, get_visible
 
 from . import actions
+from . import search as records_search
 from .filters import ItemFilterForm, PendingFilterForm
 from .forms import (
     CaptureForm,
@@ -153,7 +163,24 @@ ITEM_COLUMNS = [
 ]
 
 
+class _IdPaginator(Paginator):
+    """Pages over the ranked ids of a search (at most CappedPaginator.CAP + 1 of them)."""
+
+    CAP = CappedPaginator.CAP
+
+    @property
+    def capped(self) -> bool:
+        return self.count > self.CAP
+
+
+SNIPPET_COLUMN = Column("search_snippet", "匹配内容", display=False)
+
+
 class ItemListView(ObjectListView):
+    """``?q=`` searches the Chinese full-text index (题名, 责任者, 文件编号, 档号): the hits are
+    ranked, intersected in SQL with the visible items and the filters, and shown with their
+    highlighted snippets. Without ``q`` it is the plain generic list."""
+
     model = Item
     title = "档案条目"
     add_url_name = "records:item_add"
@@ -161,9 +188,51 @@ class ItemListView(ObjectListView):
     filter_form = ItemFilterForm
     select_related = ("fonds", "category")
     search_fields = ("title__icontains", "archival_code__startswith", "doc_no__icontains")
-    search_placeholder = "题名、档号或文件编号"
+    search_placeholder = "题名、责任者、文件编号或档号（全文检索）"
     default_sort = "-pk"
     columns = ITEM_COLUMNS
+
+    def get(self, request, *args, **kwargs):
+        q = request.GET.get("q", "").strip()
+        if not fulltext.parse(q):
+            return super().get(request, *args, **kwargs)
+        self.search_fields = ()  # the generic list would apply q as icontains; here the index does
+        try:
+            qs, form = self.filtered_queryset()
+        finally:
+            del self.search_fields
+        hits = fulltext.search(records_search.KIND, q, qs, limit=_IdPaginator.CAP + 1, snippets=False)
+        ids = [h.pk for h in hits]
+        sort = self.request.GET.get("sort", "")
+        if sort and self.sort_key() == sort:  # an explicit sort orders the matches; else by relevance
+            ids = list(qs.filter(pk__in=ids).order_by(sort, "pk").values_list("pk", flat=True))
+        else:
+            sort = "rank"
+        columns = [SNIPPET_COLUMN, *self.columns]
+        if request.GET.get("export") == "xlsx":
+            return stream_xlsx(self.export_name, [c.label for c in self.columns],
+                               ([c.value(o) for c in self.columns] for o in self._ordered(qs, ids)))
+        page = _IdPaginator(ids, self.paginate_by).get_page(request.GET.get("page"))
+        objs = self._ordered(qs, list(page.object_list))
+        marks = fulltext.snippets_for(records_search.KIND, q, [o.pk for o in objs])
+        for o in objs:
+            o.search_snippet = marks.get(o.pk, "")
+        context = self.get_context_data(page=page, filter_form=form, sort=sort, columns=columns,
+                                        rows=[(o, [c.value(o) for c in columns]) for o in objs],
+                                        title=self.title, q=q, search_enabled=True,
+                                        search_placeholder=self.search_placeholder,
+                                        add_url_name=self.add_url_name, import_kind=self.import_kind,
+                                        querystring=self._querystring())
+        if request.htmx and not request.htmx.boosted:
+            self.template_name = "core/_object_table.html"
+        return self.render_to_response(context)
+
+    @staticmethod
+    def _ordered(qs, ids: list[int]) -> list:
+        found = {}
+        for i in range(0, len(ids), 2000):
+            found.update((o.pk, o) for o in qs.filter(pk__in=ids[i:i + 2000]))
+        return [found[i] for i in ids if i in found]
 
 
 class PendingListView(ItemListView):

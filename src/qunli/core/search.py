@@ -1,0 +1,388 @@
+"""Chinese full-text search, one module for every index (DESIGN.md mechanism 4).
+
+Text is segmented here, in Python, with rjieba (``cut_for_search``), and stored as
+space-separated tokens, so the database only splits on spaces:
+
+* the word stream — jieba's search-mode words (``档案法``, ``档案``…) and ASCII runs lowercased
+  (``J001-WS·2023`` → ``j001 ws 2023``), in text order;
+* the character stream — every CJK character in text order.
+
+A query's CJK run is matched as a *phrase of characters* (``"党 员"``): any substring of the
+text is found, whatever jieba did with it in the document (jieba alone finds ``大会`` in
+``党员大会`` but not ``员大``, and not ``干部`` where it cut ``副主任干部``); ASCII runs as a
+phrase of words. ``bench/records_search.py`` measures the recall of both ways.
+
+Back ends, chosen by the connection: SQLite — one FTS5 table per kind (``search_<app>_<model>``,
+rowid = object id, columns body / raw UNINDEXED / digest UNINDEXED), ranked by bm25;
+PostgreSQL — one side table per kind (id primary key, body, raw, digest, and a generated
+``tsvector`` over body with the ``simple`` config, GIN-indexed), ranked by ``ts_rank``.
+
+Results pass scoping in SQL: ``search`` takes the caller's candidate queryset (``visible_to``
+plus filters) and intersects it with the matches in one statement (``id IN (candidates)``).
+
+Index updates go through an outbox: writers call ``enqueue`` inside their transaction (a row
+per object in ``search_outbox``) and the same call registers ``drain`` to run after the
+commit. A crash between commit and indexing leaves the rows, which the next drain (any later
+write, or ``qunli reindex``) picks up. ``check`` reports drift (ids missing on either side,
+stale digests); ``rebuild`` rewrites an index from the database.
+"""
+
+import hashlib
+import html
+import importlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import rjieba
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, transaction
+from django.utils.safestring import SafeString, mark_safe
+
+OUTBOX = "search_outbox"
+BATCH = 2000
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_PIECE = re.compile(f"[{_CJK}]+|[0-9A-Za-z]+")
+_CJK_RUN = re.compile(f"^[{_CJK}]+$")
+
+
+# --- segmentation --------------------------------------------------------------------------
+
+def _words(text: str) -> list[str]:
+    """jieba's search-mode words of each CJK run; ASCII letter/digit runs as they come."""
+    out = []
+    for piece in _PIECE.findall(text):
+        if _CJK_RUN.match(piece):
+            out.extend(rjieba.cut_for_search(piece))
+        else:
+            out.append(piece.lower())
+    return out
+
+
+def segment(text: str) -> str:
+    """The indexed body: the word stream, then the character stream."""
+    text = text or ""
+    chars = [c for run in re.findall(f"[{_CJK}]+", text) for c in run]
+    return " ".join(_words(text) + chars)
+
+
+@dataclass
+class Query:
+    """A parsed query: phrases, all of which must match (AND). A phrase is a tuple of tokens
+    that must be adjacent (CJK: characters; ASCII: lowercased words)."""
+
+    phrases: list[tuple[str, ...]]
+    terms: list[str]  # the raw pieces, for highlighting
+
+    def __bool__(self):
+        return bool(self.phrases)
+
+
+def parse(query: str, mode: str = "chars") -> Query:
+    """``mode="chars"`` (the default) matches CJK runs as character phrases; ``"words"``
+    matches them as jieba words (AND) — kept to measure its recall against ``chars``."""
+    phrases, terms = [], []
+    for part in (query or "").split():
+        ascii_run = []
+        for piece in _PIECE.findall(part):
+            terms.append(piece)
+            if _CJK_RUN.match(piece):
+                if ascii_run:
+                    phrases.append(tuple(ascii_run))
+                    ascii_run = []
+                if mode == "words" and len(piece) > 1:
+                    phrases.extend((w,) for w in dict.fromkeys(_words(piece)) if w)
+                else:
+                    phrases.append(tuple(piece))
+            else:
+                ascii_run.append(piece.lower())
+        if ascii_run:
+            phrases.append(tuple(ascii_run))
+    return Query(phrases=phrases, terms=terms)
+
+
+def _fts5_expr(q: Query) -> str:
+    return " AND ".join('"' + " ".join(p) + '"' for p in q.phrases)
+
+
+def _tsquery_expr(q: Query) -> str:
+    return " & ".join("(" + " <-> ".join(f"'{t}'" for t in p) + ")" for p in q.phrases)
+
+
+# --- index registry ------------------------------------------------------------------------
+
+@dataclass
+class SearchIndex:
+    """One kind of searchable object. ``document(obj)`` is its text; ``queryset()`` the rows
+    to (re)index, loading what ``document`` reads."""
+
+    kind: str  # "records.item"
+    model: type
+    document: Callable
+    queryset: Callable
+    table: str = ""
+
+    def __post_init__(self):
+        self.table = self.table or "search_" + self.kind.replace(".", "_")
+
+
+_REGISTRY: dict[str, SearchIndex] = {}
+
+
+def register(ix: SearchIndex) -> SearchIndex:
+    _REGISTRY[ix.kind] = ix
+    return ix
+
+
+def get_index(kind: str) -> SearchIndex:
+    if kind not in _REGISTRY:  # each app defines its indexes in <app>/search.py
+        importlib.import_module(f"qunli.{kind.split('.')[0]}.search")
+    return _REGISTRY[kind]
+
+
+def kinds() -> list[str]:
+    for app in ("records",):
+        importlib.import_module(f"qunli.{app}.search")
+    return sorted(_REGISTRY)
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256((text or "").encode()).hexdigest()
+
+
+# --- DDL (used by migrations) --------------------------------------------------------------
+
+def create_table_sql(table: str, vendor: str) -> list[str]:
+    if vendor == "sqlite":
+        return [f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(body, raw UNINDEXED, digest UNINDEXED, "
+                f"tokenize='unicode61 remove_diacritics 0')"]
+    if vendor == "postgresql":
+        return [f"CREATE TABLE IF NOT EXISTS {table} (id bigint PRIMARY KEY, body text NOT NULL, raw text NOT NULL, "
+                f"digest varchar(64) NOT NULL, tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED)",
+                f"CREATE INDEX IF NOT EXISTS {table}_tsv ON {table} USING gin (tsv)"]
+    return []
+
+
+def outbox_sql(vendor: str) -> list[str]:
+    if vendor == "sqlite":
+        return [f"CREATE TABLE IF NOT EXISTS {OUTBOX} (id integer PRIMARY KEY AUTOINCREMENT, kind varchar(40) NOT NULL, "
+                f"object_id bigint NOT NULL)"]
+    return [f"CREATE TABLE IF NOT EXISTS {OUTBOX} (id bigserial PRIMARY KEY, kind varchar(40) NOT NULL, "
+            f"object_id bigint NOT NULL)"]
+
+
+# --- writes --------------------------------------------------------------------------------
+
+def index_many(kind: str, docs: Iterable[tuple[int, str]]) -> int:
+    """Upsert (pk, raw text) pairs into the kind's index."""
+    table = get_index(kind).table
+    rows = [(int(pk), segment(text), text, digest(text)) for pk, text in docs]
+    if not rows:
+        return 0
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.executemany(f"INSERT INTO {table} (id, body, raw, digest) VALUES (%s, %s, %s, %s) "
+                            f"ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body, raw = EXCLUDED.raw, "
+                            f"digest = EXCLUDED.digest", rows)
+        else:
+            cur.executemany(f"DELETE FROM {table} WHERE rowid = %s", [(r[0],) for r in rows])
+            cur.executemany(f"INSERT INTO {table} (rowid, body, raw, digest) VALUES (%s, %s, %s, %s)", rows)
+    return len(rows)
+
+
+def index(kind: str, pk: int, text: str) -> None:
+    index_many(kind, [(pk, text)])
+
+
+def remove(kind: str, pk) -> None:
+    remove_many(kind, [pk])
+
+
+def remove_many(kind: str, pks: Iterable[int]) -> None:
+    table = get_index(kind).table
+    col = "id" if connection.vendor == "postgresql" else "rowid"
+    with connection.cursor() as cur:
+        cur.executemany(f"DELETE FROM {table} WHERE {col} = %s", [(int(p),) for p in pks])
+
+
+def enqueue(kind: str, pks: Iterable[int]) -> None:
+    """Record, in the caller's transaction, that these objects need (re)indexing; drain after
+    the commit. Call it from the action that writes them."""
+    rows = [(kind, int(p)) for p in pks]
+    if not rows:
+        return
+    with connection.cursor() as cur:
+        cur.executemany(f"INSERT INTO {OUTBOX} (kind, object_id) VALUES (%s, %s)", rows)
+    transaction.on_commit(drain, robust=True)
+
+
+def drain(limit: int | None = None) -> int:
+    """Index what the outbox names, in batches; each batch claims its rows (``SKIP LOCKED`` on
+    PostgreSQL; SQLite serializes writers), writes the index and deletes the rows in one
+    transaction. Returns how many outbox rows were handled."""
+    done = 0
+    while limit is None or done < limit:
+        with transaction.atomic():
+            lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+            with connection.cursor() as cur:
+                cur.execute(f"SELECT id, kind, object_id FROM {OUTBOX} ORDER BY id LIMIT %s{lock}", [BATCH])
+                rows = cur.fetchall()
+            if not rows:
+                break
+            by_kind: dict[str, set[int]] = {}
+            for _, kind, pk in rows:
+                by_kind.setdefault(kind, set()).add(pk)
+            for kind, pks in by_kind.items():
+                _sync(kind, pks)
+            with connection.cursor() as cur:
+                cur.executemany(f"DELETE FROM {OUTBOX} WHERE id = %s", [(r[0],) for r in rows])
+            done += len(rows)
+    return done
+
+
+def _sync(kind: str, pks: set[int]) -> None:
+    """Bring these ids of the index in line with the database (indexed, or removed if gone)."""
+    ix = get_index(kind)
+    present = {}
+    ordered = sorted(pks)
+    for i in range(0, len(ordered), 900):
+        for obj in ix.queryset().filter(pk__in=ordered[i:i + 900]):
+            present[obj.pk] = ix.document(obj)
+    index_many(kind, present.items())
+    gone = pks - present.keys()
+    if gone:
+        remove_many(kind, gone)
+
+
+def pending() -> int:
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*) FROM {OUTBOX}")
+        return cur.fetchone()[0]
+
+
+def rebuild(kind: str, chunk: int = 5000) -> int:
+    """Rewrite the whole index of a kind from the database; clears its outbox rows."""
+    ix = get_index(kind)
+    n = 0
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute(f"DELETE FROM {ix.table}")
+            cur.execute(f"DELETE FROM {OUTBOX} WHERE kind = %s", [kind])
+        batch = []
+        for obj in ix.queryset().order_by("pk").iterator(chunk_size=chunk):
+            batch.append((obj.pk, ix.document(obj)))
+            if len(batch) >= chunk:
+                n += index_many(kind, batch)
+                batch = []
+        n += index_many(kind, batch)
+    return n
+
+
+@dataclass
+class Drift:
+    kind: str
+    missing: list[int] = field(default_factory=list)  # in the database, not in the index
+    orphans: list[int] = field(default_factory=list)  # in the index, not in the database
+    stale: list[int] = field(default_factory=list)  # indexed text differs from the database's
+    pending: int = 0  # outbox rows not yet drained
+
+    def __bool__(self):
+        return bool(self.missing or self.orphans or self.stale)
+
+
+def check(kind: str, chunk: int = 5000) -> Drift:
+    """Compare the index with the database: every id on both sides, and each text digest."""
+    ix = get_index(kind)
+    col = "id" if connection.vendor == "postgresql" else "rowid"
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {col}, digest FROM {ix.table}")
+        indexed = dict(cur.fetchall())
+        cur.execute(f"SELECT COUNT(*) FROM {OUTBOX} WHERE kind = %s", [kind])
+        waiting = cur.fetchone()[0]
+    drift = Drift(kind, pending=waiting)
+    seen = set()
+    for obj in ix.queryset().order_by("pk").iterator(chunk_size=chunk):
+        seen.add(obj.pk)
+        d = indexed.get(obj.pk)
+        if d is None:
+            drift.missing.append(obj.pk)
+        elif d != digest(ix.document(obj)):
+            drift.stale.append(obj.pk)
+    drift.orphans = sorted(set(indexed) - seen)
+    return drift
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+@dataclass
+class Hit:
+    pk: int
+    score: float
+    snippet: SafeString | None = None
+
+
+def search(kind: str, query: str, candidate_qs, *, limit: int = 50, offset: int = 0, snippets: bool = True,
+           mode: str = "chars") -> list[Hit]:
+    """Ids of ``candidate_qs`` (already scoped and filtered by the caller) matching ``query``,
+    best first; the intersection is one SQL statement. With ``snippets`` each hit carries the
+    matching text, HTML-escaped, the matches in ``<mark>``."""
+    q = parse(query, mode)
+    if not q:
+        return []
+    ix = get_index(kind)
+    try:
+        sub_sql, sub_params = candidate_qs.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:  # e.g. visible_to() of an account without grants
+        return []
+    if connection.vendor == "postgresql":
+        sql = (f"SELECT s.id, ts_rank(s.tsv, q) AS score FROM {ix.table} s, to_tsquery('simple', %s) q "
+               f"WHERE s.tsv @@ q AND s.id IN ({sub_sql}) ORDER BY score DESC, s.id DESC LIMIT %s OFFSET %s")
+        params = [_tsquery_expr(q), *sub_params, limit, offset]
+    else:
+        t = ix.table
+        sql = (f"SELECT {t}.rowid, bm25({t}) AS score FROM {t} WHERE {t} MATCH %s AND {t}.rowid IN ({sub_sql}) "
+               f"ORDER BY score, {t}.rowid DESC LIMIT %s OFFSET %s")
+        params = [_fts5_expr(q), *sub_params, limit, offset]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        hits = [Hit(pk, float(score)) for pk, score in cur.fetchall()]
+    if snippets and hits:
+        found = snippets_for(kind, query, [h.pk for h in hits])
+        for h in hits:
+            h.snippet = found.get(h.pk)
+    return hits
+
+
+def snippets_for(kind: str, query: str, pks: list[int], width: int = 60) -> dict[int, SafeString]:
+    """Highlighted snippets of the indexed text of these ids (only they are read)."""
+    if not pks:
+        return {}
+    table = get_index(kind).table
+    col = "id" if connection.vendor == "postgresql" else "rowid"
+    marks = ", ".join(["%s"] * len(pks))
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {col}, raw FROM {table} WHERE {col} IN ({marks})", list(pks))
+        raws = dict(cur.fetchall())
+    terms = parse(query).terms
+    return {pk: highlight(raw, terms, width) for pk, raw in raws.items()}
+
+
+def highlight(text: str, terms: list[str], width: int = 60) -> SafeString:
+    """Escape ``text`` and wrap each occurrence of a term (case-insensitive) in ``<mark>``;
+    long text is cut around the first match."""
+    text = " ".join((text or "").split())
+    if not terms:
+        return mark_safe(html.escape(text[:width * 2]))
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True)), re.IGNORECASE)
+    first = pattern.search(text)
+    start = max(0, first.start() - width // 2) if first else 0
+    end = min(len(text), start + width * 2)
+    part = text[start:end]
+    out, pos = [], 0
+    for m in pattern.finditer(part):
+        out.append(html.escape(part[pos:m.start()]))
+        out.append("<mark>" + html.escape(m.group()) + "</mark>")
+        pos = m.end()
+    out.append(html.escape(part[pos:]))
+    return mark_safe(("…" if start else "") + "".join(out) + ("…" if end < len(text) else ""))
