@@ -218,6 +218,17 @@ def _foreign_casework(where, person):
                             created_by=User.objects.filter(kind="business").first())
     Consent.objects.create(id=FOREIGN_PK, served_person=served, given_on=dt.date(2026, 1, 1), given_by="邻县秘密同意人",
                            scope_text="邻县秘密范围", recorded_by=User.objects.filter(kind="business").first())
+    # pairing: a pairing (helper = the foreign volunteer), a visit with a photo, a target
+    from qunli.casework.models import Pairing, PairingTarget, Visit
+
+    pairing = Pairing.objects.create(id=FOREIGN_PK, helper=person, served=served, kind="help", category="left_behind",
+                                     unit=where, started_on=dt.date(2025, 1, 1), served_name_mask="邻县秘密对象",
+                                     end_reason="邻县秘密结束原因")
+    Visit.objects.create(id=FOREIGN_PK, pairing=pairing, on=dt.date(2025, 2, 1), kind="home",
+                         photo_name="pairing/00/邻县秘密照片", photo_mime="image/png", photo_size=1)
+    PairingTarget.objects.create(id=FOREIGN_PK, unit=where, year=dt.date.today().year, kind="help",
+                                 category="left_behind", target=7)
+
 
 
 def _foreign_records(where):

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from qunli.core import crypto
-from qunli.core.scoping import CHANGE, VIEW, ScopeSpec, scope_q
+from qunli.core.scoping import CHANGE, VIEW, ScopedQuerySet, ScopeSpec, scope_q
 
 # --- configuration: calendar and request types ------------------------------------------------
 
@@ -402,3 +402,160 @@ class Referral(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()}：{self.from_unit} → {self.to_unit}"
+
+
+# --- pairing (结对帮扶 / 结对帮教) ------------------------------------------------------------
+#
+# Scoping: pairings are scoped by the unit grant (not need-to-know), because the people who
+# run a pairing programme (the county 关工委 or 妇联 staff) must see every pair in their
+# subtree to find lapsed pairs and to count against targets. What makes a pairing sensitive —
+# who the (often minor) served person is, and what happened on a visit — stays closed: lists
+# and pages show a masked name only, visit notes are AES-GCM ciphertext and photos are served
+# only through an access-logged view (``casework.pairing_actions.reveal_visits``).
+
+class PairingKind(models.TextChoices):
+    HELP = "help", "结对帮扶"
+    EDUCATE = "educate", "结对帮教"
+
+
+# Per kind: the default minimum visits per month and the window (days, a multiple of 30) the
+# lapse rule looks back over. settings.QUNLI_PAIRING_RULES overrides any of them.
+PAIRING_RULES = {
+    PairingKind.HELP: {"min_visits_per_month": 1, "window_days": 30},
+    PairingKind.EDUCATE: {"min_visits_per_month": 1, "window_days": 60},
+}
+
+
+def pairing_rule(kind: str) -> dict:
+    rule = dict(PAIRING_RULES[kind])
+    rule.update(getattr(settings, "QUNLI_PAIRING_RULES", {}).get(kind, {}))
+    return rule
+
+
+class PairingQuerySet(ScopedQuerySet):
+    def with_lapse(self, today=None):
+        """Annotate ``recent_visits`` (visits in the kind's window ending today),
+        ``required_visits`` (min per month × window months) and ``lapsed``: an active
+        pairing that already existed when the window began and has fewer visits in it than
+        required. One correlated subquery, no Python loop: lists filter and sort on it."""
+        import datetime as dt
+
+        from django.db.models import (
+            BooleanField,
+            Count,
+            DateField,
+            IntegerField,
+            OuterRef,
+            Subquery,
+            Value,
+            When,
+        )
+        from django.db.models import Case as CaseExpr
+        from django.db.models.functions import Coalesce
+
+        today = today or timezone.localdate()
+        starts, months = [], []
+        for kind in PairingKind.values:
+            rule = pairing_rule(kind)
+            # the window is the last N days including today: (today - N, today]
+            starts.append(When(kind=kind, then=Value(today - dt.timedelta(days=rule["window_days"] - 1))))
+            months.append(When(kind=kind, then=Value(max(1, rule["window_days"] // 30))))
+        recent = (Visit.objects.filter(pairing=OuterRef("pk"), on__gte=OuterRef("window_start"), on__lte=today)
+                  .order_by().values("pairing").annotate(n=Count("pk")).values("n"))
+        return self.annotate(
+            window_start=CaseExpr(*starts, output_field=DateField()),
+            required_visits=models.F("min_visits_per_month") * CaseExpr(*months, output_field=IntegerField()),
+            recent_visits=Coalesce(Subquery(recent, output_field=IntegerField()), 0),
+        ).annotate(lapsed=CaseExpr(
+            When(Q(ended_on__isnull=True, started_on__lt=models.F("window_start"),
+                   recent_visits__lt=models.F("required_visits")), then=Value(True)),
+            default=Value(False), output_field=BooleanField()))
+
+
+class Pairing(models.Model):
+    """A helper (a 五老 volunteer or a cadre, as a people.Person) paired with a person served."""
+
+    helper = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="pairings_as_helper",
+                               verbose_name="帮扶人")
+    served = models.ForeignKey(ServedPerson, on_delete=models.PROTECT, related_name="pairings",
+                               verbose_name="服务对象")
+    kind = models.CharField("结对类型", max_length=8, choices=PairingKind.choices)
+    category = models.CharField("对象类别", max_length=20, choices=Category.choices)
+    unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="+", verbose_name="负责单位",
+                             db_index=False)
+    started_on = models.DateField("结对日期")
+    ended_on = models.DateField("结束日期", null=True, blank=True)
+    end_reason = models.CharField("结束原因", max_length=200, blank=True)
+    min_visits_per_month = models.PositiveSmallIntegerField("每月最少走访次数", default=1)
+    served_name_mask = models.CharField("服务对象", max_length=20, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    scope = ScopeSpec(unit="unit", line="unit__line")
+    objects = PairingQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "结对"
+        verbose_name_plural = "结对"
+        constraints = [models.UniqueConstraint(fields=["helper", "served", "kind"], condition=Q(ended_on__isnull=True),
+                                               name="pairing_active_unique")]
+        indexes = [models.Index(fields=["unit", "kind", "category"], name="pairing_unit_kind_cat")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}：{self.helper.name} — {self.served_name_mask}"
+
+    def get_absolute_url(self):
+        return reverse("casework:pairing_detail", args=[self.pk])
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_on is None
+
+
+class Visit(models.Model):
+    """One visit of a pairing. Notes are ciphertext; the photo is stored once by its SM3."""
+
+    pairing = models.ForeignKey(Pairing, on_delete=models.CASCADE, related_name="visits")
+    on = models.DateField("走访日期")
+    kind = models.CharField("走访方式", max_length=8, choices=VisitType.choices)
+    notes_enc = models.TextField(blank=True, default="")
+    photo_name = models.CharField(max_length=200, blank=True, default="")
+    photo_sm3 = models.CharField(max_length=64, blank=True, default="")
+    photo_mime = models.CharField(max_length=40, blank=True, default="")
+    photo_size = models.PositiveIntegerField(default=0)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    scope = ScopeSpec(unit="pairing__unit", line="pairing__unit__line")
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-on", "-id"]
+        indexes = [models.Index(fields=["pairing", "on"], name="visit_pairing_on")]
+
+    @property
+    def has_notes(self) -> bool:
+        return bool(self.notes_enc)
+
+
+class PairingTarget(models.Model):
+    """A unit's target for a year, e.g. 结对帮扶农村留守儿童1000名."""
+
+    unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="+", verbose_name="单位",
+                             db_index=False)
+    year = models.PositiveSmallIntegerField("年度")
+    kind = models.CharField("结对类型", max_length=8, choices=PairingKind.choices)
+    category = models.CharField("对象类别", max_length=20, choices=Category.choices)
+    target = models.PositiveIntegerField("目标人数")
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(default=timezone.now)
+
+    scope = ScopeSpec(unit="unit", line="unit__line")
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "结对目标"
+        verbose_name_plural = "结对目标"
+        constraints = [models.UniqueConstraint(fields=["unit", "year", "kind", "category"], name="pairingtarget_unique")]
+
+    def __str__(self):
+        return f"{self.year}年{self.get_kind_display()}{self.get_category_display()}{self.target}名"

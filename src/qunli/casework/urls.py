@@ -21,3 +21,19 @@ urlpatterns = [
     path("holidays/", views.HolidayView.as_view(), name="holidays"),
     path("types/", views.RequestTypeView.as_view(), name="request_types"),
 ]
+
+# pairing (结对帮扶 / 结对帮教)
+from . import pairing_views  # noqa: E402
+
+urlpatterns += [
+    path("pairings/", pairing_views.PairingListView.as_view(), name="pairing_list"),
+    path("pairings/lapsed/", pairing_views.LapsedListView.as_view(), name="pairing_lapsed"),
+    path("pairings/add/", pairing_views.PairingCreateView.as_view(), name="pairing_add"),
+    path("pairings/targets/", pairing_views.TargetsView.as_view(), name="pairing_targets"),
+    path("pairings/targets/set/", pairing_views.TargetSetView.as_view(), name="pairing_target_set"),
+    path("pairings/<int:pk>/", pairing_views.PairingDetailView.as_view(), name="pairing_detail"),
+    path("pairings/<int:pk>/visit/", pairing_views.PairingVisitView.as_view(), name="pairing_visit"),
+    path("pairings/<int:pk>/end/", pairing_views.PairingEndView.as_view(), name="pairing_end"),
+    path("pairings/<int:pk>/reveal/", pairing_views.PairingRevealView.as_view(), name="pairing_reveal"),
+    path("pairings/visits/<int:pk>/photo/", pairing_views.VisitPhotoView.as_view(), name="visit_photo"),
+]
