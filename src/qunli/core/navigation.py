@@ -43,6 +43,9 @@ BUSINESS = [
         NavItem("到期与超期", "casework:due", "alarm"),
         NavItem("转办/转介收件箱", "casework:referral_inbox", "arrow-left-right"),
         NavItem("全部个案", "casework:case_list", "folder2-open"),
+        NavItem("结对帮扶", "casework:pairing_list", "people"),
+        NavItem("走访不足的结对", "casework:pairing_lapsed", "exclamation-triangle"),
+        NavItem("结对目标", "casework:pairing_targets", "bullseye"),
     ]),
     ("数据", [NavItem("导入", "core:import_start", "upload")]),
 ]
