@@ -74,6 +74,15 @@ PUBLIC = {
     "/healthz",  # load-balancer probe; reports database status only
     "/accounts/login/",  # the login page itself
     "/api/openapi.json",  # the API's schema: no data, and clients need it before they have a token
+    # The public portal (网上群团) is for citizens without accounts. It shows published notices,
+    # the list of units and request types, and one request's public status only for its tracking
+    # code + the phone's last four digits (src/qunli/portal/tests/ try to get past that). Its
+    # staff screens (/portal/manage/…) are business routes like any other and stay in the matrix.
+    "/portal/",  # home: channels, hotlines, published notices
+    "/portal/submit/",  # submit a request (rate-limited, honeypot, size limits)
+    "/portal/submitted/",  # the confirmation showing the submitter's own tracking code once
+    "/portal/track/",  # tracking by code + last four digits of the phone
+    "/portal/notices/",  # published notices only
 }
 # Always 404, for everyone: ninja's placeholder at the API root (it only anchors reverse()).
 ALWAYS_404 = {"/api/"}
@@ -194,6 +203,10 @@ def _foreign_objects(tree, lines):
     TeamMember.objects.create(id=FOREIGN_PK, team=team, person=person, role="邻县秘密队员")
     _foreign_casework(where, person)
     _foreign_records(where)
+    from qunli.portal.models import Notice
+
+    Notice.objects.create(id=FOREIGN_PK, unit=where, title="邻县秘密通知", body="邻县秘密正文",
+                          created_by=User.objects.filter(kind="business").first())
     # Not scoped but owned: another account's API token (and that account) at the same pk.
     outsider = User.objects.create_user(id=FOREIGN_PK, username="waixian", display_name="邻县秘密账户",
                                         password="Qunli-Test-2026!", must_change_password=False)
@@ -228,7 +241,6 @@ def _foreign_casework(where, person):
                          photo_name="pairing/00/邻县秘密照片", photo_mime="image/png", photo_size=1)
     PairingTarget.objects.create(id=FOREIGN_PK, unit=where, year=dt.date.today().year, kind="help",
                                  category="left_behind", target=7)
-
 
 
 def _foreign_records(where):

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "qunli.reports",
     "qunli.records",
     "qunli.casework",
+    "qunli.portal",
 ]
 
 MIDDLEWARE = [

@@ -13,5 +13,6 @@ urlpatterns = [
     path("reports/", include("qunli.reports.urls")),
     path("records/", include("qunli.records.urls")),
     path("casework/", include("qunli.casework.urls")),
+    path("portal/", include("qunli.portal.urls")),  # public 网上群团; "/" stays the staff home
     path("api/", api.urls),
 ]

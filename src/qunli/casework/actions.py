@@ -97,6 +97,35 @@ def receive_request(actor, *, unit, type: RequestType, channel: str, requester_n
     staff until it is assigned)."""
     if not can(actor, CHANGE, unit):
         raise PermissionDenied("您没有在该单位受理诉求的权限。")
+    return _receive(actor, unit=unit, type=type, channel=channel, requester_name=requester_name,
+                    requester_phone=requester_phone, description=description, person=person,
+                    categories=categories, received_at=received_at)
+
+
+# The system account the public portal (网上群团) submits as: a business account with no
+# grant and no usable password, created by ``portal.actions.portal_account``.
+PORTAL_ACCOUNT = "wangshang-portal"
+
+
+@action
+def receive_public_request(actor, *, unit, type: RequestType, requester_name: str, requester_phone: str,
+                           description: str) -> Case:
+    """受理 of a request a citizen submitted on the public portal (channel 网上). The actor is
+    the portal's system account, which holds no grant: the portal vouches for its own
+    anti-abuse checks, and the unit must be an active line unit. Everything else is
+    ``receive_request``'s own path (sealing, tracking code, time limits, change log)."""
+    if actor.username != PORTAL_ACCOUNT or actor.has_usable_password() or not actor.is_business:
+        raise PermissionDenied("只有网上群团系统账户可以登记网上诉求。")
+    if unit is None or unit.line_id is None or not unit.is_active:
+        raise ActionError("请选择受理单位。")
+    if not requester_phone:
+        raise ActionError("请填写手机号码。")
+    return _receive(actor, unit=unit, type=type, channel=Channel.ONLINE, requester_name=requester_name,
+                    requester_phone=requester_phone, description=description)
+
+
+def _receive(actor, *, unit, type: RequestType, channel: str, requester_name: str, requester_phone: str = "",
+             description: str, person=None, categories=(), received_at: dt.datetime | None = None) -> Case:
     if channel not in Channel.values:
         raise ActionError("请选择受理渠道。")
     if not type.is_active:
@@ -117,7 +146,7 @@ def receive_request(actor, *, unit, type: RequestType, channel: str, requester_n
             served = ServedPerson.objects.create(person=person, unit=unit, categories=_categories(categories))
     phone_cols = crypto.seal("phone", phone)
     req = Request(channel=channel, type=type, unit=unit, requester_name_enc=crypto.encrypt(name),
-                  requester_name_mask=mask_name(name), requester_phone_enc=phone_cols["phone_enc"],
+                  requester_name_mask=mask_name(name)[:20], requester_phone_enc=phone_cols["phone_enc"],
                   requester_phone_hash=phone_cols["phone_hash"], requester_phone_mask=phone_cols["phone_mask"],
                   description_enc=crypto.encrypt(description), served_person=served, received_at=received_at,
                   received_by=actor)

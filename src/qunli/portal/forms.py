@@ -1,0 +1,84 @@
+"""Forms of the public portal and of the staff's notice screens."""
+
+from django import forms
+
+from qunli.casework.models import RequestType
+from qunli.orgs.widgets import UnitPickerField
+from qunli.people.forms import UserForm
+
+from .actions import DESCRIPTION_MAX, intake_units
+
+
+class UnitChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.name
+
+
+class SubmitForm(forms.Form):
+    unit = UnitChoiceField(label="向哪个单位反映", queryset=None, empty_label="请选择受理单位",
+                           error_messages={"required": "请选择受理单位。", "invalid_choice": "请选择受理单位。"})
+    type = forms.ModelChoiceField(label="诉求类型", queryset=None, empty_label="请选择诉求类型",
+                                  error_messages={"required": "请选择诉求类型。", "invalid_choice": "请选择诉求类型。"})
+    name = forms.CharField(label="您的姓名", max_length=50,
+                           error_messages={"required": "请填写姓名。", "max_length": "姓名不能超过50字。"})
+    phone = forms.RegexField(label="手机号码", regex=r"^1[3-9]\d{9}$", max_length=11,
+                             help_text="11位手机号。查询办理进度时需要后四位；号码加密保存。",
+                             error_messages={"required": "请填写手机号码。", "invalid": "请填写11位手机号码。",
+                                             "max_length": "请填写11位手机号码。"})
+    description = forms.CharField(label="诉求内容", max_length=DESCRIPTION_MAX, widget=forms.Textarea(attrs={"rows": 6}),
+                                  help_text=f"请写明发生了什么、需要什么帮助（不超过{DESCRIPTION_MAX}字）。",
+                                  error_messages={"required": "请填写诉求内容。"})
+    consent = forms.BooleanField(label="我同意工作人员为办理本诉求使用以上信息并与我联系。",
+                                 error_messages={"required": "请勾选同意，我们才能受理。"})
+    # Honeypot: hidden from people (off-screen, aria-hidden, not focusable); bots fill it in.
+    website = forms.CharField(label="网址（请勿填写）", required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = intake_units()
+        self.fields["type"].queryset = RequestType.objects.filter(is_active=True)
+        for name, field in self.fields.items():
+            css = "form-check-input" if name == "consent" else ("form-select" if name in ("unit", "type") else "form-control")
+            field.widget.attrs.setdefault("class", css)
+        self.fields["phone"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "tel"})
+        self.fields["name"].widget.attrs["autocomplete"] = "name"
+        self.fields["description"].widget.attrs["maxlength"] = str(DESCRIPTION_MAX)
+        self.fields["website"].widget.attrs.update({"tabindex": "-1", "autocomplete": "off"})
+
+    def clean_description(self):
+        value = self.cleaned_data["description"].strip()
+        if not value:
+            raise forms.ValidationError("请填写诉求内容。")
+        return value
+
+    @property
+    def is_bot(self) -> bool:
+        return bool((self.data.get("website") or "").strip())
+
+
+class TrackForm(forms.Form):
+    code = forms.CharField(label="查询码", max_length=20, help_text="提交诉求后页面上显示的10位查询码。",
+                           error_messages={"required": "请填写查询码。"})
+    last4 = forms.RegexField(label="手机号后四位", regex=r"^\d{4}$", max_length=4,
+                             error_messages={"required": "请填写手机号后四位。", "invalid": "请填写4位数字。"})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs["class"] = "form-control"
+        self.fields["code"].widget.attrs.update({"autocomplete": "off", "autocapitalize": "characters",
+                                                 "spellcheck": "false"})
+        self.fields["last4"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "off"})
+
+
+class NoticeForm(UserForm):
+    unit = UnitPickerField(label="发布单位")
+    title = forms.CharField(label="标题", max_length=100)
+    body = forms.CharField(label="正文", widget=forms.Textarea(attrs={"rows": 8}), max_length=5000,
+                           help_text="发布后向公众公开，请勿填写个人信息。")
+
+
+class NoticeEditForm(UserForm):
+    title = forms.CharField(label="标题", max_length=100)
+    body = forms.CharField(label="正文", widget=forms.Textarea(attrs={"rows": 8}), max_length=5000,
+                           help_text="发布后向公众公开，请勿填写个人信息。")

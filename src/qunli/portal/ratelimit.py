@@ -1,0 +1,70 @@
+"""Rate limits for the public portal, shared by every worker process.
+
+Why a table and not Django's cache: the default LocMem cache is per process (two gunicorn
+workers would each allow the full quota), and DatabaseCache's ``incr`` is a read followed by
+a write (two concurrent hits can both read 4 and both write 5). ``RateLimit`` is one row per
+(limit, hashed subject, window) incremented by a single atomic upsert
+(``INSERT … ON CONFLICT DO UPDATE SET count = count + 1 RETURNING count``, SQLite ≥ 3.35 and
+PostgreSQL), so the count is exact under concurrency, needs no extra service and no
+``createcachetable`` step, and comes with the app's migration.
+
+Limits (count, window in seconds) default to ``DEFAULT_LIMITS``; ``settings.QUNLI_PORTAL_RATE_LIMITS``
+may override single entries, and the environment variable ``QUNLI_PORTAL_RATE_FACTOR``
+(an integer, default 1) multiplies every count — the ``portal`` benchmark sets it to 1000
+because its 100 clients all come from 127.0.0.1."""
+
+import os
+import random
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from qunli.core import crypto
+
+from .models import RateLimit
+
+DEFAULT_LIMITS = {
+    "submit_ip": (5, 3600),  # submissions (any POST of the form) per IP address per hour
+    "submit_phone": (3, 86400),  # accepted-for-processing submissions per phone number per day
+    "track_ip": (20, 3600),  # tracking attempts per IP address per hour (stops code guessing)
+    "track_code": (10, 86400),  # attempts on one tracking code per day (stops last-4 guessing from many IPs)
+}
+
+
+def limit(name: str) -> tuple[int, int]:
+    count, window = {**DEFAULT_LIMITS, **getattr(settings, "QUNLI_PORTAL_RATE_LIMITS", {})}[name]
+    try:
+        factor = max(1, int(os.environ.get("QUNLI_PORTAL_RATE_FACTOR", "1")))
+    except ValueError:
+        factor = 1
+    return count * factor, window
+
+
+def hit(name: str, subject: str) -> bool:
+    """Count one event for ``subject`` under limit ``name``; False when it is over the limit."""
+    allowed, window = limit(name)
+    now = time.time()
+    bucket = int(now // window)
+    key = f"{name}:{crypto.blind_index(subject)}"[:64]
+    expires = timezone.now() + timedelta(seconds=window - (now % window))
+    q = connection.ops.quote_name
+    table, k, n = q(RateLimit._meta.db_table), q("key"), q("count")
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} ({k}, bucket, {n}, expires_at) VALUES (%s, %s, 1, %s) "
+            f"ON CONFLICT ({k}, bucket) DO UPDATE SET {n} = {table}.{n} + 1 RETURNING {n}",
+            [key, bucket, expires])
+        count = cur.fetchone()[0]
+    if count == 1 and random.random() < 0.01:  # now and then, forget windows that are over
+        RateLimit.objects.filter(expires_at__lt=timezone.now()).delete()
+    return count <= allowed
+
+
+def client_ip(request) -> str:
+    """REMOTE_ADDR (gunicorn binds 127.0.0.1 or faces clients directly). Behind a reverse proxy
+    every citizen would share the proxy's address; reading X-Forwarded-For from a trusted proxy
+    is not implemented yet (a header any client can send must not be trusted)."""
+    return request.META.get("REMOTE_ADDR", "") or "unknown"

@@ -1,0 +1,188 @@
+"""The public portal (no login) and the staff's notice screens (/portal/manage/).
+
+Public pages read nothing but published notices, the list of units and request types, and —
+through ``actions.track`` with a tracking code and the phone's last four digits — one
+request's public status. Floods get HTTP 429, oversize bodies HTTP 413, a filled honeypot
+HTTP 400, each with a Chinese page."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.views import View
+from django.views.decorators.http import require_GET, require_http_methods
+
+from qunli.core.actions import ActionError
+from qunli.core.generic import ActionFormView, BusinessRequiredMixin, Column, ObjectListView
+from qunli.core.scoping import CHANGE, VIEW, can
+
+from . import actions, ratelimit
+from .forms import NoticeEditForm, NoticeForm, SubmitForm, TrackForm
+from .models import Notice
+
+MAX_BODY_BYTES = 32 * 1024  # the submit form is ≤ 2000 characters of text; anything bigger is not a citizen
+HOTLINES = [("12351", "职工服务热线（工会）"), ("12338", "妇女维权热线（妇联）"), ("12355", "青少年服务热线（共青团）")]
+SESSION_CODE = "portal_tracking_code"
+
+
+def _refuse(request, status: int, title: str, message: str):
+    response = render(request, "portal/refused.html", {"title": title, "message": message}, status=status)
+    add_never_cache_headers(response)
+    return response
+
+
+def _flooded(request):
+    return _refuse(request, 429, "操作过于频繁", "您的操作过于频繁，请稍后再试。紧急情况请直接拨打热线电话。")
+
+
+def _too_big(request):
+    return _refuse(request, 413, "提交内容过大", f"提交的内容过大，请精简后重试（诉求内容不超过{actions.DESCRIPTION_MAX}字）。")
+
+
+def _body_too_big(request) -> bool:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES
+    except ValueError:
+        return True
+
+
+@require_GET
+def home(request):
+    notices = actions.published_notices()[:5]
+    return render(request, "portal/home.html", {"hotlines": HOTLINES, "notices": notices})
+
+
+@require_http_methods(["GET", "POST"])
+def submit(request):
+    if request.method == "GET":
+        return render(request, "portal/submit.html", {"form": SubmitForm()})
+    if _body_too_big(request):  # refused before the body is read
+        return _too_big(request)
+    ip = ratelimit.client_ip(request)
+    if not ratelimit.hit("submit_ip", ip):
+        return _flooded(request)
+    form = SubmitForm(request.POST)
+    if form.is_bot:
+        return _refuse(request, 400, "提交未能完成", "提交未能完成，请刷新页面后重新填写。")
+    if form.is_valid():
+        data = form.cleaned_data
+        if not ratelimit.hit("submit_phone", data["phone"]):
+            return _flooded(request)
+        try:
+            case = actions.submit_request(unit=data["unit"], type=data["type"], name=data["name"],
+                                          phone=data["phone"], description=data["description"])
+        except (ActionError, PermissionDenied) as e:
+            for msg in getattr(e, "messages", [str(e)]):
+                form.add_error(None, msg)
+        else:
+            request.session[SESSION_CODE] = case.request.tracking_code
+            return redirect("portal:submitted")
+    return render(request, "portal/submit.html", {"form": form}, status=200)
+
+
+@require_GET
+def submitted(request):
+    """Shows the tracking code once: it is taken out of the session as it is shown."""
+    code = request.session.pop(SESSION_CODE, None)
+    response = render(request, "portal/submitted.html", {"code": code})
+    add_never_cache_headers(response)
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+def track(request):
+    result, failed = None, False
+    if request.method == "POST":
+        if _body_too_big(request):
+            return _too_big(request)
+        if not ratelimit.hit("track_ip", ratelimit.client_ip(request)):
+            return _flooded(request)
+        form = TrackForm(request.POST)
+        if form.is_valid():
+            code = actions.normalize_code(form.cleaned_data["code"])
+            if not ratelimit.hit("track_code", code):
+                return _flooded(request)
+            result = actions.track(code, form.cleaned_data["last4"])
+            failed = result is None
+    else:
+        form = TrackForm()
+    response = render(request, "portal/track.html", {"form": form, "result": result, "failed": failed})
+    add_never_cache_headers(response)
+    return response
+
+
+@require_GET
+def notices(request):
+    return render(request, "portal/notices.html", {"notices": actions.published_notices()[:100]})
+
+
+# --- staff: notices ----------------------------------------------------------------------------
+
+class NoticeListView(ObjectListView):
+    model = Notice
+    title = "网上群团通知公告"
+    export_name = "通知公告"
+    add_url_name = "portal:notice_add"
+    search_fields = ("title__icontains",)
+    search_placeholder = "标题"
+    select_related = ("unit",)
+    columns = [
+        Column("title", "标题", link=True, sort="title"),
+        Column("unit", "发布单位", accessor="unit.name"),
+        Column("is_published", "已发布"),
+        Column("published_at", "发布时间", sort="published_at"),
+        Column("created_at", "创建时间", sort="created_at"),
+    ]
+
+
+class NoticeAddView(ActionFormView):
+    form_class = NoticeForm
+    title = "新建通知公告"
+
+    def perform(self, data):
+        notice = actions.create_notice(self.request.user, **data)
+        messages.success(self.request, "已保存（尚未发布）。")
+        return notice
+
+
+def _visible_notice(user, pk, act=VIEW) -> Notice:
+    notice = Notice.objects.visible_to(user, VIEW).select_related("unit").filter(pk=pk).first()
+    if notice is None:
+        raise Http404("通知不存在或不在您的数据范围内。")
+    if act == CHANGE and not can(user, CHANGE, notice):
+        raise PermissionDenied("您没有修改该通知的权限。")
+    return notice
+
+
+class NoticeEditView(ActionFormView):
+    form_class = NoticeEditForm
+    template_name = "portal/notice_form.html"
+    title = "编辑通知公告"
+
+    def notice(self) -> Notice:
+        if not hasattr(self, "_notice"):
+            self._notice = _visible_notice(self.request.user, self.kwargs["pk"], CHANGE)
+        return self._notice
+
+    def get_form(self, data=None):
+        n = self.notice()
+        return self.form_class(data, initial={"title": n.title, "body": n.body}, **self.form_kwargs())
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(notice=self.notice(), **kwargs)
+
+    def perform(self, data):
+        notice = actions.update_notice(self.request.user, self.notice(), **data)
+        messages.success(self.request, "已保存。")
+        return notice
+
+
+class NoticePublishView(BusinessRequiredMixin, View):
+    publish = True
+
+    def post(self, request, pk):
+        notice = _visible_notice(request.user, pk, CHANGE)
+        actions.publish_notice(request.user, notice, publish=self.publish)
+        messages.success(request, "已发布，公众可在网上群团看到。" if self.publish else "已撤回，公众不再看到。")
+        return redirect("portal:notice_edit", pk=notice.pk)
