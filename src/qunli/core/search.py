@@ -341,8 +341,11 @@ def search(kind: str, query: str, candidate_qs, *, limit: int = 50, offset: int 
         params = [_tsquery_expr(q), *sub_params, limit, offset]
     else:
         t = ix.table
-        sql = (f"SELECT {t}.rowid, bm25({t}) AS score FROM {t} WHERE {t} MATCH %s AND {t}.rowid IN ({sub_sql}) "
-               f"ORDER BY score, {t}.rowid DESC LIMIT %s OFFSET %s")
+        # The matches first (MATERIALIZED: else SQLite runs the MATCH once per candidate row), then
+        # the candidates (scoping + filters), in one statement.
+        sql = (f"WITH m AS MATERIALIZED (SELECT rowid AS id, bm25({t}) AS score FROM {t} WHERE {t} MATCH %s) "
+               f"SELECT m.id, m.score FROM m WHERE m.id IN ({sub_sql}) ORDER BY m.score, m.id DESC "
+               f"LIMIT %s OFFSET %s")
         params = [_fts5_expr(q), *sub_params, limit, offset]
     with connection.cursor() as cur:
         cur.execute(sql, params)
