@@ -138,3 +138,39 @@ def client_for(client):
 def _fast_password_hashing(settings):
     # Argon2 is deliberately slow; tests hash dozens of passwords and prove nothing about it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _seeded_rows(django_db_setup, django_db_blocker):
+    """The rows the data migrations seeded (lines, checklists, categories, request types,
+    holidays …), captured once right after the test database is built, before any test."""
+    from django.apps import apps
+    from django.core import serializers
+
+    skip = {"contenttypes", "auth", "sessions"}  # recreated by post_migrate or irrelevant
+    with django_db_blocker.unblock():
+        rows = []
+        for model in apps.get_models():
+            if model._meta.app_label not in skip and not model._meta.proxy and model._meta.managed:
+                rows.extend(model._base_manager.all())
+        return serializers.serialize("json", rows)
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_after_flush(request):
+    """A transactional test empties every table when it ends, seeded reference data included,
+    and Django's serialized_rollback does not bring it back under pytest-django here; put the
+    seeded rows back before each transactional test that finds them gone."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction"))
+    if transactional:
+        request.getfixturevalue("transactional_db")
+        if not Line.objects.exists():
+            from django.core import serializers
+            from django.db import transaction
+
+            with transaction.atomic():
+                for obj in serializers.deserialize("json", request.getfixturevalue("_seeded_rows")):
+                    obj.save()
+    yield
