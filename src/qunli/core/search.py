@@ -1,24 +1,34 @@
 """Chinese full-text search, one module for every index (DESIGN.md mechanism 4).
 
-Text is segmented here, in Python, with rjieba (``cut_for_search``), and stored as
-space-separated tokens, so the database only splits on spaces:
+Text is tokenized here, in Python, and stored as space-separated tokens in two columns, so
+the database only splits on spaces:
 
-* the word stream — jieba's search-mode words (``档案法``, ``档案``…) and ASCII runs lowercased
-  (``J001-WS·2023`` → ``j001 ws 2023``), in text order;
-* the character stream — every CJK character in text order.
+* ``grams`` — each CJK run as its overlapping character bigrams, then its last character
+  (``党员大会`` → ``党员 员大 大会 会``);
+* ``body`` — the ASCII letter/digit runs lowercased (``J001-WS·2023`` → ``j001 ws 2023``), with
+  a ``丨`` where a CJK run separates two of them.
 
-A query's CJK run is matched as a *phrase of characters* (``"党 员"``): any substring of the
-text is found, whatever jieba did with it in the document (jieba alone finds ``大会`` in
-``党员大会`` but not ``员大``, and not ``干部`` where it cut ``副主任干部``); ASCII runs as a
-phrase of words. ``bench/records_search.py`` measures the recall of both ways.
+A query's CJK run of 2+ characters is the *phrase of its bigrams* (``妇女代表`` →
+``"妇女 女代 代表"``; a 2-character query is one token lookup); one character is the prefix
+``党*`` (the bigrams starting with it, or a run's last character). Both are exactly "a substring
+of the text": bigrams of one run are adjacent, and the run's closing unigram breaks any chain
+into the next run. ASCII runs are a phrase of words in ``body``. (jieba words are not indexed:
+they find ``大会`` in ``党员大会`` but not ``员大`` — ``bench/records_search.py`` measures that
+recall — and without bm25 they add nothing.)
 
 Back ends, chosen by the connection: SQLite — one FTS5 table per kind (``search_<app>_<model>``,
-rowid = object id, columns body / raw UNINDEXED / digest UNINDEXED), ranked by bm25;
-PostgreSQL — one side table per kind (id primary key, body, raw, digest, and a generated
-``tsvector`` over body with the ``simple`` config, GIN-indexed), ranked by ``ts_rank``.
+rowid = object id, columns body / grams / raw UNINDEXED / digest UNINDEXED, ``columnsize=0``);
+PostgreSQL — one side table per kind (id primary key, body, grams, raw, digest, and a generated
+``tsvector``: grams with weight A, body unweighted, ``simple`` config, GIN-indexed).
 
-Results pass scoping in SQL: ``search`` takes the caller's candidate queryset (``visible_to``
-plus filters) and intersects it with the matches in one statement (``id IN (candidates)``).
+Hits come newest first (``ORDER BY id DESC``), not by bm25: scoring every match of a common
+bigram before scoping cut it down was most of the cost, and titles of 8–40 characters give
+bm25 little to work with. Results pass scoping in SQL: ``search`` takes the caller's candidate
+queryset (``visible_to`` plus filters). On SQLite it first counts the candidates (up to
+``SMALL``): few — each candidate's stored text is checked (``instr``, the same semantics as the
+match), no FTS at all; many — the FTS match is walked newest first and each row checked against
+the candidates (a correlated ``EXISTS`` on the primary key), stopping at the page. PostgreSQL
+leaves the choice to its planner (``id IN (candidates)``).
 
 Index updates go through an outbox: writers call ``enqueue`` inside their transaction (a row
 per object in ``search_outbox``) and the same call registers ``drain`` to run after the
@@ -37,10 +47,13 @@ from dataclasses import dataclass, field
 import rjieba
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from django.utils.safestring import SafeString, mark_safe
 
 OUTBOX = "search_outbox"
 BATCH = 2000
+SMALL = 5000  # candidate sets up to this size are checked row by row instead of via the FTS match
+GAP = "丨"  # in ``body``: a CJK run between two ASCII runs (no query produces it)
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _PIECE = re.compile(f"[{_CJK}]+|[0-9A-Za-z]+")
@@ -61,10 +74,32 @@ def _words(text: str) -> list[str]:
 
 
 def segment(text: str) -> str:
-    """The indexed body: the word stream, then the character stream."""
+    """The ``body`` column: ASCII runs lowercased, ``丨`` for a CJK run between two of them."""
+    out, gap = [], False
+    for piece in _PIECE.findall(text or ""):
+        if _CJK_RUN.match(piece):
+            gap = bool(out)
+        else:
+            if gap:
+                out.append(GAP)
+                gap = False
+            out.append(piece.lower())
+    return " ".join(out)
+
+
+def grams(text: str) -> str:
+    """The ``grams`` column: each CJK run's overlapping bigrams, then its last character."""
+    out = []
+    for run in re.findall(f"[{_CJK}]+", text or ""):
+        out.extend(run[i:i + 2] for i in range(len(run) - 1))
+        out.append(run[-1])
+    return " ".join(out)
+
+
+def index_row(pk: int, text: str) -> tuple:
+    """(pk, body, grams, raw, digest) — one row of an index table."""
     text = text or ""
-    chars = [c for run in re.findall(f"[{_CJK}]+", text) for c in run]
-    return " ".join(_words(text) + chars)
+    return int(pk), segment(text), grams(text), text, digest(text)
 
 
 @dataclass
@@ -80,8 +115,9 @@ class Query:
 
 
 def parse(query: str, mode: str = "chars") -> Query:
-    """``mode="chars"`` (the default) matches CJK runs as character phrases; ``"words"``
-    matches them as jieba words (AND) — kept to measure its recall against ``chars``."""
+    """``mode="chars"`` (the default, what ``search`` runs) keeps CJK runs as character
+    phrases; ``"words"`` gives their jieba words (AND) — only for the bench, which measures
+    what a words-only index would miss."""
     phrases, terms = [], []
     for part in (query or "").split():
         ascii_run = []
@@ -102,12 +138,50 @@ def parse(query: str, mode: str = "chars") -> Query:
     return Query(phrases=phrases, terms=terms)
 
 
+def _is_cjk(phrase: tuple[str, ...]) -> bool:
+    return bool(_CJK_RUN.match(phrase[0]))
+
+
+def _bigrams(phrase: tuple[str, ...]) -> list[str]:
+    return [phrase[i] + phrase[i + 1] for i in range(len(phrase) - 1)]
+
+
 def _fts5_expr(q: Query) -> str:
-    return " AND ".join('"' + " ".join(p) + '"' for p in q.phrases)
+    parts = []
+    for p in q.phrases:
+        if not _is_cjk(p):
+            parts.append('body : "' + " ".join(p) + '"')
+        elif len(p) == 1:
+            parts.append(f'grams : "{p[0]}"*')
+        else:
+            parts.append('grams : "' + " ".join(_bigrams(p)) + '"')
+    return " AND ".join(parts)
 
 
 def _tsquery_expr(q: Query) -> str:
-    return " & ".join("(" + " <-> ".join(f"'{t}'" for t in p) + ")" for p in q.phrases)
+    parts = []
+    for p in q.phrases:
+        if not _is_cjk(p):
+            parts.append("(" + " <-> ".join(f"'{t}'" for t in p) + ")")
+        elif len(p) == 1:
+            parts.append(f"'{p[0]}':*A")
+        else:
+            parts.append("(" + " <-> ".join(f"'{t}':A" for t in _bigrams(p)) + ")")
+    return " & ".join(parts)
+
+
+def _check_sql(q: Query) -> tuple[str, list[str]]:
+    """The match as plain conditions on one row's stored columns (SQLite), for few candidates:
+    a CJK phrase is a substring of ``raw``, an ASCII phrase a run of words of ``body``."""
+    conds, params = [], []
+    for p in q.phrases:
+        if _is_cjk(p):
+            conds.append("instr(raw, %s) > 0")
+            params.append("".join(p))
+        else:
+            conds.append("instr(' ' || body || ' ', %s) > 0")
+            params.append(" " + " ".join(p) + " ")
+    return " AND ".join(conds), params
 
 
 # --- index registry ------------------------------------------------------------------------
@@ -155,11 +229,13 @@ def digest(text: str) -> str:
 
 def create_table_sql(table: str, vendor: str) -> list[str]:
     if vendor == "sqlite":
-        return [f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(body, raw UNINDEXED, digest UNINDEXED, "
-                f"tokenize='unicode61 remove_diacritics 0')"]
+        return [f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(body, grams, raw UNINDEXED, "
+                f"digest UNINDEXED, tokenize='unicode61 remove_diacritics 0', columnsize=0)"]
     if vendor == "postgresql":
-        return [f"CREATE TABLE IF NOT EXISTS {table} (id bigint PRIMARY KEY, body text NOT NULL, raw text NOT NULL, "
-                f"digest varchar(64) NOT NULL, tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED)",
+        return [f"CREATE TABLE IF NOT EXISTS {table} (id bigint PRIMARY KEY, body text NOT NULL, "
+                f"grams text NOT NULL DEFAULT '', raw text NOT NULL, digest varchar(64) NOT NULL, "
+                f"tsv tsvector GENERATED ALWAYS AS (setweight(to_tsvector('simple', grams), 'A') "
+                f"|| to_tsvector('simple', body)) STORED)",
                 f"CREATE INDEX IF NOT EXISTS {table}_tsv ON {table} USING gin (tsv)"]
     return []
 
@@ -177,17 +253,18 @@ def outbox_sql(vendor: str) -> list[str]:
 def index_many(kind: str, docs: Iterable[tuple[int, str]]) -> int:
     """Upsert (pk, raw text) pairs into the kind's index."""
     table = get_index(kind).table
-    rows = [(int(pk), segment(text), text, digest(text)) for pk, text in docs]
+    rows = [index_row(pk, text) for pk, text in docs]
     if not rows:
         return 0
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            cur.executemany(f"INSERT INTO {table} (id, body, raw, digest) VALUES (%s, %s, %s, %s) "
-                            f"ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body, raw = EXCLUDED.raw, "
-                            f"digest = EXCLUDED.digest", rows)
+            cur.executemany(f"INSERT INTO {table} (id, body, grams, raw, digest) VALUES (%s, %s, %s, %s, %s) "
+                            f"ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body, grams = EXCLUDED.grams, "
+                            f"raw = EXCLUDED.raw, digest = EXCLUDED.digest", rows)
         else:
             cur.executemany(f"DELETE FROM {table} WHERE rowid = %s", [(r[0],) for r in rows])
-            cur.executemany(f"INSERT INTO {table} (rowid, body, raw, digest) VALUES (%s, %s, %s, %s)", rows)
+            cur.executemany(f"INSERT INTO {table} (rowid, body, grams, raw, digest) VALUES (%s, %s, %s, %s, %s)",
+                            rows)
     return len(rows)
 
 
@@ -318,38 +395,49 @@ def check(kind: str, chunk: int = 5000) -> Drift:
 @dataclass
 class Hit:
     pk: int
-    score: float
+    score: float  # 0.0: hits are ordered newest first, not scored
     snippet: SafeString | None = None
 
 
-def search(kind: str, query: str, candidate_qs, *, limit: int = 50, offset: int = 0, snippets: bool = True,
-           mode: str = "chars") -> list[Hit]:
+def search(kind: str, query: str, candidate_qs, *, limit: int = 50, offset: int = 0,
+           snippets: bool = True) -> list[Hit]:
     """Ids of ``candidate_qs`` (already scoped and filtered by the caller) matching ``query``,
-    best first; the intersection is one SQL statement. With ``snippets`` each hit carries the
-    matching text, HTML-escaped, the matches in ``<mark>``."""
-    q = parse(query, mode)
+    newest first (see the module docstring for the plan). With ``snippets`` each hit carries
+    the matching text, HTML-escaped, the matches in ``<mark>``."""
+    q = parse(query)
     if not q:
         return []
-    ix = get_index(kind)
+    t = get_index(kind).table
+    base = candidate_qs.order_by().values("pk")
     try:
-        sub_sql, sub_params = candidate_qs.order_by().values("pk").query.sql_with_params()
+        sub_sql, sub_params = base.query.sql_with_params()
     except EmptyResultSet:  # e.g. visible_to() of an account without grants
         return []
     if connection.vendor == "postgresql":
-        sql = (f"SELECT s.id, ts_rank(s.tsv, q) AS score FROM {ix.table} s, to_tsquery('simple', %s) q "
-               f"WHERE s.tsv @@ q AND s.id IN ({sub_sql}) ORDER BY score DESC, s.id DESC LIMIT %s OFFSET %s")
+        sql = (f"SELECT s.id FROM {t} s WHERE s.tsv @@ to_tsquery('simple', %s) AND s.id IN ({sub_sql}) "
+               f"ORDER BY s.id DESC LIMIT %s OFFSET %s")
         params = [_tsquery_expr(q), *sub_params, limit, offset]
     else:
-        t = ix.table
-        # The matches first (MATERIALIZED: else SQLite runs the MATCH once per candidate row), then
-        # the candidates (scoping + filters), in one statement.
-        sql = (f"WITH m AS MATERIALIZED (SELECT rowid AS id, bm25({t}) AS score FROM {t} WHERE {t} MATCH %s) "
-               f"SELECT m.id, m.score FROM m WHERE m.id IN ({sub_sql}) ORDER BY m.score, m.id DESC "
-               f"LIMIT %s OFFSET %s")
-        params = [_fts5_expr(q), *sub_params, limit, offset]
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT COUNT(*) FROM ({sub_sql} LIMIT {SMALL + 1})", sub_params)
+            few = cur.fetchone()[0] <= SMALL
+        if few:  # check each candidate's stored text: no FTS, cost bound by SMALL
+            cond, cond_params = _check_sql(q)
+            sql = (f"SELECT rowid FROM {t} WHERE rowid IN ({sub_sql}) AND {cond} "
+                   f"ORDER BY rowid DESC LIMIT %s OFFSET %s")
+            params = [*sub_params, *cond_params, limit, offset]
+        else:  # walk the matches newest first, keep the candidates, stop at the page
+            try:
+                ex_sql, ex_params = (base.filter(pk=RawSQL(f"{t}.rowid", ())).values("pk")
+                                     .query.sql_with_params())
+            except EmptyResultSet:
+                return []
+            sql = (f"SELECT rowid FROM {t} WHERE {t} MATCH %s AND EXISTS ({ex_sql}) "
+                   f"ORDER BY rowid DESC LIMIT %s OFFSET %s")
+            params = [_fts5_expr(q), *ex_params, limit, offset]
     with connection.cursor() as cur:
         cur.execute(sql, params)
-        hits = [Hit(pk, float(score)) for pk, score in cur.fetchall()]
+        hits = [Hit(pk, 0.0) for (pk,) in cur.fetchall()]
     if snippets and hits:
         found = snippets_for(kind, query, [h.pk for h in hits])
         for h in hits:

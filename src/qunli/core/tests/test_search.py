@@ -8,12 +8,15 @@ from qunli.records.models import Item
 from qunli.records.search import KIND
 
 
-def test_segment_has_words_then_characters():
-    body = search.segment("关于召开党员大会的通知\nJ001-WS·2023-Y-0001")
-    toks = body.split()
-    assert "党员" in toks and "通知" in toks
-    assert toks[-4:] == ["会", "的", "通", "知"]
+def test_segment_ascii_body_and_cjk_bigrams():
+    text = "关于召开党员大会的通知\nJ001-WS·2023-Y-0001"
+    body = search.segment(text)
     assert "j001 ws 2023 y 0001" in body
+    toks = search.grams(text).split()
+    assert "党员" in toks and "通知" in toks and "员大" in toks
+    assert toks[-3:] == ["的通", "通知", "知"]
+    assert search.grams("妇女，女代") == "妇女 女 女代 代"  # the run's last character breaks the chain
+    assert search.segment("J001发WS〔2023〕") == "j001 丨 ws 2023"
 
 
 def test_parse_chars_and_words():
@@ -21,8 +24,10 @@ def test_parse_chars_and_words():
     assert q.phrases == [("党", "员", "大", "会"), ("j001", "ws")]
     assert search.parse("党员大会", mode="words").phrases == [("党员",), ("大会",), ("党员大会",)]
     assert not search.parse("，。！")
-    assert search._fts5_expr(q) == '"党 员 大 会" AND "j001 ws"'
-    assert search._tsquery_expr(search.parse("党员")) == "('党' <-> '员')"
+    assert search._fts5_expr(q) == 'grams : "党员 员大 大会" AND body : "j001 ws"'
+    assert search._tsquery_expr(search.parse("党员")) == "('党员':A)"
+    assert search._fts5_expr(search.parse("党")) == 'grams : "党"*'
+    assert search._tsquery_expr(search.parse("党员大 x1")) == "('党员':A <-> '员大':A) & ('x1')"
 
 
 def test_highlight_escapes_everything_but_marks():

@@ -209,3 +209,23 @@ def test_list_page_search(items, accounts, client_for):
     r = c.get(reverse("records:pending_list"), {"q": "巾帼"})
     assert TITLES[3] in r.content.decode() and TITLES[0] not in r.content.decode()
 
+
+
+@pytest.mark.parametrize("small", [0, 5000])
+def test_both_plans_agree_and_match_substrings_exactly(items, accounts, capture, monkeypatch, small,
+                                                        django_capture_on_commit_callbacks):
+    """Few candidates: checked row by row (instr); many: the FTS bigram match walked newest
+    first. Same hits, newest first; 1-character queries; no match across two CJK runs."""
+    with django_capture_on_commit_callbacks(execute=True):
+        split = capture(title="妇女，代表大会")  # 妇女 and 代表 in separate runs
+    monkeypatch.setattr(search, "SMALL", small)
+    staff = accounts["women_staff"]
+    assert found(staff, "妇女代表") == [items[0].pk]
+    assert found(staff, "女代") == [items[0].pk]
+    assert found(staff, "代表") == [split.pk, items[0].pk]
+    assert found(staff, "帼") == [items[3].pk]
+    assert found(staff, "县妇发〔2023〕2号") == [items[1].pk]
+    assert found(staff, "妇女 大会") == [split.pk, items[0].pk]
+    assert found(accounts["clerk"], "代表") == []
+    hits = search.search(KIND, "关于", Item.objects.visible_to(staff), limit=2, offset=1, snippets=False)
+    assert [h.pk for h in hits] == [items[1].pk, items[0].pk]
