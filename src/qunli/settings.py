@@ -177,6 +177,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # An import larger than this is refused before it is read.
 QUNLI_IMPORT_MAX_BYTES = int(os.environ.get("QUNLI_IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
 
+# Search index updates (outbox rows) are drained right after each write's commit
+# ("on_commit"), or left to `qunli reindex` / a scheduled drain ("deferred", for bulk work).
+QUNLI_SEARCH_DRAIN = os.environ.get("QUNLI_SEARCH_DRAIN", "on_commit")
+
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 LOGGING = {

@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import rjieba
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
@@ -291,7 +292,13 @@ def enqueue(kind: str, pks: Iterable[int]) -> None:
         return
     with connection.cursor() as cur:
         cur.executemany(f"INSERT INTO {OUTBOX} (kind, object_id) VALUES (%s, %s)", rows)
-    transaction.on_commit(drain, robust=True)
+    if getattr(settings, "QUNLI_SEARCH_DRAIN", "on_commit") == "on_commit":
+        # Each write drains about its own share (oldest rows first, so a backlog left by a
+        # crash is worked off too); concurrent writers never all drain everybody's rows.
+        def drain_own_share():
+            drain(limit=len(rows))
+
+        transaction.on_commit(drain_own_share, robust=True)
 
 
 def drain(limit: int | None = None) -> int:
