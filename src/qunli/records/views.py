@@ -204,7 +204,7 @@ class ItemListView(ObjectListView):
         hits = fulltext.search(records_search.KIND, q, qs, limit=_IdPaginator.CAP + 1, snippets=False)
         ids = [h.pk for h in hits]
         sort = self.request.GET.get("sort", "")
-        if sort and self.sort_key() == sort:  # an explicit sort orders the matches; else by relevance
+        if sort and self.sort_key() == sort:  # an explicit sort orders the matches; else newest match first
             ids = list(qs.filter(pk__in=ids).order_by(sort, "pk").values_list("pk", flat=True))
         else:
             sort = "rank"
