@@ -365,6 +365,13 @@ class Importer:
                 errors.append(RowError(e.reason, col.header))
         return cleaned, errors
 
+    def clean_or_raise(self, row: dict) -> dict:
+        """The row's cleaned columns, or one RowError naming every bad column."""
+        cleaned, errors = self.clean_columns(row)
+        if errors:
+            raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
+        return cleaned
+
     def validate_row(self, row: dict, ctx: Context) -> dict:  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -436,9 +443,7 @@ class PersonImporter(Importer):
         return cleaned
 
     def validate_local(self, row, ctx):
-        cleaned, errors = self.clean_columns(row)
-        if errors:
-            raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
+        cleaned = self.clean_or_raise(row)
         unit = _resolve_unit(ctx, cleaned["unit"])
         cleaned["unit_id"], cleaned["unit"] = unit.id, unit.name
         idn = cleaned["id_number"]
@@ -527,9 +532,7 @@ class MembershipImporter(Importer):
         ]
 
     def validate_row(self, row, ctx):
-        cleaned, errors = self.clean_columns(row)
-        if errors:
-            raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
+        cleaned = self.clean_or_raise(row)
         unit = _resolve_unit(ctx, cleaned["unit"])
         cleaned["unit"] = unit.name
         if not unit.line_id:
@@ -577,9 +580,7 @@ class VolunteerImporter(Importer):
         ]
 
     def validate_row(self, row, ctx):
-        cleaned, errors = self.clean_columns(row)
-        if errors:
-            raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
+        cleaned = self.clean_or_raise(row)
         unit = _resolve_unit(ctx, cleaned["unit"])
         cleaned["unit_id"], cleaned["unit"] = unit.id, unit.name
         self._person_key(cleaned, row["_row"], ctx)
@@ -626,9 +627,7 @@ class PositionImporter(Importer):
     def validate_row(self, row, ctx):
         from qunli.orgs.models import PositionTitle
 
-        cleaned, errors = self.clean_columns(row)
-        if errors:
-            raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
+        cleaned = self.clean_or_raise(row)
         unit = _resolve_unit(ctx, cleaned["unit"])
         cleaned["unit"] = unit.name
         cleaned["unit_id"] = unit.id
@@ -701,9 +700,7 @@ class TeamMemberImporter(Importer):
         return ctx
 
     def validate_row(self, row, ctx):
-        cleaned, errors = self.clean_columns(row)
-        if errors:
-            raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
+        cleaned = self.clean_or_raise(row)
         ref = cleaned["team"]
         teams, names = ctx.extra["teams"], ctx.extra["team_names"]
         tid = int(ref) if ref.isdigit() and int(ref) in teams else names.get(ref, 0)
@@ -785,9 +782,7 @@ class UnitImporter(Importer):
     def validate_row(self, row, ctx):
         from qunli.orgs.models import LEVEL_ORDER, Level, Unit, UnitStatus
 
-        cleaned, errors = self.clean_columns(row)
-        if errors:
-            raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
+        cleaned = self.clean_or_raise(row)
         parent, parent_row = self._parent(ctx, cleaned["parent"])
         cleaned["parent"] = parent.name
         if parent.status != UnitStatus.ACTIVE:
