@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from qunli.core import crypto
-from qunli.core.actions import ActionError, action, require_kind
+from qunli.core.actions import ActionError, action, clean_text, require_kind
 from qunli.core.audit import log_access, log_change, snapshot
 from qunli.core.identifiers import InvalidIdentifier, validate_phone
 from qunli.core.models import User
@@ -79,13 +79,6 @@ def _log(actor, name: str, case: Case, before: dict | None, extra: dict | None =
     log_change(actor, f"casework.{name}", case, before, after, unit_path=case.unit.path)
 
 
-def _text(value: str, label: str, required: bool = True, limit: int = 5000) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise ActionError(f"请填写{label}。")
-    if len(value) > limit:
-        raise ActionError(f"{label}不能超过{limit}字。")
-    return value
 
 
 # --- intake ----------------------------------------------------------------------------------
@@ -130,8 +123,8 @@ def _receive(actor, *, unit, type: RequestType, channel: str, requester_name: st
         raise ActionError("请选择受理渠道。")
     if not type.is_active:
         raise ActionError("该诉求类型已停用。")
-    name = _text(requester_name, "诉求人姓名", limit=50)
-    description = _text(description, "诉求内容")
+    name = clean_text(requester_name, "诉求人姓名", limit=50)
+    description = clean_text(description, "诉求内容", limit=5000)
     try:
         phone = validate_phone(requester_phone) if requester_phone else ""
     except InvalidIdentifier as e:
@@ -187,9 +180,9 @@ def update_served_person(actor, case: Case, *, categories=(), guardian_name: str
     if [f for f in risk_flags if f not in RiskFlag.values]:
         raise ActionError("风险标记无效。")
     served.risk_flags = sorted(set(risk_flags))
-    served.guardian_name = _text(guardian_name, "监护人姓名", required=False, limit=50)
-    served.guardian_relation = _text(guardian_relation, "与本人关系", required=False, limit=20)
-    served.school_or_employer = _text(school_or_employer, "学校或工作单位", required=False, limit=100)
+    served.guardian_name = clean_text(guardian_name, "监护人姓名", required=False, limit=50)
+    served.guardian_relation = clean_text(guardian_relation, "与本人关系", required=False, limit=20)
+    served.school_or_employer = clean_text(school_or_employer, "学校或工作单位", required=False, limit=100)
     if guardian_phone is not None:
         try:
             phone = validate_phone(guardian_phone) if guardian_phone else ""
@@ -209,8 +202,8 @@ def add_consent(actor, case: Case, *, given_on: dt.date, given_by: str, scope_te
     if case.served_person is None:
         raise ActionError("该个案未关联服务对象（人员档案）。")
     c = Consent.objects.create(served_person=case.served_person, given_on=given_on,
-                               given_by=_text(given_by, "同意人", limit=50),
-                               scope_text=_text(scope_text, "同意范围", limit=200), recorded_by=actor)
+                               given_by=clean_text(given_by, "同意人", limit=50),
+                               scope_text=clean_text(scope_text, "同意范围", limit=200), recorded_by=actor)
     log_change(actor, "casework.add_consent", c, None, snapshot(c), unit_path=case.unit.path,
                obj_repr=f"{case} 知情同意")
     return c
@@ -256,7 +249,7 @@ def _step(actor, case: Case, *, name: str, step: str, allowed, roles, verb: str,
     case = _lock(actor, case)
     _require_state(case, allowed, verb)
     _require_role(actor, case, roles, verb)
-    note = _text(note, note_label)
+    note = clean_text(note, note_label, limit=5000)
     before = snapshot(case)
     if to:
         case.status = to
@@ -323,7 +316,7 @@ def close_case(actor, case: Case, *, outcome: str, satisfaction: int, note: str 
         satisfaction = 0
     if not 1 <= satisfaction <= 5:
         raise ActionError("满意度须为1到5分。")
-    outcome = _text(outcome, "结案结果", limit=200)
+    outcome = clean_text(outcome, "结案结果", limit=200)
     case = _step(actor, case, name="close_case", step="close", allowed=[S.FOLLOW_UP], roles=("caseworker", "supervisor"),
                  verb="结案", to=S.CLOSED, note=note or outcome, note_label="结案说明", outcome=outcome,
                  satisfaction=satisfaction, closed_at=timezone.now())
@@ -376,7 +369,7 @@ def _send(actor, case: Case, *, kind: str, to_unit, reason: str) -> Referral:
     _require_state(case, OPEN, verb)
     if case.caseworker_id is not None:
         _require_role(actor, case, ("caseworker", "supervisor"), verb)
-    reason = _text(reason, f"{verb}原因", limit=300)
+    reason = clean_text(reason, f"{verb}原因", limit=300)
     if to_unit is None or to_unit.pk == case.unit_id:
         raise ActionError("请选择另一个接收单位。")
     if not referral_targets(case).filter(pk=to_unit.pk).exists():
@@ -438,7 +431,7 @@ def accept_referral(actor, referral: Referral) -> Case:
 @action
 def decline_referral(actor, referral: Referral, *, reason: str) -> Referral:
     referral, case = _decide(actor, referral)
-    reason = _text(reason, "拒收理由", limit=300)
+    reason = clean_text(reason, "拒收理由", limit=300)
     before = snapshot(referral)
     referral.status, referral.decided_by, referral.decided_at = Referral.Status.DECLINED, actor, timezone.now()
     referral.decline_reason = reason

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from qunli.core import crypto
-from qunli.core.scoping import CHANGE, VIEW, ScopedQuerySet, ScopeSpec, scope_q
+from qunli.core.scoping import CHANGE, VIEW, ScopedQuerySet, ScopeSpec, any_of, scope_q
 
 # --- configuration: calendar and request types ------------------------------------------------
 
@@ -85,12 +85,7 @@ def case_q(user, action: str = VIEW) -> Q | None:
         to_q = scope_q(Referral.receiver_scope, user, CHANGE)
         if to_q is not None:
             parts.append(Q(pk__in=Referral.objects.filter(to_q, status=Referral.Status.PENDING).values("case_id")))
-    if not parts:
-        return None
-    q = parts[0]
-    for p in parts[1:]:
-        q |= p
-    return q
+    return any_of(parts)
 
 
 class NeedToKnowQuerySet(models.QuerySet):

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from qunli.core import crypto
-from qunli.core.actions import ActionError, action
+from qunli.core.actions import ActionError, action, clean_text
 from qunli.core.audit import log_access, log_change, snapshot
 from qunli.core.scoping import CHANGE, VIEW, can
 from qunli.people.models import CadreProfile, Person, VolunteerProfile
@@ -43,13 +43,6 @@ def _require(actor, obj, act: str = CHANGE, message: str = "您没有该单位�
         raise PermissionDenied(message)
 
 
-def _text(value: str, label: str, required: bool = True, limit: int = 200) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise ActionError(f"请填写{label}。")
-    if len(value) > limit:
-        raise ActionError(f"{label}不能超过{limit}字。")
-    return value
 
 
 def is_helper(person: Person) -> bool:
@@ -161,7 +154,7 @@ def log_visit(actor, pairing: Pairing, *, on: dt.date, kind: str, notes: str = "
         raise ActionError("走访日期不能晚于今天。")
     if on < p.started_on:
         raise ActionError("走访日期不能早于结对日期。")
-    notes = _text(notes, "走访记录", required=False, limit=5000)
+    notes = clean_text(notes, "走访记录", required=False, limit=5000)
     photo_cols = _photo(photo) if photo else {}
     v = Visit.objects.create(pairing=p, on=on, kind=kind, notes_enc=crypto.encrypt(notes) if notes else "",
                              recorded_by=actor, **photo_cols)
@@ -180,7 +173,7 @@ def end_pairing(actor, pairing: Pairing, *, reason: str, ended_on: dt.date | Non
     if ended_on < p.started_on:
         raise ActionError("结束日期不能早于结对日期。")
     before = snapshot(p)
-    p.ended_on, p.end_reason = ended_on, _text(reason, "结束原因")
+    p.ended_on, p.end_reason = ended_on, clean_text(reason, "结束原因", limit=200)
     p.save(update_fields=["ended_on", "end_reason"])
     _log(actor, "end_pairing", p, before)
     return p

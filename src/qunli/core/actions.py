@@ -53,6 +53,16 @@ def full_clean_or_raise(obj, exclude=None) -> None:
         raise ActionError(e.message_dict if hasattr(e, "error_dict") else e.messages) from e
 
 
+def clean_text(value: str, label: str, *, required: bool = True, limit: int) -> str:
+    """Trimmed text, or an ActionError in Chinese when it is missing or too long."""
+    value = (value or "").strip()
+    if required and not value:
+        raise ActionError(f"请填写{label}。")
+    if len(value) > limit:
+        raise ActionError(f"{label}不能超过{limit}字。")
+    return value
+
+
 # --- accounts (系统管理员) and grants (安全管理员) --------------------------------
 
 ACCOUNT_FIELDS = ("username", "display_name", "kind", "is_active", "must_change_password")

@@ -77,7 +77,11 @@ def grant_q(spec: ScopeSpec, g: GrantInfo) -> Q:
 
 def scope_q(spec: ScopeSpec, user, action: str = VIEW) -> Q | None:
     """The filter for what ``user`` may do ``action`` on, or None when nothing."""
-    parts = [grant_q(spec, g) for g in grants_of(user) if action in ROLE_ACTIONS.get(g.role, set())]
+    return any_of([grant_q(spec, g) for g in grants_of(user) if action in ROLE_ACTIONS.get(g.role, set())])
+
+
+def any_of(parts: list[Q]) -> Q | None:
+    """The OR of row filters, or None (nothing visible) when there are none."""
     if not parts:
         return None
     q = parts[0]
