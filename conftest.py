@@ -140,6 +140,9 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+_SEEDED = {}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _seeded_rows(django_db_setup, django_db_blocker):
     """The rows the data migrations seeded (lines, checklists, categories, request types,
@@ -153,24 +156,31 @@ def _seeded_rows(django_db_setup, django_db_blocker):
         for model in apps.get_models():
             if model._meta.app_label not in skip and not model._meta.proxy and model._meta.managed:
                 rows.extend(model._base_manager.all())
-        return serializers.serialize("json", rows)
+        _SEEDED.update(rows=serializers.serialize("json", rows), blocker=django_db_blocker)
+        return _SEEDED["rows"]
 
 
-@pytest.fixture(autouse=True)
-def _reference_data_after_flush(request):
-    """A transactional test empties every table when it ends, seeded reference data included,
-    and Django's serialized_rollback does not bring it back under pytest-django here; put the
-    seeded rows back before each transactional test that finds them gone."""
-    marker = request.node.get_closest_marker("django_db")
-    transactional = "transactional_db" in request.fixturenames or (
-        marker is not None and marker.kwargs.get("transaction"))
-    if transactional:
-        request.getfixturevalue("transactional_db")
-        if not Line.objects.exists():
-            from django.core import serializers
-            from django.db import transaction
+def _is_transactional(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return "transactional_db" in getattr(item, "fixturenames", ()) or (
+        marker is not None and bool(marker.kwargs.get("transaction")))
 
-            with transaction.atomic():
-                for obj in serializers.deserialize("json", request.getfixturevalue("_seeded_rows")):
-                    obj.save()
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A transactional test empties every table when its fixtures tear down, the seeded
+    reference data included, and serialized_rollback does not bring it back under
+    pytest-django here. Put the seeded rows back (committed) right after that flush, so the
+    next test on this worker — transactional or not — finds the database as migrated."""
     yield
+    if not _is_transactional(item) or "rows" not in _SEEDED:
+        return
+    from django.core import serializers
+    from django.db import transaction
+
+    with _SEEDED["blocker"].unblock():
+        if Line.objects.exists():
+            return
+        with transaction.atomic():
+            for obj in serializers.deserialize("json", _SEEDED["rows"]):
+                obj.save()

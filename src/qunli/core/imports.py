@@ -907,7 +907,8 @@ def _check_zip(path: Path, size: int) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+    # NotImplementedError: a damaged header can claim a zip version or compression we cannot read
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
         raise ImportFileError("工作簿已损坏或不完整（无法解压），请重新保存后上传。") from None
     if len(infos) > 10000:
         raise ImportFileError("工作簿内部文件过多，疑似恶意文件，已拒绝。")

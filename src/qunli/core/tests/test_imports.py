@@ -237,6 +237,18 @@ def test_mutated_xlsx_never_partial(tmp_path_factory, staff, edits):
     _check_no_partial(tmp_path_factory.mktemp("x"), staff, "m.xlsx", _mutate(_valid_xlsx_bytes(), edits))
 
 
+def test_workbook_claiming_an_unreadable_zip_version_gets_a_clear_message(tmp_path, staff):
+    """A damaged central directory can claim zip version 6.8, which Python refuses with
+    NotImplementedError rather than BadZipFile: still a plain Chinese refusal, nothing written."""
+    data = bytearray(_valid_xlsx_bytes())
+    at = data.index(b"PK\x01\x02")
+    data[at + 6:at + 8] = (68).to_bytes(2, "little")  # "version needed to extract"
+    p = tmp_path / "v68.xlsx"
+    p.write_bytes(bytes(data))
+    out = run_import("persons", p, user=staff, commit=True)
+    assert "工作簿已损坏" in out.message and Person.objects.count() == 0
+
+
 # --- the UI ---------------------------------------------------------------------------
 
 def test_ui_upload_preview_confirm(client_for, staff, tmp_path, settings):
