@@ -83,6 +83,10 @@ PUBLIC = {
     "/portal/submitted/",  # the confirmation showing the submitter's own tracking code once
     "/portal/track/",  # tracking by code + last four digits of the phone
     "/portal/notices/",  # published notices only
+    "/portal/wishes/",  # the wishes wall: published wishes only, masked (src/qunli/casework/tests/test_wishes.py)
+    "/portal/wishes/<int:pk>/claim/",  # claim form of a published wish; anything unpublished is a 404
+    "/portal/wishes/thanks/",  # thank-you page after a claim (the unit's name from the session)
+    "/portal/projects/",  # published practical projects only
 }
 # Always 404, for everyone: ninja's placeholder at the API root (it only anchors reverse()).
 ALWAYS_404 = {"/api/"}
@@ -241,6 +245,14 @@ def _foreign_casework(where, person):
                          photo_name="pairing/00/邻县秘密照片", photo_mime="image/png", photo_size=1)
     PairingTarget.objects.create(id=FOREIGN_PK, unit=where, year=dt.date.today().year, kind="help",
                                  category="left_behind", target=7)
+    # wishes and practical projects (unit-grant scoped): a claimed wish with a donor, a project
+    from qunli.casework.models import PracticalProject, Wish
+
+    Wish.objects.create(id=FOREIGN_PK, served=served, unit=where, category="school", text="邻县秘密心愿", amount=50,
+                        status="claimed", served_name_mask="邻县秘密对象", public_name="邻*", donor_name="邻县秘密认领人",
+                        donor_phone_mask="139****0001", photo_name="pairing/00/邻县秘密照片", photo_mime="image/png")
+    PracticalProject.objects.create(id=FOREIGN_PK, unit=where, title="邻县秘密项目", description="邻县秘密内容",
+                                    deadline=dt.date(2026, 12, 31))
 
 
 def _foreign_records(where):

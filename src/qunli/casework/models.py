@@ -554,3 +554,145 @@ class PairingTarget(models.Model):
 
     def __str__(self):
         return f"{self.year}年{self.get_kind_display()}{self.get_category_display()}{self.target}名"
+
+
+# --- wishes (微心愿) and the practical-projects list (我为群众办实事) ----------------------------
+#
+# Scoping: both are unit-grant scoped (plain ScopedQuerySet on the owning unit), like pairing:
+# the staff who run a wish drive see every wish of their subtree. A wish names a person served,
+# so what identifies them stays closed: pages and exports show ``served_name_mask`` only, the
+# portal shows ``public_name`` (张*) and ``age_range`` computed when the wish is published, and
+# the donor's phone is ciphertext opened only by ``wish_actions.reveal_donor`` (access-logged).
+
+class WishCategory(models.TextChoices):
+    SCHOOL = "school", "学习用品"
+    DAILY = "daily", "生活用品"
+    EDUCATION = "education", "助学"
+    MEDICAL = "medical", "助医"
+    OTHER = "other", "其他"
+
+
+def age_range(birth_date, today=None) -> str:
+    """A band wide enough not to single a child out: 3 years under 20 (…, 5–7, 8–10, 11–13 …),
+    a decade from 20; "" when the birth date is unknown."""
+    if not birth_date:
+        return ""
+    today = today or timezone.localdate()
+    age = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    if age < 2:
+        return "2岁以下"
+    if age < 20:
+        low = 2 + (age - 2) // 3 * 3
+        return f"{low}–{low + 2}岁"
+    low = age // 10 * 10
+    return f"{low}–{low + 9}岁"
+
+
+def public_name(name: str) -> str:
+    """张* / 欧阳* : the family name's first character only, one star."""
+    name = (name or "").strip()
+    return f"{name[0]}*" if name else "匿名"
+
+
+class WishQuerySet(ScopedQuerySet):
+    def on_wall(self):
+        """What the portal may show: published (unclaimed), claimed and fulfilled wishes —
+        never pending, rejected or approved-but-unpublished ones."""
+        return self.filter(status__in=[Wish.Status.PUBLISHED, Wish.Status.CLAIMED, Wish.Status.FULFILLED])
+
+
+class Wish(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "待审核"
+        APPROVED = "approved", "已审核待发布"
+        REJECTED = "rejected", "未通过"
+        PUBLISHED = "published", "已发布待认领"
+        CLAIMED = "claimed", "已认领"
+        FULFILLED = "fulfilled", "已圆梦"
+
+    served = models.ForeignKey(ServedPerson, on_delete=models.PROTECT, related_name="wishes", verbose_name="服务对象")
+    unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="+", verbose_name="负责单位",
+                             db_index=False)
+    category = models.CharField("类别", max_length=10, choices=WishCategory.choices)
+    text = models.CharField("心愿内容", max_length=200)
+    amount = models.DecimalField("预计金额（元）", max_digits=10, decimal_places=2)
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.PENDING)
+    served_name_mask = models.CharField("服务对象", max_length=20, blank=True, default="")
+    public_name = models.CharField("公开称呼", max_length=10, blank=True, default="")
+    age_range = models.CharField("年龄段", max_length=12, blank=True, default="")
+    reject_reason = models.CharField("未通过原因", max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField("登记时间", default=timezone.now)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    reviewed_at = models.DateTimeField("审核时间", null=True, blank=True)
+    published_at = models.DateTimeField("发布时间", null=True, blank=True)
+    donor_name = models.CharField("认领人", max_length=50, blank=True, default="")
+    donor_org = models.CharField("认领人单位", max_length=100, blank=True, default="")
+    donor_phone_enc = models.TextField(blank=True, default="")
+    donor_phone_hash = models.CharField(max_length=32, blank=True, default="")
+    donor_phone_mask = models.CharField("认领人电话", max_length=20, blank=True, default="")
+    claimed_at = models.DateTimeField("认领时间", null=True, blank=True)
+    fulfilled_at = models.DateTimeField("圆梦时间", null=True, blank=True)
+    fulfilled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+")
+    photo_name = models.CharField(max_length=200, blank=True, default="")
+    photo_sm3 = models.CharField(max_length=64, blank=True, default="")
+    photo_mime = models.CharField(max_length=40, blank=True, default="")
+    photo_size = models.PositiveIntegerField(default=0)
+
+    scope = ScopeSpec(unit="unit", line="unit__line")
+    objects = WishQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "微心愿"
+        verbose_name_plural = "微心愿"
+        indexes = [models.Index(fields=["unit", "status"], name="wish_unit_status"),
+                   models.Index(fields=["status", "published_at"], name="wish_status_published")]
+
+    def __str__(self):
+        return f"微心愿#{self.pk}（{self.served_name_mask}）"
+
+    def get_absolute_url(self):
+        return reverse("casework:wish_detail", args=[self.pk])
+
+
+class PracticalProject(models.Model):
+    """One item of a unit's 我为群众办实事 list."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "计划"
+        IN_PROGRESS = "in_progress", "推进中"
+        COMPLETED = "completed", "已完成"
+        DELAYED = "delayed", "已延期"
+
+    title = models.CharField("项目名称", max_length=100)
+    description = models.TextField("项目内容", max_length=2000)
+    unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="+", verbose_name="责任单位",
+                             db_index=False)
+    deadline = models.DateField("完成时限")
+    status = models.CharField("状态", max_length=12, choices=Status.choices, default=Status.PLANNED)
+    result = models.TextField("完成情况", max_length=2000, blank=True)
+    is_published = models.BooleanField("已公开", default=False)
+    published_at = models.DateTimeField("公开时间", null=True, blank=True)
+    completed_at = models.DateTimeField("完成时间", null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    scope = ScopeSpec(unit="unit", line="unit__line")
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "办实事项目"
+        verbose_name_plural = "办实事项目"
+        indexes = [models.Index(fields=["unit", "status"], name="project_unit_status"),
+                   models.Index(fields=["is_published", "deadline"], name="project_published")]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("casework:project_detail", args=[self.pk])
+
+    def is_overdue(self, today=None) -> bool:
+        return self.status != self.Status.COMPLETED and self.deadline < (today or timezone.localdate())

@@ -37,3 +37,28 @@ urlpatterns += [
     path("pairings/<int:pk>/reveal/", pairing_views.PairingRevealView.as_view(), name="pairing_reveal"),
     path("pairings/visits/<int:pk>/photo/", pairing_views.VisitPhotoView.as_view(), name="visit_photo"),
 ]
+
+# wishes (微心愿), the practical-projects list (我为群众办实事) and the casework dashboard
+from . import dashboard_views, wish_views  # noqa: E402
+
+urlpatterns += [
+    path("wishes/", wish_views.WishListView.as_view(), name="wish_list"),
+    path("wishes/add/", wish_views.WishCreateView.as_view(), name="wish_add"),
+    path("wishes/<int:pk>/", wish_views.WishDetailView.as_view(), name="wish_detail"),
+    *[path(f"wishes/<int:pk>/{verb}/", wish_views.WishVerbView.as_view(verb=verb), name=f"wish_{verb}")
+      for verb in wish_views.WISH_VERBS],
+    *[path(f"wishes/<int:pk>/{verb}/", wish_views.WishFormVerbView.as_view(verb=verb), name=f"wish_{verb}")
+      for verb in ("reject", "cancel_claim", "fulfil")],
+    path("wishes/<int:pk>/reveal/", wish_views.WishRevealView.as_view(), name="wish_reveal"),
+    path("wishes/<int:pk>/photo/", wish_views.WishPhotoView.as_view(), name="wish_photo"),
+    path("projects/", wish_views.ProjectListView.as_view(), name="project_list"),
+    path("projects/add/", wish_views.ProjectCreateView.as_view(), name="project_add"),
+    path("projects/<int:pk>/", wish_views.ProjectDetailView.as_view(), name="project_detail"),
+    path("projects/<int:pk>/status/", wish_views.ProjectFormVerbView.as_view(verb="status"), name="project_status"),
+    path("projects/<int:pk>/complete/", wish_views.ProjectFormVerbView.as_view(verb="complete"),
+         name="project_complete"),
+    path("projects/<int:pk>/publish/", wish_views.ProjectPublishView.as_view(publish=True), name="project_publish"),
+    path("projects/<int:pk>/unpublish/", wish_views.ProjectPublishView.as_view(publish=False),
+         name="project_unpublish"),
+    path("dashboard/", dashboard_views.CaseworkDashboardView.as_view(), name="dashboard"),
+]

@@ -46,6 +46,9 @@ BUSINESS = [
         NavItem("结对帮扶", "casework:pairing_list", "people"),
         NavItem("走访不足的结对", "casework:pairing_lapsed", "exclamation-triangle"),
         NavItem("结对目标", "casework:pairing_targets", "bullseye"),
+        NavItem("微心愿", "casework:wish_list", "gift"),
+        NavItem("我为群众办实事", "casework:project_list", "clipboard-check"),
+        NavItem("服务群众概览", "casework:dashboard", "bar-chart"),
     ]),
     ("数据", [NavItem("导入", "core:import_start", "upload")]),
 ]
@@ -70,4 +73,9 @@ def menu_for(user, current_path: str):
             entries.append({"label": item.label, "url": url, "icon": item.icon,
                             "active": current_path.startswith(url) and url != "/"})
         out.append({"title": title, "items": entries})
+    # only the longest matching entry is active (/casework/ must not light up on /casework/wishes/)
+    matched = [e for g in out for e in g["items"] if e["active"]]
+    longest = max((len(e["url"]) for e in matched), default=0)
+    for e in matched:
+        e["active"] = len(e["url"]) == longest
     return out

@@ -31,6 +31,8 @@ DEFAULT_LIMITS = {
     "submit_phone": (3, 86400),  # accepted-for-processing submissions per phone number per day
     "track_ip": (20, 3600),  # tracking attempts per IP address per hour (stops code guessing)
     "track_code": (10, 86400),  # attempts on one tracking code per day (stops last-4 guessing from many IPs)
+    "claim_ip": (10, 3600),  # wish-claim POSTs per IP address per hour
+    "claim_phone": (3, 86400),  # accepted-for-processing wish claims per phone number per day
 }
 
 

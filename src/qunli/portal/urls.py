@@ -16,3 +16,13 @@ urlpatterns = [
     path("manage/<int:pk>/publish/", views.NoticePublishView.as_view(publish=True), name="notice_publish"),
     path("manage/<int:pk>/unpublish/", views.NoticePublishView.as_view(publish=False), name="notice_unpublish"),
 ]
+
+# wishes wall (心愿墙) and the practical-projects list (我为群众办实事)
+from . import wish_views  # noqa: E402
+
+urlpatterns += [
+    path("wishes/", wish_views.wall, name="wishes"),
+    path("wishes/<int:pk>/claim/", wish_views.claim, name="wish_claim"),
+    path("wishes/thanks/", wish_views.thanks, name="wish_thanks"),
+    path("projects/", wish_views.projects, name="projects"),
+]

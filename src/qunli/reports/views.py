@@ -16,43 +16,52 @@ CHILDREN_LIMIT = 60
 class DashboardView(BusinessRequiredMixin, TemplateView):
     template_name = "reports/dashboard.html"
 
-    def selected_unit(self):
-        raw = self.request.GET.get("unit", "").strip()
-        if not raw:
-            return None
-        if not raw.isdigit():
-            raise Http404("单位编号无效。")
-        try:
-            return Unit.objects.visible_to(self.request.user, VIEW).get(pk=int(raw))
-        except Unit.DoesNotExist as e:
-            raise Http404("单位不存在或不在您的数据范围内。") from e
-
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        user = self.request.user
-        unit = self.selected_unit()
-        visible = Unit.objects.visible_to(user, VIEW)
-        find = self.request.GET.get("find", "").strip()[:50]
-        grant_unit_ids = sorted({g.unit_id for g in grants_of(user)})
-        if unit is None:
-            scope_units = list(Unit.objects.filter(pk__in=grant_unit_ids).only("id", "name", "path", "depth"))
-            children = list(visible.filter(pk__in=grant_unit_ids).only("id", "name", "level", "line_id")
-                            if len(grant_unit_ids) > 1 else
-                            visible.filter(path__startswith=scope_units[0].path if scope_units else "~",
-                                           depth=(scope_units[0].depth + 1) if scope_units else 0)
-                            .only("id", "name", "level", "line_id")[:CHILDREN_LIMIT])
-            crumbs = []
-        else:
-            scope_units = [unit]
-            children = list(visible.filter(path__startswith=unit.path, depth=unit.depth + 1)
-                            .only("id", "name", "level", "line_id")[:CHILDREN_LIMIT])
-            crumbs = [u for u in visible.filter(path__in=[unit.path[:i * Unit.steplen]
-                                                          for i in range(1, unit.depth)]).only("id", "name", "path")]
-        picks = list(visible.filter(name__icontains=find).only("id", "name", "level")[:PICK_LIMIT]) if find else []
-        stats = queries.dashboard(user, unit)
-        ctx.update(title="工作台概览", unit=unit, scope_units=scope_units, children=children, crumbs=crumbs,
-                   find=find, picks=picks, stats=stats, chart_data=_chart_data(stats))
+        sel = unit_selection(self.request)
+        stats = queries.dashboard(self.request.user, sel["unit"])
+        ctx.update(title="工作台概览", stats=stats, chart_data=_chart_data(stats), **sel)
         return ctx
+
+
+def selected_unit(request):
+    raw = request.GET.get("unit", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise Http404("单位编号无效。")
+    try:
+        return Unit.objects.visible_to(request.user, VIEW).get(pk=int(raw))
+    except Unit.DoesNotExist as e:
+        raise Http404("单位不存在或不在您的数据范围内。") from e
+
+
+def unit_selection(request) -> dict:
+    """The subtree chooser shared by the dashboards (template ``reports/_unit_select.html``):
+    the selected unit (``?unit=``, None = all the user's grants), the grant units, the
+    children to drill into, the breadcrumbs and the name search (``?find=``)."""
+    user = request.user
+    unit = selected_unit(request)
+    visible = Unit.objects.visible_to(user, VIEW)
+    find = request.GET.get("find", "").strip()[:50]
+    grant_unit_ids = sorted({g.unit_id for g in grants_of(user)})
+    if unit is None:
+        scope_units = list(Unit.objects.filter(pk__in=grant_unit_ids).only("id", "name", "path", "depth"))
+        children = list(visible.filter(pk__in=grant_unit_ids).only("id", "name", "level", "line_id", "path")
+                        if len(grant_unit_ids) > 1 else
+                        visible.filter(path__startswith=scope_units[0].path if scope_units else "~",
+                                       depth=(scope_units[0].depth + 1) if scope_units else 0)
+                        .only("id", "name", "level", "line_id", "path")[:CHILDREN_LIMIT])
+        crumbs = []
+    else:
+        scope_units = [unit]
+        children = list(visible.filter(path__startswith=unit.path, depth=unit.depth + 1)
+                        .only("id", "name", "level", "line_id", "path")[:CHILDREN_LIMIT])
+        crumbs = [u for u in visible.filter(path__in=[unit.path[:i * Unit.steplen]
+                                                      for i in range(1, unit.depth)]).only("id", "name", "path")]
+    picks = list(visible.filter(name__icontains=find).only("id", "name", "level")[:PICK_LIMIT]) if find else []
+    return {"unit": unit, "scope_units": scope_units, "children": children, "crumbs": crumbs, "find": find,
+            "picks": picks}
 
 
 def _chart_data(stats: dict) -> dict:

@@ -1,0 +1,134 @@
+"""The portal's wishes wall (心愿墙), the claim form, the thank-you page, and the public
+practical-projects list (我为群众办实事).
+
+Reads only what staff published: ``wish_actions.wall_wishes`` (published, claimed or
+fulfilled wishes; never pending, rejected or unpublished ones — those are a 404) with the
+public name (张*), the age range, the wish, its category and amount and the unit's name;
+no served-person row is joined. ``published_projects`` likewise. The claim form has the
+submit form's anti-abuse: body size limit (413), rate limits per IP and per phone
+(``portal.ratelimit``, 429), a honeypot (400), field size limits."""
+
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_GET, require_http_methods
+
+from qunli.casework import wish_actions
+from qunli.casework.models import PracticalProject, Wish, WishCategory
+from qunli.core.actions import ActionError
+from qunli.orgs.models import Unit
+
+from . import actions, ratelimit
+from .views import _body_too_big, _flooded, _refuse
+
+WALL_PAGE = 12
+PROJECTS_MAX = 500  # a county publishes tens a year; the cap only bounds the page
+SESSION_CLAIMED = "portal_claimed_unit"
+
+
+class ClaimForm(forms.Form):
+    name = forms.CharField(label="您的姓名", max_length=50,
+                           error_messages={"required": "请填写姓名。", "max_length": "姓名不能超过50字。"})
+    phone = forms.RegexField(label="手机号码", regex=r"^1[3-9]\d{9}$", max_length=11,
+                             help_text="负责单位将通过此号码与您联系；号码加密保存，不会公开。",
+                             error_messages={"required": "请填写手机号码。", "invalid": "请填写11位手机号码。",
+                                             "max_length": "请填写11位手机号码。"})
+    org = forms.CharField(label="单位或组织（可选）", max_length=100, required=False,
+                          error_messages={"max_length": "单位或组织不能超过100字。"})
+    consent = forms.BooleanField(label="我同意负责单位使用以上信息与我联系圆梦事宜。",
+                                 error_messages={"required": "请勾选同意，负责单位才能与您联系。"})
+    website = forms.CharField(label="网址（请勿填写）", required=False)  # honeypot, as on the submit form
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            field.widget.attrs.setdefault("class", "form-check-input" if name == "consent" else "form-control")
+        self.fields["phone"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "tel"})
+        self.fields["name"].widget.attrs["autocomplete"] = "name"
+        self.fields["website"].widget.attrs.update({"tabindex": "-1", "autocomplete": "off"})
+
+    @property
+    def is_bot(self) -> bool:
+        return bool((self.data.get("website") or "").strip())
+
+
+def _int(raw) -> int | None:
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+@require_GET
+def wall(request):
+    wishes = wish_actions.wall_wishes()
+    unit_id, category = _int(request.GET.get("unit")), request.GET.get("category", "")
+    if unit_id is not None:
+        wishes = wishes.filter(unit_id=unit_id)
+    if category in WishCategory.values:
+        wishes = wishes.filter(category=category)
+    else:
+        category = ""
+    waiting = wishes.filter(status=Wish.Status.PUBLISHED).order_by("-published_at", "-id")
+    page = Paginator(waiting, WALL_PAGE).get_page(request.GET.get("page"))
+    fulfilled = list(wishes.filter(status=Wish.Status.FULFILLED).order_by("-fulfilled_at", "-id")[:WALL_PAGE])
+    units = Unit.objects.filter(pk__in=wish_actions.wall_wishes().values("unit_id")).only("id", "name") \
+        .order_by("path")
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(request, "portal/wishes.html", {
+        "page": page, "fulfilled": fulfilled, "units": units, "unit_id": unit_id, "category": category,
+        "categories": WishCategory.choices, "querystring": params.urlencode()})
+
+
+def _wall_wish(pk) -> Wish:
+    w = wish_actions.wall_wishes().filter(pk=pk).first()
+    if w is None:
+        raise Http404("该微心愿不存在或未发布。")
+    return w
+
+
+@require_http_methods(["GET", "POST"])
+def claim(request, pk):
+    if request.method == "POST" and _body_too_big(request):  # refused before the body is read
+        return _refuse(request, 413, "提交内容过大", "提交的内容过大，请精简后重试。")
+    wish = _wall_wish(pk)
+    if request.method == "GET":
+        return render(request, "portal/wish_claim.html", {"wish": wish, "form": ClaimForm()})
+    if not ratelimit.hit("claim_ip", ratelimit.client_ip(request)):
+        return _flooded(request)
+    form = ClaimForm(request.POST)
+    if form.is_bot:
+        return _refuse(request, 400, "提交未能完成", "提交未能完成，请刷新页面后重新填写。")
+    if form.is_valid():
+        d = form.cleaned_data
+        if not ratelimit.hit("claim_phone", d["phone"]):
+            return _flooded(request)
+        try:
+            wish_actions.claim_wish(actions.portal_account(), wish.pk, name=d["name"], phone=d["phone"], org=d["org"])
+        except (ActionError, PermissionDenied) as e:
+            for msg in getattr(e, "messages", [str(e)]):
+                form.add_error(None, msg)
+            wish = _wall_wish(pk)
+        else:
+            request.session[SESSION_CLAIMED] = wish.unit.name
+            return redirect("portal:wish_thanks")
+    return render(request, "portal/wish_claim.html", {"wish": wish, "form": form})
+
+
+@require_GET
+def thanks(request):
+    unit_name = request.session.pop(SESSION_CLAIMED, None)
+    response = render(request, "portal/wish_thanks.html", {"unit_name": unit_name})
+    add_never_cache_headers(response)
+    return response
+
+
+@require_GET
+def projects(request):
+    rows = list(wish_actions.published_projects()[:PROJECTS_MAX])
+    groups = [(label, [p for p in rows if p.status == value]) for value, label in
+              [(PracticalProject.Status.IN_PROGRESS, "推进中"), (PracticalProject.Status.PLANNED, "计划"),
+               (PracticalProject.Status.DELAYED, "已延期"), (PracticalProject.Status.COMPLETED, "已完成")]]
+    return render(request, "portal/projects.html", {"groups": [(lbl, ps) for lbl, ps in groups if ps]})
