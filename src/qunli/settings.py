@@ -181,6 +181,10 @@ QUNLI_IMPORT_MAX_BYTES = int(os.environ.get("QUNLI_IMPORT_MAX_BYTES", str(200 * 
 # ("on_commit"), or left to `qunli reindex` / a scheduled drain ("deferred", for bulk work).
 QUNLI_SEARCH_DRAIN = os.environ.get("QUNLI_SEARCH_DRAIN", "on_commit")
 
+# Outbound staff notifications (SMS, WeChat template messages): a JSON list of backends, see
+# qunli/core/notify_backends.py. Empty: the logging backend only (records, sends nothing).
+QUNLI_NOTIFY_BACKENDS = os.environ.get("QUNLI_NOTIFY_BACKENDS", "")
+
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 LOGGING = {

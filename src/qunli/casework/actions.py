@@ -7,6 +7,7 @@ import datetime as dt
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from qunli.core import crypto
@@ -14,6 +15,8 @@ from qunli.core.actions import ActionError, action, clean_text, require_kind
 from qunli.core.audit import log_access, log_change, snapshot
 from qunli.core.identifiers import InvalidIdentifier, validate_phone
 from qunli.core.models import User
+from qunli.core.notifications import Kind as NoticeKind
+from qunli.core.notifications import notify, staff_of_unit
 from qunli.core.scoping import CHANGE, VIEW, can
 
 from .models import (
@@ -241,6 +244,9 @@ def assign_case(actor, case: Case, *, caseworker, supervisor) -> Case:
     case.save()
     _event(actor, case, "assign", note=f"个案社工：{caseworker}；督导：{supervisor}")
     _log(actor, "assign_case", case, before)
+    kind = f"（{case.request.type.name}）"
+    notify([caseworker], NoticeKind.ASSIGNED, f"您被分派为{case}{kind}的个案社工", obj=case, exclude=actor)
+    notify([supervisor], NoticeKind.ASSIGNED, f"您被指定为{case}{kind}的督导", obj=case, exclude=actor)
     return case
 
 
@@ -272,20 +278,27 @@ def assess(actor, case: Case, *, note: str) -> Case:
 
 @action
 def submit_plan(actor, case: Case, *, note: str) -> Case:
-    return _step(actor, case, name="submit_plan", step="submit_plan", allowed=[S.ASSESSED], roles=WORKERS,
+    case = _step(actor, case, name="submit_plan", step="submit_plan", allowed=[S.ASSESSED], roles=WORKERS,
                  verb="提交服务计划", to=S.PLANNED, note=note, note_label="服务计划", plan_submitted_at=timezone.now(),
                  plan_approved_at=None, plan_approved_by=None)
+    notify([case.supervisor_id], NoticeKind.PLAN_SUBMITTED, f"{case}的服务计划待您审批", obj=case, exclude=actor)
+    return case
 
 
 @action
 def approve_plan(actor, case: Case, *, approve: bool = True, note: str = "") -> Case:
     """The supervisor approves the plan (service starts) or returns it for rework."""
     if approve:
-        return _step(actor, case, name="approve_plan", step="approve_plan", allowed=[S.PLANNED], roles=("supervisor",),
-                     verb="批准服务计划", to=S.IN_SERVICE, note=note or "同意", note_label="审批意见",
-                     plan_approved_at=timezone.now(), plan_approved_by=actor)
-    return _step(actor, case, name="return_plan", step="return_plan", allowed=[S.PLANNED], roles=("supervisor",),
+        case = _step(actor, case, name="approve_plan", step="approve_plan", allowed=[S.PLANNED],
+                     roles=("supervisor",), verb="批准服务计划", to=S.IN_SERVICE, note=note or "同意",
+                     note_label="审批意见", plan_approved_at=timezone.now(), plan_approved_by=actor)
+        notify([case.caseworker_id], NoticeKind.PLAN_APPROVED, f"{case}的服务计划已批准", obj=case, exclude=actor)
+        return case
+    case = _step(actor, case, name="return_plan", step="return_plan", allowed=[S.PLANNED], roles=("supervisor",),
                  verb="退回服务计划", to=S.ASSESSED, note=note, note_label="退回理由")
+    notify([case.caseworker_id], NoticeKind.PLAN_RETURNED, f"{case}的服务计划被退回，请修改后重新提交", obj=case,
+           exclude=actor)
+    return case
 
 
 @action
@@ -386,6 +399,9 @@ def _send(actor, case: Case, *, kind: str, to_unit, reason: str) -> Referral:
     _event(actor, case, kind if kind == "transfer" else "refer", note=f"{verb}至{to_unit.name}：{reason}")
     log_change(actor, f"casework.{'transfer' if kind == 'transfer' else 'refer'}", r, None, snapshot(r),
                unit_path=case.unit.path, obj_repr=f"{case} {verb}")
+    notify(staff_of_unit(to_unit, to_unit.line_id), NoticeKind.REFERRAL_RECEIVED,
+           f"{case.unit.name}{verb}来{case}，请接收或拒收", obj=case, url=reverse("casework:referral_inbox"),
+           exclude=actor)
     return r
 
 
@@ -425,6 +441,9 @@ def accept_referral(actor, referral: Referral) -> Case:
     CaseMember.objects.filter(case=case).delete()
     _event(actor, case, "accept_referral", note=f"{referral.to_unit.name}接收")
     _log(actor, "accept_referral", case, before, {"referral": referral.pk})
+    # the sending side no longer sees the case: the notice carries no link
+    notify([referral.created_by_id], NoticeKind.REFERRAL_ACCEPTED,
+           f"{case}已由{referral.to_unit.name}接收（{referral.get_kind_display()}）", exclude=actor)
     return case
 
 
@@ -439,6 +458,8 @@ def decline_referral(actor, referral: Referral, *, reason: str) -> Referral:
     _event(actor, case, "decline_referral", note=f"{referral.to_unit.name}拒收：{reason}")
     log_change(actor, "casework.decline_referral", referral, before, snapshot(referral), unit_path=case.unit.path,
                obj_repr=f"{case} 拒收")
+    notify([referral.created_by_id, case.caseworker_id, case.supervisor_id], NoticeKind.REFERRAL_DECLINED,
+           f"{referral.to_unit.name}拒收{case}的{referral.get_kind_display()}", obj=case, exclude=actor)
     return referral
 
 

@@ -696,3 +696,6 @@ class PracticalProject(models.Model):
 
     def is_overdue(self, today=None) -> bool:
         return self.status != self.Status.COMPLETED and self.deadline < (today or timezone.localdate())
+
+
+from .escalation import CaseEscalation  # noqa: E402,F401

@@ -22,6 +22,9 @@ class User(AbstractUser):
     display_name = models.CharField("姓名", max_length=50, blank=True)
     must_change_password = models.BooleanField("首次登录须改密", default=True)
     password_changed_at = models.DateTimeField("密码修改时间", null=True, blank=True)
+    # Unread inbox messages, kept equal to the COUNT by ``core.notifications`` in the same
+    # transaction as the rows it counts: the bell in the shell costs no query.
+    unread_notifications = models.PositiveIntegerField("未读通知", default=0)
 
     objects = UserManager()
 
@@ -197,3 +200,6 @@ class ImportJob(models.Model):
         ordering = ["-created_at"]
         verbose_name = "导入任务"
         verbose_name_plural = "导入任务"
+
+
+from .notification_models import Notification, NotifyContact, OutboundMessage  # noqa: E402,F401

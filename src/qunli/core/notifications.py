@@ -1,0 +1,211 @@
+"""Staff notifications: emit, read, count.
+
+* ``notify(recipients, kind, title, obj=…)`` is called from inside an action. It only
+  registers an ``on_commit`` callback: a rolled-back action notifies nobody. After the commit,
+  ``deliver`` inserts the inbox rows and brings each recipient's ``User.unread_notifications``
+  back to the exact COUNT of their unread rows, in one transaction (so the bell in the shell
+  needs no query), then hands one generic message per row to the outbound backends
+  (``core.notify_backends``), whose failures are recorded and never raised.
+* ``deliver_now`` is the same insert for set-based callers (the due-date sweep): one query to
+  find existing dedupe keys, one bulk insert, one UPDATE of the counters.
+* ``mark_read`` / ``mark_all_read`` are the recipient's own actions (change-logged).
+* ``visible_targets`` answers, per page of the inbox and with one query per object type,
+  which linked objects the reader may still open (need-to-know applies on the target)."""
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+from django.db import transaction
+from django.db.models import Count, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .audit import log_change
+from .notification_models import Notification, NotificationKind
+
+log = logging.getLogger(__name__)
+
+Kind = NotificationKind
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One inbox row to insert."""
+
+    recipient_id: int
+    kind: str
+    title: str
+    url: str = ""
+    obj_type: str = ""
+    obj_id: str = ""
+    dedupe_key: str = ""
+
+    def row(self, now) -> Notification:
+        return Notification(recipient_id=self.recipient_id, kind=self.kind, title=self.title[:200], url=self.url[:300],
+                            obj_type=self.obj_type, obj_id=self.obj_id, dedupe_key=self.dedupe_key[:100],
+                            created_at=now)
+
+
+def pending_for(recipients, kind: str, title: str, obj=None, url: str = "", dedupe_key: str = "",
+                exclude=None) -> list[Pending]:
+    """One ``Pending`` per distinct active recipient (users or ids), leaving out ``exclude``
+    (the actor: nobody is told about what they did themself)."""
+    obj_type = obj._meta.label_lower if obj is not None else ""
+    obj_id = str(obj.pk) if obj is not None else ""
+    if obj is not None and not url and hasattr(obj, "get_absolute_url"):
+        url = obj.get_absolute_url()
+    skip = getattr(exclude, "pk", exclude)
+    ids = []
+    for r in recipients:
+        rid = getattr(r, "pk", r)
+        if rid is not None and rid != skip and rid not in ids:
+            ids.append(rid)
+    return [Pending(rid, kind, title, url, obj_type, obj_id, dedupe_key) for rid in ids]
+
+
+def notify(recipients, kind: str, title: str, obj=None, url: str = "", dedupe_key: str = "", exclude=None) -> None:
+    """Notify after the surrounding transaction commits (nothing if it rolls back)."""
+    items = pending_for(recipients, kind, title, obj=obj, url=url, dedupe_key=dedupe_key, exclude=exclude)
+    if items:
+        transaction.on_commit(partial(deliver, items), robust=True)
+
+
+def deliver(items: list[Pending]) -> list[Notification]:
+    """Insert the inbox rows, fix the counters, then send outbound. Never raises: a failure
+    here is logged, the business action has already committed."""
+    try:
+        created = deliver_now(items)
+    except Exception:  # noqa: BLE001 — the action committed; the inbox must not break it
+        log.exception("notification delivery failed")
+        return []
+    send_outbound(created)
+    return created
+
+
+def send_outbound(created: list[Notification]) -> None:
+    from .notify_backends import dispatch
+
+    try:
+        dispatch(created)
+    except Exception:  # noqa: BLE001
+        log.exception("outbound dispatch failed")
+
+
+@transaction.atomic
+def deliver_now(items: list[Pending]) -> list[Notification]:
+    """Insert what is not there yet (by dedupe key); one query to look, one to insert, one to
+    recount. Returns the rows inserted."""
+    if not items:
+        return []
+    keyed = [i for i in items if i.dedupe_key]
+    existing = set()
+    if keyed:
+        existing = set(Notification.objects.filter(
+            recipient_id__in={i.recipient_id for i in keyed}, kind__in={i.kind for i in keyed},
+            dedupe_key__in={i.dedupe_key for i in keyed}).values_list("recipient_id", "kind", "dedupe_key"))
+    now = timezone.now()
+    seen, rows = set(), []
+    for i in items:
+        key = (i.recipient_id, i.kind, i.dedupe_key)
+        if i.dedupe_key and (key in existing or key in seen):
+            continue
+        seen.add(key)
+        rows.append(i.row(now))
+    if not rows:
+        return []
+    # a concurrent sweep may have inserted the same key meanwhile: the constraint drops it
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    recount({r.recipient_id for r in rows})
+    return rows
+
+
+def recount(user_ids) -> None:
+    """Set each user's unread counter to the COUNT of their unread rows (one UPDATE, served by
+    the partial index ``notif_unread``). Exact whatever happened before: the counter can
+    never drift for long."""
+    from .models import User
+
+    unread = (Notification.objects.filter(recipient=OuterRef("pk"), read_at__isnull=True).order_by()
+              .values("recipient").annotate(n=Count("pk")).values("n"))
+    User.objects.filter(pk__in=list(user_ids)).update(unread_notifications=Coalesce(Subquery(unread), Value(0)))
+
+
+# --- the recipient's own actions ---------------------------------------------------------------
+
+@transaction.atomic
+def mark_read(user, ids) -> int:
+    """Mark the user's own notifications read; ids of anyone else's are ignored."""
+    ids = [int(i) for i in ids]
+    n = Notification.objects.filter(recipient=user, pk__in=ids, read_at__isnull=True).update(read_at=timezone.now())
+    if n:
+        recount([user.pk])
+        log_change(user, "core.mark_notifications_read", user, None, {"ids": ids, "marked": n},
+                   obj_type="core.notification", obj_id="", obj_repr=f"{user} 的通知")
+    user.refresh_from_db(fields=["unread_notifications"])
+    return n
+
+
+@transaction.atomic
+def mark_all_read(user) -> int:
+    n = Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
+    if n:
+        recount([user.pk])
+        log_change(user, "core.mark_all_notifications_read", user, None, {"marked": n},
+                   obj_type="core.notification", obj_id="", obj_repr=f"{user} 的通知")
+    user.refresh_from_db(fields=["unread_notifications"])
+    return n
+
+
+# --- reading -------------------------------------------------------------------------------
+
+def inbox(user, unread_only: bool = False):
+    qs = Notification.objects.filter(recipient=user)
+    return qs.filter(read_at__isnull=True) if unread_only else qs
+
+
+def visible_targets(user, notifications) -> set[tuple[str, str]]:
+    """(obj_type, obj_id) of the linked objects ``user`` may open now: one ``visible_to``
+    query per object type on the page. A case reassigned or referred away since the
+    notification was sent shows without its link."""
+    from django.apps import apps
+
+    by_type: dict[str, set[str]] = {}
+    for n in notifications:
+        if n.obj_type and n.obj_id:
+            by_type.setdefault(n.obj_type, set()).add(n.obj_id)
+    out = set()
+    for obj_type, ids in by_type.items():
+        try:
+            model = apps.get_model(obj_type)
+        except (LookupError, ValueError):
+            continue
+        manager = model._default_manager
+        if not hasattr(manager, "visible_to"):
+            continue
+        pks = [int(i) for i in ids if i.isdigit()]
+        for pk in manager.visible_to(user).filter(pk__in=pks).values_list("pk", flat=True):
+            out.add((obj_type, str(pk)))
+    return out
+
+
+# --- who to tell -----------------------------------------------------------------------------
+
+def staff_of_unit(unit, line_id=None) -> list[int]:
+    """Active business accounts able to act (CHANGE) on ``unit``: its own staff/clerks when it
+    has any, else the staff of the nearest ancestor that has some — not every provincial
+    officer above it."""
+    from .models import Grant, User
+
+    steplen = type(unit).steplen
+    ancestors = [unit.path[:i] for i in range(steplen, len(unit.path) + 1, steplen)]
+    grants = (Grant.objects.filter(Q(role="staff", unit__path__in=ancestors) | Q(role="clerk", unit=unit),
+                                   user__is_active=True, user__kind=User.Kind.BUSINESS)
+              .values_list("user_id", "unit__path", "all_lines", "lines"))
+    by_depth: dict[int, set[int]] = {}
+    for uid, path, all_lines, line in grants:
+        if all_lines or line_id is None or line == line_id:
+            by_depth.setdefault(len(path), set()).add(uid)
+    if not by_depth:
+        return []
+    return sorted(by_depth[max(by_depth)])
