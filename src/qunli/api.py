@@ -11,9 +11,11 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 
+from qunli.casework.api import router as casework_router
 from qunli.core.actions import ActionError
 from qunli.core.api import NOT_VISIBLE, LocalSwagger, api_auth, docs_router
 from qunli.core.api import router as core_router
+from qunli.core.notification_api import router as notifications_router
 from qunli.orgs.api import router as orgs_router
 from qunli.people.api import router as people_router
 
@@ -31,6 +33,8 @@ api.add_router("/core", core_router)
 api.add_router("/orgs", orgs_router)
 api.add_router("/people", people_router)
 api.add_router("/docs", docs_router)
+api.add_router("/casework", casework_router)
+api.add_router("/notifications", notifications_router)
 
 
 def _detail(request, messages, status: int, **extra):

@@ -62,3 +62,10 @@ urlpatterns += [
          name="project_unpublish"),
     path("dashboard/", dashboard_views.CaseworkDashboardView.as_view(), name="dashboard"),
 ]
+
+# escalation of overdue cases (casework/escalation.py, ``qunli sweep_due``)
+from . import escalation_views  # noqa: E402
+
+urlpatterns += [
+    path("escalated/", escalation_views.EscalatedListView.as_view(), name="escalated"),
+]

@@ -41,6 +41,7 @@ BUSINESS = [
         NavItem("督导个案", "casework:supervised", "person-check"),
         NavItem("待分派", "casework:unassigned", "inboxes"),
         NavItem("到期与超期", "casework:due", "alarm"),
+        NavItem("超期上报", "casework:escalated", "exclamation-octagon"),
         NavItem("转办/转介收件箱", "casework:referral_inbox", "arrow-left-right"),
         NavItem("全部个案", "casework:case_list", "folder2-open"),
         NavItem("结对帮扶", "casework:pairing_list", "people"),
@@ -56,7 +57,9 @@ SYSADMIN = [("系统管理", [NavItem("账户", "core:user_list", "person-gear")
                        NavItem("条线", "orgs:line_list", "diagram-2"),
                        NavItem("检查标准", "orgs:checklist_list", "list-check"),
                        NavItem("节假日与调休", "casework:holidays", "calendar-week"),
-                       NavItem("诉求类型与时限", "casework:request_types", "card-checklist")])]
+                       NavItem("诉求类型与时限", "casework:request_types", "card-checklist"),
+                       NavItem("外发消息", "core:outbound_list", "send"),
+                       ])]
 SECADMIN = [("安全管理", [NavItem("账户与授权", "core:user_list", "shield-lock")])]
 AUDITOR = [("安全审计", [NavItem("变更日志", "core:changelog_list", "journal-text"),
                        NavItem("敏感信息访问", "core:accesslog_list", "eye"),

@@ -209,3 +209,43 @@ def staff_of_unit(unit, line_id=None) -> list[int]:
     if not by_depth:
         return []
     return sorted(by_depth[max(by_depth)])
+
+
+# --- where a staff member is reached outside the platform --------------------------------------
+
+def set_contact(actor, *, phone: str = "", wechat_openid: str = "", sms_enabled: bool = False,
+                wechat_enabled: bool = False):
+    """The staff member's own SMS number and WeChat openid (business accounts only)."""
+    import re
+
+    from . import crypto
+    from .actions import ActionError
+    from .audit import snapshot
+    from .identifiers import InvalidIdentifier, validate_phone
+    from .notification_models import NotifyContact
+
+    if not actor.is_business:
+        raise ActionError("只有业务账户可以接收工作通知。")
+    try:
+        phone = validate_phone(phone.strip()) if (phone or "").strip() else ""
+    except InvalidIdentifier as e:
+        raise ActionError(str(e)) from e
+    openid = (wechat_openid or "").strip()
+    if openid and not re.fullmatch(r"[A-Za-z0-9_-]{6,64}", openid):
+        raise ActionError("微信OpenID格式不对（6到64位字母、数字、下划线或短横线）。")
+    if sms_enabled and not phone:
+        raise ActionError("接收短信须填写手机号码。")
+    if wechat_enabled and not openid:
+        raise ActionError("接收微信模板消息须填写微信OpenID。")
+    with transaction.atomic():
+        c = NotifyContact.objects.select_for_update().filter(user=actor).first()
+        before = snapshot(c, exclude=("phone_enc",)) if c else None
+        c = c or NotifyContact(user=actor)
+        c.phone_enc = crypto.encrypt(phone) if phone else ""
+        c.phone_mask = crypto.mask_phone(phone) if phone else ""
+        c.wechat_openid, c.sms_enabled, c.wechat_enabled = openid, bool(sms_enabled), bool(wechat_enabled)
+        c.updated_at = timezone.now()
+        c.save()
+        log_change(actor, "core.set_notify_contact", c, before, snapshot(c, exclude=("phone_enc",)),
+                   obj_repr=f"{actor} 的通知联系方式")
+    return c

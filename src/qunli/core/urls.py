@@ -21,3 +21,14 @@ urlpatterns += [
     path("import/<uuid:pk>/", import_views.import_job, name="import_job"),
     path("import/<uuid:pk>/errors.xlsx", import_views.import_errors, name="import_errors"),
 ]
+
+# staff notifications (core/notifications.py) and the outbound log
+from . import notification_views  # noqa: E402
+
+urlpatterns += [
+    path("notifications/", notification_views.InboxView.as_view(), name="notifications"),
+    path("notifications/<int:pk>/read/", notification_views.MarkReadView.as_view(), name="notification_read"),
+    path("notifications/read-all/", notification_views.MarkAllReadView.as_view(), name="notifications_read_all"),
+    path("notifications/contact/", notification_views.ContactView.as_view(), name="notify_contact"),
+    path("outbound/", notification_views.OutboundListView.as_view(), name="outbound_list"),
+]

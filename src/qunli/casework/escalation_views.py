@@ -1,0 +1,32 @@
+"""超期上报: the escalations of overdue cases the user may see (need-to-know: the case team,
+above all its supervisor). Open cases by default; ``?all=1`` includes closed ones."""
+
+from qunli.core.generic import Column, ObjectListView
+
+from .escalation import CaseEscalation
+from .models import Case
+
+
+class EscalatedListView(ObjectListView):
+    model = CaseEscalation
+    title = "超期上报"
+    export_name = "超期上报"
+    default_sort = "-escalated_at"
+    select_related = ("case", "case__request", "case__request__type", "case__unit", "supervisor", "caseworker")
+    columns = [
+        Column("code", "查询码", accessor="case.request.tracking_code", link=True),
+        Column("type", "类型", accessor="case.request.type.name"),
+        Column("unit", "承办单位", accessor="case.unit.name"),
+        Column("caseworker", "个案社工", accessor="caseworker"),
+        Column("supervisor", "督导", accessor="supervisor"),
+        Column("due_date", "办结时限", sort="due_date"),
+        Column("escalated_at", "上报时间", sort="escalated_at"),
+        Column("overdue_days", "上报时超期天数"),
+        Column("status", "个案状态", accessor="case.status"),
+    ]
+
+    def base_queryset(self):
+        qs = super().base_queryset()
+        if self.request.GET.get("all") != "1":
+            qs = qs.exclude(case__status=Case.Status.CLOSED)
+        return qs
