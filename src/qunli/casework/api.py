@@ -149,7 +149,9 @@ def assign(request, case_id: int, payload: AssignIn):
     case = get_visible(_cases(request.auth, CHANGE), request.auth, case_id, CHANGE)
     actions.assign_case(request.auth, case, caseworker=_staff(case, payload.caseworker_id, "个案社工"),
                         supervisor=_staff(case, payload.supervisor_id, "督导"))
-    return get_visible(_cases(request.auth), request.auth, case.pk)
+    # intake staff leave the case's need-to-know once it is assigned: they get the answer to
+    # their own action (masked, as always), and 404 from then on
+    return Case.objects.select_related("request", "request__type", "unit").get(pk=case.pk)
 
 
 @router.post("/cases/{int:case_id}/steps", response=CaseOut, summary="办理环节：评估、服务计划、审批、服务记录、回访")
