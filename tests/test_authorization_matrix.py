@@ -215,6 +215,14 @@ def _foreign_objects(tree, lines):
     outsider = User.objects.create_user(id=FOREIGN_PK, username="waixian", display_name="邻县秘密账户",
                                         password="Qunli-Test-2026!", must_change_password=False)
     ApiToken.objects.create(id=FOREIGN_PK, user=outsider, name="邻县秘密令牌", prefix="qlt_xxxx", key_digest="0" * 64)
+    # Owned too: the outsider's inbox row, contact and outbound message (core/notifications.py).
+    from qunli.core.notification_models import Notification, NotifyContact, OutboundMessage
+
+    Notification.objects.create(id=FOREIGN_PK, recipient=outsider, kind="assigned", title="邻县秘密通知",
+                                url=f"/casework/{FOREIGN_PK}/", obj_type="casework.case", obj_id=str(FOREIGN_PK))
+    NotifyContact.objects.create(id=FOREIGN_PK, user=outsider, phone_mask="139****0009", wechat_openid="邻县秘密openid")
+    OutboundMessage.objects.create(id=FOREIGN_PK, channel="log", backend="logging", recipient=outsider,
+                                   kind="assigned", text="邻县秘密外发", status="logged")
 
 
 def _foreign_casework(where, person):
@@ -235,6 +243,11 @@ def _foreign_casework(where, person):
                             created_by=User.objects.filter(kind="business").first())
     Consent.objects.create(id=FOREIGN_PK, served_person=served, given_on=dt.date(2026, 1, 1), given_by="邻县秘密同意人",
                            scope_text="邻县秘密范围", recorded_by=User.objects.filter(kind="business").first())
+    # escalation of the overdue foreign case (casework/escalation.py)
+    from qunli.casework.escalation import CaseEscalation
+
+    CaseEscalation.objects.create(id=FOREIGN_PK, case=case, due_date=dt.date(2026, 1, 20),
+                                  escalated_on=dt.date(2026, 1, 22))
     # pairing: a pairing (helper = the foreign volunteer), a visit with a photo, a target
     from qunli.casework.models import Pairing, PairingTarget, Visit
 
