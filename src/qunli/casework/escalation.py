@@ -7,6 +7,8 @@ working-day calendar (``workdays.py``: holidays and make-up working days):
   ``SOON_DAYS`` working days: its caseworker is told once per (case, due date);
 * **overdue** — an open assigned case whose resolve date has passed: its caseworker is told
   once per (case, due date);
+* **not assigned in time** — a case still unassigned after its acknowledge date: the intake
+  staff of its unit (``staff_of_units``) are told once per (case, acknowledge date);
 * **escalated** — an overdue case that has missed at least one whole working day (its resolve
   date lies before the latest working day up to today, so a case due on the Friday before a
   holiday week is escalated on the first working day after it, not on the holiday): a
@@ -74,7 +76,7 @@ def latest_workday(day: dt.date, cal: Calendar) -> dt.date:
 
 def sweep_due(today: dt.date | None = None) -> dict:
     """Notify and escalate for ``today`` (default: the local date). Idempotent."""
-    from qunli.core.notifications import Kind, Pending, deliver_now, send_outbound
+    from qunli.core.notifications import Kind, Pending, deliver_now, send_outbound, staff_of_units
 
     today = today or timezone.localdate()
     cal = Calendar.load(today - dt.timedelta(days=40), today + dt.timedelta(days=SOON_DAYS * 3 + 30))
@@ -95,6 +97,17 @@ def sweep_due(today: dt.date | None = None) -> dict:
     for pk, worker, _sup, due, code in overdue.iterator(chunk_size=2000):
         pending(worker, Kind.OVERDUE, f"个案 {code} 已超期（办结时限 {due:%Y-%m-%d}）", pk, due)
 
+    # not yet assigned past the acknowledge limit: the receiving unit's intake staff (one
+    # query for the cases, one for the staff of all their units)
+    unassigned = list(Case.objects.filter(status=Case.Status.RECEIVED, caseworker__isnull=True,
+                                          acknowledged_at__isnull=True, acknowledge_due__lt=today)
+                      .select_related("unit", "request").order_by())
+    staff = staff_of_units({c.unit_id: c.unit for c in unassigned}.values())
+    for c in unassigned:
+        for uid in staff.get(c.unit_id, []):
+            items.append(Pending(uid, Kind.OVERDUE, f"{c} 超过受理时限仍未分派（受理时限 {c.acknowledge_due:%Y-%m-%d}）",
+                                 url.format(c.pk), "casework.case", str(c.pk), f"ack:{c.pk}:{c.acknowledge_due}"))
+
     with transaction.atomic():
         to_escalate = list(open_assigned.filter(resolve_due__lt=cutoff, supervisor__isnull=False)
                            .filter(~Exists(CaseEscalation.objects.filter(case=OuterRef("pk"),
@@ -112,4 +125,5 @@ def sweep_due(today: dt.date | None = None) -> dict:
         by_kind[n.kind] = by_kind.get(n.kind, 0) + 1
     return {"today": today.isoformat(), "due_soon": by_kind.get(Kind.DUE_SOON, 0),
             "overdue": by_kind.get(Kind.OVERDUE, 0), "escalated": len(to_escalate),
+            "unassigned_late": len(unassigned),
             "notified": len(created)}

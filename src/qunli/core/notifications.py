@@ -195,20 +195,33 @@ def staff_of_unit(unit, line_id=None) -> list[int]:
     """Active business accounts able to act (CHANGE) on ``unit``: its own staff/clerks when it
     has any, else the staff of the nearest ancestor that has some — not every provincial
     officer above it."""
+    return staff_of_units([unit], {unit.pk: line_id}).get(unit.pk, [])
+
+
+def staff_of_units(units, line_ids: dict | None = None) -> dict[int, list[int]]:
+    """``staff_of_unit`` for many units in one query: {unit id: [user ids]}. ``line_ids``
+    maps a unit id to the line to match (default: the unit's own line)."""
     from .models import Grant, User
 
-    steplen = type(unit).steplen
-    ancestors = [unit.path[:i] for i in range(steplen, len(unit.path) + 1, steplen)]
-    grants = (Grant.objects.filter(Q(role="staff", unit__path__in=ancestors) | Q(role="clerk", unit=unit),
-                                   user__is_active=True, user__kind=User.Kind.BUSINESS)
-              .values_list("user_id", "unit__path", "all_lines", "lines"))
-    by_depth: dict[int, set[int]] = {}
-    for uid, path, all_lines, line in grants:
-        if all_lines or line_id is None or line == line_id:
-            by_depth.setdefault(len(path), set()).add(uid)
-    if not by_depth:
-        return []
-    return sorted(by_depth[max(by_depth)])
+    units = list(units)
+    if not units:
+        return {}
+    steplen = type(units[0]).steplen
+    line_ids = line_ids or {}
+    paths = {p for u in units for p in (u.path[:i] for i in range(steplen, len(u.path) + 1, steplen))}
+    rows = list(Grant.objects.filter(Q(role="staff", unit__path__in=paths) | Q(role="clerk", unit__in=units),
+                                     user__is_active=True, user__kind=User.Kind.BUSINESS)
+                .values_list("user_id", "role", "unit_id", "unit__path", "all_lines", "lines"))
+    out = {}
+    for u in units:
+        line_id = line_ids.get(u.pk, u.line_id)
+        by_depth: dict[int, set[int]] = {}
+        for uid, role, gunit, path, all_lines, line in rows:
+            reaches = gunit == u.pk if role == "clerk" else u.path.startswith(path)
+            if reaches and (all_lines or line_id is None or line == line_id):
+                by_depth.setdefault(len(path), set()).add(uid)
+        out[u.pk] = sorted(by_depth[max(by_depth)]) if by_depth else []
+    return out
 
 
 # --- where a staff member is reached outside the platform --------------------------------------

@@ -185,12 +185,22 @@ def test_sweep_escalates_only_after_a_missed_working_day_and_is_idempotent(team,
 
 
 def test_sweep_query_count_does_not_grow_with_cases(team, tree, calendar, django_assert_max_num_queries):
-    for i in range(6):
-        case_due(team, tree, FRI - dt.timedelta(days=10), f"1380013810{i}")
-    Notification.objects.all().delete()
-    with django_assert_max_num_queries(14):
-        result = sweep_due(FRI + dt.timedelta(days=8))
-    assert result["escalated"] == 6 and result["overdue"] == 6
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def run(n_cases: int, day: dt.date) -> int:
+        for i in range(n_cases):
+            case_due(team, tree, day - dt.timedelta(days=20), f"138{day.day:02d}{n_cases:02d}{i:04d}")
+        with CaptureQueriesContext(connection) as ctx:
+            result = sweep_due(day)
+        assert result["escalated"] == n_cases
+        return len(ctx)
+
+    few = run(1, FRI + dt.timedelta(days=8))
+    many = run(8, FRI + dt.timedelta(days=10))
+    assert few == many
+    with django_assert_max_num_queries(16):
+        sweep_due(FRI + dt.timedelta(days=11))
 
 
 def test_sweep_command_prints_json(team, tree, calendar, capsys):
@@ -274,3 +284,15 @@ def test_api_assign_does_not_echo_a_foreign_account(team, tree, client_for):
                                         {"caseworker_id": outsider.pk, "supervisor_id": team["super"].pk},
                                         content_type="application/json")
     assert r.status_code == 400 and "邻县" not in r.content.decode()
+
+
+def test_unassigned_case_past_its_acknowledge_limit_tells_the_intake_staff_once(team, tree, accounts, calendar):
+    case = new_case(team, tree)
+    Case.objects.filter(pk=case.pk).update(acknowledge_due=FRI)
+    sweep_due(FRI + dt.timedelta(days=1))
+    told = set(Notification.objects.filter(kind="overdue", obj_id=str(case.pk)).values_list("recipient_id", flat=True))
+    # the county's women's-line staff (the nearest level with staff), all lines' 群团办 too; not the union
+    assert {team["intake"].pk, accounts["party_office"].pk} <= told
+    assert accounts["union_staff"].pk not in told and team["town"].pk not in told
+    assert sweep_due(FRI + dt.timedelta(days=2))["notified"] == 0
+    assert not CaseEscalation.objects.exists()  # no supervisor yet: nothing to escalate to
