@@ -47,6 +47,7 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["recipient", "-created_at"], name="notif_recipient_created"),
             models.Index(fields=["recipient"], condition=Q(read_at__isnull=True), name="notif_unread"),
+            models.Index(fields=["dedupe_key", "kind"], condition=~Q(dedupe_key=""), name="notif_dedupe_key"),
         ]
         constraints = [models.UniqueConstraint(fields=["recipient", "kind", "dedupe_key"],
                                                condition=~Q(dedupe_key=""), name="notif_dedupe")]

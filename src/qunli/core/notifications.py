@@ -27,6 +27,7 @@ from .notification_models import Notification, NotificationKind
 log = logging.getLogger(__name__)
 
 Kind = NotificationKind
+LOOKUP_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,11 @@ def deliver_now(items: list[Pending]) -> list[Notification]:
         return []
     keyed = [i for i in items if i.dedupe_key]
     existing = set()
-    if keyed:
-        existing = set(Notification.objects.filter(
-            recipient_id__in={i.recipient_id for i in keyed}, kind__in={i.kind for i in keyed},
-            dedupe_key__in={i.dedupe_key for i in keyed}).values_list("recipient_id", "kind", "dedupe_key"))
+    keys = sorted({i.dedupe_key for i in keyed})
+    kinds = {i.kind for i in keyed}
+    for start in range(0, len(keys), LOOKUP_CHUNK):  # bound the bind parameters per statement
+        existing.update(Notification.objects.filter(kind__in=kinds, dedupe_key__in=keys[start:start + LOOKUP_CHUNK])
+                        .values_list("recipient_id", "kind", "dedupe_key"))
     now = timezone.now()
     seen, rows = set(), []
     for i in items:
