@@ -209,6 +209,8 @@ class CaseDetailView(ObjectDetailView):
             "consents": list(case.served_person.consents.all()) if case.served_person_id else [],
             "steps": available_steps(user, case, is_member), "in_team": in_team,
             "overdue": case.is_overdue(),
+            # the sweep's escalation to the supervisor (a query only for an overdue case)
+            "escalation": case.escalations.first() if case.is_open and case.is_overdue() else None,
         }
 
 

@@ -217,6 +217,7 @@ def test_escalated_list_is_need_to_know(team, tree, calendar, client_for, django
     with django_assert_max_num_queries(12):
         page = c.get("/casework/escalated/").content.decode()
     assert case.request.tracking_code in page
+    assert "已上报督导" in c.get(f"/casework/{case.pk}/").content.decode()
     c = client_for(team["colleague"])
     assert case.request.tracking_code not in c.get("/casework/escalated/").content.decode()
 
