@@ -173,7 +173,9 @@ def pytest_runtest_teardown(item, nextitem):
     pytest-django here. Put the seeded rows back (committed) right after that flush, so the
     next test on this worker — transactional or not — finds the database as migrated."""
     yield
-    if not _is_transactional(item) or "rows" not in _SEEDED:
+    # nextitem None: the session fixtures are gone too and the connection points back at the
+    # real database, which must never be touched
+    if nextitem is None or not _is_transactional(item) or "rows" not in _SEEDED:
         return
     from django.core import serializers
     from django.db import transaction

@@ -20,8 +20,11 @@ with ``bulk_create`` under explicit primary keys — no per-row tree operations.
 scale runs in one transaction; larger scales commit once per county.
 
 Policy on an existing database: ``generate`` refuses when any unit exists, unless
-``force=True``, which first deletes the demo-generated tables (units, persons and
-everything hanging from them, plus the demo accounts). Demo accounts are created with
+``force=True``, which first deletes the demo-generated tables (units, persons, the work of
+casework, portal and records, and everything hanging from them; the demo accounts stay,
+because the append-only audit trail names them, and get fresh grants). The first county's
+day-to-day work (cases, pairings, wishes, projects, notices, fonds and filed items) is then
+run through the real actions by ``demo_work.populate``. Demo accounts are created with
 ``must_change_password=False`` and a published password — for demonstration only, never for
 production.
 
@@ -46,7 +49,7 @@ from django.utils import timezone
 
 from qunli.core.identifiers import make_id_number, make_uscc
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DEFAULT_SEED = 2026
 # Every generated date is relative to this fixed day so that a seed always yields the same data.
 REF_DATE = dt.date(2026, 11, 1)
@@ -63,6 +66,7 @@ DEMO_ACCOUNTS = [
     ("lingdao", "县委分管领导", "business", "leader", "county", "all"),
     ("xiangzhen", "乡镇填报员", "business", "clerk", "township", "all"),
     ("cunwei", "村（社区）填报员", "business", "clerk", "village", "all"),
+    ("shegong", "县妇联社工（个案、结对、微心愿）", "business", "staff", "county", ["women", "ggw", "union"]),
 ]
 
 
@@ -665,8 +669,10 @@ def _accounts(county: Node, first_town: Node, first_village: Node, lines) -> lis
     now = timezone.now()
     out = []
     for username, display, kind, role, at, line_codes in DEMO_ACCOUNTS:
-        user = User.objects.create(username=username, display_name=display, kind=kind, password=hashed,
-                                   must_change_password=False, password_changed_at=now)
+        # update_or_create: a regenerated demo keeps its accounts, which the audit trail refers to
+        user, _ = User.objects.update_or_create(username=username, defaults=dict(
+            display_name=display, kind=kind, password=hashed, must_change_password=False, password_changed_at=now,
+            is_active=True))
         if role:
             g = Grant.objects.create(user=user, role=role, unit_id=where[at], all_lines=line_codes == "all")
             if line_codes != "all":
@@ -702,14 +708,31 @@ def _demo_models():
             UnitEvent.related.through, UnitEvent, Unit]
 
 
-def wipe() -> None:
-    """Delete demo-generated rows (fast, table by table) and the demo accounts."""
-    from qunli.core.models import User
+# Rows the migrations seed in the work apps: configuration, not demo data.
+REFERENCE_MODELS = {"casework.requesttype", "casework.holiday", "records.category"}
 
-    with connection.cursor() as cur:
-        for model in _demo_models():
+
+def _work_models():
+    """Every table of the work apps (casework, portal, records) but their reference data."""
+    from django.apps import apps
+
+    return [m for label in ("casework", "portal", "records")
+            for m in apps.get_app_config(label).get_models(include_auto_created=True)
+            if m._meta.managed and m._meta.label_lower not in REFERENCE_MODELS]
+
+
+def wipe() -> None:
+    """Delete demo-generated rows (fast, table by table: foreign keys are checked at commit) and
+    the search index entries. The append-only audit trails stay, and with them the demo
+    accounts they name (their grants go; ``_accounts`` gives them fresh ones)."""
+    from qunli.core import search
+
+    with transaction.atomic(), connection.cursor() as cur:
+        for model in _work_models() + _demo_models():
             cur.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
-    User.objects.filter(username__in=[a[0] for a in DEMO_ACCOUNTS]).delete()
+        for kind in search.kinds():
+            cur.execute(f"DELETE FROM {search.get_index(kind).table}")
+        cur.execute(f"DELETE FROM {search.OUTBOX}")
 
 
 # --------------------------------------------------------------------------- entry points
@@ -728,7 +751,7 @@ def _city_plan(scale: Scale) -> list[tuple[str, str, list[tuple[str, str]]]]:
 
 
 def generate(scale: str = "county", seed: int = DEFAULT_SEED, force: bool = False, console=None,
-             fast_unsafe: bool = False) -> dict:
+             fast_unsafe: bool = False, with_work: bool = True) -> dict:
     """Generate the demo data set. Returns a summary (counts, accounts, seconds)."""
     import time
 
@@ -745,7 +768,7 @@ def generate(scale: str = "county", seed: int = DEFAULT_SEED, force: bool = Fals
     t0 = time.perf_counter()
     if Unit.objects.exists():
         if not force:
-            raise RuntimeError("数据库中已有单位数据；演示数据只写入空库。确需覆盖请加 --force（将删除全部单位、人员及演示账户）。")
+            raise RuntimeError("数据库中已有单位数据；演示数据只写入空库。确需覆盖请加 --force（将删除全部单位、人员和业务数据，演示账户保留并重设权限）。")
         wipe()
     plan = _city_plan(spec)
     n_counties = sum(len(c[2]) for c in plan)
@@ -801,6 +824,11 @@ def generate(scale: str = "county", seed: int = DEFAULT_SEED, force: bool = Fals
                         first = (county, town, village)
                         summary["accounts"] = _accounts(county, town, village, gen.lines)
                         summary["county"] = name
+                        if with_work:
+                            from qunli import demo_work
+
+                            summary["work"] = demo_work.populate(county.pk, seed,
+                                                                 small=spec.persons_per_county < 1000)
                 progress.advance(t_counties)
         if connection.vendor == "postgresql":
             from django.core.management.color import no_style

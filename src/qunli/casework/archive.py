@@ -1,19 +1,20 @@
-"""The closed-case capture hook for the archives (档案).
+"""Closed cases go to the archives (前端控制) through the records capture interface.
 
-``capture_closed_case(case)`` runs after ``close_case`` commits. When the records app offers
-``qunli.records.actions.capture_record`` it is called with the case's summary; until it exists
-this hook does nothing (and says so here), so closing a case never depends on the archives."""
+``capture_closed_case(case)`` runs after ``close_case`` commits and calls
+``records.actions.capture_record`` with the case's summary: identifiers, dates, type, unit,
+steps and outcome — never the requester's name, phone, description or the service notes,
+which stay sealed in the case. Closing a case never depends on the archives: when the unit
+(and its ancestors) keep no fonds, or capture refuses, the case stays closed and the reason is
+logged; the archives office can capture it later."""
 
-import importlib
-import inspect
 import logging
+
+from django.utils import timezone
 
 log = logging.getLogger(__name__)
 
 
 def case_summary(case) -> dict:
-    """What the archives get: identifiers, dates, type, unit and outcome — no requester name,
-    phone, description or notes (those stay sealed in the case)."""
     req = case.request
     return {
         "title": f"个案 {req.tracking_code}（{req.type.name}）结案",
@@ -25,42 +26,32 @@ def case_summary(case) -> dict:
         "closed_at": case.closed_at.isoformat() if case.closed_at else None,
         "outcome": case.outcome,
         "satisfaction": case.satisfaction,
-        "events": case.events.count(),
+        "steps": [f"{timezone.localtime(e.at):%Y-%m-%d} {e.step}" for e in case.events.order_by("at", "pk")],
     }
 
 
-def _capture_record():
-    try:
-        module = importlib.import_module("qunli.records.actions")
-    except ImportError:
-        return None
-    return getattr(module, "capture_record", None)
+def _note(summary: dict) -> str:
+    return (f"渠道：{summary['channel']}；受理：{summary['received_at'][:10]}；结案：{(summary['closed_at'] or '')[:10]}；"
+            f"结果：{summary['outcome']}；满意度：{summary['satisfaction']}；办理环节：{len(summary['steps'])}个")
 
 
 def capture_closed_case(case) -> bool:
-    """Offer a closed case to the archives. Returns whether it was captured.
+    """Offer a closed case to the archives as a pending item. Returns whether it was captured."""
+    from django.core.exceptions import PermissionDenied
 
-    If ``qunli.records.actions.capture_record`` does not exist (yet), nothing happens and
-    False is returned. When it does, it is called with the keyword arguments it accepts among
-    ``source`` (the case), ``actor`` (the caseworker), ``unit``, ``title``, ``responsible``
-    (the unit's name), ``date`` (closing day), ``record_type`` ("个案"), ``summary`` and ``kind``; the title carries no sensitive plaintext."""
-    capture = _capture_record()
-    if capture is None:
-        return False
+    from qunli.core.actions import ActionError
+    from qunli.records.actions import capture_record
+    from qunli.records.models import Item
+
+    if Item.objects.filter(source_type=case._meta.label_lower, source_id=str(case.pk)).exists():
+        return False  # a reopened and closed-again case is captured once; the catalogue keeps that one
     summary = case_summary(case)
-    from django.utils import timezone
-
-    offered = {"source": case, "obj": case, "actor": case.caseworker, "unit": case.unit, "title": summary["title"],
-               "responsible": case.unit.name, "date": timezone.localdate(case.closed_at) if case.closed_at else None,
-               "record_type": "个案", "summary": summary, "kind": "casework.case"}
-    params = inspect.signature(capture).parameters
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        kwargs = {k: v for k, v in offered.items() if k != "obj"}
-    else:
-        kwargs = {k: v for k, v in offered.items() if k in params}
+    actor = case.caseworker or case.supervisor
+    closed_on = timezone.localdate(case.closed_at) if case.closed_at else timezone.localdate()
     try:
-        capture(**kwargs)
-    except Exception:  # the case is closed either way; the archives can capture it later
-        log.exception("capture_record failed for case %s", case.pk)
+        capture_record(actor, unit=case.unit, title=summary["title"], responsible=case.unit.name, date=closed_on,
+                       source=case, doc_no=summary["tracking_code"], record_type="个案", note=_note(summary))
+    except (ActionError, PermissionDenied) as e:
+        log.info("closed case %s not captured for the archives: %s", case.pk, e)
         return False
     return True

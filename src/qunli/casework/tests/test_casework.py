@@ -110,9 +110,11 @@ def test_added_member_sees_the_case_and_loses_it_with_the_grant(team, tree):
 
 # --- lifecycle --------------------------------------------------------------------------------
 
-def test_full_lifecycle_with_audit_and_archive_hook(team, tree, django_capture_on_commit_callbacks, monkeypatch):
-    captured = []
-    monkeypatch.setattr("qunli.casework.archive._capture_record", lambda: lambda **kw: captured.append(kw))
+def test_full_lifecycle_with_audit_and_capture_for_the_archives(team, tree, django_capture_on_commit_callbacks):
+    from qunli.records.actions import create_fonds
+    from qunli.records.models import Item
+
+    create_fonds(team["intake"], unit=tree["women"], code="F021", name="示范县妇联")
     case = assigned(team, tree)
     case = to_follow_up(team, case)
     with django_capture_on_commit_callbacks(execute=True):
@@ -123,18 +125,26 @@ def test_full_lifecycle_with_audit_and_archive_hook(team, tree, django_capture_o
     logged = set(ChangeLog.objects.filter(action__startswith="casework.").values_list("action", flat=True))
     assert {"casework.receive_request", "casework.assign_case", "casework.assess", "casework.submit_plan",
             "casework.approve_plan", "casework.record_service", "casework.follow_up", "casework.close_case"} <= logged
-    assert len(captured) == 1 and captured[0]["title"].startswith("个案 ") and "李小红" not in str(captured[0])
+    item = Item.objects.get(source_type="casework.case", source_id=str(case.pk))
+    assert item.status == Item.Status.PENDING and item.title.startswith("个案 ") and item.fonds.code == "F021"
+    assert item.doc_no == case.request.tracking_code and "已获人身安全保护令" in item.note
+    sealed = ("李小红", "13800138000", "丈夫多次殴打", "入户走访")
+    assert not any(s in f"{item.title}{item.note}{item.source_repr}" for s in sealed)
     case = actions.reopen(team["super"], case, reason="当事人再次求助")
     assert case.status == Case.Status.IN_SERVICE and case.reopen_count == 1
+    case = actions.follow_up(team["worker"], case, note="再次回访")
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.close_case(team["worker"], case, outcome="办结", satisfaction=5)
+    assert Item.objects.filter(source_type="casework.case", source_id=str(case.pk)).count() == 1
 
 
-def test_archive_hook_does_nothing_without_records(team, tree, monkeypatch):
-    from qunli.casework import archive
+def test_closing_without_a_fonds_closes_and_captures_nothing(team, tree, django_capture_on_commit_callbacks):
+    from qunli.records.models import Item
 
-    monkeypatch.setattr(archive, "_capture_record", lambda: None)
     case = to_follow_up(team, assigned(team, tree))
-    case = actions.close_case(team["worker"], case, outcome="办结", satisfaction=4)
-    assert archive.capture_closed_case(case) is False
+    with django_capture_on_commit_callbacks(execute=True):
+        case = actions.close_case(team["worker"], case, outcome="办结", satisfaction=4)
+    assert case.status == Case.Status.CLOSED and not Item.objects.exists()
 
 
 @pytest.mark.parametrize("verb,kwargs", [

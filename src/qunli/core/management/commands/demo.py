@@ -35,8 +35,13 @@ class Command(BaseCommand):
         table.add_column("数量", justify="right")
         labels = {"units": "单位", "persons": "人员", "memberships": "会员（团员）", "volunteers": "五老志愿者",
                   "positions": "班子成员（含历任）", "venues": "阵地", "inspections": "阵地检查", "teams": "队伍"}
+        labels_work = {"cases": "个案（各办理环节）", "pairings": "结对帮扶", "visits": "走访记录", "wishes": "微心愿",
+                       "projects": "办实事项目", "notices": "网上群团通知", "archive_items": "档案条目（含已归档）"}
         for key, label in labels.items():
             table.add_row(label, f"{summary[key]:,}")
+        for key, label in labels_work.items():
+            if key in summary.get("work", {}):
+                table.add_row(label, f"{summary['work'][key]:,}")
         console.print(table)
         accounts = Table(title=f"演示账户（仅供演示！统一密码 {demo.DEMO_PASSWORD}，免首次改密）")
         accounts.add_column("用户名")

@@ -1,0 +1,43 @@
+"""The demo county's work is real product data: every state reached through the actions."""
+
+import pytest
+
+from qunli.casework.models import Case, Pairing, Wish
+from qunli.core.models import ChangeLog, User
+from qunli.records.models import Item
+
+pytestmark = pytest.mark.django_db
+
+
+def _generate(force=False):
+    from qunli import demo
+
+    demo.SCALES["tiny"] = demo.Scale("tiny", 1, 1, 300, townships=2, villages_per_township=3,
+                                     volunteers_per_county=30)
+    try:
+        return demo.generate("tiny", seed=11, force=force)
+    finally:
+        del demo.SCALES["tiny"]
+
+
+def test_demo_work_spans_every_module_and_regenerates_over_itself(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        _generate()
+    statuses = set(Case.objects.values_list("status", flat=True))
+    assert {"received", "assigned", "in_service", "closed"} <= statuses
+    closed = Case.objects.filter(status="closed").count()
+    assert closed and Item.objects.filter(source_type="casework.case").count() == closed  # captured on commit
+    assert ChangeLog.objects.filter(action="casework.close_case").count() == closed
+    assert any(c.acknowledged_at > c.request.received_at for c in Case.objects.exclude(acknowledged_at=None))
+    assert Pairing.objects.filter(visits__isnull=False).distinct().count() >= 10
+    assert {"published", "fulfilled", "pending"} <= set(Wish.objects.values_list("status", flat=True))
+    filed = Item.objects.filter(status="filed")
+    assert filed.count() > 5 and not filed.filter(archival_code=None).exists()
+    page = client.get("/portal/wishes/").content.decode()
+    assert Wish.objects.filter(status="published").first().text in page
+
+    account = User.objects.get(username="shegong").pk
+    _generate(force=True)  # the audit trail names the demo accounts: they stay, with fresh grants
+    assert User.objects.get(username="shegong").pk == account
+    assert User.objects.get(username="shegong").grants.count() == 1
+    assert Case.objects.count() == 20
