@@ -100,6 +100,9 @@ def populate(county_pk: int, seed: int, small: bool = False) -> dict:
     out["projects"] = _projects(w)
     out["notices"] = _notices(w)
     out["archive_items"] = _records(w)
+    from qunli.casework.escalation import sweep_due  # the daily sweep, once: due/overdue notices, escalations
+
+    out["due_sweep_notices"] = sweep_due(w.today)["notified"]
     return out
 
 
