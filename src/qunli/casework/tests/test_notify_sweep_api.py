@@ -299,3 +299,13 @@ def test_unassigned_case_past_its_acknowledge_limit_tells_the_intake_staff_once(
     assert accounts["union_staff"].pk not in told and team["town"].pk not in told
     assert sweep_due(FRI + dt.timedelta(days=2))["notified"] == 0
     assert not CaseEscalation.objects.exists()  # no supervisor yet: nothing to escalate to
+
+
+def test_api_case_list_query_count_is_flat(team, tree, client_for, django_assert_max_num_queries):
+    for i in range(6):
+        assign(team, new_case(team, tree, phone=f"1390000{i:04d}"))
+    c = client_for(team["worker"])
+    c.get("/api/casework/cases")  # warm the session
+    with django_assert_max_num_queries(9):  # session, account, grants (2), count, page: not per row
+        body = c.get("/api/casework/cases", {"role": "caseworker"}).json()
+    assert body["count"] == 6 and all(item["requester_phone"].startswith("139****") for item in body["items"])

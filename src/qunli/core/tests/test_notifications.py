@@ -210,3 +210,11 @@ def test_outbound_log_is_for_the_system_administrator_with_masked_numbers(staff,
     # administrators have no inbox (三员分立: notifications point at business data)
     assert client_for(accounts["sysadmin"]).get("/core/notifications/").status_code == 403
     assert client_for(accounts["sysadmin"]).get("/api/notifications").status_code == 403
+
+
+def test_notifications_api_query_count_is_flat(staff, client_for, django_assert_max_num_queries):
+    deliver_now([notice(staff, title=f"通知 {i}") for i in range(30)])
+    c = client_for(staff)
+    c.get("/api/notifications")
+    with django_assert_max_num_queries(8):
+        assert c.get("/api/notifications").json()["count"] == 30
