@@ -284,7 +284,13 @@ def _foreign_records(where):
 def _foreign_preservation(fonds, item):
     """records preservation: a fixity run of the foreign fonds with a problem event, an
     appraisal (拟销毁) and a proposed destruction batch with its entry."""
-    from qunli.records.models import Appraisal, DestructionBatch, DestructionEntry, FixityRun, PreservationEvent
+    from qunli.records.models import (
+        Appraisal,
+        DestructionBatch,
+        DestructionEntry,
+        FixityRun,
+        PreservationEvent,
+    )
 
     proposer = User.objects.filter(kind="business").first()
     run = FixityRun.objects.create(id=FOREIGN_PK, scope_label="全部", fonds=fonds, mismatch_count=1)

@@ -191,7 +191,7 @@ def sync(actor=None, store=None, progress=None) -> dict:
         PreservationEvent.objects.bulk_create(events, batch_size=500)
         save_states(states, ("offsite_at",))
         log_change(actor, "records.offsite_sync", None, None, out, obj_type="records.offsite",
-                   obj_id=store.label[:60], obj_repr=f"异地复制 {copied} 个对象")
+                   obj_id=store.label[-40:], obj_repr=f"异地复制 {copied} 个对象")
     return out
 
 
@@ -253,7 +253,7 @@ def verify(actor=None, store=None, progress=None) -> dict:
         PreservationEvent.objects.bulk_create(events, batch_size=500)
         save_states(states, ("offsite_verified_at",))
         log_change(actor, "records.offsite_verify", None, None, out, obj_type="records.offsite",
-                   obj_id=store.label[:60], obj_repr=f"异地核验 {len(expected)} 个对象")
+                   obj_id=store.label[-40:], obj_repr=f"异地核验 {len(expected)} 个对象")
     return out
 
 
@@ -302,7 +302,7 @@ def restore(actor, name: str, store=None) -> dict:
         save_states([StoredObject(storage_name=name, checked_at=timezone.now(), check_ok=True)],
                     ("checked_at", "check_ok"))
         log_change(actor, "records.offsite_restore", None, None, out, obj_type="records.offsite",
-                   obj_id=name[-60:], obj_repr=f"从异地恢复 {name[-20:]}")
+                   obj_id=name.rsplit("/", 1)[-1][:40], obj_repr=f"从异地恢复 {name}")
     return out
 
 
