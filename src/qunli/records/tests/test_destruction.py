@@ -136,6 +136,8 @@ def test_execution_removes_bytes_everywhere_but_keeps_the_entry(filed, accounts,
     assert ChangeLog.objects.filter(action="records.execute_destruction", object_id=str(batch.pk)).exists()
     with pytest.raises(ActionError, match="未经批准"):
         destruction.execute_destruction(accounts["women_staff"], batch, store=store)
+    with pytest.raises(ActionError, match="已销毁的条目不能修改"):
+        actions.update_item(accounts["women_staff"], gone, title="改名")
 
 
 def test_destroyed_items_leave_lists_and_search_by_default_but_stay_findable(filed, accounts, client_for,
