@@ -159,6 +159,25 @@ def _events(kind, name, files, outcome, detail="") -> list:
                               detail=detail[:300], at=now) for file_id, item_id, *_ in files]
 
 
+def _flush(events: list, states: list, fields: tuple[str, ...], force: bool = False) -> None:
+    """Write the buffered events and state rows every 500 events (and at the end)."""
+    if len(events) >= 500 or (force and (events or states)):
+        with transaction.atomic():
+            PreservationEvent.objects.bulk_create(events, batch_size=500)
+            save_states(states, fields)
+        events.clear()
+        states.clear()
+
+
+def _capped(out: dict, n: int = 100) -> dict:
+    """The change-log payload: counts of every list, its first ``n`` names."""
+    capped = dict(out)
+    for k, v in out.items():
+        if isinstance(v, list):
+            capped[k], capped[f"{k}_count"] = v[:n], len(v)
+    return capped
+
+
 def _matches(found, files) -> bool:
     return found is not None and all((found[0], found[1], found[2]) == (s, h, z) for _, _, s, h, z in files)
 
@@ -185,12 +204,12 @@ def sync(actor=None, store=None, progress=None) -> dict:
         events += _events(PreservationEvent.Kind.OFFSITE_SYNC, name, files, PreservationEvent.Outcome.OK,
                           f"已复制到 {store.label}")
         states.append(StoredObject(storage_name=name, offsite_at=timezone.now()))
+        _flush(events, states, ("offsite_at",))
     out = {"store": store.label, "objects": len(expected), "already": len(present & expected.keys()),
            "copied": copied, "skipped": skipped}
+    _flush(events, states, ("offsite_at",), force=True)
     with transaction.atomic():
-        PreservationEvent.objects.bulk_create(events, batch_size=500)
-        save_states(states, ("offsite_at",))
-        log_change(actor, "records.offsite_sync", None, None, out, obj_type="records.offsite",
+        log_change(actor, "records.offsite_sync", None, None, _capped(out), obj_type="records.offsite",
                    obj_id=store.label[-40:], obj_repr=f"异地复制 {copied} 个对象")
     return out
 
@@ -248,11 +267,11 @@ def verify(actor=None, store=None, progress=None) -> dict:
             states.append(StoredObject(storage_name=name, offsite_verified_at=timezone.now()))
         if progress and found is not None:
             progress(found[2])
+        _flush(events, states, ("offsite_verified_at",))
     out = {"store": store.label, "objects": len(expected), "ok": ok, "missing": missing, "mismatch": mismatch}
+    _flush(events, states, ("offsite_verified_at",), force=True)
     with transaction.atomic():
-        PreservationEvent.objects.bulk_create(events, batch_size=500)
-        save_states(states, ("offsite_verified_at",))
-        log_change(actor, "records.offsite_verify", None, None, out, obj_type="records.offsite",
+        log_change(actor, "records.offsite_verify", None, None, _capped(out), obj_type="records.offsite",
                    obj_id=store.label[-40:], obj_repr=f"异地核验 {len(expected)} 个对象")
     return out
 

@@ -183,3 +183,35 @@ def test_offsite_s3_sync_verify_restore(items, s3_server, monkeypatch):
     _roundtrip(store, items)
     keys = {o["Key"] for o in store.client.list_objects_v2(Bucket="qunli-offsite")["Contents"]}
     assert all(k.startswith("county/files/") for k in keys) and len(keys) == 2
+
+
+def test_offsite_commands_restore_the_problems(items, tmp_path, settings, capsys):
+    settings.QUNLI_OFFSITE = f"file://{tmp_path / 'offsite'}"
+    call_command("records", "offsite", "sync")
+    call_command("records", "offsite", "verify")
+    name = items[2].files.get().storage_name
+    default_storage.delete(name)
+    with pytest.raises(SystemExit):
+        call_command("records", "fixity", "--all", "--no-progress")
+    call_command("records", "offsite", "restore", "--problems")
+    assert f"已恢复 {name}（原文件缺失）" in capsys.readouterr().out
+    assert default_storage.open(name).read() == PDF + b"c"
+
+
+def test_restore_button_needs_change_rights(items, tmp_path, settings, accounts, client_for):
+    from django.urls import reverse
+
+    settings.QUNLI_OFFSITE = f"file://{tmp_path / 'offsite'}"
+    offsite.sync()
+    name = items[2].files.get().storage_name
+    default_storage.delete(name)
+    fixity.run_fixity(mode="all")
+    event = PreservationEvent.objects.get(outcome="missing")
+    page = client_for(accounts["leader"]).get(reverse("records:fixity")).content.decode()
+    assert "文件缺失" in page and "从异地恢复" not in page  # a leader reads, cannot restore
+    assert client_for(accounts["leader"]).post(reverse("records:fixity_restore", args=[event.pk])).status_code == 403
+    assert not default_storage.exists(name)
+    c = client_for(accounts["women_staff"])
+    assert "从异地恢复" in c.get(reverse("records:fixity")).content.decode()
+    assert c.post(reverse("records:fixity_restore", args=[event.pk])).status_code == 302
+    assert default_storage.open(name).read() == PDF + b"c"
