@@ -183,6 +183,11 @@ def test_offsite_s3_sync_verify_restore(items, s3_server, monkeypatch):
     _roundtrip(store, items)
     keys = {o["Key"] for o in store.client.list_objects_v2(Bucket="qunli-offsite")["Contents"]}
     assert all(k.startswith("county/files/") for k in keys) and len(keys) == 2
+    name = items[0].files.get().storage_name
+    assert store.exists(name)
+    offsite.delete_everywhere([name], store)  # what an executed destruction does
+    assert not store.exists(name) and not default_storage.exists(name)
+    assert offsite.verify(store=store)["missing"] == [name]
 
 
 def test_offsite_commands_restore_the_problems(items, tmp_path, settings, capsys):
