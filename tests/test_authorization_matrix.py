@@ -291,6 +291,29 @@ def _foreign_records(where):
                                pages=1, status="filed")
     ItemFile.objects.create(id=FOREIGN_PK, item=item, name="邻县秘密扫描件.pdf", size=4, mime="application/pdf",
                             sm3="0" * 64, sha256="0" * 64, storage_name="files/00/" + "0" * 64)
+    _foreign_preservation(fonds, item)
+
+
+def _foreign_preservation(fonds, item):
+    """records preservation: a fixity run of the foreign fonds with a problem event, an
+    appraisal (拟销毁) and a proposed destruction batch with its entry."""
+    from qunli.records.models import (
+        Appraisal,
+        DestructionBatch,
+        DestructionEntry,
+        FixityRun,
+        PreservationEvent,
+    )
+
+    proposer = User.objects.filter(kind="business").first()
+    run = FixityRun.objects.create(id=FOREIGN_PK, scope_label="全部", fonds=fonds, mismatch_count=1)
+    PreservationEvent.objects.create(id=FOREIGN_PK, item=item, run=run, kind="fixity", outcome="mismatch",
+                                     storage_name="files/00/" + "0" * 64, detail="邻县秘密摘要不符")
+    appraisal = Appraisal.objects.create(id=FOREIGN_PK, item=item, decision="destroy", reason="邻县秘密鉴定理由",
+                                         decided_by=proposer)
+    batch = DestructionBatch.objects.create(id=FOREIGN_PK, fonds=fonds, title="邻县秘密销毁清册", reason="邻县秘密理由",
+                                            proposed_by=proposer)
+    DestructionEntry.objects.create(id=FOREIGN_PK, batch=batch, item=item, appraisal=appraisal)
 
 
 @pytest.fixture

@@ -193,3 +193,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("QUNLI_LOG_LEVEL", "WARNING")},
 }
+
+# Preservation (records.fixity / records.offsite): every stored file is re-hashed (SM3 and
+# SHA-256) at least every QUNLI_FIXITY_INTERVAL_DAYS by `qunli records fixity --due`; the
+# off-site copy (异地备份) is `file:///path` or `s3://bucket/prefix` (endpoint and keys from
+# QUNLI_OFFSITE_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, QUNLI_OFFSITE_REGION).
+QUNLI_FIXITY_INTERVAL_DAYS = int(os.environ.get("QUNLI_FIXITY_INTERVAL_DAYS", "90"))
+QUNLI_OFFSITE = os.environ.get("QUNLI_OFFSITE", "")
+# Dotted path of a function (user, fonds_ids, year) -> {fonds_id: {"persons": n, "items": n}}
+# giving 利用 figures to the holdings statistics; records.holdings.register_access_figures too.
+QUNLI_ACCESS_FIGURES = os.environ.get("QUNLI_ACCESS_FIGURES", "")

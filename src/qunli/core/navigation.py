@@ -34,6 +34,10 @@ BUSINESS = [
         NavItem("全宗", "records:fonds_list", "archive"),
         NavItem("待归档", "records:pending_list", "inbox"),
         NavItem("档案条目", "records:item_list", "journal-bookmark"),
+        NavItem("固定性检查", "records:fixity", "shield-check"),
+        NavItem("到期鉴定", "records:appraisal_list", "hourglass-split"),
+        NavItem("销毁清册", "records:destruction_list", "trash3"),
+        NavItem("馆藏统计", "records:holdings", "bar-chart-line"),
     ]),
     ("服务群众", [
         NavItem("受理登记", "casework:intake", "telephone-inbound"),

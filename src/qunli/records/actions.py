@@ -228,6 +228,8 @@ def update_item(actor, item: Item, *, org_code: str | None = None, category: str
     require_change(actor, item)
     if item.is_filed:
         raise ActionError("已归档的条目不能修改分类和著录项。")
+    if item.status == Item.Status.DISPOSED:
+        raise ActionError("已销毁的条目不能修改。")
     before = snapshot(item)
     for k, v in changes.items():
         if k not in EDITABLE:

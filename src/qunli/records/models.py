@@ -147,6 +147,7 @@ class Item(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "待归档"
         FILED = "filed", "已归档"
+        DISPOSED = "disposed", "已销毁"  # destroyed after appraisal; the entry stays (records.destruction)
 
     fonds = models.ForeignKey(Fonds, on_delete=models.PROTECT, related_name="items", verbose_name="全宗")
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="+", verbose_name="门类")
@@ -243,3 +244,13 @@ class FilingCounter(models.Model):
 
 def item_year(date: dt.date | None) -> int:
     return (date or dt.date.today()).year
+
+
+from .preservation_models import (  # noqa: E402,F401  (fixity, off-site copy, appraisal, destruction)
+    Appraisal,
+    DestructionBatch,
+    DestructionEntry,
+    FixityRun,
+    PreservationEvent,
+    StoredObject,
+)

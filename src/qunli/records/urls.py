@@ -1,5 +1,6 @@
 from django.urls import path
 
+from . import preservation_views as pv
 from . import views
 
 app_name = "records"
@@ -19,4 +20,21 @@ urlpatterns = [
     path("items/<int:pk>/edit/", views.ItemEditView.as_view(), name="item_edit"),
     path("items/<int:pk>/renumber/", views.RenumberView.as_view(), name="item_renumber"),
     path("files/<int:pk>/download/", views.ItemFileDownloadView.as_view(), name="file_download"),
+    # preservation: fixity, off-site restore, appraisal, destruction, holdings statistics
+    path("preservation/fixity/", pv.FixityView.as_view(), name="fixity"),
+    path("preservation/fixity/restore/<int:pk>/", pv.RestoreView.as_view(), name="fixity_restore"),
+    path("preservation/appraisal/", pv.AppraisalListView.as_view(), name="appraisal_list"),
+    path("preservation/appraisal/decide/", pv.AppraiseView.as_view(), name="appraise"),
+    path("preservation/destruction/", pv.DestructionListView.as_view(), name="destruction_list"),
+    path("preservation/destruction/candidates/", pv.CandidatesView.as_view(), name="destruction_candidates"),
+    path("preservation/destruction/add/", pv.DestructionAddView.as_view(), name="destruction_add"),
+    path("preservation/destruction/<int:pk>/", pv.DestructionDetailView.as_view(), name="destruction_detail"),
+    path("preservation/destruction/<int:pk>/decide/", pv.DestructionDecideView.as_view(), name="destruction_decide"),
+    path("preservation/destruction/<int:pk>/execute/", pv.DestructionExecuteView.as_view(),
+         name="destruction_execute"),
+    path("preservation/destruction/<int:pk>/list.xlsx", pv.DestructionListXlsxView.as_view(),
+         name="destruction_list_xlsx"),
+    path("preservation/destruction/<int:pk>/list.pdf", pv.DestructionListPdfView.as_view(),
+         name="destruction_list_pdf"),
+    path("preservation/holdings/", pv.HoldingsView.as_view(), name="holdings"),
 ]

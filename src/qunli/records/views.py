@@ -192,6 +192,12 @@ class ItemListView(ObjectListView):
     default_sort = "-pk"
     columns = ITEM_COLUMNS
 
+    def base_queryset(self):
+        qs = super().base_queryset()
+        if self.request.GET.get("status") != Item.Status.DISPOSED:  # 已销毁 only when asked for
+            qs = qs.exclude(status=Item.Status.DISPOSED)
+        return qs
+
     def get(self, request, *args, **kwargs):
         q = request.GET.get("q", "").strip()
         if not fulltext.parse(q):
@@ -273,6 +279,7 @@ class FileItemsView(BusinessRequiredMixin, View):
 
 
 ITEM_TABS = [("detail", "著录项"), ("files", "电子文件"), ("history", "修改记录")]
+ITEM_TABS.insert(2, ("preservation", "保管事件"))  # records.preservation_views: fixity, off-site, destruction
 
 
 class ItemDetailView(ObjectDetailView):
@@ -290,6 +297,11 @@ class ItemDetailView(ObjectDetailView):
         ctx = {"title": str(item), "tabs": ITEM_TABS, "can_change": can(self.request.user, CHANGE, item)}
         if self.request.GET.get("tab", "detail") in ("detail", "files"):
             ctx["files"] = list(item.files.all())
+        if item.status == Item.Status.DISPOSED:
+            ctx["destruction_entry"] = (item.destruction_entries.filter(batch__status="executed")
+                                        .select_related("batch", "appraisal").first())
+        if self.request.GET.get("tab") == "preservation":
+            ctx["preservation_events"] = list(item.preservation_events.select_related("run")[:200])
         return ctx
 
 

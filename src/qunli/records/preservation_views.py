@@ -1,0 +1,296 @@
+"""Pages for preservation: fixity runs and problems (with restore from the off-site copy),
+the appraisal list of expired items, destruction batches with their 销毁清册 (xlsx, PDF) and
+approvals, and the holdings statistics. Reads through ``visible_to``; writes through
+``records.destruction`` / ``records.offsite`` actions."""
+
+import io
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+from django.views.generic import TemplateView
+
+from qunli.core.actions import ActionError
+from qunli.core.exports import stream_xlsx
+from qunli.core.generic import BusinessRequiredMixin, Column, ObjectDetailView, ObjectListView
+from qunli.core.scoping import CHANGE, can
+from qunli.orgs.views import get_visible
+
+from . import destruction, holdings, offsite
+from .filters import ItemFilterForm
+from .models import (
+    DestructionBatch,
+    FixityRun,
+    Fonds,
+    Item,
+    PreservationEvent,
+    Retention,
+)
+from .views import ITEM_COLUMNS
+
+
+def _messages(request, e: ActionError):
+    for msg in e.messages:
+        messages.error(request, msg)
+
+
+def _checked(request) -> list[int]:
+    return [int(p) for p in request.POST.getlist("pk") if p.isdigit()]
+
+
+# --- fixity -----------------------------------------------------------------------------------
+
+class FixityView(BusinessRequiredMixin, TemplateView):
+    """Runs (those over all the storage, and those of a visible fonds) and the problems found
+    in the items the user may see; the latest problems first."""
+
+    template_name = "records/preservation_fixity.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        fonds = Fonds.objects.visible_to(user)
+        runs = list(FixityRun.objects.filter(Q(fonds__isnull=True) | Q(fonds__in=fonds))
+                    .select_related("fonds")[:30])
+        problems = (PreservationEvent.objects.visible_to(user).exclude(outcome=PreservationEvent.Outcome.OK)
+                    .select_related("item__fonds__unit", "run"))
+        run_id = self.request.GET.get("run", "")
+        if run_id.isdigit():
+            problems = problems.filter(run_id=int(run_id))
+        problems = list(problems[:200])
+        for p in problems:
+            p.can_restore = can(user, CHANGE, p.item) and p.kind in ("fixity", "restore") and bool(p.storage_name)
+        return super().get_context_data(title="固定性检查", runs=runs, problems=problems,
+                                         offsite_store=offsite.configured_store(), **kwargs)
+
+
+class RestoreView(BusinessRequiredMixin, View):
+    """Restore the stored object of a problem event from the off-site copy (verified first)."""
+
+    def post(self, request, pk):
+        event = get_visible(PreservationEvent, request.user, pk, select_related=("item__fonds__unit",))
+        if not can(request.user, CHANGE, event.item):
+            raise PermissionDenied("您没有修改该条目的权限。")
+        if not event.storage_name:
+            raise Http404("该事件没有对应的存储对象。")
+        try:
+            out = offsite.restore(request.user, event.storage_name)
+            messages.success(request, f"已从异地副本恢复（原文件{out['was']}），摘要核验一致。")
+        except ActionError as e:
+            _messages(request, e)
+        return redirect("records:fixity")
+
+
+# --- appraisal ----------------------------------------------------------------------------------
+
+class _ExpiredFilter(ItemFilterForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("status", "openness", "classification"):
+            del self.fields[name]
+
+
+APPRAISAL_COLUMNS = [c for c in ITEM_COLUMNS if c.name not in ("status", "openness", "classification")]
+
+
+class AppraisalListView(ObjectListView):
+    """Filed D10/D30 items whose retention has ended and that await an appraisal."""
+
+    model = Item
+    title = "到期鉴定"
+    template_name = "records/preservation_appraisal.html"
+    filter_form = _ExpiredFilter
+    select_related = ("fonds", "category")
+    search_fields = ("title__icontains", "archival_code__startswith")
+    search_placeholder = "题名或档号"
+    default_sort = "archival_code"
+    columns = APPRAISAL_COLUMNS
+
+    def base_queryset(self):
+        return destruction.due_for_appraisal(super().base_queryset())
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(retentions=Retention.choices, **kwargs)
+
+
+class AppraiseView(BusinessRequiredMixin, View):
+    def post(self, request):
+        back = reverse("records:appraisal_list")
+        ids = _checked(request)
+        if not ids:
+            messages.warning(request, "请先勾选要鉴定的条目。")
+            return redirect(back)
+        if Item.objects.visible_to(request.user).filter(pk__in=ids).count() != len(set(ids)):
+            raise Http404("部分条目不存在或不在您的数据范围内。")
+        try:
+            out = destruction.appraise(request.user, ids, decision=request.POST.get("decision", ""),
+                                       reason=request.POST.get("reason", ""),
+                                       new_retention=request.POST.get("new_retention", ""))
+        except ActionError as e:
+            _messages(request, e)
+            messages.error(request, "以上问题未解决前，所选条目均未鉴定。")
+            return redirect(back)
+        except PermissionDenied:
+            messages.error(request, "您对所选条目只有查看权限，不能鉴定。")
+            return redirect(back)
+        messages.success(request, f"已鉴定 {len(out)} 件：{out[0].get_decision_display()}。")
+        return redirect(back)
+
+
+# --- destruction ---------------------------------------------------------------------------------
+
+class DestructionListView(ObjectListView):
+    model = DestructionBatch
+    title = "销毁清册"
+    template_name = "records/preservation_destruction_list.html"
+    select_related = ("fonds", "proposed_by", "decided_by")
+    search_fields = ("title__icontains",)
+    search_placeholder = "清册名称"
+    default_sort = "-pk"
+    columns = [
+        Column("title", "清册名称", sort="title", link=True),
+        Column("fonds", "全宗", accessor="fonds.code", sort="fonds__code"),
+        Column("status", "状态", sort="status"),
+        Column("proposed_by", "提出人", accessor="proposed_by.display_name"),
+        Column("proposed_at", "提出时间", sort="proposed_at"),
+        Column("decided_by", "审批人", accessor="decided_by.display_name"),
+        Column("executed_at", "销毁时间", sort="executed_at"),
+    ]
+
+
+class CandidatesView(ObjectListView):
+    """Items appraised 拟销毁 and in no batch yet: tick them and propose a batch."""
+
+    model = Item
+    title = "待列入销毁清册"
+    template_name = "records/preservation_candidates.html"
+    filter_form = _ExpiredFilter
+    select_related = ("fonds", "category")
+    default_sort = "archival_code"
+    columns = APPRAISAL_COLUMNS
+
+    def base_queryset(self):
+        return destruction.awaiting_destruction(super().base_queryset())
+
+    def get_context_data(self, **kwargs):
+        fonds = Fonds.objects.visible_to(self.request.user, CHANGE).order_by("code")
+        return super().get_context_data(fonds_choices=fonds, **kwargs)
+
+
+class DestructionAddView(BusinessRequiredMixin, View):
+    def post(self, request):
+        back = reverse("records:destruction_candidates")
+        ids = _checked(request)
+        fonds_id = request.POST.get("fonds", "")
+        if not ids or not fonds_id.isdigit():
+            messages.warning(request, "请选择全宗并勾选要列入清册的条目。")
+            return redirect(back)
+        fonds = get_visible(Fonds, request.user, int(fonds_id), select_related=("unit",))
+        if Item.objects.visible_to(request.user).filter(pk__in=ids).count() != len(set(ids)):
+            raise Http404("部分条目不存在或不在您的数据范围内。")
+        try:
+            batch = destruction.propose_destruction(request.user, fonds, ids, title=request.POST.get("title", ""),
+                                                    reason=request.POST.get("reason", ""))
+        except ActionError as e:
+            _messages(request, e)
+            return redirect(back)
+        except PermissionDenied:
+            messages.error(request, "您对该全宗只有查看权限，不能提出销毁。")
+            return redirect(back)
+        messages.success(request, f"已提出销毁清册“{batch.title}”，共 {batch.entries.count()} 件，待领导审批。")
+        return redirect(batch.get_absolute_url())
+
+
+class DestructionDetailView(ObjectDetailView):
+    model = DestructionBatch
+    template_name = "records/preservation_destruction_detail.html"
+    select_related = ("fonds__unit", "proposed_by", "decided_by", "executed_by")
+
+    def extra_context_for(self, batch) -> dict:
+        user = self.request.user
+        return {"title": batch.title, "tabs": [("detail", "清册"), ("history", "修改记录")],
+                "entries": list(batch.entries.select_related("item__category", "appraisal")),
+                "can_decide": destruction.can_decide(user, batch),
+                "can_execute": batch.status == DestructionBatch.Status.APPROVED and can(user, CHANGE, batch.fonds)}
+
+
+class DestructionDecideView(BusinessRequiredMixin, View):
+    def post(self, request, pk):
+        batch = get_visible(DestructionBatch, request.user, pk, select_related=("fonds__unit",))
+        try:
+            destruction.decide_destruction(request.user, batch, approve=request.POST.get("approve") == "1",
+                                           note=request.POST.get("note", ""))
+        except ActionError as e:
+            _messages(request, e)
+        else:
+            messages.success(request, "已审批。")
+        return redirect(batch.get_absolute_url())
+
+
+class DestructionExecuteView(BusinessRequiredMixin, View):
+    def post(self, request, pk):
+        batch = get_visible(DestructionBatch, request.user, pk, select_related=("fonds__unit",), action=CHANGE)
+        try:
+            destruction.execute_destruction(request.user, batch)
+        except ActionError as e:
+            _messages(request, e)
+        else:
+            messages.success(request, "已执行销毁：电子文件已从主存储和异地备份删除，目录条目保留并标注“已销毁”。")
+        return redirect(batch.get_absolute_url())
+
+
+LIST_HEADERS = ["序号", "档号", "题名", "责任者", "日期", "保管期限", "页数", "鉴定意见", "备注"]
+
+
+def _list_rows(batch):
+    for n, e in enumerate(batch.entries.select_related("item", "appraisal").order_by("id"), start=1):
+        it = e.item
+        yield [n, it.archival_code, it.title, it.responsible, f"{it.date:%Y%m%d}" if it.date else "",
+               it.get_retention_display(), it.pages, e.appraisal.reason, it.note]
+
+
+class DestructionListXlsxView(BusinessRequiredMixin, View):
+    def get(self, request, pk):
+        batch = get_visible(DestructionBatch, request.user, pk, select_related=("fonds",))
+        return stream_xlsx(f"销毁清册-{batch.fonds.code}-{batch.pk}", LIST_HEADERS, _list_rows(batch))
+
+
+class DestructionListPdfView(BusinessRequiredMixin, View):
+    """The printable 销毁清册 with the signature lines (weasyprint)."""
+
+    def get(self, request, pk):
+        from weasyprint import HTML
+
+        batch = get_visible(DestructionBatch, request.user, pk,
+                            select_related=("fonds__unit", "proposed_by", "decided_by", "executed_by"))
+        html = render_to_string("records/destruction_list_print.html",
+                                {"batch": batch, "headers": LIST_HEADERS, "rows": list(_list_rows(batch)),
+                                 "printed_at": timezone.localtime()})
+        pdf = HTML(string=html).write_pdf()
+        return FileResponse(io.BytesIO(pdf), as_attachment=True, content_type="application/pdf",
+                            filename=f"销毁清册-{batch.fonds.code}-{batch.pk}.pdf")
+
+
+# --- holdings statistics ---------------------------------------------------------------------------
+
+class HoldingsView(BusinessRequiredMixin, TemplateView):
+    template_name = "records/preservation_holdings.html"
+
+    def get(self, request, *args, **kwargs):
+        year = request.GET.get("year", "")
+        year = int(year) if year.isdigit() and 1900 <= int(year) <= 2100 else timezone.localdate().year
+        report = holdings.annual_report(request.user, year)
+        if request.GET.get("export") == "xlsx":
+            rows = [[r[k] for k, _ in holdings.REPORT_COLUMNS] for r in report["rows"]]
+            rows.append(["合计", f"{report['fonds_count']} 个全宗"] + [report["total"][k]
+                                                                 for k, _ in holdings.REPORT_COLUMNS[2:]])
+            return stream_xlsx(f"档案馆藏统计-{year}", [label for _, label in holdings.REPORT_COLUMNS], rows)
+        rows = [[r[k] for k, _ in holdings.REPORT_COLUMNS] for r in report["rows"]]
+        return self.render_to_response(self.get_context_data(title="馆藏统计", report=report, year=year, rows=rows,
+                                                             columns=holdings.REPORT_COLUMNS))
+

@@ -1,0 +1,91 @@
+"""Holdings statistics (annual report shape), the access-figures hook, and the preservation
+pages' query counts."""
+
+import datetime as dt
+import io
+
+import openpyxl
+import pytest
+from django.urls import reverse
+
+from qunli.records import actions, fixity, holdings
+from qunli.records.models import Item
+
+PDF = b"%PDF-1.7\n" + b"y" * 300 + b"\n%%EOF\n"
+
+
+@pytest.fixture(autouse=True)
+def _files(settings, tmp_path):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                                                           "OPTIONS": {"location": str(tmp_path / "primary")}}}
+
+
+@pytest.fixture
+def held(capture, accounts):
+    made = [capture(retention="Y", files=[("a.pdf", PDF)]), capture(retention="D30"), capture(retention="D10"),
+            capture(retention="D10", date=dt.date(2021, 1, 1), files=[("b.pdf", PDF + b"b")])]
+    actions.file_items(accounts["women_staff"], [i.pk for i in made[:3] + made[3:]])
+    capture(retention="Y")  # stays pending
+    return [Item.objects.get(pk=i.pk) for i in made]
+
+
+def test_annual_report_counts_holdings_by_retention_and_digitization(held, accounts):
+    year = Item.objects.filter(status="filed").first().filed_at.year
+    r = holdings.annual_report(accounts["women_staff"], year)
+    [row] = r["rows"]
+    assert (row["total"], row["y"], row["d30"], row["d10"], row["pending"]) == (4, 1, 1, 2, 1)
+    assert (row["digitized"], row["rate"], row["filed_in_year"]) == (2, 50.0, 4)
+    assert {x["year"]: x["n"] for x in r["by_year"]} == {2023: 3, 2021: 1}
+    assert r["by_category"][0]["n"] == 4
+    assert (row["use_persons"], row["use_items"]) == (0, 0)  # no 利用 register hooked in
+    assert holdings.annual_report(accounts["clerk"], year)["rows"] == []  # a village clerk sees no county fonds
+
+
+def test_access_figures_come_from_the_registered_hook(held, accounts, settings):
+    fonds_id = held[0].fonds_id
+
+    def figures(user, fonds_ids, year):
+        return {fonds_id: {"persons": 7, "items": 19}, 123456: {"persons": 99}}
+
+    holdings.register_access_figures(figures)
+    try:
+        row = holdings.annual_report(accounts["women_staff"], 2026)["rows"][0]
+        assert (row["use_persons"], row["use_items"]) == (7, 19)
+    finally:
+        holdings._ACCESS_PROVIDERS.remove(figures)
+    settings.QUNLI_ACCESS_FIGURES = "qunli.records.tests.test_holdings_pages.three_readers"
+    assert holdings.annual_report(accounts["women_staff"], 2026)["rows"][0]["use_persons"] == 3
+
+
+def three_readers(user, fonds_ids, year):
+    return {pk: {"persons": 3, "items": 3} for pk in fonds_ids}
+
+
+def test_holdings_page_and_xlsx(held, accounts, client_for):
+    c = client_for(accounts["women_staff"])
+    page = c.get(reverse("records:holdings"), {"year": "2026"}).content.decode()
+    assert "J001" in page and "数字化率" in page
+    r = c.get(reverse("records:holdings"), {"year": "2026", "export": "xlsx"})
+    wb = openpyxl.load_workbook(io.BytesIO(b"".join(r.streaming_content)), read_only=True)
+    rows = list(wb.worksheets[0].iter_rows(values_only=True))
+    assert rows[0][:3] == ("全宗号", "全宗名称", "馆（室）藏档案（件）")
+    assert rows[1][0] == "J001" and rows[1][2] == 4 and rows[-1][0] == "合计"
+
+
+def test_preservation_pages_query_counts(held, accounts, client_for, django_assert_max_num_queries):
+    fixity.run_fixity(mode="all")
+    c = client_for(accounts["women_staff"])
+    for name in ("records:fixity", "records:appraisal_list", "records:destruction_list",
+                 "records:destruction_candidates", "records:holdings"):
+        with django_assert_max_num_queries(14):
+            assert c.get(reverse(name)).status_code == 200
+
+
+def test_fixity_page_shows_problems_only_to_those_who_see_the_item(held, accounts, client_for):
+    from django.core.files.storage import default_storage
+
+    default_storage.delete(held[0].files.get().storage_name)
+    fixity.run_fixity(mode="all")
+    assert held[0].archival_code in client_for(accounts["women_staff"]).get(reverse("records:fixity")).content.decode()
+    assert held[0].archival_code not in client_for(accounts["clerk"]).get(
+        reverse("records:fixity")).content.decode()
