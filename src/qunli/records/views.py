@@ -290,6 +290,10 @@ class ItemDetailView(ObjectDetailView):
         ctx = {"title": str(item), "tabs": ITEM_TABS, "can_change": can(self.request.user, CHANGE, item)}
         if self.request.GET.get("tab", "detail") in ("detail", "files"):
             ctx["files"] = list(item.files.all())
+            from .scan_views import annotate_files
+
+            annotate_files(ctx["files"])
+            ctx["scan_rate"] = round(100 * min(item.scanned_pages, item.pages) / item.pages) if item.pages else 0
         return ctx
 
 
