@@ -114,13 +114,15 @@ def digitization_rows(items_qs):
     """Per year: items, items with a page count, pages, pages digitized (an item counts at
     most its 页数), items fully digitized, and the rate."""
     rows = (items_qs.values("year").order_by("-year")
-            .annotate(items=Count("id"), pages=Coalesce(Sum("pages"), 0),
-                      scanned=Coalesce(Sum(Least(F("scanned_pages"), Coalesce(F("pages"), 0))), 0),
-                      done=Count("id", filter=Q(pages__gt=0, scanned_pages__gte=F("pages")))))
+            .annotate(n_items=Count("id"), n_pages=Coalesce(Sum("pages"), 0),
+                      n_scanned=Coalesce(Sum(Least(F("scanned_pages"), Coalesce(F("pages"), 0))), 0),
+                      n_done=Count("id", filter=Q(pages__gt=0, scanned_pages__gte=F("pages")))))
     out = []
     for r in rows:
-        r["rate"] = round(100 * r["scanned"] / r["pages"], 1) if r["pages"] else 0.0
-        out.append(r)
+        row = {"year": r["year"], "items": r["n_items"], "pages": r["n_pages"], "scanned": r["n_scanned"],
+               "done": r["n_done"]}
+        row["rate"] = round(100 * row["scanned"] / row["pages"], 1) if row["pages"] else 0.0
+        out.append(row)
     return out
 
 
