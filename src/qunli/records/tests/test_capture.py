@@ -456,3 +456,27 @@ def test_pdf_without_a_cjk_font_is_a_clear_503(client_for, capture, accounts, fo
     c = client_for(accounts["women_staff"])
     r = c.get(reverse("records:catalogue_pdf", args=[fonds.pk]), {"year": 2023, "retention": "Y"})
     assert r.status_code == 503 and "fonts-noto-cjk" in r.content.decode()
+
+
+def test_legacy_dry_run_page_shows_gap_warnings(client_for, tmp_path, fonds, accounts):
+    c = client_for(accounts["women_staff"])
+    path = workbook(tmp_path, [legacy_row(1), legacy_row(3)])
+    with open(path, "rb") as fh:
+        r = c.post(reverse("core:import_start"), {"kind": "records_legacy", "file": fh}, follow=True)
+    page = r.content.decode()
+    assert "全部校验通过" in page and "缺少件号 2" in page and not Item.objects.exists()
+
+
+def test_digitization_and_item_pages_query_ceilings(client_for, capture, accounts, fonds,
+                                                    django_assert_max_num_queries):
+    for n in range(6):
+        capture(pages=2, date=dt.date(2015 + n % 3, 1, 1), files=[(f"照片{n}.png", png_bytes((20 + n, 20)))])
+    c = client_for(accounts["women_staff"])
+    c.get(reverse("records:digitization", args=[fonds.pk]))  # warm the session and grants
+    with django_assert_max_num_queries(9):
+        r = c.get(reverse("records:digitization", args=[fonds.pk]))
+    assert len(r.context["rows"]) == 3
+    item = Item.objects.first()
+    c.get(item.get_absolute_url())
+    with django_assert_max_num_queries(14):
+        c.get(item.get_absolute_url())
