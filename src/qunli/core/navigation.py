@@ -34,6 +34,7 @@ BUSINESS = [
         NavItem("全宗", "records:fonds_list", "archive"),
         NavItem("待归档", "records:pending_list", "inbox"),
         NavItem("档案条目", "records:item_list", "journal-bookmark"),
+        NavItem("挂接扫描件", "records:scan_upload", "upload"),
     ]),
     ("服务群众", [
         NavItem("受理登记", "casework:intake", "telephone-inbound"),

@@ -191,6 +191,7 @@ class ItemListView(ObjectListView):
     search_placeholder = "题名、责任者、文件编号或档号（全文检索）"
     default_sort = "-pk"
     columns = ITEM_COLUMNS
+    import_kind = "records_legacy"  # 历史档案目录 (records/legacy_import.py)
 
     def get(self, request, *args, **kwargs):
         q = request.GET.get("q", "").strip()
@@ -240,6 +241,7 @@ class PendingListView(ItemListView):
     template_name = "records/pending_list.html"
     filter_form = PendingFilterForm
     export_name = "待归档"
+    import_kind = ""
     columns = [c for c in ITEM_COLUMNS if c.name not in ("archival_code", "status")]
 
     def base_queryset(self):
