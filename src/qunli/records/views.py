@@ -280,7 +280,7 @@ ITEM_TABS = [("detail", "著录项"), ("files", "电子文件"), ("history", "�
 class ItemDetailView(ObjectDetailView):
     model = Item
     template_name = "records/item_detail.html"
-    select_related = ("fonds__unit", "category", "org_code")
+    select_related = ("fonds__unit", "category", "org_code", "volume")
 
     def history(self, obj):
         cond = Q(object_type=obj._meta.label_lower, object_id=str(obj.pk))

@@ -162,13 +162,22 @@ def test_a_parse_over_the_time_limit_is_killed_and_refused(capture, settings):
     assert not FileContent.objects.exists()
 
 
-def test_parsers_run_in_a_child_process(tmp_path):
-    p = tmp_path / "a.txt"
-    p.write_text("子进程提取")
-    import os
+def test_the_memory_limit_applies_to_the_child_only(capture, settings):
+    import resource
 
-    res = extract.analyse(str(p), "txt")
-    assert res.text == "子进程提取" and os.getpid()  # answered through the pipe of a forked child
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (6000, 6000), (1, 2, 3)).save(buf, "PNG")  # small file, ~108 MB decoded
+    with open("/proc/self/status") as fh:
+        vm = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
+    settings.QUNLI_EXTRACT_MEMORY_BYTES = vm + 40 * 1024 * 1024
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with pytest.raises(ActionError, match="内存|异常退出|已损坏"):
+        capture(files=[("巨图.png", buf.getvalue())])
+    assert resource.getrlimit(resource.RLIMIT_AS) == before  # this process was never limited
+    settings.QUNLI_EXTRACT_MEMORY_BYTES = 0  # no limit: the same image is accepted
+    assert capture(files=[("巨图.png", buf.getvalue())]).scanned_pages == 1
 
 
 # --- thumbnails, inline media, digitization ----------------------------------------------------
@@ -313,7 +322,7 @@ def legacy_row(no, org="BGS", year=2015, vol=""):
             "1995年案卷" if vol else ""]
 
 
-def test_legacy_catalogue_dry_run_commit_gaps_and_counter(tmp_path, fonds, accounts, capture):
+def test_legacy_catalogue_dry_run_commit_gaps_and_counter(tmp_path, fonds, accounts, capture, client_for):
     staff = accounts["women_staff"]
     path = workbook(tmp_path, [legacy_row(1, vol="J001-AJ-1995-001"), legacy_row(2, vol="J001-AJ-1995-001"),
                                legacy_row(5)])
@@ -325,6 +334,7 @@ def test_legacy_catalogue_dry_run_commit_gaps_and_counter(tmp_path, fonds, accou
     items = Item.objects.order_by("piece_no")
     assert [i.piece_no for i in items] == [1, 2, 5] and all(i.is_filed for i in items)
     assert Volume.objects.get().items.count() == 2
+    assert "J001-AJ-1995-001" in client_for(staff).get(items[0].get_absolute_url()).content.decode()
     assert FilingCounter.objects.get(year=2015).last_no == 5
     assert hits(staff, "历史文件") and ChangeLog.objects.filter(action="core.import_records_legacy").count() == 1
     # a new filing of the same class continues after the highest imported 件号
