@@ -1,6 +1,7 @@
 """Text, page count and thumbnail of a stored file, computed once per content digest.
 
-``analyse`` parses a file in a forked child process with a wall-clock limit
+``analyse`` parses a file in a child process (forked by the multiprocessing forkserver) with a
+wall-clock limit
 (``QUNLI_EXTRACT_SECONDS``, default 30 s), an address-space limit and a CPU-time limit, so a
 hostile or broken file (a PDF that loops, an XML bomb inside an OFD, a decompression-bomb
 image) can neither hang nor crash the web process: the child is killed and the file refused
@@ -275,6 +276,20 @@ def _preload(kind: str) -> None:
         importlib.import_module(mod)
 
 
+def _context(kind: str):
+    """The forkserver (a small single-threaded process that imported only this module and the
+    parser libraries: children start fast and never inherit a lock held by another thread of
+    the web process); plain fork where it is unavailable."""
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods and getattr(settings, "QUNLI_EXTRACT_FORKSERVER", True):
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["qunli.records.extract", "pypdfium2", "docx", "PIL.Image",
+                                    "PIL.PngImagePlugin", "PIL.JpegImagePlugin", "PIL.TiffImagePlugin"])
+        return ctx
+    _preload(kind)
+    return multiprocessing.get_context("fork")
+
+
 def analyse(path: str, kind: str, name: str = "") -> Analysis:
     """``analyse_here`` in a forked child with limits; BrokenFile (Chinese) when the file is
     broken, takes too long or kills its parser."""
@@ -289,8 +304,7 @@ def analyse(path: str, kind: str, name: str = "") -> Analysis:
             return analyse_here(path, kind)
         except BrokenFile as e:
             raise BrokenFile(f"{label}：{e}") from None
-    _preload(kind)
-    ctx = multiprocessing.get_context("fork")
+    ctx = _context(kind)
     parent_conn, child_conn = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child_conn, path, kind, mem, seconds), daemon=True)
     proc.start()
