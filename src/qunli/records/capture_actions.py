@@ -4,15 +4,16 @@ named by 档号 (a zip or several files), hooked to their filed items — all or
 from __future__ import annotations
 
 import posixpath
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 
 from qunli.core.actions import ActionError, action, require_change
 from qunli.core.audit import log_change, snapshot
 
-from . import numbering, search
+from . import actions, numbering, search
 from .actions import ALLOWED_TYPES, store_file
 from .models import Fonds, Item
 
@@ -89,11 +90,9 @@ def expand_uploads(uploads) -> list[tuple[str, object]]:
                 base = posixpath.basename(member)
                 if not base or base.startswith(".") or member.startswith("__MACOSX/"):
                     continue
-                try:
-                    data = zf.read(info)
-                except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError):
-                    raise ActionError(f"压缩包“{name}”中的“{member}”无法解压（已损坏或加密）。") from None
-                out.append((base, ContentFile(data, name=base)))
+                if info.file_size > actions.MAX_FILE_BYTES:
+                    raise ActionError(f"压缩包中的“{member}”超过大小上限（{actions.MAX_FILE_BYTES // 1048576} MB）。")
+                out.append((base, _unpack(zf, info, name, member)))
         else:
             out.append((name, up if hasattr(up, "read") else ContentFile(up[1], name=name)))
         if len(out) > MAX_SCAN_FILES:
@@ -101,6 +100,20 @@ def expand_uploads(uploads) -> list[tuple[str, object]]:
     if not out:
         raise ActionError("没有可上传的文件。")
     return out
+
+
+def _unpack(zf: zipfile.ZipFile, info: zipfile.ZipInfo, zip_name: str, member: str) -> File:
+    """One member into a temporary file (in memory while small), never the whole zip at once."""
+    tmp = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    try:
+        with zf.open(info) as src:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                tmp.write(chunk)
+    except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError, EOFError):
+        tmp.close()
+        raise ActionError(f"压缩包“{zip_name}”中的“{member}”无法解压（已损坏或加密）。") from None
+    tmp.seek(0)
+    return File(tmp, name=posixpath.basename(member))
 
 
 @action
