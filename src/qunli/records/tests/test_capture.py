@@ -488,3 +488,30 @@ def test_digitization_and_item_pages_query_ceilings(client_for, capture, account
     c.get(item.get_absolute_url())
     with django_assert_max_num_queries(14):
         c.get(item.get_absolute_url())
+
+
+def test_pdf_of_too_many_items_is_refused_in_chinese(client_for, capture, accounts, fonds, monkeypatch):
+    from qunli.records import printing
+
+    _filed(capture, accounts, 2)
+    monkeypatch.setattr(printing, "MAX_PRINT_ITEMS", 1)
+    r = client_for(accounts["women_staff"]).get(reverse("records:catalogue_pdf", args=[fonds.pk]),
+                                                {"year": 2023, "retention": "Y"})
+    assert r.status_code == 413 and "导出 Excel" in r.content.decode()
+
+
+def test_renumbering_after_a_format_change_is_the_logged_way_codes_change(capture, accounts, fonds):
+    staff = accounts["women_staff"]
+    a, b = _filed(capture, accounts, 2)
+    capture_actions.set_code_format(staff, fonds, template="{全宗号}/{门类代码}/{年度}/{保管期限}/{机构代码}/{件号}",
+                                    digits=3)
+    a.refresh_from_db()
+    assert a.archival_code == "J001-WS·2023-Y-BGS-0001"
+    fonds.refresh_from_db()
+    a.fonds = fonds
+    actions.renumber_item(staff, a, piece_no=2, reason="顺序调整")
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.archival_code, b.archival_code) == ("J001/WS/2023/Y/BGS/002", "J001/WS/2023/Y/BGS/001")
+    log = ChangeLog.objects.filter(action="records.renumber_item").get()
+    assert log.after["shifted"][str(b.pk)] == ["J001-WS·2023-Y-BGS-0002", "J001/WS/2023/Y/BGS/001"]
