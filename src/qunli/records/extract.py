@@ -51,13 +51,19 @@ class Analysis:
 # --- parsers (run in the child) ------------------------------------------------------------
 
 def _thumb_png(img) -> bytes:
+    """A PNG thumbnail, or b"" when this image mode cannot be shown (the file is still fine)."""
     from PIL import Image
 
-    img = img.convert("RGB") if img.mode not in ("RGB", "L") else img
-    img.thumbnail(THUMB_SIZE, Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    img.save(buf, "PNG", optimize=True)
-    return buf.getvalue()
+    try:
+        if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+            img = img.point(lambda v: v / 256).convert("L")
+        img = img.convert("RGB") if img.mode not in ("RGB", "L") else img
+        img.thumbnail(THUMB_SIZE, Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        img.save(buf, "PNG", optimize=True)
+        return buf.getvalue()
+    except (OSError, ValueError, TypeError):
+        return b""
 
 
 def _pdf(path: str) -> Analysis:

@@ -515,3 +515,16 @@ def test_renumbering_after_a_format_change_is_the_logged_way_codes_change(captur
     assert (a.archival_code, b.archival_code) == ("J001/WS/2023/Y/BGS/002", "J001/WS/2023/Y/BGS/001")
     log = ChangeLog.objects.filter(action="records.renumber_item").get()
     assert log.after["shifted"][str(b.pk)] == ["J001-WS·2023-Y-BGS-0002", "J001/WS/2023/Y/BGS/001"]
+
+
+def test_extract_files_backfills_files_captured_before_extraction(capture, accounts):
+    from django.core.management import call_command
+
+    item = capture(files=[("纪要.pdf", pdf_bytes("补提取的会议纪要"))])
+    FileContent.objects.all().delete()  # as if captured before this feature
+    Item.objects.filter(pk=item.pk).update(scanned_pages=0)
+    out = io.StringIO()
+    call_command("extract_files", stdout=out)
+    assert "已提取 1 个文件内容" in out.getvalue()
+    assert Item.objects.get(pk=item.pk).scanned_pages == 1
+    assert hits(accounts["women_staff"], "补提取") == [item.pk]
