@@ -34,6 +34,9 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium for the browser tests…"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+	@fc-list :lang=zh family 2>/dev/null | grep -q . || { \
+	  echo "Installing a CJK font (fonts-noto-cjk) for the printed catalogues (PDF)…"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk fontconfig >/dev/null; }
 
 test-sqlite:
 	@echo "== tests on SQLite =="

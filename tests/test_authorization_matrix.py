@@ -292,6 +292,9 @@ def _foreign_records(where):
     ItemFile.objects.create(id=FOREIGN_PK, item=item, name="邻县秘密扫描件.pdf", size=4, mime="application/pdf",
                             sm3="0" * 64, sha256="0" * 64, storage_name="files/00/" + "0" * 64)
     _foreign_preservation(fonds, item)
+    from qunli.records.file_models import Volume  # capture: a foreign 案卷
+
+    Volume.objects.create(id=FOREIGN_PK, fonds=fonds, archival_code="LX900-AJ-2024-001", title="邻县秘密案卷")
 
 
 def _foreign_preservation(fonds, item):

@@ -112,6 +112,8 @@ def process_job(job: ImportJob, commit: bool) -> ImportJob:
         job.finished_at = timezone.now()
     else:
         job.status, job.message = ImportJob.Status.VALIDATED, f"共{out.total_rows}行，全部校验通过，可以导入。"
+    if out.warnings and not out.message:
+        job.message += "注意：" + "；".join(out.warnings) + "。"
     job.save()
     progress_path.unlink(missing_ok=True)
     return job

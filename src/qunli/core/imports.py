@@ -339,6 +339,10 @@ class Importer:
     def finish(self, ctx: Context) -> None:
         """After the last batch of a successful commit, still inside the transaction."""
 
+    def warnings(self, ctx: Context) -> list[str]:
+        """Notes on a file without errors that do not stop the import (shown with the outcome)."""
+        return []
+
     def clean_columns(self, row: dict) -> tuple[dict, list[RowError]]:
         cleaned, errors = {}, []
         get = row.get
@@ -1076,6 +1080,7 @@ class Outcome:
     header: list[str] = field(default_factory=list)
     committed: bool = False
     extra: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -1504,6 +1509,8 @@ def _run(importer, rows, user, out: Outcome, commit, progress, batch_size, job, 
     flush()
     if out.total_rows == 0:
         raise ImportFileError("文件中只有表头，没有数据行。")
+    if not out.error_rows:
+        out.warnings = importer.warnings(ctx)
     if commit and not out.error_rows:
         importer.finish(ctx)
         from .audit import log_change

@@ -38,6 +38,7 @@ BUSINESS = [
         NavItem("到期鉴定", "records:appraisal_list", "hourglass-split"),
         NavItem("销毁清册", "records:destruction_list", "trash3"),
         NavItem("馆藏统计", "records:holdings", "bar-chart-line"),
+        NavItem("挂接扫描件", "records:scan_upload", "upload"),
     ]),
     ("服务群众", [
         NavItem("受理登记", "casework:intake", "telephone-inbound"),

@@ -18,7 +18,7 @@ from qunli.core.actions import ActionError, action, full_clean_or_raise, require
 from qunli.core.audit import log_change, snapshot
 from qunli.core.scoping import CHANGE, can
 
-from . import search
+from . import extract, numbering, search
 from .models import (
     Category,
     Classification,
@@ -44,8 +44,12 @@ ALLOWED_TYPES = {
     "tiff": ("image/tiff", (b"II*\x00", b"MM\x00*")),
     "png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
     "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", (b"PK\x03\x04",)),
+    "txt": ("text/plain", (b"",)),
+    "mp3": ("audio/mpeg", (b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xfa")),
+    "wav": ("audio/wav", (b"RIFF",)),
+    "mp4": ("video/mp4", ()),  # the box type "ftyp" at bytes 4–8, checked in check_file
 }
-ALLOWED_LABEL = "PDF、OFD、JPEG、TIFF、PNG、DOCX"
+ALLOWED_LABEL = "PDF、OFD、JPEG、TIFF、PNG、DOCX、TXT、MP3、WAV、MP4"
 CHUNK = 1024 * 1024
 
 
@@ -139,6 +143,10 @@ def check_file(name: str, size: int, head: bytes) -> str:
     if size > MAX_FILE_BYTES:
         raise ActionError(f"文件“{name}”超过大小上限（{MAX_FILE_BYTES // 1024 // 1024} MB）。")
     mime, magics = ALLOWED_TYPES[ext]
+    if ext == "mp4" and head[4:8] == b"ftyp":
+        return mime
+    if ext == "wav" and head[8:12] not in (b"WAVE", b""):
+        raise ActionError(f"文件“{name}”的内容与扩展名 .{ext} 不符或文件已损坏。")
     if not any(head.startswith(m) for m in magics):
         raise ActionError(f"文件“{name}”的内容与扩展名 .{ext} 不符或文件已损坏。")
     return mime
@@ -167,8 +175,28 @@ def store_file(item: Item, f) -> ItemFile:
         saved = default_storage.save(storage_name, fh if isinstance(fh, File) else File(fh))
         if saved != storage_name:  # a concurrent capture stored the same bytes first
             default_storage.delete(saved)
-    return ItemFile.objects.create(item=item, name=name[:200], size=total, mime=mime, sm3=digest,
-                                   sha256=sha.hexdigest(), storage_name=storage_name)
+    try:  # text, page count and thumbnail, once per digest, parsed in an isolated child
+        extract.ensure_content(digest, storage_name, name.rsplit(".", 1)[-1], name)
+    except extract.BrokenFile as e:
+        raise ActionError(str(e)) from None
+    stored = ItemFile.objects.create(item=item, name=name[:200], size=total, mime=mime, sm3=digest,
+                                     sha256=sha.hexdigest(), storage_name=storage_name)
+    refresh_scanned_pages(item)
+    return stored
+
+
+def refresh_scanned_pages(item: Item) -> None:
+    """页数 digitized so far: the pages of the item's scanned files (PDF, OFD, images), each
+    distinct content counted once."""
+    from django.db.models import Sum
+
+    from .file_models import FileContent
+
+    digests = set(ItemFile.objects.filter(item_id=item.pk).values_list("sm3", flat=True))
+    n = (FileContent.objects.filter(sm3__in=digests, kind__in=extract.SCANNED_KINDS)
+         .aggregate(n=Sum("page_count"))["n"] or 0)
+    Item.objects.filter(pk=item.pk).update(scanned_pages=n)
+    item.scanned_pages = n
 
 
 def _source_fields(source) -> dict:
@@ -355,13 +383,14 @@ def file_items(actor, item_ids) -> dict:
     updates, summary, counter_updates = [], [], []
     counters = _locked_counters([{"fonds_id": k[0], "category_id": k[1], "year": k[2], "retention": k[3],
                                   "org": k[4]} for k in classes])
+    formats = {pk: numbering.format_for(f) for pk, f in fonds.items()}  # the fonds' 档号 format now
     for key in sorted(classes):
         fonds_id, category_id, year, retention, org = key
         members = sorted(classes[key], key=lambda r: (r["date"], r["id"]))
         counter = counters[key]
         first = counter.last_no + 1
         for n, r in enumerate(members, start=first):
-            code = archival_code(fonds[fonds_id].code, r["category__code"], year, retention, org, n)
+            code = formats[fonds_id].render(fonds[fonds_id].code, r["category__code"], year, retention, org, n)
             updates.append((n, code, Item.Status.FILED, now, batch, r["id"]))
         last = counter.last_no + len(members)
         counter_updates.append((last, counter.pk))
@@ -413,10 +442,11 @@ def renumber_item(actor, item: Item, *, piece_no: int, reason: str) -> Item:
     affected = list(same_class.select_related("category").order_by("piece_no"))
     shift = -1 if piece_no > old else 1
     changes = {}
+    fmt = numbering.format_for(item.fonds)  # renumbering writes codes in the fonds' current format
     for it in affected:
         new_no = piece_no if it.pk == item.pk else it.piece_no + shift
         changes[it.pk] = (it.piece_no, it.archival_code, new_no,
-                          archival_code(item.fonds.code, it.category.code, it.year, it.retention, org, new_no))
+                          fmt.render(item.fonds.code, it.category.code, it.year, it.retention, org, new_no))
     for it in affected:  # two passes: no transient clash on the unique 档号
         Item.objects.filter(pk=it.pk).update(archival_code=f"~{it.pk}")
     for pk, (_, _, new_no, code) in changes.items():

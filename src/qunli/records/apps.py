@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class RecordsConfig(AppConfig):
     name = "qunli.records"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from .legacy_import import register
+
+        register()  # the 历史档案目录 import kind of the import engine

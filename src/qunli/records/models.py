@@ -56,6 +56,10 @@ class Fonds(models.Model):
     name = models.CharField("全宗名称", max_length=100)
     unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="fonds", verbose_name="立档单位")
     created_at = models.DateTimeField(default=timezone.now)
+    # 档号 format of future filings (records.numbering); existing codes change only by renumbering
+    code_format = models.CharField("档号格式", max_length=120,
+                                   default="{全宗号}-{门类代码}·{年度}-{保管期限}-{机构代码}-{件号}")
+    piece_digits = models.PositiveSmallIntegerField("件号位数", default=4)
 
     scope = ScopeSpec(unit="unit", line="unit__line")
     objects = ScopedQuerySet.as_manager()
@@ -173,6 +177,9 @@ class Item(models.Model):
     captured_at = models.DateTimeField("登记时间", default=timezone.now)
     filed_at = models.DateTimeField("归档时间", null=True, blank=True)
     filing_batch = models.CharField("归档批次", max_length=32, blank=True)
+    volume = models.ForeignKey("records.Volume", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="items", verbose_name="案卷")
+    scanned_pages = models.PositiveIntegerField("已数字化页数", default=0)
 
     scope = ScopeSpec(unit="fonds__unit", line="fonds__unit__line")
     objects = ScopedQuerySet.as_manager()
@@ -246,6 +253,7 @@ def item_year(date: dt.date | None) -> int:
     return (date or dt.date.today()).year
 
 
+from .file_models import FileContent, Volume  # noqa: E402,F401  (案卷 and content-addressed derivatives)
 from .preservation_models import (  # noqa: E402,F401  (fixity, off-site copy, appraisal, destruction)
     Appraisal,
     DestructionBatch,

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import preservation_views as pv
-from . import views
+from . import printing, scan_views, views
 
 app_name = "records"
 
@@ -37,4 +37,12 @@ urlpatterns = [
     path("preservation/destruction/<int:pk>/list.pdf", pv.DestructionListPdfView.as_view(),
          name="destruction_list_pdf"),
     path("preservation/holdings/", pv.HoldingsView.as_view(), name="holdings"),
+    # capture: thumbnails, inline playback (Range), digitization, scans by 档号, 档号 format, printing
+    path("files/<int:pk>/thumb.png", scan_views.ItemFileThumbView.as_view(), name="file_thumb"),
+    path("files/<int:pk>/inline/", scan_views.ItemFileInlineView.as_view(), name="file_inline"),
+    path("fonds/<int:pk>/digitization/", scan_views.DigitizationView.as_view(), name="digitization"),
+    path("fonds/<int:pk>/code-format/", scan_views.CodeFormatView.as_view(), name="code_format"),
+    path("fonds/<int:pk>/catalogue.pdf", printing.CataloguePdfView.as_view(), name="catalogue_pdf"),
+    path("fonds/<int:pk>/stamps.pdf", printing.StampsPdfView.as_view(), name="stamps_pdf"),
+    path("items/scans/", scan_views.ScanUploadView.as_view(), name="scan_upload"),
 ]

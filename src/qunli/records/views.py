@@ -191,6 +191,7 @@ class ItemListView(ObjectListView):
     search_placeholder = "题名、责任者、文件编号或档号（全文检索）"
     default_sort = "-pk"
     columns = ITEM_COLUMNS
+    import_kind = "records_legacy"  # 历史档案目录 (records/legacy_import.py)
 
     def base_queryset(self):
         qs = super().base_queryset()
@@ -246,6 +247,7 @@ class PendingListView(ItemListView):
     template_name = "records/pending_list.html"
     filter_form = PendingFilterForm
     export_name = "待归档"
+    import_kind = ""
     columns = [c for c in ITEM_COLUMNS if c.name not in ("archival_code", "status")]
 
     def base_queryset(self):
@@ -285,7 +287,7 @@ ITEM_TABS.insert(2, ("preservation", "保管事件"))  # records.preservation_vi
 class ItemDetailView(ObjectDetailView):
     model = Item
     template_name = "records/item_detail.html"
-    select_related = ("fonds__unit", "category", "org_code")
+    select_related = ("fonds__unit", "category", "org_code", "volume")
 
     def history(self, obj):
         cond = Q(object_type=obj._meta.label_lower, object_id=str(obj.pk))
@@ -297,6 +299,10 @@ class ItemDetailView(ObjectDetailView):
         ctx = {"title": str(item), "tabs": ITEM_TABS, "can_change": can(self.request.user, CHANGE, item)}
         if self.request.GET.get("tab", "detail") in ("detail", "files"):
             ctx["files"] = list(item.files.all())
+            from .scan_views import annotate_files
+
+            annotate_files(ctx["files"])
+            ctx["scan_rate"] = round(100 * min(item.scanned_pages, item.pages) / item.pages) if item.pages else 0
         if item.status == Item.Status.DISPOSED:
             ctx["destruction_entry"] = (item.destruction_entries.filter(batch__status="executed")
                                         .select_related("batch", "appraisal").first())

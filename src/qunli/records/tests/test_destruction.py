@@ -13,8 +13,9 @@ from qunli.core.actions import ActionError
 from qunli.core.models import ChangeLog
 from qunli.records import actions, destruction, offsite
 from qunli.records.models import Appraisal, DestructionBatch, Item, PreservationEvent
+from qunli.records.tests.pdfs import minimal_pdf
 
-PDF = b"%PDF-1.7\n" + b"x" * 500 + b"\n%%EOF\n"
+PDF = minimal_pdf(b"x" * 500)
 THIS_YEAR = 2026
 
 

@@ -13,8 +13,9 @@ from qunli.core.actions import ActionError
 from qunli.core.models import ChangeLog
 from qunli.records import fixity, offsite
 from qunli.records.models import FixityRun, PreservationEvent, StoredObject
+from qunli.records.tests.pdfs import minimal_pdf
 
-PDF = b"%PDF-1.7\n" + bytes(range(256)) * 64 + b"\n%%EOF\n"
+PDF = minimal_pdf(bytes(range(32, 127)) * 64)
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,9 @@ from django.urls import reverse
 
 from qunli.records import actions, fixity, holdings
 from qunli.records.models import Item
+from qunli.records.tests.pdfs import minimal_pdf
 
-PDF = b"%PDF-1.7\n" + b"y" * 300 + b"\n%%EOF\n"
+PDF = minimal_pdf(b"y" * 300)
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,9 @@ from qunli.orgs import actions as orgs_actions
 from qunli.records import actions
 from qunli.records.models import FilingCounter, Item, ItemFile
 
-PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+# A minimal PDF that opens (capture parses every file: a broken one is refused)
+PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+       b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
 
 
 @pytest.fixture(autouse=True)

@@ -53,6 +53,8 @@ class Command(BaseCommand):
         job.save()
         for e in out.errors[:50]:
             self.stderr.write(f"第{e['row']}行 {e['column']}：{e['reason']}")
+        for w in out.warnings:
+            self.stderr.write(f"注意：{w}")
         if out.message:
             raise CommandError(out.message)
         self.stdout.write(self.style.SUCCESS(job.message + f"（任务 {job.pk}）"))
