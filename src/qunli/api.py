@@ -16,6 +16,7 @@ from qunli.core.api import NOT_VISIBLE, LocalSwagger, api_auth, docs_router
 from qunli.core.api import router as core_router
 from qunli.orgs.api import router as orgs_router
 from qunli.people.api import router as people_router
+from qunli.records.public_api import router as public_router
 
 
 class ChineseJSONRenderer(JSONRenderer):
@@ -31,6 +32,7 @@ api.add_router("/core", core_router)
 api.add_router("/orgs", orgs_router)
 api.add_router("/people", people_router)
 api.add_router("/docs", docs_router)
+api.add_router("/public", public_router)  # the open archives catalogue, no authentication
 
 
 def _detail(request, messages, status: int, **extra):

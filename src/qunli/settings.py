@@ -189,3 +189,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("QUNLI_LOG_LEVEL", "WARNING")},
 }
+
+# Archives opening (开放鉴定): items are due for opening this many years after formation
+# (Archives Law 2020, art. 27: 25 years).
+QUNLI_OPENING_YEARS = int(os.environ.get("QUNLI_OPENING_YEARS", "25"))

@@ -34,6 +34,9 @@ BUSINESS = [
         NavItem("全宗", "records:fonds_list", "archive"),
         NavItem("待归档", "records:pending_list", "inbox"),
         NavItem("档案条目", "records:item_list", "journal-bookmark"),
+        NavItem("开放鉴定", "records:opening_queue", "unlock"),
+        NavItem("利用登记", "records:use_list", "book"),
+        NavItem("利用统计", "records:use_stats", "graph-up"),
     ]),
     ("服务群众", [
         NavItem("受理登记", "casework:intake", "telephone-inbound"),

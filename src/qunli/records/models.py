@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from qunli.core.scoping import ScopedQuerySet, ScopeSpec
 
+from .public import ItemQuerySet
+
 
 class Retention(models.TextChoices):
     PERMANENT = "Y", "永久"
@@ -174,7 +176,7 @@ class Item(models.Model):
     filing_batch = models.CharField("归档批次", max_length=32, blank=True)
 
     scope = ScopeSpec(unit="fonds__unit", line="fonds__unit__line")
-    objects = ScopedQuerySet.as_manager()
+    objects = ItemQuerySet.as_manager()  # visible_to() for staff, public() for every public path
 
     class Meta:
         ordering = ["-id"]
@@ -243,3 +245,7 @@ class FilingCounter(models.Model):
 
 def item_year(date: dt.date | None) -> int:
     return (date or dt.date.today()).year
+
+
+# opening (开放鉴定) and use (利用): records/access_models.py
+from .access_models import Certificate, OpeningReview, Purpose, ReadingEvent, UseLine, UseRequest  # noqa: E402,F401
