@@ -87,7 +87,7 @@ def enqueue_due(actor, fonds: Fonds, on: dt.date | None = None) -> int:
     """Put every item of ``fonds`` that is due on ``on`` (default today) into the queue."""
     require_change(actor, fonds)
     on = on or timezone.localdate()
-    rows = list(queue_candidates(fonds, on).values_list("pk", "date", "year"))
+    rows = list(queue_candidates(fonds, on).order_by("date", "pk").values_list("pk", "date", "year"))
     OpeningReview.objects.bulk_create(
         [OpeningReview(item_id=pk, due_on=due_date(d, y)) for pk, d, y in rows], batch_size=1000)
     log_change(actor, "records.enqueue_opening", fonds, None,
