@@ -16,9 +16,8 @@ from django.urls import reverse
 
 from qunli.core.actions import ActionError
 from qunli.portal import actions as portal_actions
-from qunli.records import actions
+from qunli.records import actions, use
 from qunli.records import public as public_rule
-from qunli.records import use
 from qunli.records.models import Item, UseRequest
 from qunli.records.tests.conftest import HIDDEN_WORDS
 
