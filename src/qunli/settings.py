@@ -193,3 +193,6 @@ LOGGING = {
 # Archives opening (开放鉴定): items are due for opening this many years after formation
 # (Archives Law 2020, art. 27: 25 years).
 QUNLI_OPENING_YEARS = int(os.environ.get("QUNLI_OPENING_YEARS", "25"))
+# A TrueType/OpenType font with CJK glyphs for the reading watermark; empty = the Noto CJK
+# fonts of Debian's fonts-noto-cjk package (records/use.py FONT_CANDIDATES).
+QUNLI_WATERMARK_FONT = os.environ.get("QUNLI_WATERMARK_FONT", "")
