@@ -11,6 +11,7 @@ forms: body size limit (413), rate limits per IP, phone and code (429), honeypot
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from qunli.core import search as fulltext
 from qunli.core.actions import ActionError
 from qunli.core.exports import stream_xlsx
+from qunli.core.generic import CappedPaginator
 from qunli.records import search as records_search
 from qunli.records import use
 from qunli.records.models import Category, Fonds, Item, Purpose, UseLine
@@ -50,7 +52,9 @@ class CatalogueFilter(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["fonds"].queryset = Fonds.objects.filter(pk__in=public_items().values("fonds_id"))
+        # fonds with at least one public item: one correlated EXISTS per fonds on the
+        # (fonds, status, year) index, not a scan of the public items
+        self.fields["fonds"].queryset = Fonds.objects.filter(Exists(public_items().filter(fonds=OuterRef("pk"))))
         for f in self.fields.values():
             f.widget.attrs["class"] = "form-select" if isinstance(f, forms.ModelChoiceField) else "form-control"
 
@@ -83,7 +87,7 @@ def matching_ids(qs, q: str, limit: int) -> list[int] | None:
 def _rows(qs, ids):
     qs = qs.values(*FIELDS)
     if ids is None:
-        return qs.order_by("-year", "fonds__code", "archival_code")
+        return qs.order_by("-pk")  # newest first, as search hits are: the primary key, no sort
     found = {r["id"]: r for r in qs.filter(pk__in=ids)}
     return [found[i] for i in ids if i in found]
 
@@ -103,8 +107,8 @@ def catalogue(request):
              r["category__name"], r["year"], labels.get(r["retention"], r["retention"]), r["pages"]] for r in rows))
     ids = matching_ids(qs, q, SEARCH_CAP + 1)
     if ids is None:
-        page = Paginator(_rows(qs, None), PAGE).get_page(request.GET.get("page"))
-        objs, capped = list(page.object_list), False
+        page = CappedPaginator(_rows(qs, None), PAGE).get_page(request.GET.get("page"))
+        objs, capped = list(page.object_list), page.paginator.capped
     else:
         capped = len(ids) > SEARCH_CAP
         page = Paginator(ids[:SEARCH_CAP], PAGE).get_page(request.GET.get("page"))

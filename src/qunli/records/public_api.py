@@ -51,7 +51,7 @@ def list_items(request, filters: Query[PublicFilters]):
     qs = qs.select_related("fonds", "category")
     ids = matching_ids(qs, q, SEARCH_CAP)
     if ids is None:
-        return qs.order_by("-year", "fonds__code", "archival_code")
+        return qs.order_by("-pk")
     found = {o.pk: o for o in qs.filter(pk__in=ids)}
     return [found[i] for i in ids if i in found]
 

@@ -166,3 +166,19 @@ def test_reopening_decision_moves_an_item_in_and_out_of_the_catalogue(client, ho
     r = client.get(reverse("portal:catalogue"), {"q": HIDDEN_WORDS["undecided"]})
     assert item.title in r.content.decode()
     assert Client().get(f"/api/public/items/{item.pk}").status_code == 200
+
+
+def test_catalogue_pages_have_a_query_count_baseline(client, holdings, capture, accounts,
+                                                     django_assert_max_num_queries):
+    more = [capture(title=f"婚姻登记第{i}批", openness="open") for i in range(25)]
+    actions.file_items(accounts["women_staff"], [i.pk for i in more])
+    with django_assert_max_num_queries(8):
+        r = client.get(reverse("portal:catalogue"))
+    assert r.status_code == 200 and "第 1 / 2 页" in r.content.decode()
+    with django_assert_max_num_queries(10):
+        r = client.get(reverse("portal:catalogue"), {"q": "婚姻登记", "year": 2023})
+    assert r.status_code == 200
+    with django_assert_max_num_queries(6):
+        assert client.get(reverse("portal:catalogue_item", args=[holdings["open"].pk])).status_code == 200
+    with django_assert_max_num_queries(6):
+        assert client.get("/api/public/items", {"limit": 50}).json()["count"] == 27
