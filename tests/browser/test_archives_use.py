@@ -41,7 +41,7 @@ def test_search_request_approve_and_read_with_watermark(page, live_server, accou
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                                                            "OPTIONS": {"location": str(tmp_path / "store")}}}
     staff = accounts["women_staff"]
-    fonds = actions.create_fonds(staff, unit=tree["county"], code="J001", name="示范县群团组织")
+    actions.create_fonds(staff, unit=tree["county"], code="J001", name="示范县群团组织")
     common = dict(unit=tree["women"], responsible="示范县民政局", retention="Y", pages=1)
     open_item = actions.capture_record(staff, title="1985年婚姻登记工作通知", date=dt.date(1985, 3, 1),
                                        openness="open", classification="public", files=[("a.png", scan())], **common)

@@ -39,6 +39,7 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 MAX_LINES = 50
 MAX_PAGES = 2000
 RENDER_SCALE = 1.5
+ANGLE = 30  # degrees of the tiled watermark
 FONT_CANDIDATES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
                    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
                    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc")
@@ -285,30 +286,43 @@ def watermark_text(req: UseRequest, at: dt.datetime) -> str:
 
 def draw_watermark(img, text: str):
     """Tile ``text`` diagonally over the page, dark enough to see, light enough to read
-    through, plus a solid footer band with the same text."""
+    through, plus a solid footer band with the same text. The text is drawn and rotated once
+    and then composited in a staggered grid (a page costs a few milliseconds, not a full-page
+    rotation)."""
     from PIL import Image, ImageDraw
 
     w, h = img.size
     size = max(14, min(w, h) // 28)
     font = _font(size)
-    tile = Image.new("RGBA", (w, h), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(tile)
-    box = draw.textbbox((0, 0), text, font=font)
+    probe = ImageDraw.Draw(Image.new("L", (1, 1)))
+    box = probe.textbbox((0, 0), text, font=font)
     tw, th = box[2] - box[0], box[3] - box[1]
-    step_x, step_y = tw + size * 3, th + size * 5
-    diag = int(math.hypot(w, h))
-    layer = Image.new("RGBA", (diag * 2, diag * 2), (0, 0, 0, 0))
-    ld = ImageDraw.Draw(layer)
-    for y in range(0, diag * 2, step_y):
-        for x in range(-(y // 2) % step_x - step_x, diag * 2, step_x):
-            ld.text((x, y), text, font=font, fill=(160, 20, 20, 70))
-    layer = layer.rotate(30, resample=Image.BICUBIC)
-    left, top = (layer.width - w) // 2, (layer.height - h) // 2
-    tile.alpha_composite(layer.crop((left, top, left + w, top + h)))
+    stamp = Image.new("RGBA", (tw + 4, th + size // 2 + 4), (0, 0, 0, 0))
+    ImageDraw.Draw(stamp).text((2 - box[0], 2 - box[1]), text, font=font, fill=(160, 20, 20, 70))
+    stamp = stamp.rotate(ANGLE, resample=Image.BICUBIC, expand=True)
+    sw, sh = stamp.size
+    # stamp centres on a grid in the text's own (rotated) axes: along the text every
+    # tw + 2·size, across it every 5·th, every other line shifted by half a step
+    along, across = tw + size * 2, th * 5
+    cos, sin = math.cos(math.radians(ANGLE)), math.sin(math.radians(ANGLE))
+    overlay = Image.new("RGBA", (w + 2 * sw, h + 2 * sh), (0, 0, 0, 0))
+    reach = int(math.hypot(w, h)) + max(sw, sh)
+    cx, cy = w / 2 + sw, h / 2 + sh
+    for j in range(-(reach // across) - 1, reach // across + 2):
+        offset = (j % 2) * along / 2
+        for i in range(-(reach // along) - 1, reach // along + 2):
+            u, v = i * along + offset, j * across
+            x, y = cx + u * cos + v * sin, cy - u * sin + v * cos
+            left, top = int(x - sw / 2), int(y - sh / 2)
+            if 0 <= left <= overlay.width - sw and 0 <= top <= overlay.height - sh:
+                overlay.alpha_composite(stamp, (left, top))
+    margin_x, margin_y = sw, sh
+    overlay = overlay.crop((margin_x, margin_y, margin_x + w, margin_y + h))
+    draw = ImageDraw.Draw(overlay)
     band = th + size
     draw.rectangle((0, h - band, w, h), fill=(255, 255, 255, 220))
     draw.text((size // 2, h - band + size // 4), text, font=font, fill=(160, 20, 20, 255))
-    return Image.alpha_composite(img.convert("RGBA"), tile).convert("RGB")
+    return Image.alpha_composite(img.convert("RGBA"), overlay).convert("RGB")
 
 
 def render_page(line: UseLine, page: int, *, actor, reader_name: str, ip: str = "") -> bytes:
