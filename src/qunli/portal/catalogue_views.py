@@ -29,7 +29,7 @@ from . import actions, ratelimit
 from .views import _body_too_big, _flooded, _refuse
 
 PAGE = 20
-SEARCH_CAP = 2000  # hits considered per search; the public narrows with filters beyond that
+SEARCH_CAP = 500  # hits counted per search (25 pages); beyond that the page asks to narrow with filters
 EXPORT_MAX = 1000  # rows in one public export
 SESSION_CODE = "portal_use_code"
 SESSION_REQUEST = "portal_use_request"
@@ -60,19 +60,20 @@ class CatalogueFilter(forms.Form):
 
 
 def filtered(data) -> tuple:
-    """(public items matching the filters, the search text, the bound form). Invalid filter
-    values are ignored (the form shows them)."""
+    """(public items matching the filters, the search text, the bound form). An invalid
+    filter value is ignored (the form shows why); the valid ones still apply."""
     form = CatalogueFilter(data or None)
     qs = public_items()
     q = ""
-    if form.is_bound and form.is_valid():
+    if form.is_bound:
+        form.is_valid()  # each valid field applies even when another one is not
         d = form.cleaned_data
-        q = d["q"].strip()
-        if d["fonds"]:
+        q = (d.get("q") or "").strip()
+        if d.get("fonds"):
             qs = qs.filter(fonds=d["fonds"])
-        if d["year"]:
+        if d.get("year"):
             qs = qs.filter(year=d["year"])
-        if d["category"]:
+        if d.get("category"):
             qs = qs.filter(category=d["category"])
     return qs, q, form
 

@@ -185,6 +185,9 @@ class Item(models.Model):
         indexes = [
             models.Index(fields=["fonds", "status", "year"], name="item_fonds_status_year"),
             models.Index(fields=["fonds", "year", "retention", "piece_no"], name="item_catalogue"),
+            # the public catalogue (records/public.py): a covering index for public_q() [+ year]; not
+            # a partial index — SQLite cannot match one against Django's bound parameters
+            models.Index(fields=["status", "openness", "year", "classification"], name="item_public"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status="pending") | Q(piece_no__isnull=False, archival_code__isnull=False),

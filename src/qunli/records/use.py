@@ -286,12 +286,20 @@ def watermark_text(req: UseRequest, at: dt.datetime) -> str:
 
 def draw_watermark(img, text: str):
     """Tile ``text`` diagonally over the page, dark enough to see, light enough to read
-    through, plus a solid footer band with the same text. The text is drawn and rotated once
-    and then composited in a staggered grid (a page costs a few milliseconds, not a full-page
-    rotation)."""
+    through, plus a solid footer band with the same text. The overlay is drawn once per
+    (page size, text) — the text names the minute, so a reader's pages share it."""
+    from PIL import Image
+
+    return Image.alpha_composite(img.convert("RGBA"), _overlay(img.size, text)).convert("RGB")
+
+
+@lru_cache(maxsize=16)
+def _overlay(page_size: tuple[int, int], text: str):
+    """The watermark layer: the text drawn and rotated once, then composited in a staggered
+    grid in the text's own axes, and a footer band."""
     from PIL import Image, ImageDraw
 
-    w, h = img.size
+    w, h = page_size
     size = max(14, min(w, h) // 28)
     font = _font(size)
     probe = ImageDraw.Draw(Image.new("L", (1, 1)))
@@ -322,7 +330,7 @@ def draw_watermark(img, text: str):
     band = th + size
     draw.rectangle((0, h - band, w, h), fill=(255, 255, 255, 220))
     draw.text((size // 2, h - band + size // 4), text, font=font, fill=(160, 20, 20, 255))
-    return Image.alpha_composite(img.convert("RGBA"), overlay).convert("RGB")
+    return overlay
 
 
 def render_page(line: UseLine, page: int, *, actor, reader_name: str, ip: str = "") -> bytes:

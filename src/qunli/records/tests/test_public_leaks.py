@@ -182,3 +182,11 @@ def test_catalogue_pages_have_a_query_count_baseline(client, holdings, capture, 
         assert client.get(reverse("portal:catalogue_item", args=[holdings["open"].pk])).status_code == 200
     with django_assert_max_num_queries(6):
         assert client.get("/api/public/items", {"limit": 50}).json()["count"] == 27
+
+
+def test_bad_filter_values_are_ignored_and_explained_not_errors(client, holdings):
+    r = client.get(reverse("portal:catalogue"), {"q": "婚姻登记", "year": "一九八五", "fonds": "x", "category": "999"})
+    page = r.content.decode()
+    assert r.status_code == 200 and holdings["open"].title in page
+    assert all(h.title not in page for h in hidden(holdings).values())
+    assert client.get("/api/public/items", {"year": "abc"}).status_code == 422
