@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import Count
 from django.db.models.functions import ExtractMonth
 from django.utils import timezone
@@ -240,17 +241,26 @@ def _font(size: int):
 
 
 def _file_pages(f) -> int:
-    with default_storage.open(f.storage_name) as fh:
-        data = fh.read()
-    if f.mime == "application/pdf":
-        import pypdfium2 as pdfium
+    return _pages_of(f.storage_name, f.mime)
 
-        return len(pdfium.PdfDocument(data))
-    if f.mime.startswith("image/"):
+
+@lru_cache(maxsize=1024)
+def _pages_of(storage_name: str, mime: str) -> int:
+    """Pages of a stored file; cached by its content address (files never change in place)."""
+    if not (mime == "application/pdf" or mime.startswith("image/")):
+        return 0  # OFD, DOCX: not rendered online
+    with default_storage.open(storage_name) as fh:
+        data = fh.read()
+    try:
+        if mime == "application/pdf":
+            import pypdfium2 as pdfium
+
+            return len(pdfium.PdfDocument(data))
         from PIL import Image
 
         return getattr(Image.open(io.BytesIO(data)), "n_frames", 1)
-    return 0  # OFD, DOCX: not rendered online
+    except Exception:  # a damaged file (四性检测 reports it) has no readable pages here
+        return 0
 
 
 def page_map(item: Item) -> list[tuple]:
@@ -334,9 +344,9 @@ def _overlay(page_size: tuple[int, int], text: str):
 
 
 def render_page(line: UseLine, page: int, *, actor, reader_name: str, ip: str = "") -> bytes:
-    """The watermarked JPEG of page ``page`` (1-based) of an approved line; records the
-    reading event and the access log first. Refused (ActionError) when the line is not
-    readable or the page does not exist."""
+    """The watermarked JPEG of page ``page`` (1-based) of an approved line; the reading event
+    and the access-log row are written before the image leaves. Refused (ActionError) when the
+    line is not readable or the page does not exist or cannot be drawn."""
     if not readable(line):
         raise ActionError("该条目未获批准或阅览期限已过。")
     pages = page_map(line.item)
@@ -344,11 +354,17 @@ def render_page(line: UseLine, page: int, *, actor, reader_name: str, ip: str = 
         raise ActionError("页码不存在。")
     now = timezone.now()
     text = watermark_text(line.request, now)
-    ReadingEvent.objects.create(line=line, page=page, reader_name=reader_name[:50], watermark=text[:200],
-                                ip_hash=crypto.blind_index(ip)[:32] if ip else "", at=now)
-    log_access(actor, line.item, ["reading"], purpose=f"在线阅览 利用单{line.request.code} 第{page}页 {reader_name}")
     f, index = pages[page - 1]
-    img = draw_watermark(_page_image(f, index), text)
+    try:
+        img = draw_watermark(_page_image(f, index), text)
+    except Exception as e:
+        raise ActionError("该页无法显示，请到档案馆窗口查阅。") from e
+    # recorded once the page exists and before it leaves the server
+    with transaction.atomic():
+        ReadingEvent.objects.create(line=line, page=page, reader_name=reader_name[:50], watermark=text[:200],
+                                    ip_hash=crypto.blind_index(ip)[:32] if ip else "", at=now)
+        log_access(actor, line.item, ["reading"],
+                   purpose=f"在线阅览 利用单{line.request.code} 第{page}页 {reader_name}")
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=80)
     return buf.getvalue()

@@ -326,3 +326,15 @@ def test_desk_registration_and_detail_pages(accounts, fonds, scanned, client_for
     assert UseLine.objects.get(pk=line.pk).status == "approved"
     c.post(reverse("records:use_certify", args=[line.pk]))
     assert Certificate.objects.filter(line=line).exists()
+
+
+def test_a_damaged_scan_has_no_pages_and_no_server_error(accounts, fonds, capture, django_capture_on_commit_callbacks):
+    from qunli.records import actions
+
+    broken = capture(title="损坏的扫描件", openness="open", files=[("bad.pdf", b"%PDF-1.4 not really a pdf")])
+    actions.file_items(accounts["women_staff"], [broken.pk])
+    c = Client()
+    portal_request(c, broken)
+    line = UseLine.objects.get()
+    assert "没有可在线阅览的页面" in c.get(reverse("portal:read_line", args=[line.pk])).content.decode()
+    assert c.get(reverse("portal:read_page", args=[line.pk, 1])).status_code == 404
