@@ -123,6 +123,7 @@ class UseFilterForm(_FilterForm):
     channel = forms.ChoiceField(label="方式", choices=[("", "全部"), *UseRequest.Channel.choices])
     purpose = forms.ChoiceField(label="利用目的", choices=[("", "全部"), *Purpose.choices])
     year = forms.IntegerField(label="年度", min_value=1900, max_value=2100)
+    waiting = forms.ChoiceField(label="审批", choices=[("", "全部"), ("1", "有待审批条目")])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -154,6 +155,15 @@ class UseRegisterView(ObjectListView):
         Column("n_items", "件数"),
         Column("n_approved", "已批准"),
     ]
+
+    def apply_filters(self, qs, data: dict):
+        from django.db.models import Exists, OuterRef
+
+        waiting = data.pop("waiting", "")
+        qs = super().apply_filters(qs, data)
+        if waiting == "1":  # the leader's queue: requests with a controlled item waiting
+            qs = qs.filter(Exists(UseLine.objects.filter(request=OuterRef("pk"), status=UseLine.Status.PENDING)))
+        return qs
 
     def base_queryset(self):
         from django.db.models import Count, Q

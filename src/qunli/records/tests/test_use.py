@@ -338,3 +338,10 @@ def test_a_damaged_scan_has_no_pages_and_no_server_error(accounts, fonds, captur
     line = UseLine.objects.get()
     assert "没有可在线阅览的页面" in c.get(reverse("portal:read_line", args=[line.pk])).content.decode()
     assert c.get(reverse("portal:read_page", args=[line.pk, 1])).status_code == 404
+
+
+def test_register_filters_the_requests_waiting_for_a_leader(accounts, fonds, scanned, archives_leader, client_for):
+    waiting = desk(accounts, fonds, scanned["controlled"], reader_name="等待审批者")
+    desk(accounts, fonds, scanned["open"], reader_name="已自动批准者")
+    page = client_for(archives_leader).get(reverse("records:use_list"), {"waiting": "1"}).content.decode()
+    assert waiting.code in page and "等待审批者" in page and "已自动批准者" not in page
