@@ -87,6 +87,19 @@ PUBLIC = {
     "/portal/wishes/<int:pk>/claim/",  # claim form of a published wish; anything unpublished is a 404
     "/portal/wishes/thanks/",  # thank-you page after a claim (the unit's name from the session)
     "/portal/projects/",  # published practical projects only
+    # The open archives catalogue: every answer comes from Item.objects.public() (filed, 开放,
+    # not secret); src/qunli/records/tests/test_public_leaks.py tries each of these with a
+    # controlled, an undecided, a secret and an unfiled item (the foreign item here is 待定).
+    "/portal/catalogue/",  # list, search, filters, capped xlsx export of open items
+    "/portal/catalogue/<int:pk>/",  # catalogue fields of one open item; anything else is a 404
+    "/portal/catalogue/<int:pk>/request/",  # online use request for one open item (anti-abuse as /submit/)
+    "/portal/use/submitted/",  # shows the requester's own 利用单号 once (from the session)
+    "/portal/use/",  # reading room: 利用单号 + the phone's last four digits, rate-limited
+    "/portal/use/lines/<int:pk>/",  # one approved line of the request opened in this session, else 404
+    "/portal/use/lines/<int:pk>/pages/<int:page>/",  # a watermarked page image of such a line, else 404
+    "/portal/verify/",  # certificate verification by its code: unit, date, 档号, masked reader
+    "/api/public/items",  # the public API: open catalogue only
+    "/api/public/items/<int:item_id>",
 }
 # Always 404, for everyone: ninja's placeholder at the API root (it only anchors reverse()).
 ALWAYS_404 = {"/api/"}
@@ -291,6 +304,20 @@ def _foreign_records(where):
                                pages=1, status="filed")
     ItemFile.objects.create(id=FOREIGN_PK, item=item, name="邻县秘密扫描件.pdf", size=4, mime="application/pdf",
                             sm3="0" * 64, sha256="0" * 64, storage_name="files/00/" + "0" * 64)
+    # opening and use: a queued review, a request with an approved line, a reading, a certificate
+    from qunli.records.models import Certificate, OpeningReview, ReadingEvent, UseLine, UseRequest
+
+    OpeningReview.objects.create(id=FOREIGN_PK, item=item, due_on=dt.date(2049, 1, 1), reason="邻县秘密鉴定理由")
+    staff = User.objects.filter(kind="business").first()
+    req = UseRequest.objects.create(id=FOREIGN_PK, code="LXMM900001", fonds=fonds, channel="desk",
+                                    reader_name="邻县秘密利用者", purpose="marriage", description="邻县秘密需求",
+                                    registered_by=staff)
+    line = UseLine.objects.create(id=FOREIGN_PK, request=req, item=item, rule="leader", status="approved",
+                                  reason="邻县秘密审批意见", expires_on=dt.date(2099, 1, 1))
+    ReadingEvent.objects.create(id=FOREIGN_PK, line=line, page=1, reader_name="邻县秘密利用者", watermark="邻县秘密水印")
+    Certificate.objects.create(id=FOREIGN_PK, code="LXMMCERT9001", line=line, archival_code=item.archival_code,
+                               reader_mask="邻*", unit_name="邻县秘密出具单位", storage_name="certificates/00/x.pdf",
+                               sha256="0" * 64, issued_by=staff)
     _foreign_preservation(fonds, item)
     from qunli.records.file_models import Volume  # capture: a foreign 案卷
 
@@ -507,3 +534,29 @@ def test_matrix_would_catch_a_leak(foreign, accounts, tree):
     j = HttpResponse(json.dumps({"name": "邻县秘密阵地"}), content_type="application/json")  # \u-escaped
     assert _leaks(_text(j)) == ["邻县秘密阵地"]
     assert _leaks("<input value=\"邻县\">", echoed=MARKER) == []
+
+
+ARCHIVES_PUBLIC_PREFIXES = ("/portal/catalogue/", "/portal/use/", "/portal/verify/", "/api/public/")
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.template in PUBLIC
+                                   and r.template.startswith(ARCHIVES_PUBLIC_PREFIXES)],
+                         ids=lambda r: r.name)
+def test_public_archives_routes_show_nothing_foreign(route, foreign):
+    """The public archives routes answer anonymous requests, but the foreign item (filed,
+    开放标识 待定), its request, reading and certificate never show: not by id, not searched,
+    not exported. (A certificate is shown by its code only, which is no path parameter.)"""
+    problems = []
+    url = route.url()
+    for query, echoed in (({}, ""), ({"q": MARKER}, MARKER), ({"export": "xlsx"}, ""),
+                          ({"q": MARKER, "export": "xlsx"}, MARKER), (FOREIGN_QUERY, "")):
+        for method in ("get", "post"):
+            r = _send(None, route, method, url, query if method == "get" else None)
+            if r.status_code >= 500:
+                problems.append(f"{method} {url} {query} → {r.status_code}")
+            leaked = _leaks(_text(r), echoed)
+            if leaked:
+                problems.append(f"{method} {url} {query} → {r.status_code}: {leaked}")
+            if route.names_object and r.status_code not in NO_DATA:
+                problems.append(f"{method} {url} → {r.status_code}: expected 404 for a non-public object")
+    assert not problems, "\n".join(problems)

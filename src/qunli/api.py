@@ -18,6 +18,7 @@ from qunli.core.api import router as core_router
 from qunli.core.notification_api import router as notifications_router
 from qunli.orgs.api import router as orgs_router
 from qunli.people.api import router as people_router
+from qunli.records.public_api import router as public_router
 
 
 class ChineseJSONRenderer(JSONRenderer):
@@ -35,6 +36,7 @@ api.add_router("/people", people_router)
 api.add_router("/docs", docs_router)
 api.add_router("/casework", casework_router)
 api.add_router("/notifications", notifications_router)
+api.add_router("/public", public_router)  # the open archives catalogue, no authentication
 
 
 def _detail(request, messages, status: int, **extra):

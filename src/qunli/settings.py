@@ -200,6 +200,9 @@ LOGGING = {
 # QUNLI_OFFSITE_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, QUNLI_OFFSITE_REGION).
 QUNLI_FIXITY_INTERVAL_DAYS = int(os.environ.get("QUNLI_FIXITY_INTERVAL_DAYS", "90"))
 QUNLI_OFFSITE = os.environ.get("QUNLI_OFFSITE", "")
-# Dotted path of a function (user, fonds_ids, year) -> {fonds_id: {"persons": n, "items": n}}
-# giving 利用 figures to the holdings statistics; records.holdings.register_access_figures too.
-QUNLI_ACCESS_FIGURES = os.environ.get("QUNLI_ACCESS_FIGURES", "")
+# Archives opening (开放鉴定): items are due for opening this many years after formation
+# (Archives Law 2020, art. 27: 25 years).
+QUNLI_OPENING_YEARS = int(os.environ.get("QUNLI_OPENING_YEARS", "25"))
+# A TrueType/OpenType font with CJK glyphs for the reading watermark; empty = the Noto CJK
+# fonts of Debian's fonts-noto-cjk package (records/use.py FONT_CANDIDATES).
+QUNLI_WATERMARK_FONT = os.environ.get("QUNLI_WATERMARK_FONT", "")

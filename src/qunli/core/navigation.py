@@ -39,6 +39,9 @@ BUSINESS = [
         NavItem("销毁清册", "records:destruction_list", "trash3"),
         NavItem("馆藏统计", "records:holdings", "bar-chart-line"),
         NavItem("挂接扫描件", "records:scan_upload", "upload"),
+        NavItem("开放鉴定", "records:opening_queue", "unlock"),
+        NavItem("利用登记", "records:use_list", "book"),
+        NavItem("利用统计", "records:use_stats", "graph-up"),
     ]),
     ("服务群众", [
         NavItem("受理登记", "casework:intake", "telephone-inbound"),

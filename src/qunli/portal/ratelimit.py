@@ -33,6 +33,13 @@ DEFAULT_LIMITS = {
     "track_code": (10, 86400),  # attempts on one tracking code per day (stops last-4 guessing from many IPs)
     "claim_ip": (10, 3600),  # wish-claim POSTs per IP address per hour
     "claim_phone": (3, 86400),  # accepted-for-processing wish claims per phone number per day
+    "use_ip": (5, 3600),  # online use requests (any POST of the form) per IP address per hour
+    "use_phone": (3, 86400),  # accepted-for-processing use requests per phone number per day
+    "reading_ip": (20, 3600),  # reading-room sign-in attempts per IP per hour (stops code guessing)
+    "reading_code": (10, 86400),  # attempts on one 利用单号 per day (stops last-4 guessing)
+    "page_ip": (600, 3600),  # watermarked page images rendered per IP per hour
+    "verify_ip": (30, 3600),  # certificate verifications per IP per hour
+    "catalogue_export_ip": (10, 3600),  # public catalogue exports per IP per hour
 }
 
 

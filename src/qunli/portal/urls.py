@@ -26,3 +26,17 @@ urlpatterns += [
     path("wishes/thanks/", wish_views.thanks, name="wish_thanks"),
     path("projects/", wish_views.projects, name="projects"),
 ]
+
+# the public archives catalogue, online use, the reading room and certificate verification
+from . import catalogue_views  # noqa: E402
+
+urlpatterns += [
+    path("catalogue/", catalogue_views.catalogue, name="catalogue"),
+    path("catalogue/<int:pk>/", catalogue_views.item_detail, name="catalogue_item"),
+    path("catalogue/<int:pk>/request/", catalogue_views.request_use, name="use_request"),
+    path("use/submitted/", catalogue_views.use_submitted, name="use_submitted"),
+    path("use/", catalogue_views.reading_room, name="reading_room"),
+    path("use/lines/<int:pk>/", catalogue_views.read_line, name="read_line"),
+    path("use/lines/<int:pk>/pages/<int:page>/", catalogue_views.read_page, name="read_page"),
+    path("verify/", catalogue_views.verify, name="verify"),
+]

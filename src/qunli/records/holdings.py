@@ -3,40 +3,18 @@
 electronic volume, items filed, destroyed and used in the year — plus breakdowns by 门类,
 年度 and 保管期限. Everything is counted over ``Item.objects.visible_to(user)``.
 
-Use (利用) figures come from whichever module keeps the 利用 register, through a hook:
-``register_access_figures(fn)`` or the setting ``QUNLI_ACCESS_FIGURES`` (dotted path), where
-``fn(user, fonds_ids, year)`` returns ``{fonds_id: {"persons": 人次, "items": 件次}}``.
-Without one, the figures are zeros."""
+Use (利用) figures per fonds come from the 利用 register (``records.use.figures_by_fonds``):
+人次 = requests made in the year, 件次 = their approved items."""
 
-from collections.abc import Callable
-
-from django.conf import settings
 from django.db.models import Count, Q, Sum
-from django.utils.module_loading import import_string
 
 from .models import Item, ItemFile, Retention
 
-_ACCESS_PROVIDERS: list[Callable] = []
-
-
-def register_access_figures(fn: Callable) -> Callable:
-    """Register ``fn(user, fonds_ids, year) -> {fonds_id: {"persons": n, "items": n}}``."""
-    if fn not in _ACCESS_PROVIDERS:
-        _ACCESS_PROVIDERS.append(fn)
-    return fn
-
 
 def access_figures(user, fonds_ids: list[int], year: int) -> dict[int, dict[str, int]]:
-    providers = list(_ACCESS_PROVIDERS)
-    if getattr(settings, "QUNLI_ACCESS_FIGURES", ""):
-        providers.append(import_string(settings.QUNLI_ACCESS_FIGURES))
-    out = {pk: {"persons": 0, "items": 0} for pk in fonds_ids}
-    for fn in providers:
-        for pk, figures in (fn(user, fonds_ids, year) or {}).items():
-            if pk in out:
-                for k in ("persons", "items"):
-                    out[pk][k] += int(figures.get(k, 0) or 0)
-    return out
+    from .use import figures_by_fonds
+
+    return figures_by_fonds(fonds_ids, year, user)
 
 
 HELD = Q(status=Item.Status.FILED)

@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from qunli.core.scoping import ScopedQuerySet, ScopeSpec
 
+from .public import ItemQuerySet
+
 
 class Retention(models.TextChoices):
     PERMANENT = "Y", "永久"
@@ -182,7 +184,7 @@ class Item(models.Model):
     scanned_pages = models.PositiveIntegerField("已数字化页数", default=0)
 
     scope = ScopeSpec(unit="fonds__unit", line="fonds__unit__line")
-    objects = ScopedQuerySet.as_manager()
+    objects = ItemQuerySet.as_manager()  # visible_to() for staff, public() for every public path
 
     class Meta:
         ordering = ["-id"]
@@ -191,6 +193,9 @@ class Item(models.Model):
         indexes = [
             models.Index(fields=["fonds", "status", "year"], name="item_fonds_status_year"),
             models.Index(fields=["fonds", "year", "retention", "piece_no"], name="item_catalogue"),
+            # the public catalogue (records/public.py): a covering index for public_q() [+ year]; not
+            # a partial index — SQLite cannot match one against Django's bound parameters
+            models.Index(fields=["status", "openness", "year", "classification"], name="item_public"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status="pending") | Q(piece_no__isnull=False, archival_code__isnull=False),
@@ -253,6 +258,8 @@ def item_year(date: dt.date | None) -> int:
     return (date or dt.date.today()).year
 
 
+# opening (开放鉴定) and use (利用): records/access_models.py
+from .access_models import Certificate, OpeningReview, Purpose, ReadingEvent, UseLine, UseRequest  # noqa: E402,F401
 from .file_models import FileContent, Volume  # noqa: E402,F401  (案卷 and content-addressed derivatives)
 from .preservation_models import (  # noqa: E402,F401  (fixity, off-site copy, appraisal, destruction)
     Appraisal,

@@ -46,3 +46,21 @@ urlpatterns = [
     path("fonds/<int:pk>/stamps.pdf", printing.StampsPdfView.as_view(), name="stamps_pdf"),
     path("items/scans/", scan_views.ScanUploadView.as_view(), name="scan_upload"),
 ]
+
+# opening (开放鉴定) and use (利用): records/use_views.py
+from . import use_views  # noqa: E402
+
+urlpatterns += [
+    path("opening/", use_views.OpeningQueueView.as_view(), name="opening_queue"),
+    path("opening/enqueue/", use_views.OpeningEnqueueView.as_view(), name="opening_enqueue"),
+    path("opening/decide/", use_views.OpeningDecideView.as_view(), name="opening_decide"),
+    path("use/", use_views.UseRegisterView.as_view(), name="use_list"),
+    path("use/add/", use_views.UseAddView.as_view(), name="use_add"),
+    path("use/stats/", use_views.UseStatsView.as_view(), name="use_stats"),
+    path("use/<int:pk>/", use_views.UseDetailView.as_view(), name="use_detail"),
+    path("use/<int:pk>/items/", use_views.UseAddItemsView.as_view(), name="use_add_items"),
+    path("use/lines/<int:pk>/approve/", use_views.UseDecideView.as_view(approve=True), name="use_approve"),
+    path("use/lines/<int:pk>/reject/", use_views.UseDecideView.as_view(approve=False), name="use_reject"),
+    path("use/lines/<int:pk>/certify/", use_views.CertifyView.as_view(), name="use_certify"),
+    path("use/certificates/<int:pk>/pdf/", use_views.CertificatePdfView.as_view(), name="certificate_pdf"),
+]

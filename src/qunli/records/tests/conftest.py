@@ -30,3 +30,39 @@ def capture(fonds, accounts, tree):
         return actions.capture_record(accounts["women_staff"], **data)
 
     return make
+
+
+# --- opening and use: a filed fonds with one item in every public/non-public state ----------------
+
+HIDDEN_WORDS = {
+    "controlled": "返城安置",  # 开放标识 控制使用 (划控)
+    "undecided": "纪要甲乙",  # 开放标识 待定 (not yet appraised)
+    "secret": "测绘坐标",  # 密级 秘密, even though flagged open
+    "confidential": "机要电报",  # 密级 机密, flagged open
+    "unfiled": "草稿丙丁",  # flagged open but never filed
+}
+
+
+@pytest.fixture
+def holdings(capture, accounts, django_capture_on_commit_callbacks):
+    """Items of 示范县's fonds J001: two open ones ("婚姻登记") and one per hidden state, each
+    hidden one with a word found in no other item."""
+    from qunli.records.models import Item
+
+    staff = accounts["women_staff"]
+    made = {}
+    with django_capture_on_commit_callbacks(execute=True):
+        made["open"] = capture(title="关于1985年婚姻登记工作的通知", openness="open", classification="public",
+                               date=dt.date(1985, 3, 1))
+        made["open2"] = capture(title="关于做好婚姻登记档案查询的通知", openness="open", classification="internal",
+                                date=dt.date(1990, 5, 1))
+        made["controlled"] = capture(title="关于知青返城安置名单的报告（婚姻登记）", openness="controlled",
+                                     classification="internal", date=dt.date(1980, 1, 1))
+        made["undecided"] = capture(title="党组会议纪要甲乙", openness="pending", date=dt.date(1999, 1, 1))
+        made["secret"] = capture(title="测绘坐标成果", openness="open", classification="secret",
+                                 date=dt.date(1970, 1, 1))
+        made["confidential"] = capture(title="机要电报汇编", openness="open", classification="confidential",
+                                       date=dt.date(1970, 2, 1))
+        actions.file_items(staff, [i.pk for k, i in made.items()])
+        made["unfiled"] = capture(title="草稿丙丁（婚姻登记）", openness="open", date=dt.date(1980, 6, 1))
+    return {k: Item.objects.select_related("fonds__unit").get(pk=v.pk) for k, v in made.items()}

@@ -38,28 +38,24 @@ def test_annual_report_counts_holdings_by_retention_and_digitization(held, accou
     assert (row["digitized"], row["rate"], row["filed_in_year"]) == (2, 50.0, 4)
     assert {x["year"]: x["n"] for x in r["by_year"]} == {2023: 3, 2021: 1}
     assert r["by_category"][0]["n"] == 4
-    assert (row["use_persons"], row["use_items"]) == (0, 0)  # no 利用 register hooked in
+    assert (row["use_persons"], row["use_items"]) == (0, 0)  # nobody has asked to use them yet
     assert holdings.annual_report(accounts["clerk"], year)["rows"] == []  # a village clerk sees no county fonds
 
 
-def test_access_figures_come_from_the_registered_hook(held, accounts, settings):
-    fonds_id = held[0].fonds_id
+def test_access_figures_come_from_the_use_register(held, accounts):
+    from qunli.records import use
 
-    def figures(user, fonds_ids, year):
-        return {fonds_id: {"persons": 7, "items": 19}, 123456: {"persons": 99}}
+    Item.objects.filter(pk=held[0].pk).update(openness="open")  # approved at once; the others wait
+    fonds = held[0].fonds
+    use.register_use(accounts["women_staff"], fonds=fonds, reader_name="王芳", purpose="marriage",
+                     items=[Item.objects.get(pk=held[0].pk), held[1]])
+    use.register_use(accounts["women_staff"], fonds=fonds, reader_name="李强", purpose="social_security",
+                     items=[Item.objects.get(pk=held[0].pk)])
+    from django.utils import timezone
 
-    holdings.register_access_figures(figures)
-    try:
-        row = holdings.annual_report(accounts["women_staff"], 2026)["rows"][0]
-        assert (row["use_persons"], row["use_items"]) == (7, 19)
-    finally:
-        holdings._ACCESS_PROVIDERS.remove(figures)
-    settings.QUNLI_ACCESS_FIGURES = "qunli.records.tests.test_holdings_pages.three_readers"
-    assert holdings.annual_report(accounts["women_staff"], 2026)["rows"][0]["use_persons"] == 3
-
-
-def three_readers(user, fonds_ids, year):
-    return {pk: {"persons": 3, "items": 3} for pk in fonds_ids}
+    row = holdings.annual_report(accounts["women_staff"], timezone.localdate().year)["rows"][0]
+    assert (row["use_persons"], row["use_items"]) == (2, 2)  # 2 requests; held[1] still waits for a leader
+    assert holdings.annual_report(accounts["women_staff"], timezone.localdate().year - 1)["rows"][0]["use_persons"] == 0
 
 
 def test_holdings_page_and_xlsx(held, accounts, client_for):

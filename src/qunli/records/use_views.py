@@ -1,0 +1,303 @@
+"""Staff pages for opening (开放鉴定队列, batch decisions) and use (利用登记: register, desk
+registration, a request with its items, leader approval, certificates, statistics).
+
+Reads go through ``visible_to``; writes call ``records.opening`` / ``records.use``."""
+
+import datetime as dt
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+from django.views.generic import TemplateView
+
+from qunli.core.actions import ActionError
+from qunli.core.exports import stream_xlsx
+from qunli.core.generic import ActionFormView, BusinessRequiredMixin, Column, ObjectListView
+from qunli.core.scoping import CHANGE, can
+from qunli.orgs.filters import _FilterForm
+from qunli.orgs.views import get_visible
+from qunli.people.forms import UserForm
+
+from . import opening, use
+from .models import Fonds, Item, OpeningReview, Purpose, UseLine, UseRequest
+
+# --- opening -------------------------------------------------------------------------------------
+
+
+class OpeningFilterForm(_FilterForm):
+    fonds = forms.ModelChoiceField(label="全宗", queryset=Fonds.objects.none(), empty_label="全部")
+    decision = forms.ChoiceField(label="状态", choices=[("", "全部"), *OpeningReview.Decision.choices])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["fonds"].queryset = Fonds.objects.visible_to(self.user)
+
+
+class OpeningQueueView(ObjectListView):
+    """The appraisal-for-opening queue with the batch decision form above it."""
+
+    model = OpeningReview
+    title = "开放鉴定"
+    template_name = "records/opening_queue.html"
+    export_name = "开放鉴定"
+    filter_form = OpeningFilterForm
+    select_related = ("item__fonds", "decided_by")
+    search_fields = ("item__title__icontains", "item__archival_code__startswith")
+    search_placeholder = "题名或档号"
+    default_sort = "due_on"
+    lookup_fonds = "item__fonds"
+    columns = [
+        Column("archival_code", "档号", accessor="item.archival_code", sort="item__archival_code"),
+        Column("title", "题名", accessor="item.title"),
+        Column("date", "形成日期", accessor="item.date", sort="item__date"),
+        Column("classification", "密级", accessor="item.classification"),
+        Column("due_on", "应开放日期", sort="due_on"),
+        Column("decision", "鉴定结论", sort="decision"),
+        Column("reason", "理由"),
+        Column("defer_until", "延期至"),
+        Column("decided_by", "鉴定人", accessor="decided_by.display_name"),
+        Column("decided_at", "鉴定时间", sort="decided_at"),
+    ]
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["decisions"] = [c for c in OpeningReview.Decision.choices if c[0] != OpeningReview.Decision.QUEUED]
+        ctx["fonds_choices"] = Fonds.objects.visible_to(self.request.user, CHANGE)
+        ctx["years"] = opening.opening_years()
+        return ctx
+
+
+class OpeningEnqueueView(BusinessRequiredMixin, View):
+    def post(self, request):
+        raw = request.POST.get("fonds", "")
+        fonds = get_visible(Fonds, request.user, int(raw) if raw.isdigit() else 0, select_related=("unit",),
+                            action=CHANGE)
+        n = opening.enqueue_due(request.user, fonds)
+        messages.success(request, f"已将 {n} 件到期档案列入开放鉴定队列。" if n else "没有新的到期档案。")
+        return redirect(reverse("records:opening_queue") + "?decision=queued")
+
+
+class OpeningDecideView(BusinessRequiredMixin, View):
+    """The batch decision: the checked reviews, one decision, one reason."""
+
+    def post(self, request):
+        ids = [p for p in request.POST.getlist("pk") if p.isdigit()]
+        back = reverse("records:opening_queue") + "?decision=queued"
+        visible = set(OpeningReview.objects.visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True))
+        if len(visible) != len(set(map(int, ids))):
+            raise Http404("部分条目不存在或不在您的数据范围内。")
+        defer = None
+        raw = request.POST.get("defer_until", "").strip()
+        if raw:
+            try:
+                defer = dt.date.fromisoformat(raw)
+            except ValueError:
+                messages.error(request, "延期日期格式应为 YYYY-MM-DD。")
+                return redirect(back)
+        try:
+            n = opening.decide_opening(request.user, ids, decision=request.POST.get("decision", ""),
+                                       reason=request.POST.get("reason", ""), defer_until=defer)
+        except ActionError as e:
+            for msg in e.messages:
+                messages.error(request, msg)
+            messages.error(request, "以上问题未解决前，所选条目均未作出鉴定。")
+            return redirect(back)
+        except PermissionDenied as e:
+            messages.error(request, str(e))
+            return redirect(back)
+        messages.success(request, f"已对 {n} 件档案作出鉴定，开放标识已更新。")
+        return redirect(back)
+
+
+# --- use: register, desk registration, detail -------------------------------------------------------
+
+
+class UseFilterForm(_FilterForm):
+    fonds = forms.ModelChoiceField(label="全宗", queryset=Fonds.objects.none(), empty_label="全部")
+    channel = forms.ChoiceField(label="方式", choices=[("", "全部"), *UseRequest.Channel.choices])
+    purpose = forms.ChoiceField(label="利用目的", choices=[("", "全部"), *Purpose.choices])
+    year = forms.IntegerField(label="年度", min_value=1900, max_value=2100)
+    waiting = forms.ChoiceField(label="审批", choices=[("", "全部"), ("1", "有待审批条目")])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["fonds"].queryset = Fonds.objects.visible_to(self.user)
+
+
+class UseRegisterView(ObjectListView):
+    """利用登记: every request, newest first; xlsx export of the current filter."""
+
+    model = UseRequest
+    title = "利用登记"
+    export_name = "利用登记"
+    add_url_name = "records:use_add"
+    filter_form = UseFilterForm
+    select_related = ("fonds",)
+    search_fields = ("code__iexact", "reader_name__icontains")
+    search_placeholder = "利用单号或利用者"
+    default_sort = "-created_at"
+    lookup_year = "created_at__year"
+    columns = [
+        Column("code", "利用单号", link=True, sort="code"),
+        Column("created_at", "登记时间", sort="created_at"),
+        Column("channel", "方式", sort="channel"),
+        Column("reader_name", "利用者", sort="reader_name"),
+        Column("reader_phone_mask", "联系电话"),
+        Column("organization", "工作单位"),
+        Column("purpose", "利用目的", sort="purpose"),
+        Column("fonds", "全宗", accessor="fonds.code", sort="fonds__code"),
+        Column("n_items", "件数"),
+        Column("n_approved", "已批准"),
+    ]
+
+    def apply_filters(self, qs, data: dict):
+        from django.db.models import Exists, OuterRef
+
+        waiting = data.pop("waiting", "")
+        qs = super().apply_filters(qs, data)
+        if waiting == "1":  # the leader's queue: requests with a controlled item waiting
+            qs = qs.filter(Exists(UseLine.objects.filter(request=OuterRef("pk"), status=UseLine.Status.PENDING)))
+        return qs
+
+    def base_queryset(self):
+        from django.db.models import Count, Q
+
+        return super().base_queryset().annotate(
+            n_items=Count("lines"), n_approved=Count("lines", filter=Q(lines__status=UseLine.Status.APPROVED)))
+
+
+def _codes(raw: str) -> list[str]:
+    return [c.strip() for c in (raw or "").replace(",", "\n").replace("，", "\n").splitlines() if c.strip()]
+
+
+def _items_by_code(user, fonds, codes: list[str]) -> list[Item]:
+    found = {i.archival_code: i for i in Item.objects.visible_to(user).filter(fonds=fonds, archival_code__in=codes)
+             .select_related("fonds")}
+    missing = [c for c in codes if c not in found]
+    if missing:
+        raise ActionError([f"档号“{c}”不存在或不在您的数据范围内。" for c in missing])
+    return [found[c] for c in dict.fromkeys(codes)]
+
+
+class UseDeskForm(UserForm):
+    fonds = forms.ModelChoiceField(label="全宗", queryset=Fonds.objects.none())
+    reader_name = forms.CharField(label="利用者姓名", max_length=50)
+    phone = forms.RegexField(label="手机号码", regex=r"^1[3-9]\d{9}$", max_length=11, required=False,
+                             help_text="在线阅览时凭利用单号和手机号后四位进入；号码加密保存。",
+                             error_messages={"invalid": "请填写11位手机号码。"})
+    organization = forms.CharField(label="工作单位", max_length=100, required=False)
+    purpose = forms.ChoiceField(label="利用目的", choices=Purpose.choices)
+    description = forms.CharField(label="需求说明", max_length=500, required=False,
+                                  widget=forms.Textarea(attrs={"rows": 3}))
+    codes = forms.CharField(label="调阅档号", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                            help_text="每行一个档号。开放档案自动批准；控制使用的档案须档案部门领导审批。")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["fonds"].queryset = Fonds.objects.visible_to(self.user, CHANGE)
+
+
+class UseAddView(ActionFormView):
+    form_class = UseDeskForm
+    title = "窗口利用登记"
+
+    def perform(self, data):
+        items = _items_by_code(self.request.user, data["fonds"], _codes(data["codes"]))
+        req = use.register_use(self.request.user, fonds=data["fonds"], reader_name=data["reader_name"],
+                               purpose=data["purpose"], phone=data["phone"], organization=data["organization"],
+                               description=data["description"], items=items)
+        messages.success(self.request, f"已登记，利用单号 {req.code}。")
+        return req
+
+
+class UseDetailView(BusinessRequiredMixin, TemplateView):
+    template_name = "records/use_detail.html"
+
+    def get(self, request, pk):
+        req = get_visible(UseRequest, request.user, pk, select_related=("fonds__unit", "registered_by"))
+        lines = list(req.lines.select_related("item", "decided_by").prefetch_related("certificates"))
+        return self.render_to_response(self.get_context_data(
+            object=req, title=str(req), lines=lines, can_change=can(request.user, CHANGE, req),
+            is_leader=use.is_archives_leader(request.user, req.fonds)))
+
+
+class UseAddItemsView(BusinessRequiredMixin, View):
+    def post(self, request, pk):
+        req = get_visible(UseRequest, request.user, pk, select_related=("fonds__unit",), action=CHANGE)
+        try:
+            items = _items_by_code(request.user, req.fonds, _codes(request.POST.get("codes", "")))
+            lines = use.add_items(request.user, req, items)
+        except ActionError as e:
+            for msg in e.messages:
+                messages.error(request, msg)
+        else:
+            messages.success(request, f"已加入 {len(lines)} 件。")
+        return redirect(req.get_absolute_url())
+
+
+class UseDecideView(BusinessRequiredMixin, View):
+    approve = True
+
+    def post(self, request, pk):
+        line = get_visible(UseLine, request.user, pk, select_related=("request__fonds__unit", "item"))
+        try:
+            use.decide_line(request.user, line, approve=self.approve, reason=request.POST.get("reason", ""))
+        except ActionError as e:
+            for msg in e.messages:
+                messages.error(request, msg)
+        else:
+            messages.success(request, "已批准。" if self.approve else "已决定不予提供。")
+        return redirect(line.request.get_absolute_url())
+
+
+class CertifyView(BusinessRequiredMixin, View):
+    def post(self, request, pk):
+        line = get_visible(UseLine, request.user, pk, select_related=("request__fonds__unit", "item"),
+                           action=CHANGE)
+        try:
+            cert = use.issue_certificate(request.user, line)
+        except ActionError as e:
+            for msg in e.messages:
+                messages.error(request, msg)
+        else:
+            messages.success(request, f"已出具利用证明，验证码 {cert.code}。")
+        return redirect(line.request.get_absolute_url())
+
+
+class CertificatePdfView(BusinessRequiredMixin, View):
+    def get(self, request, pk):
+        from qunli.records.models import Certificate
+
+        cert = get_visible(Certificate, request.user, pk)
+        if not default_storage.exists(cert.storage_name):
+            raise Http404("证明文件在存储中缺失。")
+        return FileResponse(default_storage.open(cert.storage_name), as_attachment=True,
+                            filename=f"档案利用证明-{cert.code}.pdf", content_type="application/pdf")
+
+
+# --- statistics ---------------------------------------------------------------------------------------
+
+
+class UseStatsView(BusinessRequiredMixin, TemplateView):
+    """人次, 件次, by purpose and by month, for the account's reach; ?export=xlsx."""
+
+    template_name = "records/use_stats.html"
+
+    def get(self, request):
+        raw = request.GET.get("year", "")
+        year = int(raw) if raw.isdigit() and 1900 <= int(raw) <= 2100 else timezone.localdate().year
+        figures = use.access_figures(year, user=request.user)
+        if request.GET.get("export") == "xlsx":
+            rows = [["合计", figures["persons"], figures["items"]]]
+            rows += [[label, v["persons"], v["items"]] for label, v in figures["by_purpose"].items()]
+            rows += [[f"{m}月", v["persons"], v["items"]] for m, v in figures["by_month"].items()]
+            return stream_xlsx(f"档案利用统计-{year}", ["项目", "人次", "件次"], rows)
+        return self.render_to_response(self.get_context_data(title=f"档案利用统计（{year}年）", year=year,
+                                                             figures=figures))
+
