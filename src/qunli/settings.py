@@ -189,3 +189,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("QUNLI_LOG_LEVEL", "WARNING")},
 }
+
+# Reverse proxies (nginx in front of gunicorn) whose X-Forwarded-For is believed: addresses or
+# networks, comma-separated. Empty: the header is ignored and the direct peer is the client
+# (core.clientip.client_ip, used by the portal's per-IP rate limits and the login log).
+QUNLI_TRUSTED_PROXIES = [s.strip() for s in os.environ.get("QUNLI_TRUSTED_PROXIES", "").split(",") if s.strip()]
