@@ -350,3 +350,17 @@ def test_staff_manage_notices_within_their_grant(tree, accounts, client_for):
     admin = Client()
     admin.force_login(accounts["sysadmin"])
     assert admin.get(reverse("portal:notice_list")).status_code == 403
+
+
+def test_unit_picker_groups_by_county_keeps_the_choice_and_escapes(client, tree, lines):
+    from conftest import add_unit
+
+    add_unit(tree["town"], name="<b>城关镇</b>总工会", level="township", line=lines["union"])
+    html = client.get(reverse("portal:submit")).content.decode()
+    group = html[html.index('<optgroup label="示范县">'):]
+    group = group[:group.index("</optgroup>")]
+    assert "示范县妇联" in group and "城关镇妇联" in group and "&lt;b&gt;城关镇&lt;/b&gt;总工会" in group
+    assert "东风村妇联" not in html  # village units take no requests
+    assert '<optgroup label="邻县">' in html and "邻县妇联" in html
+    r = submit(client, tree, description="")  # re-displayed with an error: the chosen unit stays chosen
+    assert f'<option value="{tree["women"].pk}" selected>' in r.content.decode()
