@@ -327,3 +327,33 @@ def test_query_ceilings(team, tree, client_for):
         with CaptureQueriesContext(connection) as ctx:
             assert c.get(url).status_code == 200
         assert len(ctx.captured_queries) <= ceiling, (url, len(ctx.captured_queries))
+
+
+def test_case_list_query_counts_stay_flat(team, tree, client_for, django_assert_max_num_queries):
+    """Every case list (caseworker's, supervisor's, intake queue, due, all) runs a fixed
+    number of queries whatever the number of rows: 3 cases or 15, sorted either way."""
+    def make(n):
+        for _ in range(n):
+            case = assigned(team, tree)
+            actions.add_member(team["worker"], case, user=team["member"])
+        new_case(team, tree)  # one unassigned, for the intake queue
+
+    urls = ("/casework/mine/", "/casework/supervised/", "/casework/unassigned/", "/casework/due/", "/casework/",
+            "/casework/?sort=-request__received_at", "/casework/supervised/?sort=status")
+    ceilings = {}
+    make(3)
+    for who in ("worker", "super", "member", "intake"):
+        c = client_for(team[who])
+        c.get("/casework/mine/")  # warm the session
+        for url in urls:
+            with CaptureQueriesContext(connection) as ctx:
+                assert c.get(url).status_code == 200
+            ceilings[(who, url)] = len(ctx.captured_queries)
+    assert max(ceilings.values()) <= 14, ceilings
+    make(12)
+    for who in ("worker", "super", "member", "intake"):
+        c = client_for(team[who])
+        c.get("/casework/mine/")
+        for url in urls:
+            with django_assert_max_num_queries(ceilings[(who, url)]):  # no query per row
+                assert c.get(url).status_code == 200
