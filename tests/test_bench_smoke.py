@@ -14,8 +14,9 @@ import sys
 import pytest
 from django.conf import settings
 
-pytestmark = pytest.mark.skipif("sqlite" not in settings.DATABASES["default"]["ENGINE"],
-                                reason="runs its own SQLite databases; once per test run is enough")
+pytestmark = [pytest.mark.skipif("sqlite" not in settings.DATABASES["default"]["ENGINE"],
+                                 reason="runs its own SQLite databases; once per test run is enough"),
+              pytest.mark.django_db]  # unused, but the session's seeded-rows fixture needs a test database
 
 
 def bench(name: str, tmp_path) -> dict:

@@ -7,6 +7,9 @@ from django.test import RequestFactory
 from qunli.core.clientip import client_ip, log_ip
 
 rf = RequestFactory()
+# no query here; marked so the session's seeded-rows fixture finds a test database when this
+# file runs alone (pytest-django builds databases only for sessions whose tests use one)
+pytestmark = pytest.mark.django_db
 
 
 def req(peer, xff=None):
