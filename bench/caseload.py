@@ -18,10 +18,12 @@ supervisor of one team (≈7,600 cases at 1M) and that team's busiest caseworker
   reported, no target: rendering costs the same at any scale.
 * the same lists sorted by 受理时间 (``*_by_received_*``) and the supervisor's 全部个案 list.
 
-Peer ``or_filter``: the same views with the need-to-know rule as it was written before —
+Peer ``or_filter``: the same views as they were before — the need-to-know rule written as
 one ``WHERE`` OR-ing the team conditions (caseworker, supervisor, member subquery) with the
-intake and referral conditions, each under its grant — which no index can serve, so the
-database walks the grant's whole subtree of cases. The ratio is on ``p95_ms``.
+intake and referral conditions, each under its grant, which no index can serve (the
+database walks the grant's whole subtree of cases), then the view's role filter, a page
+query and a separate capped count. Its page and count are checked against ours. The ratio
+is on ``p95_ms``.
 """
 
 from __future__ import annotations
@@ -83,20 +85,30 @@ def old_case_q(user, action="view"):
 
 def _views():
     from qunli.casework import views
-    from qunli.casework.models import Case
+    from django.db.models import Q
 
-    def peer(cls):
+    from qunli.casework.models import Case, CaseMember
+    from qunli.core.generic import CappedPaginator
+
+    def peer(cls, kind):
         class Peer(cls):
+            paginator_class = CappedPaginator  # as it was: page and count as two scoped queries
+
             def base_queryset(self):
-                q = old_case_q(self.request.user)
+                me = self.request.user
+                q = old_case_q(me)
                 qs = Case.objects.filter(q) if q is not None else Case.objects.none()
-                return self.scoped(qs.select_related(*self.select_related))
+                if kind == "mine":
+                    qs = qs.filter(Q(caseworker=me) | Q(pk__in=CaseMember.objects.filter(user=me).values("case_id")))
+                elif kind == "supervised":
+                    qs = qs.filter(supervisor=me)
+                return qs.select_related(*self.select_related)
 
         Peer.__name__ = f"OrFilter{cls.__name__}"
         return Peer
 
     ours = {"mine": views.MyCasesView, "supervised": views.SupervisedView, "all": views.CaseListView}
-    return ours, {k: peer(v) for k, v in ours.items()}
+    return ours, {k: peer(v, k) for k, v in ours.items()}
 
 
 def _render(view_cls, user, params=None):
@@ -116,7 +128,7 @@ def _query(view_cls, user, params=None):
     """The list's database work alone: the first page and the capped count."""
     from django.test import RequestFactory
 
-    from qunli.core.generic import CappedPaginator
+    from qunli.core.generic import IdsFirstPaginator
 
     view = view_cls()
     view.request = RequestFactory().get("/casework/", params or {})
@@ -125,7 +137,11 @@ def _query(view_cls, user, params=None):
     qs, _form = view.filtered_queryset()
     sort = view.sort_key()
     qs = qs.order_by(sort, "pk")
-    page = CappedPaginator(qs, view.paginate_by).get_page(1)
+    if view.paginator_class is IdsFirstPaginator:
+        paginator = IdsFirstPaginator(qs, view.paginate_by, view.select_related)
+    else:
+        paginator = view.paginator_class(qs, view.paginate_by)
+    page = paginator.get_page(1)
     return [o.pk for o in page.object_list], page.paginator.count
 
 

@@ -96,7 +96,7 @@ def case_q(user, action: str = VIEW) -> Q | None:
             arms.append(Referral._base_manager.filter(to_q, status=Referral.Status.PENDING).order_by().values("case_id"))
     if not arms:
         return None
-    return Q(pk__in=arms[0].union(*arms[1:]))
+    return Q(pk__in=arms[0].union(*arms[1:], all=True))  # IN ignores duplicates: no dedup pass
 
 
 class NeedToKnowQuerySet(models.QuerySet):
@@ -117,6 +117,34 @@ class NeedToKnowQuerySet(models.QuerySet):
             return self.filter(case__in=cases)
         # a to-many path (a person served with several cases): a subquery keeps rows unique
         return self.filter(pk__in=self.model._base_manager.filter(**{f"{self.case_path}__in": cases}).values("pk"))
+
+    def in_team_of(self, user, role: str, action: str = VIEW):
+        """Cases (only on Case) where ``user`` is the ``role`` — "supervisor", or "worker"
+        (caseworker or added member) — and which ``visible_to(user, action)`` shows: the
+        same rows as ``visible_to(user, action).filter(<role>)``, as a query the database
+        answers from the role's own index in list order.
+
+        Why it is the same: on rows where the user is in the team, ``case_q``'s team arms
+        reduce to the grant alone; its intake arm lies inside the grant too (a CHANGE grant
+        is also a VIEW grant), so what remains is ``role ∧ (grant ∨ pending referral to
+        the user's units)``. ``test_in_team_of_equals_visible_to_filtered`` checks it."""
+        assert not self.case_path and role in ("supervisor", "worker")
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        grant = scope_q(Case.scope, user, action)
+        ways = [grant] if grant is not None else []
+        to_q = scope_q(Referral.receiver_scope, user, CHANGE)
+        if to_q is not None:
+            ways.append(Q(pk__in=Referral._base_manager.filter(to_q, status=Referral.Status.PENDING)
+                          .order_by().values("case_id")))
+        if not ways:
+            return self.none()
+        visible = ways[0] if len(ways) == 1 else ways[0] | ways[1]
+        if role == "supervisor":
+            mine = Q(supervisor=user)
+        else:
+            mine = Q(caseworker=user) | Q(pk__in=CaseMember.objects.filter(user=user).values("case_id"))
+        return self.filter(mine & visible)
 
 
 def _manager(case_path: str):
@@ -296,7 +324,12 @@ class Case(models.Model):
         verbose_name_plural = "个案"
         indexes = [models.Index(fields=["caseworker", "status", "resolve_due"], name="case_worker_status_due"),
                    models.Index(fields=["supervisor", "status", "resolve_due"], name="case_super_status_due"),
-                   models.Index(fields=["unit", "status"], name="case_unit_status")]
+                   models.Index(fields=["unit", "status"], name="case_unit_status"),
+                   # the need-to-know arms (case_q) and the caseworker's / supervisor's lists:
+                   # cases of one user in resolve-date order, with the unit for the grant check,
+                   # without touching the table
+                   models.Index(fields=["caseworker", "resolve_due", "unit"], name="case_worker_due"),
+                   models.Index(fields=["supervisor", "resolve_due", "unit"], name="case_super_due")]
 
     def __str__(self):
         return f"个案 {self.request.tracking_code}" if self.request_id else "个案"
