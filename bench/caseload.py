@@ -84,9 +84,9 @@ def old_case_q(user, action="view"):
 
 
 def _views():
-    from qunli.casework import views
     from django.db.models import Q
 
+    from qunli.casework import views
     from qunli.casework.models import Case, CaseMember
     from qunli.core.generic import CappedPaginator
 

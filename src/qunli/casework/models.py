@@ -437,7 +437,9 @@ class Referral(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["to_unit", "status"], name="referral_to_status")]
+        indexes = [models.Index(fields=["to_unit", "status"], name="referral_to_status"),
+                   # the need-to-know referral arm: the few pending ones, whatever the history
+                   models.Index(fields=["status", "to_unit"], name="referral_status_to")]
 
     def __str__(self):
         return f"{self.get_kind_display()}：{self.from_unit} → {self.to_unit}"
