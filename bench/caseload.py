@@ -28,6 +28,7 @@ is on ``p95_ms``.
 
 from __future__ import annotations
 
+import os
 import time
 
 from bench.caseload_data import Spec
@@ -192,7 +193,7 @@ def _measure(scale, spec, say) -> dict:
     ours, peer = _views()
     loads = {"caseworker": Case.objects.filter(caseworker=worker).count(),
              "supervisor": Case.objects.filter(supervisor=sup).count()}
-    say(f"caseload: {n_cases:,} cases; caseworker {worker.username} ({loads['caseworker']} cases), "
+    say(f"caseload: load average {os.getloadavg()[0]:.2f}; {n_cases:,} cases; caseworker {worker.username} ({loads['caseworker']} cases), "
         f"supervisor {sup.username} ({loads['supervisor']} cases)")
 
     metrics, peer_metrics, agree = {}, {}, True
@@ -222,7 +223,8 @@ def _measure(scale, spec, say) -> dict:
             say(f"  or_filter {name}: p95 {peer_metrics[f'{name}_p95_ms']} ms")
     peer_headline = peer_metrics.pop("_headline")
     metrics.update(latency_metrics(headline))
-    metrics.update({"cases": n_cases, "caseworker_cases": loads["caseworker"], "supervisor_cases": loads["supervisor"],
+    load = os.getloadavg()
+    metrics.update({"machine_load_1m": round(load[0], 2), "machine_load_5m": round(load[1], 2), "cases": n_cases, "caseworker_cases": loads["caseworker"], "supervisor_cases": loads["supervisor"],
                     "peer_answer_matches": agree, "errors": 0 if agree else 1})
     peers = {"or_filter": {**latency_metrics(peer_headline), **peer_metrics}}
     return result("caseload", f"{scale}: {n_cases} cases, {spec.counties} counties × 4 lines, a team = 1 supervisor + "
