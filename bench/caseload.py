@@ -3,7 +3,8 @@
 A caseworker's and a supervisor's case lists at province scale: 1,000,000 cases (with their
 requests) over a province's tree, generated once by ``bench/caseload_data.py`` into
 ``cache_dir("caseload")`` and reused (``quick``: 3,000 cases over two counties, for the
-smoke test; a number: that many cases over the province).
+smoke test; a number: that many cases over the province). With ``DATABASE_URL`` pointing at
+PostgreSQL the data is generated once into that (empty, dedicated) database instead.
 
 Measured in this process, on the cached SQLite database, with the real views
 (``casework.views.MyCasesView`` 我的个案 and ``SupervisedView`` 督导个案) and users: the
@@ -179,9 +180,37 @@ def run(scale: str | None = None, stdout=None) -> dict:
         if stdout is not None:
             stdout.write(msg)
 
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return _measure(scale, _postgres_data(scale, say), say)
     path, spec = database(scale, say)
     with using_database(path):
         return _measure(scale, spec, say)
+
+
+def _postgres_data(scale: str, say) -> Spec:
+    """On PostgreSQL (``DATABASE_URL``) the data lives in that database: migrated and
+    generated there once when it holds no unit at all; a database with other data is
+    refused (use a database of its own, e.g. ``qunli_caseload``)."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from bench.caseload_data import generate
+    from qunli.casework.models import Case
+    from qunli.orgs.models import Unit
+
+    spec = SPECS.get(scale) or Spec(cases=int(scale))
+    call_command("migrate", verbosity=0, interactive=False)
+    if not Unit.objects.exists():
+        t = time.perf_counter()
+        say(f"caseload: generated in {time.perf_counter() - t:.0f} s: {generate(spec, say=say)}")
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE")
+    elif Case.objects.count() != spec.cases or not Unit.objects.filter(name="甘肃省").exists():
+        raise RuntimeError("caseload: this PostgreSQL database holds other data; point DATABASE_URL at an empty "
+                           "database of its own (it is generated there once)")
+    return spec
 
 
 def _measure(scale, spec, say) -> dict:

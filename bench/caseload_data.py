@@ -155,7 +155,7 @@ def generate(spec: Spec, seed: int = 2026, say=print) -> dict:
                               "password_changed_at": now, "is_active": True, "date_joined": now})
                 grants.append({"id": gid, "user_id": uid, "role": "staff", "unit_id": county.pk, "all_lines": False,
                                "created_at": now})
-                grant_lines.append({"grant_id": gid, "line_id": line_ids[code].pk})
+                grant_lines.append({"id": gid, "grant_id": gid, "line_id": line_ids[code].pk})
                 members.append(uid)
             team_users.append(members)
         _write(User, users)
@@ -244,4 +244,15 @@ def generate(spec: Spec, seed: int = 2026, say=print) -> dict:
         counts["members"] = _write(CaseMember, ({"id": i + 1, **r} for i, r in enumerate(members_rows)))
         counts["referrals"] = _write(Referral, ({"id": i + 1, **r} for i, r in enumerate(referral_rows)))
     counts.update(units=n_units, teams=len(teams), accounts=len(users))
+    from django.db import connection
+
+    if connection.vendor == "postgresql":  # rows came with explicit keys: move the sequences past them
+        from django.core.management.color import no_style
+
+        from qunli.orgs.models import Unit
+
+        with connection.cursor() as cur:
+            for sql in connection.ops.sequence_reset_sql(no_style(), [Unit, User, Grant, Grant.lines.through, Request,
+                                                                      Case, CaseMember, Referral]):
+                cur.execute(sql)
     return counts
