@@ -3,7 +3,8 @@ see), the case page with its timeline and the step forms, the referral inbox, an
 system administrator's calendar and request types.
 
 Every case read goes through ``Case.objects.visible_to`` (need-to-know): a case outside it
-is a 404, whatever grant the user holds on its unit."""
+is a 404, whatever grant the user holds on its unit. The caseworker's and supervisor's lists
+read through ``Case.objects.in_team_of``, the same rule narrowed to the user's role."""
 
 from django.contrib import messages
 from django.http import Http404
