@@ -204,7 +204,8 @@ def _postgres_data(scale: str, say) -> Spec:
     call_command("migrate", verbosity=0, interactive=False)
     if not Unit.objects.exists():
         t = time.perf_counter()
-        say(f"caseload: generated in {time.perf_counter() - t:.0f} s: {generate(spec, say=say)}")
+        counts = generate(spec, say=say)
+        say(f"caseload: generated in {time.perf_counter() - t:.0f} s: {counts}")
         with connection.cursor() as cur:
             cur.execute("ANALYZE")
     elif Case.objects.count() != spec.cases or not Unit.objects.filter(name="甘肃省").exists():
