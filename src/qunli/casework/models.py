@@ -143,7 +143,10 @@ class NeedToKnowQuerySet(models.QuerySet):
         if role == "supervisor":
             mine = Q(supervisor=user)
         else:
-            mine = Q(caseworker=user) | Q(pk__in=CaseMember.objects.filter(user=user).values("case_id"))
+            # one IN over a union, not "caseworker = … OR pk IN (members)": PostgreSQL cannot
+            # combine an index with a hashed subplan under OR and scans every case
+            mine = Q(pk__in=Case._base_manager.filter(caseworker=user).order_by().values("pk").union(
+                CaseMember.objects.filter(user=user).order_by().values("case_id"), all=True))
         return self.filter(mine & visible)
 
 
