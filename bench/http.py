@@ -49,13 +49,14 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, settings_module: str, db: Path, log):
+    def __init__(self, settings_module: str, db: Path, log, extra_env: dict | None = None):
         from django.conf import settings
 
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, DATABASE_URL=f"sqlite:///{db}", DJANGO_SETTINGS_MODULE=settings_module,
-                   PYTHONPATH=os.pathsep.join([str(settings.PROJECT_DIR), os.environ.get("PYTHONPATH", "")]))
+                   PYTHONPATH=os.pathsep.join([str(settings.PROJECT_DIR), os.environ.get("PYTHONPATH", "")]),
+                   **(extra_env or {}))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{self.port}",
              "--log-level", "warning", "--timeout", "60", "qunli.wsgi:application"],

@@ -206,3 +206,7 @@ QUNLI_OPENING_YEARS = int(os.environ.get("QUNLI_OPENING_YEARS", "25"))
 # A TrueType/OpenType font with CJK glyphs for the reading watermark; empty = the Noto CJK
 # fonts of Debian's fonts-noto-cjk package (records/use.py FONT_CANDIDATES).
 QUNLI_WATERMARK_FONT = os.environ.get("QUNLI_WATERMARK_FONT", "")
+# Reverse proxies (nginx in front of gunicorn) whose X-Forwarded-For is believed: addresses or
+# networks, comma-separated. Empty: the header is ignored and the direct peer is the client
+# (core.clientip.client_ip, used by the portal's per-IP rate limits and the login log).
+QUNLI_TRUSTED_PROXIES = [s.strip() for s in os.environ.get("QUNLI_TRUSTED_PROXIES", "").split(",") if s.strip()]

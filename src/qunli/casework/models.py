@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from qunli.core import crypto
-from qunli.core.scoping import CHANGE, VIEW, ScopedQuerySet, ScopeSpec, any_of, scope_q
+from qunli.core.scoping import CHANGE, VIEW, ScopedQuerySet, ScopeSpec, scope_q
 
 # --- configuration: calendar and request types ------------------------------------------------
 
@@ -71,21 +71,32 @@ def case_q(user, action: str = VIEW) -> Q | None:
       (intake and assignment);
     * staff with a CHANGE grant on the receiving unit of a pending transfer or referral
       (to decide whether to accept it).
-    A grant on the unit alone is not enough."""
+    A grant on the unit alone is not enough.
+
+    Shape: ``pk IN (arm UNION arm …)``, one arm per way in, each served by its own index
+    (caseworker, supervisor, member, unassigned intake, pending referral) and checked against
+    its grant inside the arm. The same rule written as one ``WHERE`` OR-ing the conditions
+    cannot use any of those indexes, so the database walks every case of the grant's
+    subtree — at a province's million cases, hundreds of milliseconds per list (``qunli
+    bench caseload`` measures both)."""
     if not getattr(user, "is_authenticated", False):
         return None
     grant = scope_q(Case.scope, user, action)
     change = scope_q(Case.scope, user, CHANGE)
-    parts = []
+    cases = Case._base_manager.order_by()
+    arms = []
     if grant is not None:
-        team = Q(caseworker=user) | Q(supervisor=user) | Q(pk__in=CaseMember.objects.filter(user=user).values("case_id"))
-        parts.append(grant & team)
+        arms += [cases.filter(grant, caseworker=user).values("pk"),
+                 cases.filter(grant, supervisor=user).values("pk"),
+                 cases.filter(grant, pk__in=CaseMember.objects.filter(user=user).values("case_id")).values("pk")]
     if change is not None:
-        parts.append(change & Q(caseworker__isnull=True, status=Case.Status.RECEIVED))
+        arms.append(cases.filter(change, caseworker__isnull=True, status=Case.Status.RECEIVED).values("pk"))
         to_q = scope_q(Referral.receiver_scope, user, CHANGE)
         if to_q is not None:
-            parts.append(Q(pk__in=Referral.objects.filter(to_q, status=Referral.Status.PENDING).values("case_id")))
-    return any_of(parts)
+            arms.append(Referral._base_manager.filter(to_q, status=Referral.Status.PENDING).order_by().values("case_id"))
+    if not arms:
+        return None
+    return Q(pk__in=arms[0].union(*arms[1:], all=True))  # IN ignores duplicates: no dedup pass
 
 
 class NeedToKnowQuerySet(models.QuerySet):
@@ -106,6 +117,37 @@ class NeedToKnowQuerySet(models.QuerySet):
             return self.filter(case__in=cases)
         # a to-many path (a person served with several cases): a subquery keeps rows unique
         return self.filter(pk__in=self.model._base_manager.filter(**{f"{self.case_path}__in": cases}).values("pk"))
+
+    def in_team_of(self, user, role: str, action: str = VIEW):
+        """Cases (only on Case) where ``user`` is the ``role`` — "supervisor", or "worker"
+        (caseworker or added member) — and which ``visible_to(user, action)`` shows: the
+        same rows as ``visible_to(user, action).filter(<role>)``, as a query the database
+        answers from the role's own index in list order.
+
+        Why it is the same: on rows where the user is in the team, ``case_q``'s team arms
+        reduce to the grant alone; its intake arm lies inside the grant too (a CHANGE grant
+        is also a VIEW grant), so what remains is ``role ∧ (grant ∨ pending referral to
+        the user's units)``. ``test_in_team_of_equals_visible_to_filtered`` checks it."""
+        assert not self.case_path and role in ("supervisor", "worker")
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        grant = scope_q(Case.scope, user, action)
+        ways = [grant] if grant is not None else []
+        to_q = scope_q(Referral.receiver_scope, user, CHANGE)
+        if to_q is not None:
+            ways.append(Q(pk__in=Referral._base_manager.filter(to_q, status=Referral.Status.PENDING)
+                          .order_by().values("case_id")))
+        if not ways:
+            return self.none()
+        visible = ways[0] if len(ways) == 1 else ways[0] | ways[1]
+        if role == "supervisor":
+            mine = Q(supervisor=user)
+        else:
+            # one IN over a union, not "caseworker = … OR pk IN (members)": PostgreSQL cannot
+            # combine an index with a hashed subplan under OR and scans every case
+            mine = Q(pk__in=Case._base_manager.filter(caseworker=user).order_by().values("pk").union(
+                CaseMember.objects.filter(user=user).order_by().values("case_id"), all=True))
+        return self.filter(mine & visible)
 
 
 def _manager(case_path: str):
@@ -285,7 +327,12 @@ class Case(models.Model):
         verbose_name_plural = "个案"
         indexes = [models.Index(fields=["caseworker", "status", "resolve_due"], name="case_worker_status_due"),
                    models.Index(fields=["supervisor", "status", "resolve_due"], name="case_super_status_due"),
-                   models.Index(fields=["unit", "status"], name="case_unit_status")]
+                   models.Index(fields=["unit", "status"], name="case_unit_status"),
+                   # the need-to-know arms (case_q) and the caseworker's / supervisor's lists:
+                   # cases of one user in resolve-date order, with the unit for the grant check,
+                   # without touching the table
+                   models.Index(fields=["caseworker", "resolve_due", "unit"], name="case_worker_due"),
+                   models.Index(fields=["supervisor", "resolve_due", "unit"], name="case_super_due")]
 
     def __str__(self):
         return f"个案 {self.request.tracking_code}" if self.request_id else "个案"
@@ -393,7 +440,9 @@ class Referral(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["to_unit", "status"], name="referral_to_status")]
+        indexes = [models.Index(fields=["to_unit", "status"], name="referral_to_status"),
+                   # the need-to-know referral arm: the few pending ones, whatever the history
+                   models.Index(fields=["status", "to_unit"], name="referral_status_to")]
 
     def __str__(self):
         return f"{self.get_kind_display()}：{self.from_unit} → {self.to_unit}"

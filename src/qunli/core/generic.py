@@ -54,11 +54,42 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.CAP + 1].count()
+        # order_by(): the order changes no count, and sorting every candidate row before
+        # counting them is most of the cost of counting
+        return self.object_list.order_by()[: self.CAP + 1].count()
 
     @property
     def capped(self) -> bool:
         return self.count > self.CAP
+
+
+class IdsFirstPaginator(CappedPaginator):
+    """For lists whose visible rows are a bounded set that is costly to find (the
+    need-to-know case lists: a union of the team's cases): one query finds and sorts the
+    ids of at most CAP + 1 rows — the count and the page's slice both come from it — and a
+    second loads the page's rows with their related rows, by primary key. Sorting thousands
+    of narrow rows instead of thousands of joined ones, and finding the set once instead of
+    twice (count and page)."""
+
+    def __init__(self, object_list, per_page, select_related=(), **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.select_related = select_related
+
+    @cached_property
+    def ids(self) -> list:
+        return list(self.object_list.values_list("pk", flat=True)[: self.CAP + 1])
+
+    @cached_property
+    def count(self) -> int:
+        return len(self.ids)
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        ids = self.ids[bottom:bottom + self.per_page]
+        # the ids came from the scoped query: load them as they are, without scoping again
+        rows = self.object_list.model._base_manager.select_related(*self.select_related).in_bulk(ids)
+        return self._get_page([rows[i] for i in ids if i in rows], number, self)
 
 
 class BusinessRequiredMixin(LoginRequiredMixin):
@@ -84,6 +115,7 @@ class ObjectListView(BusinessRequiredMixin, TemplateView):
     import_kind = ""
     export_name = "export"
     select_related: tuple[str, ...] = ()
+    paginator_class = CappedPaginator  # IdsFirstPaginator: see there
 
     def base_queryset(self):
         qs = self.model.objects.visible_to(self.request.user, VIEW)
@@ -128,7 +160,8 @@ class ObjectListView(BusinessRequiredMixin, TemplateView):
         if request.GET.get("export") == "xlsx":
             return stream_xlsx(self.export_name, [c.label for c in self.columns],
                                ([c.value(o) for c in self.columns] for o in qs.iterator(chunk_size=2000)))
-        paginator = CappedPaginator(qs, self.paginate_by)
+        paginator = (IdsFirstPaginator(qs, self.paginate_by, self.select_related)
+                     if self.paginator_class is IdsFirstPaginator else self.paginator_class(qs, self.paginate_by))
         page = paginator.get_page(request.GET.get("page"))
         context = self.get_context_data(page=page, filter_form=form, sort=sort, columns=self.columns,
                                         rows=[(o, [c.value(o) for c in self.columns]) for o in page.object_list],

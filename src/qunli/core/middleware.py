@@ -5,6 +5,7 @@ from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from .clientip import log_ip
 from .context import request_id_var
 
 
@@ -44,7 +45,7 @@ class IdleTimeoutMiddleware:
                 from .models import LoginEvent
 
                 LoginEvent.objects.create(username=request.user.username, outcome=LoginEvent.Outcome.TIMEOUT,
-                                          ip=request.META.get("REMOTE_ADDR"))
+                                          ip=log_ip(request))
                 logout(request)
                 return redirect(f"{reverse('login')}?timeout=1")
             request.session[self.KEY] = now

@@ -4,12 +4,13 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from .clientip import log_ip
 from .models import LoginEvent
 
 
 def _record(request, username: str, outcome: str) -> None:
     meta = getattr(request, "META", {}) or {}
-    LoginEvent.objects.create(username=(username or "")[:150], outcome=outcome, ip=meta.get("REMOTE_ADDR"),
+    LoginEvent.objects.create(username=(username or "")[:150], outcome=outcome, ip=log_ip(request) if meta else None,
                               user_agent=meta.get("HTTP_USER_AGENT", "")[:300])
 
 

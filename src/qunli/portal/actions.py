@@ -53,6 +53,18 @@ def intake_units():
             .select_related("line").order_by("path"))
 
 
+def intake_unit_groups() -> list[tuple[str, list[tuple[int, str]]]]:
+    """The intake units grouped by their county, in tree order: [(county name, [(pk, unit
+    name), ...]), ...] — two queries, values only (the submit form lists every one)."""
+    counties = dict(Unit.objects.filter(level=Level.COUNTY, line__isnull=True).values_list("path", "name"))
+    depths = sorted({len(p) for p in counties}, reverse=True)
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for pk, name, path in intake_units().values_list("pk", "name", "path"):
+        county = next((counties[path[:d]] for d in depths if path[:d] in counties), "")
+        groups.setdefault(county, []).append((pk, name))
+    return list(groups.items())
+
+
 def submit_request(*, unit, type, name: str, phone: str, description: str) -> Case:
     """Record a citizen's request as received through the portal (channel 网上)."""
     if len((description or "").strip()) > DESCRIPTION_MAX:

@@ -10,8 +10,11 @@ PostgreSQL), so the count is exact under concurrency, needs no extra service and
 
 Limits (count, window in seconds) default to ``DEFAULT_LIMITS``; ``settings.QUNLI_PORTAL_RATE_LIMITS``
 may override single entries, and the environment variable ``QUNLI_PORTAL_RATE_FACTOR``
-(an integer, default 1) multiplies every count — the ``portal`` benchmark sets it to 1000
-because its 100 clients all come from 127.0.0.1."""
+(an integer, default 1) multiplies every count.
+
+The address counted per IP is ``core.clientip.client_ip(request)``: behind a reverse proxy
+listed in ``QUNLI_TRUSTED_PROXIES`` it is the client's address from ``X-Forwarded-For`` (read
+from the right), otherwise the direct peer; a spoofed header from anyone else is ignored."""
 
 import os
 import random
@@ -23,6 +26,7 @@ from django.db import connection
 from django.utils import timezone
 
 from qunli.core import crypto
+from qunli.core.clientip import client_ip  # noqa: F401 - the portal's views count per client_ip(request)
 
 from .models import RateLimit
 
@@ -70,10 +74,3 @@ def hit(name: str, subject: str) -> bool:
     if count == 1 and random.random() < 0.01:  # now and then, forget windows that are over
         RateLimit.objects.filter(expires_at__lt=timezone.now()).delete()
     return count <= allowed
-
-
-def client_ip(request) -> str:
-    """REMOTE_ADDR (gunicorn binds 127.0.0.1 or faces clients directly). Behind a reverse proxy
-    every citizen would share the proxy's address; reading X-Forwarded-For from a trusted proxy
-    is not implemented yet (a header any client can send must not be trusted)."""
-    return request.META.get("REMOTE_ADDR", "") or "unknown"

@@ -337,3 +337,72 @@ def test_query_ceilings(team, tree, client_for):
         with CaptureQueriesContext(connection) as ctx:
             assert c.get(url).status_code == 200
         assert len(ctx.captured_queries) <= ceiling, (url, len(ctx.captured_queries))
+
+
+def test_case_list_query_counts_stay_flat(team, tree, client_for, django_assert_max_num_queries):
+    """Every case list (caseworker's, supervisor's, intake queue, due, all) runs a fixed
+    number of queries whatever the number of rows: 3 cases or 15, sorted either way."""
+    def make(n):
+        for _ in range(n):
+            case = assigned(team, tree)
+            actions.add_member(team["worker"], case, user=team["member"])
+        new_case(team, tree)  # one unassigned, for the intake queue
+
+    urls = ("/casework/mine/", "/casework/supervised/", "/casework/unassigned/", "/casework/due/", "/casework/",
+            "/casework/?sort=-request__received_at", "/casework/supervised/?sort=status")
+    ceilings = {}
+    make(3)
+    for who in ("worker", "super", "member", "intake"):
+        c = client_for(team[who])
+        c.get("/casework/mine/")  # warm the session
+        for url in urls:
+            with CaptureQueriesContext(connection) as ctx:
+                assert c.get(url).status_code == 200
+            ceilings[(who, url)] = len(ctx.captured_queries)
+    assert max(ceilings.values()) <= 14, ceilings
+    make(12)
+    for who in ("worker", "super", "member", "intake"):
+        c = client_for(team[who])
+        c.get("/casework/mine/")
+        for url in urls:
+            with django_assert_max_num_queries(ceilings[(who, url)]):  # no query per row
+                assert c.get(url).status_code == 200
+
+
+def test_in_team_of_equals_visible_to_filtered(team, tree, accounts, lines):
+    """The role lists' query (``in_team_of``) shows exactly what the need-to-know rule shows
+    for that role: with cases assigned, with an added member, after the grant is gone, and
+    with a pending transfer to a unit where the user may accept it."""
+    from django.db.models import Q
+
+    from qunli.casework.models import CaseMember
+    from qunli.core.scoping import forget_grants
+
+    cases = [assigned(team, tree) for _ in range(3)]
+    actions.add_member(team["worker"], cases[0], user=team["member"])
+    new_case(team, tree)  # unassigned
+    outsider = make_user("outsider")  # supervises a case but holds no grant any more
+    grant(outsider, "staff", tree["county"], lines=[lines["women"]])
+    cases[1] = actions.assign_case(team["super"], cases[1], caseworker=team["worker"], supervisor=outsider)
+    outsider.grants.all().delete()
+    forget_grants(outsider)
+    receiver = make_user("receiver")  # the county union's staff, receiving a referral
+    grant(receiver, "staff", tree["county"], lines=[lines["union"]])
+    actions.refer(team["worker"], cases[2], to_unit=tree["union"], reason="需要法律援助")
+    cases[2].refresh_from_db()
+    cases[2].supervisor = receiver  # a supervisor outside the case's unit: sees it only through the referral
+    cases[2].save(update_fields=["supervisor"])
+
+    def expected(user, role):
+        qs = Case.objects.visible_to(user)
+        if role == "supervisor":
+            return set(qs.filter(supervisor=user).values_list("pk", flat=True))
+        return set(qs.filter(Q(caseworker=user) | Q(pk__in=CaseMember.objects.filter(user=user).values("case_id")))
+                   .values_list("pk", flat=True))
+
+    for user in (team["worker"], team["super"], team["member"], team["colleague"], outsider, receiver):
+        for role in ("supervisor", "worker"):
+            got = set(Case.objects.in_team_of(user, role).values_list("pk", flat=True))
+            assert got == expected(user, role), (user.username, role)
+    assert set(Case.objects.in_team_of(receiver, "supervisor").values_list("pk", flat=True)) == {cases[2].pk}
+    assert not Case.objects.in_team_of(outsider, "supervisor").exists()

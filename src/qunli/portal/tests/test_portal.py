@@ -215,6 +215,35 @@ def test_submissions_are_rate_limited_per_ip(client, tree):
                                                ).status_code == 302
 
 
+def test_spoofed_forwarded_for_does_not_escape_the_ip_limit(tree, settings):
+    settings.QUNLI_TRUSTED_PROXIES = ["10.9.0.1"]
+    flooder = Client(REMOTE_ADDR="10.0.5.1")  # not a trusted proxy: its X-Forwarded-For is ignored
+    for i in range(5):
+        r = flooder.post(reverse("portal:submit"), form_data(tree, phone=f"1390000010{i}"),
+                         HTTP_X_FORWARDED_FOR=f"198.51.100.{i}")
+        assert r.status_code == 302
+    r = flooder.post(reverse("portal:submit"), form_data(tree, phone="13900000109"),
+                     HTTP_X_FORWARDED_FOR="198.51.100.99")
+    assert r.status_code == 429
+    assert Request.objects.count() == 5
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_quota(tree, settings):
+    settings.QUNLI_TRUSTED_PROXIES = ["10.9.0.1"]
+    proxy = Client(REMOTE_ADDR="10.9.0.1")
+    for i in range(5):
+        r = proxy.post(reverse("portal:submit"), form_data(tree, phone=f"1390000020{i}"),
+                       HTTP_X_FORWARDED_FOR="1.1.1.1, 198.51.100.7")  # leftmost entry: whatever the client sent
+        assert r.status_code == 302
+    flooded = proxy.post(reverse("portal:submit"), form_data(tree, phone="13900000209"),
+                         HTTP_X_FORWARDED_FOR="2.2.2.2, 198.51.100.7")  # a new spoofed entry changes nothing
+    assert flooded.status_code == 429
+    other = proxy.post(reverse("portal:submit"), form_data(tree, phone="13900000209"),
+                       HTTP_X_FORWARDED_FOR="198.51.100.8")
+    assert other.status_code == 302
+    assert Request.objects.count() == 6
+
+
 def test_submissions_are_rate_limited_per_phone(tree):
     for i in range(3):
         r = Client(REMOTE_ADDR=f"10.0.1.{i}").post(reverse("portal:submit"), form_data(tree))
@@ -321,3 +350,17 @@ def test_staff_manage_notices_within_their_grant(tree, accounts, client_for):
     admin = Client()
     admin.force_login(accounts["sysadmin"])
     assert admin.get(reverse("portal:notice_list")).status_code == 403
+
+
+def test_unit_picker_groups_by_county_keeps_the_choice_and_escapes(client, tree, lines):
+    from conftest import add_unit
+
+    add_unit(tree["town"], name="<b>城关镇</b>总工会", level="township", line=lines["union"])
+    html = client.get(reverse("portal:submit")).content.decode()
+    group = html[html.index('<optgroup label="示范县">'):]
+    group = group[:group.index("</optgroup>")]
+    assert "示范县妇联" in group and "城关镇妇联" in group and "&lt;b&gt;城关镇&lt;/b&gt;总工会" in group
+    assert "东风村妇联" not in html  # village units take no requests
+    assert '<optgroup label="邻县">' in html and "邻县妇联" in html
+    r = submit(client, tree, description="")  # re-displayed with an error: the chosen unit stays chosen
+    assert f'<option value="{tree["women"].pk}" selected>' in r.content.decode()
