@@ -331,8 +331,16 @@ def test_desk_registration_and_detail_pages(accounts, fonds, scanned, client_for
 def test_a_damaged_scan_has_no_pages_and_no_server_error(accounts, fonds, capture, django_capture_on_commit_callbacks):
     from qunli.records import actions
 
-    broken = capture(title="损坏的扫描件", openness="open", files=[("bad.pdf", b"%PDF-1.4 not really a pdf")])
+    from django.core.files.storage import default_storage
+
+    from qunli.records.tests.pdfs import minimal_pdf
+
+    # capture refuses a broken file, so the damage happens in storage afterwards (bit rot)
+    broken = capture(title="损坏的扫描件", openness="open", files=[("bad.pdf", minimal_pdf(b"rot"))])
     actions.file_items(accounts["women_staff"], [broken.pk])
+    stored = broken.files.get().storage_name
+    with open(default_storage.path(stored), "wb") as fh:
+        fh.write(b"%PDF-1.4 not really a pdf")
     c = Client()
     portal_request(c, broken)
     line = UseLine.objects.get()
