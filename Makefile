@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/qunli
 
-.PHONY: run test install install-test assets chromium test-sqlite test-postgres bench lint clean
+.PHONY: run test install install-test assets chromium pdf-libs test-sqlite test-postgres bench lint clean
 
-run: install
+run: install pdf-libs
 	PORT=$(PORT) $(BIN)/qunli serve
 
-test: install-test chromium
+test: install-test chromium pdf-libs
 	$(MAKE) --no-print-directory test-sqlite test-postgres
 
 $(BIN)/python:
@@ -34,8 +34,14 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian's chromium for the browser tests…"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+
+# PDF output (归档文件目录, 销毁清册, 利用证明) uses weasyprint, which needs Pango and a CJK font.
+pdf-libs:
+	@$(BIN)/python -c "import weasyprint" >/dev/null 2>&1 || { \
+	  echo "Installing Pango for PDF output (weasyprint)…"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; }
 	@fc-list :lang=zh family 2>/dev/null | grep -q . || { \
-	  echo "Installing a CJK font (fonts-noto-cjk) for the printed catalogues (PDF)…"; \
+	  echo "Installing a CJK font (fonts-noto-cjk) for PDF output…"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk fontconfig >/dev/null; }
 
 test-sqlite:
