@@ -1114,9 +1114,11 @@ class _sqlite_tuning:
 
 def run_import(kind: str, path, *, user, file_name: str = "", commit: bool = False,
                progress: Callable[[int], None] | None = None, job=None, file_sm3: str = "",
-               batch_size: int = BATCH_SIZE) -> Outcome:
+               batch_size: int = BATCH_SIZE, on_commit: Callable[[Outcome], None] | None = None) -> Outcome:
     """Read, validate and (when ``commit``) write a whole file. Never raises for bad data
-    or a bad file: the outcome carries ``message`` (file-level) or ``errors`` (per row)."""
+    or a bad file: the outcome carries ``message`` (file-level) or ``errors`` (per row).
+    ``on_commit(outcome)`` runs inside the import's transaction once every row is written
+    (the background job marks itself done there, so "done" and the rows commit together)."""
     path = Path(path)
     file_name = file_name or path.name
     out = Outcome(kind=kind)
@@ -1129,6 +1131,8 @@ def run_import(kind: str, path, *, user, file_name: str = "", commit: bool = Fal
                 if out.error_rows:
                     raise _Rollback
                 out.committed = True
+                if on_commit is not None:
+                    on_commit(out)
         else:
             _run(importer, rows, user, out, False, progress, batch_size, job, file_name, file_sm3)
     except _Rollback:
@@ -1354,7 +1358,7 @@ def _validated(importer, rows: Rows, ctx, mapping):
         return
     ctx.extra["large"] = True
     _WORKER = state
-    pool = multiprocessing.get_context("fork").Pool(n_workers)
+    pool = multiprocessing.get_context("fork").Pool(n_workers, initializer=_die_with_parent)
     try:
         pending: deque = deque()
         window = 2 * n_workers + 2
@@ -1395,7 +1399,7 @@ def _validated_ranges(importer, ctx, state, plan, rows: Rows, n_workers: int):
     ctx.extra["large"] = True
     ctx.extra["reread"] = reread
     _WORKER = state
-    pool = multiprocessing.get_context("fork").Pool(n_workers)
+    pool = multiprocessing.get_context("fork").Pool(n_workers, initializer=_die_with_parent)
     row_base = rows.last + 1
     try:
         pending: deque = deque()
@@ -1425,6 +1429,18 @@ def _validated_ranges(importer, ctx, state, plan, rows: Rows, n_workers: int):
         pool.terminate()
         pool.join()
         _WORKER = ()
+
+
+def _die_with_parent() -> None:
+    """Pool initializer: a validating worker ends when the importing process dies (killed
+    worker, OOM), instead of lingering as an orphan (Linux ``PR_SET_PDEATHSIG``)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
 
 
 def _chain(head, source):

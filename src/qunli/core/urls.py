@@ -21,3 +21,11 @@ urlpatterns += [
     path("import/<uuid:pk>/", import_views.import_job, name="import_job"),
     path("import/<uuid:pk>/errors.xlsx", import_views.import_errors, name="import_errors"),
 ]
+
+from . import export_views  # noqa: E402
+
+urlpatterns += [
+    path("export/", export_views.export_start, name="export_start"),
+    path("export/<uuid:pk>/", export_views.export_job, name="export_job"),
+    path("export/<uuid:pk>/download/", export_views.export_download, name="export_download"),
+]
