@@ -215,6 +215,19 @@ def _foreign_objects(tree, lines):
     outsider = User.objects.create_user(id=FOREIGN_PK, username="waixian", display_name="邻县秘密账户",
                                         password="Qunli-Test-2026!", must_change_password=False)
     ApiToken.objects.create(id=FOREIGN_PK, user=outsider, name="邻县秘密令牌", prefix="qlt_xxxx", key_digest="0" * 64)
+    # Owned, not scoped: that account's import job (interrupted: 重新执行 offered) and finished export
+    # (its file on disk) at the foreign uuid; only their owner may see, retry or download them.
+    import tempfile
+
+    from qunli.core.models import ExportJob, ImportJob
+
+    ImportJob.objects.create(id=FOREIGN_UUID, kind="persons", user=outsider, file_name="邻县秘密名单.csv",
+                             file_path="/nonexistent/邻县秘密名单.csv", file_sm3="0" * 64, status="interrupted",
+                             message="邻县秘密任务")
+    with tempfile.NamedTemporaryFile("w", suffix=".xlsx", delete=False) as fh:
+        fh.write("邻县秘密导出内容")
+    ExportJob.objects.create(id=FOREIGN_UUID, kind="persons", user=outsider, status="done", rows=1, unmasked=True,
+                             file_path=fh.name, message="邻县秘密导出")
 
 
 def _foreign_casework(where, person):
