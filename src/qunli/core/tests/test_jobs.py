@@ -7,13 +7,13 @@ import datetime as dt
 import io
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
 from qunli.core import import_views, jobs
 from qunli.core.identifiers import make_id_number
 from qunli.core.models import ImportJob
+from qunli.core.tests.queue import run_queued
 from qunli.people.models import Person
 
 
@@ -59,7 +59,7 @@ def test_a_large_import_is_queued_then_run_by_the_worker(client_for, accounts, b
     page = client.get(reverse("core:import_job", args=[job.pk]), HTTP_HX_REQUEST="true")
     assert "排队中" in page.content.decode()
 
-    call_command("worker", burst=True)
+    run_queued()
     job.refresh_from_db()
     assert job.status == ImportJob.Status.VALIDATED and job.total_rows == 30 and job.attempts == 1
     assert Person.objects.count() == 0  # a dry run writes nothing
@@ -68,7 +68,7 @@ def test_a_large_import_is_queued_then_run_by_the_worker(client_for, accounts, b
         client.post(reverse("core:import_job", args=[job.pk]), {"action": "confirm"})
     job.refresh_from_db()
     assert job.status == ImportJob.Status.RUNNING and job.commit
-    call_command("worker", burst=True)
+    run_queued()
     job.refresh_from_db()
     assert job.status == ImportJob.Status.DONE and job.created_rows == 30
     assert Person.objects.count() == 30
@@ -107,7 +107,7 @@ def test_a_job_claimed_by_a_dead_local_process_is_interrupted_at_once_and_can_be
         client.post(reverse("core:import_job", args=[job.pk]), {"action": "retry"})
     job.refresh_from_db()
     assert job.status == ImportJob.Status.RUNNING and job.worker == ""
-    call_command("worker", burst=True)
+    run_queued()
     job.refresh_from_db()
     assert job.status == ImportJob.Status.DONE and job.attempts == 1 and Person.objects.count() == 7
 
