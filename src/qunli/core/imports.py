@@ -1233,6 +1233,9 @@ def _slim(importer, ctx, results, pick):
 def _pool_chunk(chunk, convert):
     importer, ctx = _WORKER[:2]
     res = _validate_chunk(chunk, convert)
+    if importer.blocks and res and all(r is not None and r[0] is None for r in res) and "_params" in res[0][1]:
+        good = [r[1] for r in res]  # a clean chunk of a commit: one block of columns (see _run)
+        return ("block", ([c["id_key"] for c in good], [c["id_hash"] for c in good], [c["_params"] for c in good]))
     return [r if r is None else (r[0], c) for r, c in _slim(importer, ctx, res, lambda r: r and r[1])]
 
 
@@ -1377,6 +1380,10 @@ def _validated(importer, rows: Rows, ctx, mapping):
             n_workers = 0
 
     def emit(chunk, results):  # cells stay raw: _run turns them into text only for an error
+        if isinstance(results, tuple):  # ("block", columns) from _pool_chunk
+            keys, hashes, params = results[1]
+            yield None, None, BLOCK, ([n for n, _ in chunk], keys, hashes, params, [c for _, c in chunk])
+            return
         for (row_no, cells), res in zip(chunk, results, strict=True):
             if res is not None:
                 yield row_no, cells, *res
@@ -1447,7 +1454,7 @@ def _validated_ranges(importer, ctx, state, plan, rows: Rows, n_workers: int):
             row_base += result[1]
             if result[0] == "block":
                 idxs, keys, hashes, params = result[2]
-                yield None, None, BLOCK, ([base + i for i in idxs], keys, hashes, params)
+                yield None, None, BLOCK, ([base + i for i in idxs], keys, hashes, params, None)
                 return
             for idx, err, cleaned, cells in result[2]:
                 yield base + idx, cells, err, cleaned
@@ -1558,12 +1565,12 @@ def _run(importer, rows, user, out: Outcome, commit, progress, batch_size, job, 
         INSERT values), written as a whole while the file is clean so far. A chunk with a
         duplicate or a row already registered — or any chunk once an error was seen — goes row
         by row instead, so every error is found, worded and ordered as in a serial run."""
-        row_nos, keys, hashes, params = block
+        row_nos, keys, hashes, params, cells = block  # cells: the raw rows, when the main process read them
         seen = ctx.seen
         if batch or out.error_rows or len(set(keys)) != len(keys) or not seen.keys().isdisjoint(keys) \
                 or importer.check_block(row_nos, hashes, ctx):
-            for n, k, h, p in zip(row_nos, keys, hashes, params, strict=True):
-                take(n, None, None, {"id_key": k, "id_hash": h, "_params": p})
+            for i, (n, k, h, p) in enumerate(zip(row_nos, keys, hashes, params, strict=True)):
+                take(n, cells[i] if cells else None, None, {"id_key": k, "id_hash": h, "_params": p})
             return
         seen.update(zip(keys, row_nos, strict=True))
         out.total_rows += len(keys)

@@ -25,9 +25,10 @@ def parallel(monkeypatch, settings):
     return taken
 
 
-def roster(ids) -> str:
+def roster(ids, quoted=False) -> str:
+    q = '"' if quoted else ""
     return "姓名,身份证号,所属单位,联系电话,住址\n" + "".join(
-        f"人{i},{v},东风村妇联,1370000{i:04d},住址{i}\n" for i, v in enumerate(ids, start=1))
+        f"人{i},{v},东风村妇联,1370000{i:04d},{q}住址{i}{q}\n" for i, v in enumerate(ids, start=1))
 
 
 def test_clean_chunks_are_written_as_blocks_with_every_field(tmp_path, accounts, tree, parallel):
@@ -57,3 +58,20 @@ def test_a_row_already_registered_stops_the_blocks_and_is_named(tmp_path, accoun
                      user=accounts["women_staff"], commit=True)
     assert not out.committed and Person.objects.count() == 1
     assert [(e["row"], e["reason"][:8]) for e in out.errors] == [(21, "该身份证号已登记")]
+
+
+def test_row_chunks_read_by_the_main_process_use_blocks_too(tmp_path, accounts, tree, parallel):
+    """A quoted CSV (or a workbook) is read by the main process and handed out as row chunks:
+    clean chunks come back as blocks, and a later duplicate still shows its original cells."""
+    ids = [idn(i) for i in range(1, 31)]
+    out = run_import("persons", write(tmp_path, "q.csv", roster(ids, quoted=True)), user=accounts["women_staff"],
+                     commit=True)
+    assert out.ok and Person.objects.count() == 30 and sum(parallel) == 30
+    assert Person.objects.get(name="人9").reveal("address") == "住址9"
+    Person.objects.all().delete()
+    parallel.clear()
+    ids[28] = ids[2]
+    out = run_import("persons", write(tmp_path, "q2.csv", roster(ids, quoted=True)), user=accounts["women_staff"],
+                     commit=True)
+    assert not out.committed and Person.objects.count() == 0
+    assert [(e["row"], e["values"][:2]) for e in out.errors] == [(30, ["人29", ids[2]])]
