@@ -157,3 +157,28 @@ def test_a_read_only_account_is_told_why_it_cannot_unmask(client_for, accounts, 
     assert "只能导出脱敏信息" in page and "导出完整身份证号" not in page
     resp = client.post(reverse("core:export_start"), {"kind": "persons", "unmasked": "on", "purpose": "核对"})
     assert "没有导出完整敏感信息的权限" in resp.content.decode() and not ExportJob.objects.exists()
+
+
+def test_an_export_whose_worker_died_leaves_no_file_and_runs_again(client_for, accounts, people,
+                                                                   django_capture_on_commit_callbacks):
+    import subprocess
+    import sys
+
+    from qunli.core import jobs
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    staff = accounts["women_staff"]
+    job = ExportJob.objects.create(kind="persons", user=staff, status=ExportJob.Status.RUNNING,
+                                   worker=jobs.worker_identity(dead.pid))
+    partial = export_jobs.exports_dir() / f"{job.pk}.xlsx.part"
+    partial.write_bytes(b"half a workbook")
+    client = client_for(staff)
+    page = client.get(reverse("core:export_job", args=[job.pk])).content.decode()
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.INTERRUPTED and "重新执行" in page and not partial.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("core:export_job", args=[job.pk]), {"action": "retry"})
+    run_queued()
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.DONE and job.rows == 4 and job.attempts == 1
