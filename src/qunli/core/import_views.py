@@ -131,6 +131,9 @@ def _start(job: ImportJob, commit: bool) -> None:
     """Small files in the request; larger ones queued for `qunli worker`."""
     size = Path(job.file_path).stat().st_size if Path(job.file_path).exists() else 0
     if size <= SYNC_MAX_BYTES:
+        # claimed by this web process, so a request killed mid-way shows as interrupted
+        job.worker, job.commit = jobs.worker_identity(), commit
+        ImportJob.objects.filter(pk=job.pk).update(worker=job.worker, commit=commit)
         process_job(job, commit)
         return
     ImportJob.objects.filter(pk=job.pk).update(commit=commit, worker="", message="排队中，等待后台处理…")
