@@ -153,3 +153,11 @@ def test_another_account_cannot_see_or_retry_a_job(client_for, accounts, tmp_pat
     assert client.post(reverse("core:import_job", args=[job.pk]), {"action": "retry"}).status_code == 404
     job.refresh_from_db()
     assert job.status == ImportJob.Status.INTERRUPTED
+
+
+def test_a_small_file_is_checked_in_the_request_by_a_named_process(client_for, accounts):
+    client = client_for(accounts["women_staff"])
+    _upload(client, roster(3))
+    job = ImportJob.objects.get()
+    assert job.status == ImportJob.Status.VALIDATED and not job.task_id
+    assert job.worker == jobs.worker_identity()  # a request killed mid-way is seen as interrupted
