@@ -237,6 +237,20 @@ def _foreign_objects(tree, lines):
     OutboundMessage.objects.create(id=FOREIGN_PK, channel="log", backend="logging", recipient=outsider,
                                    kind="assigned", text="邻县秘密外发", status="logged")
 
+    # Owned, not scoped: that account's import job (interrupted: 重新执行 offered) and finished export
+    # (its file on disk) at the foreign uuid; only their owner may see, retry or download them.
+    import tempfile
+
+    from qunli.core.models import ExportJob, ImportJob
+
+    ImportJob.objects.create(id=FOREIGN_UUID, kind="persons", user=outsider, file_name="邻县秘密名单.csv",
+                             file_path="/nonexistent/邻县秘密名单.csv", file_sm3="0" * 64, status="interrupted",
+                             message="邻县秘密任务")
+    with tempfile.NamedTemporaryFile("w", suffix=".xlsx", delete=False) as fh:
+        fh.write("邻县秘密导出内容")
+    ExportJob.objects.create(id=FOREIGN_UUID, kind="persons", user=outsider, status="done", rows=1, unmasked=True,
+                             file_path=fh.name, message="邻县秘密导出")
+
 
 def _foreign_casework(where, person):
     """casework: a case (need-to-know) under 邻县妇联 with its request, timeline, referral,

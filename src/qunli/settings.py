@@ -210,3 +210,18 @@ QUNLI_WATERMARK_FONT = os.environ.get("QUNLI_WATERMARK_FONT", "")
 # networks, comma-separated. Empty: the header is ignored and the direct peer is the client
 # (core.clientip.client_ip, used by the portal's per-IP rate limits and the login log).
 QUNLI_TRUSTED_PROXIES = [s.strip() for s in os.environ.get("QUNLI_TRUSTED_PROXIES", "").split(",") if s.strip()]
+# Background jobs (django-tasks): long imports and exports run in `qunli worker`, never in a
+# request. QUNLI_JOBS=database (default) keeps the queue in the database (no extra service);
+# QUNLI_JOBS=redis puts it in Redis (RQ workers, `QUNLI_REDIS_URL`) for many machines.
+QUNLI_JOBS = os.environ.get("QUNLI_JOBS", "database")
+INSTALLED_APPS += ["django_tasks", "django_tasks_db"]
+if QUNLI_JOBS == "redis":
+    INSTALLED_APPS += ["django_rq"]
+    RQ_QUEUES = {"default": {"URL": os.environ.get("QUNLI_REDIS_URL", "redis://127.0.0.1:6379/0"),
+                             "DEFAULT_TIMEOUT": int(os.environ.get("QUNLI_JOB_TIMEOUT", "21600"))}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# A running job whose worker sent no heartbeat for this long is taken as dead (other machines;
+# on the worker's own machine a dead process is seen at once).
+QUNLI_JOB_STALE_SECONDS = int(os.environ.get("QUNLI_JOB_STALE_SECONDS", "300"))

@@ -1,26 +1,22 @@
 """Import pages: choose a kind and download its template, upload (the dry run happens on
 upload), preview with per-row errors, confirm (the commit re-reads the stored file), and the
-error workbook. Small files run in the request; large ones in a background thread, with
-progress written to a small file beside the upload and polled by HTMX every second."""
+error workbook. Small files run in the request; large ones are queued as background jobs
+(core/jobs.py, run by `qunli worker`), whose progress the page polls with HTMX every second."""
 
 import hashlib
-import json
-import threading
-import time
 import uuid
 from pathlib import Path
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.db import close_old_connections, connection
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from . import imports
+from . import imports, jobs
 from .models import ImportJob
 
 SYNC_MAX_BYTES = 2 * 1024 * 1024  # files up to this size are processed within the request
@@ -32,14 +28,11 @@ def imports_dir() -> Path:
     return d
 
 
-def _progress_file(job: ImportJob) -> Path:
-    return imports_dir() / f"{job.pk}.progress"
-
-
 def read_progress(job: ImportJob) -> int:
+    """Rows processed so far, as reported by the worker (core/jobs.py heartbeat file)."""
     try:
-        return int(json.loads(_progress_file(job).read_text())["rows"])
-    except (OSError, ValueError, KeyError):
+        return int(jobs.read_beat(job.pk)["rows"])
+    except (KeyError, ValueError, TypeError):
         return job.processed_rows
 
 
@@ -77,23 +70,30 @@ def store_upload(upload, kind: str, user) -> ImportJob:
 
 
 def process_job(job: ImportJob, commit: bool) -> ImportJob:
-    """Dry run (commit=False) or commit; the outcome is stored on the job."""
-    progress_path = _progress_file(job)
+    """Dry run (commit=False) or commit; the outcome is stored on the job. A successful commit
+    marks the job done inside the import's own transaction (all or nothing, job row included)."""
 
     def progress(rows):
-        try:
-            progress_path.write_text(json.dumps({"rows": rows}))
-        except OSError:
-            pass
+        jobs.report_progress(job.pk, rows)
 
     path = Path(job.file_path)
     if commit and _sm3(path) != job.file_sm3:
         job.status, job.message = ImportJob.Status.ERROR, "上传的文件在校验后被改动，已拒绝导入，请重新上传。"
         job.save()
         return job
+
+    def mark_done(out):
+        job.total_rows, job.error_rows, job.errors = out.total_rows, out.error_rows, out.errors
+        job.processed_rows = out.total_rows
+        job.status, job.created_rows = ImportJob.Status.DONE, out.created_rows
+        job.message = f"已导入{out.created_rows}行。"
+        job.finished_at = timezone.now()
+        job.save()
+
     try:
         out = imports.run_import(job.kind, path, user=job.user, file_name=job.file_name, commit=commit,
-                                 progress=progress, job=job, file_sm3=job.file_sm3)
+                                 progress=progress, job=job, file_sm3=job.file_sm3,
+                                 on_commit=mark_done if commit else None)
     except Exception as e:  # a bug must not leave the job "running" forever
         job.status, job.message = ImportJob.Status.ERROR, f"导入出错，未写入任何数据：{type(e).__name__}"
         job.finished_at = timezone.now()
@@ -106,16 +106,15 @@ def process_job(job: ImportJob, commit: bool) -> ImportJob:
     if out.message:
         job.status = ImportJob.Status.FAILED if not commit else ImportJob.Status.ERROR
         job.message = out.message
-    elif commit:
-        job.status, job.created_rows = ImportJob.Status.DONE, out.created_rows
-        job.message = f"已导入{out.created_rows}行。"
         job.finished_at = timezone.now()
+    elif commit:
+        pass  # marked done by mark_done, in the transaction that wrote the rows
     else:
         job.status, job.message = ImportJob.Status.VALIDATED, f"共{out.total_rows}行，全部校验通过，可以导入。"
     if out.warnings and not out.message:
         job.message += "注意：" + "；".join(out.warnings) + "。"
     job.save()
-    progress_path.unlink(missing_ok=True)
+    jobs.heartbeat_path(job.pk).unlink(missing_ok=True)
     return job
 
 
@@ -131,19 +130,17 @@ def _sm3(path: Path) -> str:
 
 
 def _start(job: ImportJob, commit: bool) -> None:
+    """Small files in the request; larger ones queued for `qunli worker`."""
     size = Path(job.file_path).stat().st_size if Path(job.file_path).exists() else 0
-    if size <= SYNC_MAX_BYTES or connection.in_atomic_block:
+    if size <= SYNC_MAX_BYTES:
+        # claimed by this web process, so a request killed mid-way shows as interrupted
+        job.worker, job.commit = jobs.worker_identity(), commit
+        ImportJob.objects.filter(pk=job.pk).update(worker=job.worker, commit=commit)
         process_job(job, commit)
         return
-
-    def work():
-        close_old_connections()
-        try:
-            process_job(ImportJob.objects.get(pk=job.pk), commit)
-        finally:
-            connection.close()
-
-    threading.Thread(target=work, daemon=True, name=f"import-{job.pk}").start()
+    ImportJob.objects.filter(pk=job.pk).update(commit=commit, worker="", message="排队中，等待后台处理…")
+    job.refresh_from_db()
+    jobs.enqueue(jobs.import_job_task, job)
 
 
 @require_http_methods(["GET", "POST"])
@@ -200,22 +197,11 @@ def _own_job(request, pk) -> ImportJob:
     return get_object_or_404(ImportJob, pk=pk, user=request.user)
 
 
-# A running job whose progress has not moved for this long lost its process (restart, kill).
-STALE_AFTER_S = 300
-
-
 def expire_if_stale(job: ImportJob) -> ImportJob:
-    """Close a job whose worker died: its transaction was rolled back by the database, so
-    nothing was written and nothing needs cleaning; the user is told to upload again."""
-    if job.status != ImportJob.Status.RUNNING:
-        return job
-    progress = _progress_file(job)
-    last = progress.stat().st_mtime if progress.exists() else job.created_at.timestamp()
-    if time.time() - last > STALE_AFTER_S:
-        ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
-            status=ImportJob.Status.ERROR, finished_at=timezone.now(),
-            message="导入中断（服务重启或进程退出），未写入任何数据，请重新上传。")
-        job.refresh_from_db()
+    """Close a job whose worker died (core.jobs.recover_job): its transaction was rolled back
+    by the database, so nothing was written; the page offers 重新执行."""
+    if job.status == ImportJob.Status.RUNNING:
+        jobs.recover_job(job)
     return job
 
 
@@ -234,10 +220,19 @@ def import_job(request, pk):
                 job.refresh_from_db()
                 _start(job, commit=True)
         return redirect("core:import_job", pk=job.pk)
+    if request.method == "POST" and request.POST.get("action") == "retry":
+        if job.status != ImportJob.Status.INTERRUPTED:
+            messages.error(request, "只有已中断的任务才能重新执行。")
+        elif _sm3(Path(job.file_path)) != job.file_sm3:
+            messages.error(request, "上传的文件已不存在或被改动，请重新上传。")
+        else:
+            jobs.requeue(job)
+        return redirect("core:import_job", pk=job.pk)
     importer = imports.get_importer(job.kind)
     ctx = {"job": job, "importer": importer, "title": f"导入{importer.label}",
            "processed": read_progress(job) if job.status == ImportJob.Status.RUNNING else job.processed_rows,
-           "headers": [c.header for c in importer.columns], "running": job.status == ImportJob.Status.RUNNING}
+           "headers": [c.header for c in importer.columns], "running": job.status == ImportJob.Status.RUNNING,
+           "queued": job.status == ImportJob.Status.RUNNING and not job.worker}
     if request.htmx and request.GET.get("partial"):
         if not ctx["running"]:
             resp = HttpResponse("")

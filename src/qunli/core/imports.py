@@ -272,6 +272,14 @@ def insert_persons(rows: list[dict], now) -> None:
         cur.executemany(_person_sql(), params)
 
 
+def insert_person_params(params: list[tuple], now) -> None:
+    """Insert persons already sealed by ``person_params`` (a block from a worker)."""
+    now_db = connection.ops.adapt_datetimefield_value(now)
+    stamps = (now_db, now_db)
+    with connection.cursor() as cur:
+        cur.executemany(_person_sql(), [p + stamps for p in params])
+
+
 def person_ids_by_hash(hashes) -> dict[str, int]:
     from qunli.people.models import Person
 
@@ -318,6 +326,7 @@ class Importer:
         return ctx
 
     parallel = False  # validate_local is pure (no DB, no shared state): may run in workers
+    blocks = False  # clean chunks of a commit may travel as columns (check_block, write_block)
 
     def validate_local(self, row: dict, ctx: Context) -> dict:
         """The part of validate_row that needs neither the database nor the rows before;
@@ -487,6 +496,21 @@ class PersonImporter(Importer):
         # set of stored hashes need not grow with what is inserted.
         insert_persons([c for _, c in batch], ctx.now)
         return []
+
+    blocks = True
+
+    def check_block(self, row_nos, hashes, ctx) -> dict[int, RowError]:
+        known = ctx.extra.get("known_hashes")
+        if known is not None and known.isdisjoint(hashes):
+            return {}
+        existing = known if known is not None else person_ids_by_hash(hashes)
+        return {n: RowError("该身份证号已登记（一人一档），不能重复导入", "身份证号")
+                for n, h in zip(row_nos, hashes, strict=True) if h in existing}
+
+    def write_block(self, params, ctx) -> None:
+        if ctx.extra.get("large") and "known_hashes" not in ctx.extra:
+            _sqlite_defer_indexes(ctx)
+        insert_person_params(params, ctx.now)
 
     def finish(self, ctx):
         for sql in ctx.extra.pop("deferred_indexes", ()):
@@ -1119,9 +1143,11 @@ class _sqlite_tuning:
 
 def run_import(kind: str, path, *, user, file_name: str = "", commit: bool = False,
                progress: Callable[[int], None] | None = None, job=None, file_sm3: str = "",
-               batch_size: int = BATCH_SIZE) -> Outcome:
+               batch_size: int = BATCH_SIZE, on_commit: Callable[[Outcome], None] | None = None) -> Outcome:
     """Read, validate and (when ``commit``) write a whole file. Never raises for bad data
-    or a bad file: the outcome carries ``message`` (file-level) or ``errors`` (per row)."""
+    or a bad file: the outcome carries ``message`` (file-level) or ``errors`` (per row).
+    ``on_commit(outcome)`` runs inside the import's transaction once every row is written
+    (the background job marks itself done there, so "done" and the rows commit together)."""
     path = Path(path)
     file_name = file_name or path.name
     out = Outcome(kind=kind)
@@ -1134,6 +1160,8 @@ def run_import(kind: str, path, *, user, file_name: str = "", commit: bool = Fal
                 if out.error_rows:
                     raise _Rollback
                 out.committed = True
+                if on_commit is not None:
+                    on_commit(out)
         else:
             _run(importer, rows, user, out, False, progress, batch_size, job, file_name, file_sm3)
     except _Rollback:
@@ -1152,6 +1180,7 @@ def run_import(kind: str, path, *, user, file_name: str = "", commit: bool = Fal
     return out
 
 
+BLOCK = object()  # marks a clean chunk passed as columns (importers with ``blocks``)
 PARALLEL_MIN_ROWS = 20000  # below this, validating in-process is cheaper than starting workers
 CHUNK_ROWS = 1000  # rows per task handed to a worker (CSV byte ranges: about this many lines)
 _WORKER: tuple = ()  # (importer, ctx, mapping, csv_info), inherited by the forked workers
@@ -1209,6 +1238,9 @@ def _slim(importer, ctx, results, pick):
 def _pool_chunk(chunk, convert):
     importer, ctx = _WORKER[:2]
     res = _validate_chunk(chunk, convert)
+    if importer.blocks and res and all(r is not None and r[0] is None for r in res) and "_params" in res[0][1]:
+        good = [r[1] for r in res]  # a clean chunk of a commit: one block of columns (see _run)
+        return ("block", ([c["id_key"] for c in good], [c["id_hash"] for c in good], [c["_params"] for c in good]))
     return [r if r is None else (r[0], c) for r, c in _slim(importer, ctx, res, lambda r: r and r[1])]
 
 
@@ -1240,6 +1272,10 @@ def _pool_range(start: int, end: int):
     except csv.Error as e:
         return ("csv", idx + 1, str(e))
     importer.finish_chunk(good, ctx)
+    if len(good) == len(entries) and good and importer.blocks and "_params" in good[0]:
+        # a clean chunk of a commit travels as one block of columns (see _run: take_block)
+        return ("block", idx + 1, ([e[0] for e in entries], [c["id_key"] for c in good],
+                                   [c["id_hash"] for c in good], [c["_params"] for c in good]))
     entries = [(e[0], e[1], c, e[3]) for e, c in _slim(importer, ctx, entries, lambda e: e[2])]
     return ("ok", idx + 1, entries)
 
@@ -1349,6 +1385,10 @@ def _validated(importer, rows: Rows, ctx, mapping):
             n_workers = 0
 
     def emit(chunk, results):  # cells stay raw: _run turns them into text only for an error
+        if isinstance(results, tuple):  # ("block", columns) from _pool_chunk
+            keys, hashes, params = results[1]
+            yield None, None, BLOCK, ([n for n, _ in chunk], keys, hashes, params, [c for _, c in chunk])
+            return
         for (row_no, cells), res in zip(chunk, results, strict=True):
             if res is not None:
                 yield row_no, cells, *res
@@ -1359,7 +1399,7 @@ def _validated(importer, rows: Rows, ctx, mapping):
         return
     ctx.extra["large"] = True
     _WORKER = state
-    pool = multiprocessing.get_context("fork").Pool(n_workers)
+    pool = multiprocessing.get_context("fork").Pool(n_workers, initializer=_die_with_parent)
     try:
         pending: deque = deque()
         window = 2 * n_workers + 2
@@ -1400,7 +1440,7 @@ def _validated_ranges(importer, ctx, state, plan, rows: Rows, n_workers: int):
     ctx.extra["large"] = True
     ctx.extra["reread"] = reread
     _WORKER = state
-    pool = multiprocessing.get_context("fork").Pool(n_workers)
+    pool = multiprocessing.get_context("fork").Pool(n_workers, initializer=_die_with_parent)
     row_base = rows.last + 1
     try:
         pending: deque = deque()
@@ -1417,6 +1457,10 @@ def _validated_ranges(importer, ctx, state, plan, rows: Rows, n_workers: int):
             starts.append((row_base, *rng))
             base = row_base
             row_base += result[1]
+            if result[0] == "block":
+                idxs, keys, hashes, params = result[2]
+                yield None, None, BLOCK, ([base + i for i in idxs], keys, hashes, params, None)
+                return
             for idx, err, cleaned, cells in result[2]:
                 yield base + idx, cells, err, cleaned
 
@@ -1430,6 +1474,18 @@ def _validated_ranges(importer, ctx, state, plan, rows: Rows, n_workers: int):
         pool.terminate()
         pool.join()
         _WORKER = ()
+
+
+def _die_with_parent() -> None:
+    """Pool initializer: a validating worker ends when the importing process dies (killed
+    worker, OOM), instead of lingering as an orphan (Linux ``PR_SET_PDEATHSIG``)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
 
 
 def _chain(head, source):
@@ -1491,7 +1547,7 @@ def _run(importer, rows, user, out: Outcome, commit, progress, batch_size, job, 
         if progress:
             progress(out.total_rows)
 
-    for row_no, cells, err, cleaned in _validated(importer, rows, ctx, mapping):
+    def take(row_no, cells, err, cleaned):
         out.total_rows += 1
         if err is None:
             try:
@@ -1506,6 +1562,34 @@ def _run(importer, rows, user, out: Outcome, commit, progress, batch_size, job, 
             originals[row_no] = cells
             if len(batch) >= batch_size:
                 flush()
+
+    reported = [0]
+
+    def take_block(block):
+        """A chunk of good, sealed rows as columns (row numbers, dedup keys, blind indexes,
+        INSERT values), written as a whole while the file is clean so far. A chunk with a
+        duplicate or a row already registered — or any chunk once an error was seen — goes row
+        by row instead, so every error is found, worded and ordered as in a serial run."""
+        row_nos, keys, hashes, params, cells = block  # cells: the raw rows, when the main process read them
+        seen = ctx.seen
+        if batch or out.error_rows or len(set(keys)) != len(keys) or not seen.keys().isdisjoint(keys) \
+                or importer.check_block(row_nos, hashes, ctx):
+            for i, (n, k, h, p) in enumerate(zip(row_nos, keys, hashes, params, strict=True)):
+                take(n, cells[i] if cells else None, None, {"id_key": k, "id_hash": h, "_params": p})
+            return
+        seen.update(zip(keys, row_nos, strict=True))
+        out.total_rows += len(keys)
+        if commit:
+            importer.write_block(params, ctx)
+        if progress and out.total_rows - reported[0] >= batch_size:
+            reported[0] = out.total_rows
+            progress(out.total_rows)
+
+    for row_no, cells, err, cleaned in _validated(importer, rows, ctx, mapping):
+        if err is BLOCK:
+            take_block(cleaned)
+        else:
+            take(row_no, cells, err, cleaned)
     flush()
     if out.total_rows == 0:
         raise ImportFileError("文件中只有表头，没有数据行。")

@@ -177,6 +177,7 @@ class ImportJob(models.Model):
         RUNNING = "running", "导入中"
         DONE = "done", "已导入"
         ERROR = "error", "导入出错"
+        INTERRUPTED = "interrupted", "已中断"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField("导入类型", max_length=30)
@@ -195,6 +196,13 @@ class ImportJob(models.Model):
     preview = models.JSONField("预览", default=list)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # background job (core/jobs.py): which pass is queued or running, the task id of the queue,
+    # and the worker process that claimed it ("host:pid:start"; empty = waiting in the queue)
+    commit = models.BooleanField("正式导入", default=False)
+    task_id = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    attempts = models.IntegerField("执行次数", default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -203,3 +211,40 @@ class ImportJob(models.Model):
 
 
 from .notification_models import Notification, NotifyContact, OutboundMessage  # noqa: E402,F401
+
+
+class ExportJob(models.Model):
+    """One export run by a background worker (core/export_jobs.py): a scoped xlsx in the import
+    template's columns, written under DATA_DIR/exports/ and downloaded by its owner only."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "排队中"
+        RUNNING = "running", "导出中"
+        DONE = "done", "已完成"
+        ERROR = "error", "导出失败"
+        INTERRUPTED = "interrupted", "已中断"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField("导出类型", max_length=30)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    unmasked = models.BooleanField("含完整敏感信息", default=False)
+    purpose = models.CharField("用途", max_length=200, blank=True)
+    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows = models.IntegerField("行数", default=0)
+    file_path = models.CharField(max_length=500, blank=True)
+    message = models.TextField("说明", blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    attempts = models.IntegerField("执行次数", default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "导出任务"
+        verbose_name_plural = "导出任务"
+
+    def __str__(self):
+        return f"导出任务 {self.pk}"

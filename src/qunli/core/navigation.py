@@ -61,6 +61,7 @@ BUSINESS = [
     ]),
     ("数据", [NavItem("导入", "core:import_start", "upload")]),
 ]
+dict(BUSINESS)["数据"].append(NavItem("导出", "core:export_start", "download"))  # background export jobs
 SYSADMIN = [("系统管理", [NavItem("账户", "core:user_list", "person-gear"),
                        NavItem("条线", "orgs:line_list", "diagram-2"),
                        NavItem("检查标准", "orgs:checklist_list", "list-check"),

@@ -32,3 +32,12 @@ urlpatterns += [
     path("notifications/contact/", notification_views.ContactView.as_view(), name="notify_contact"),
     path("outbound/", notification_views.OutboundListView.as_view(), name="outbound_list"),
 ]
+
+# background export jobs (core/export_jobs.py)
+from . import export_views  # noqa: E402
+
+urlpatterns += [
+    path("export/", export_views.export_start, name="export_start"),
+    path("export/<uuid:pk>/", export_views.export_job, name="export_job"),
+    path("export/<uuid:pk>/download/", export_views.export_download, name="export_download"),
+]

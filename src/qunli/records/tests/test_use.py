@@ -329,10 +329,9 @@ def test_desk_registration_and_detail_pages(accounts, fonds, scanned, client_for
 
 
 def test_a_damaged_scan_has_no_pages_and_no_server_error(accounts, fonds, capture, django_capture_on_commit_callbacks):
-    from qunli.records import actions
-
     from django.core.files.storage import default_storage
 
+    from qunli.records import actions
     from qunli.records.tests.pdfs import minimal_pdf
 
     # capture refuses a broken file, so the damage happens in storage afterwards (bit rot)

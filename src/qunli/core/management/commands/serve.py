@@ -1,7 +1,10 @@
 """``qunli serve``: migrate, collect static assets, create the demo county on first run,
-then serve with gunicorn on 127.0.0.1:$PORT (default 8000)."""
+then serve with gunicorn on 127.0.0.1:$PORT (default 8000), with one background worker
+(``qunli worker``) beside it for large imports and exports (``--no-worker`` to leave it out
+when workers run elsewhere)."""
 
 import os
+import subprocess
 import sys
 
 from django.core.management import call_command
@@ -16,8 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("QUNLI_WORKERS", "2")))
         parser.add_argument("--no-demo", action="store_true", help="不生成演示数据")
+        parser.add_argument("--no-worker", action="store_true", help="不在本机启动后台任务处理进程")
 
-    def handle(self, host, port, workers, no_demo, **options):
+    def handle(self, host, port, workers, no_demo, no_worker=False, **options):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         from qunli.orgs.models import Unit
@@ -34,6 +38,9 @@ class Command(BaseCommand):
                 "--workers", str(workers), "--access-logfile", "-", "--timeout", "120"]
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qunli.settings")
         sys.stdout.flush()
+        if not no_worker:
+            # gunicorn replaces this process (same pid): the worker exits when its parent does
+            subprocess.Popen([sys.executable, "-m", "qunli.cli", "worker", "--parent-pid", str(os.getpid())])
         os.execv(sys.executable, argv)
 
     def _print_accounts(self):

@@ -1,0 +1,215 @@
+"""Real worker processes: ``qunli worker`` in a subprocess, on a database of its own (a SQLite
+file, or a PostgreSQL database beside the test one when the suite runs on PostgreSQL), with the
+database queue and with RQ on the local Redis. The process running an import is killed with
+SIGKILL in the middle of the commit: not one row may remain, the job must be closed as
+interrupted with a Chinese message, and running it again must import the whole file once."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+SRC = str(Path(__file__).resolve().parents[3])
+ROWS = 24000  # enough batches (2,000 rows each) that the kill lands mid-commit
+pytestmark = pytest.mark.django_db  # (the session fixtures need the test database set up)
+REDIS_URL = os.environ.get("QUNLI_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+
+SETUP = """
+import csv, datetime as dt, sys
+from qunli.core.identifiers import make_id_number
+from qunli.core.models import Grant, ImportJob, User
+from qunli.core import import_views, jobs
+from qunli.orgs.models import Level, Line, Unit
+women = Line.objects.get(code="women")
+root = Unit.objects.add_root({"name": "测试省", "level": Level.PROVINCE})
+Unit.objects.add_child(Unit.objects.get(pk=root.pk), {"name": "测试妇联", "level": Level.PROVINCE, "line": women})
+user = User.objects.create_user("staff", password="x", must_change_password=False)
+Grant.objects.create(user=user, role="staff", unit=Unit.objects.get(pk=root.pk), all_lines=True)
+path = import_views.imports_dir() / "roster.csv"
+with open(path, "w", encoding="utf-8", newline="") as fh:
+    w = csv.writer(fh)
+    w.writerow(["姓名", "身份证号", "所属单位", "联系电话"])
+    for i in range(int(sys.argv[1])):
+        w.writerow([f"人员{i}", make_id_number("430121", dt.date(1950, 1, 1) + dt.timedelta(days=i % 20000),
+                    i // 20000), "测试妇联", f"139{i:08d}"])
+job = ImportJob.objects.create(kind="persons", user=user, file_name="roster.csv", file_path=str(path),
+                               file_sm3=import_views._sm3(path), status=ImportJob.Status.RUNNING, commit=True)
+jobs.enqueue(jobs.import_job_task, job)
+print("JOB", job.pk)
+"""
+
+STATE = """
+import json, sys
+from qunli.core.models import ImportJob
+from qunli.people.models import Person
+job = ImportJob.objects.get(pk=sys.argv[1])
+print("STATE", json.dumps({"status": job.status, "message": job.message, "worker": job.worker,
+                           "persons": Person.objects.count(), "created": job.created_rows, "attempts": job.attempts,
+                           "task_id": job.task_id}))
+"""
+
+REQUEUE = """
+import sys
+from qunli.core import jobs
+from qunli.core.models import ImportJob
+print("REQUEUED", jobs.requeue(ImportJob.objects.get(pk=sys.argv[1])))
+"""
+
+TASK_ROW = """
+import sys
+from django_tasks_db.models import DBTaskResult
+print("TASK", DBTaskResult.objects.get(id=sys.argv[1]).status)
+"""
+
+
+class WorkerEnv:
+    def __init__(self, data_dir: Path, database_url: str, jobs: str):
+        self.data_dir = data_dir
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))}
+        self.env.update(QUNLI_DATA_DIR=str(data_dir), DATABASE_URL=database_url, QUNLI_JOBS=jobs,
+                        QUNLI_REDIS_URL=REDIS_URL, QUNLI_IMPORT_WORKERS="2",
+                        PYTHONPATH=os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]))
+        self.env.pop("QUNLI_REQUIRE_DB", None)
+
+    def cli(self, *args, check=True) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "qunli.cli", *args], env=self.env, capture_output=True,
+                              text=True, timeout=600)
+        if check and proc.returncode:
+            raise AssertionError(f"qunli {' '.join(args[:2])} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        return proc
+
+    def script(self, code: str, *argv) -> str:
+        out = self.cli("shell", "-c", f"import sys; sys.argv = ['x', *{list(map(str, argv))!r}]\n{code}").stdout
+        return out
+
+    def state(self, job_id) -> dict:
+        out = self.script(STATE, job_id)
+        return json.loads(out.split("STATE ", 1)[1])
+
+    def worker(self) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "qunli.cli", "worker"], env=self.env, start_new_session=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _database_url(tmp_path) -> tuple[str, object]:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{tmp_path / 'jobs.sqlite3'}", None
+    import psycopg
+
+    name = f"qunli_jobs_{uuid.uuid4().hex[:10]}"
+    params = dict(host=db.get("HOST") or "127.0.0.1", port=db.get("PORT") or 5432, user=db.get("USER") or "postgres",
+                  password=db.get("PASSWORD") or None, dbname="postgres", autocommit=True)
+    with psycopg.connect(**params) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        with psycopg.connect(**params) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    auth = f"{params['user']}:{params['password']}@" if params["password"] else f"{params['user']}@"
+    return f"postgres://{auth}{params['host']}:{params['port']}/{name}", drop
+
+
+def _redis_or_skip():
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.exceptions.RedisError as e:
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {e}")
+
+
+@pytest.fixture(params=["database", "redis"])
+def worker_env(request, tmp_path):
+    if request.param == "redis":
+        _redis_or_skip()
+    url, drop = _database_url(tmp_path)
+    env = WorkerEnv(tmp_path, url, request.param)
+    try:
+        env.cli("migrate", "-v", "0")
+        yield env
+    finally:
+        if drop:
+            drop()
+
+
+def _wait_for(predicate, what: str, limit_s: float = 300):
+    """Poll until ``predicate()`` is true (a guard against hanging, not a timing assertion)."""
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def _beat(env: WorkerEnv, job_id) -> dict:
+    try:
+        return json.loads((env.data_dir / "jobs" / f"{job_id}.beat").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (killed, not yet reaped) counts as gone
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_worker_killed_mid_import_leaves_no_rows_and_the_job_runs_again(worker_env):
+    env = worker_env
+    job_id = env.script(SETUP, ROWS).split("JOB ", 1)[1].strip()
+    worker = env.worker()
+    try:
+        beat = _wait_for(lambda: (b := _beat(env, job_id)).get("rows", 0) >= 2000 and b, "the first written batch")
+        victim = int(beat["worker"].split(":")[1])  # the process running the task (RQ: the work horse)
+        children = _children(victim)
+        os.kill(victim, signal.SIGKILL)
+        # the import's validating processes die with it (PR_SET_PDEATHSIG), nothing is left behind
+        _wait_for(lambda: not _alive(victim) and not any(_alive(c) for c in children), "the killed processes to go")
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+    state = env.state(job_id)
+    assert state["persons"] == 0, "a killed import must leave no partial rows"
+    assert state["status"] in ("running", "interrupted")
+
+    env.cli("worker", "--burst")  # a worker starting up closes what the dead one left
+    state = env.state(job_id)
+    assert state["status"] == "interrupted" and "未写入任何数据" in state["message"], state
+    assert state["persons"] == 0
+    if env.env["QUNLI_JOBS"] == "database":  # the queue's own row is not left "running" either
+        assert "FAILED" in env.script(TASK_ROW, state["task_id"])
+
+    assert "REQUEUED True" in env.script(REQUEUE, job_id)
+    env.cli("worker", "--burst")
+    state = env.state(job_id)
+    assert state["status"] == "done", state
+    assert state["persons"] == ROWS and state["created"] == ROWS and state["attempts"] == 2
