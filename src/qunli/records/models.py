@@ -243,3 +243,6 @@ class FilingCounter(models.Model):
 
 def item_year(date: dt.date | None) -> int:
     return (date or dt.date.today()).year
+
+
+from .transfer_models import CheckRun, Custody, TransferBatch, TransferItem  # noqa: E402,F401  四性检测 and 移交/接收
