@@ -34,6 +34,9 @@ BUSINESS = [
         NavItem("全宗", "records:fonds_list", "archive"),
         NavItem("待归档", "records:pending_list", "inbox"),
         NavItem("档案条目", "records:item_list", "journal-bookmark"),
+        NavItem("移交与接收", "records:transfer_list", "box-arrow-right"),
+        NavItem("馆藏", "records:holdings", "archive-fill"),
+        NavItem("四性检测", "records:check_list", "patch-check"),
     ]),
     ("服务群众", [
         NavItem("受理登记", "casework:intake", "telephone-inbound"),

@@ -640,6 +640,19 @@ def check_holdings(actor, fonds: Fonds, *, phase: str = CheckRun.Phase.STORAGE, 
                      total_bytes=sum(f.facts.size for r in recs for f in r.files if getattr(f, "facts", None)))
 
 
+def check_after_filing(actor, item_ids) -> list[CheckRun]:
+    """归档检测: one run per fonds over the items just filed (a failure is reported, the
+    filing stands; the filing action itself refused anything lacking a required element)."""
+    by_fonds = defaultdict(list)
+    for pk, fonds_id in Item.objects.filter(pk__in=list(item_ids)).values_list("pk", "fonds_id"):
+        by_fonds[fonds_id].append(pk)
+    runs = []
+    for fonds in Fonds.objects.filter(pk__in=by_fonds).select_related("unit"):
+        if can(actor, CHANGE, fonds):
+            runs.append(check_holdings(actor, fonds, phase=CheckRun.Phase.FILING, item_ids=by_fonds[fonds.pk]))
+    return runs
+
+
 def check_package_file(actor, path, *, unit, phase, subject, batch=None) -> tuple[CheckRun, Package]:
     started = time.perf_counter()
     reader = PackageReader(path)
