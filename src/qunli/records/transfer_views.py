@@ -227,7 +227,7 @@ def _report_context(run: CheckRun) -> dict:
         if not aspects or aspects[-1][0] != r["aspect"]:
             aspects.append((r["aspect"], []))
         aspects[-1][1].append(r)
-    return {"object": run, "run": run, "aspects": aspects, "printed_at": timezone.localtime()}
+    return {"run": run, "aspects": aspects, "printed_at": timezone.localtime()}
 
 
 class CheckRunDetailView(ObjectDetailView):

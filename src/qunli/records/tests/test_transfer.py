@@ -468,3 +468,102 @@ def test_metadata_checks_types_duplicates_and_required():
     assert results["2-4"].status == "failed" and "件号重复 0003" in "".join(results["2-4"].failures)
     assert results["4-1"].status == "not_performed" or shutil.which("clamscan") or shutil.which("clamdscan")
     assert results["4-1"].status != "passed" or shutil.which("clamscan") or shutil.which("clamdscan")
+
+
+# --- pages --------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def county_archives(tree):
+    """示范县档案馆 inside the county (visible to the county's staff, who pick it as receiver)."""
+    unit = add_unit(tree["county"], name="示范县档案馆", level="county", kind="organ")
+    archivist = make_user("xiandangan")
+    grant(archivist, "staff", unit, all_lines=True)
+    return unit, archivist
+
+
+def test_pages_transfer_send_check_accept_and_holdings(client, fonds, filed, county_archives, accounts):
+    from django.urls import reverse
+
+    unit, archivist = county_archives
+    client.force_login(accounts["women_staff"])
+    r = client.post(reverse("records:transfer_add"), {"fonds": fonds.pk, "year": 2023, "retention": "Y",
+                                                     "receiver": unit.pk, "title": ""})
+    assert r.status_code == 302, r.content.decode()[:3000]
+    batch = TransferBatch.objects.get()
+    assert batch.item_count == 3 and batch.title == "示范县群团组织档案移交"
+    page = client.get(batch.get_absolute_url()).content.decode()
+    assert "移交</button>" in page and "下载数据包" in page
+    assert client.post(reverse("records:transfer_send", args=[batch.pk])).status_code == 302
+    zipped = client.get(reverse("records:transfer_package", args=[batch.pk]))
+    assert zipped["Content-Type"] == "application/zip" and b"".join(zipped.streaming_content) == package_bytes(batch)
+
+    client.force_login(archivist)
+    r = client.post(reverse("records:transfer_accept", args=[batch.pk]), follow=True)
+    assert "请先进行接收检测" in r.content.decode()
+    r = client.post(reverse("records:transfer_check", args=[batch.pk]))
+    run = CheckRun.objects.get(phase="receipt")
+    assert r["Location"] == run.get_absolute_url()
+    report = client.get(run.get_absolute_url()).content.decode()
+    assert "1-1" in report and "电子文件固化信息" in report and "未执行" in report
+    xlsx = client.get(reverse("records:check_xlsx", args=[run.pk]))
+    rows = list(openpyxl.load_workbook(io.BytesIO(b"".join(xlsx.streaming_content))).active.values)
+    assert rows[0][0] == "编号" and [r[0] for r in rows[1:] if r[0]][:3] == ["1-1", "1-2", "1-3"]
+    pdf = client.get(reverse("records:check_pdf", args=[run.pk]))
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert client.post(reverse("records:transfer_accept", args=[batch.pk])).status_code == 302
+    holdings = client.get(reverse("records:holdings")).content.decode()
+    assert all(i.archival_code in holdings for i in filed)
+
+
+def test_the_sender_cannot_accept_and_the_receiver_cannot_send(client, fonds, filed, archives, accounts):
+    from django.urls import reverse
+
+    unit, archivist = archives
+    batch = transfer.create_transfer(accounts["women_staff"], fonds, receiver=unit, item_ids=[i.pk for i in filed])
+    client.force_login(archivist)
+    assert client.post(reverse("records:transfer_send", args=[batch.pk])).status_code == 403
+    client.force_login(accounts["leader"])  # reads the county, changes nothing
+    assert client.get(batch.get_absolute_url()).status_code == 200
+    assert client.post(reverse("records:transfer_send", args=[batch.pk])).status_code == 403
+    client.force_login(accounts["women_staff"])
+    transfer.send_transfer(accounts["women_staff"], batch)
+    assert client.post(reverse("records:transfer_accept", args=[batch.pk])).status_code == 403
+    assert client.get(reverse("records:transfer_return", args=[batch.pk])).status_code == 403
+    client.force_login(accounts["clerk"])  # a village clerk: neither side
+    assert client.get(batch.get_absolute_url()).status_code == 404
+
+
+def test_upload_page_refuses_a_hostile_zip_in_chinese(client, archives):
+    from django.urls import reverse
+
+    unit, archivist = archives
+    client.force_login(archivist)
+    r = client.post(reverse("records:transfer_receive"),
+                    {"receiver": unit.pk, "package": SimpleUploadedFile("p.zip", _zip({**BAG, "../x": b"1"}))})
+    assert r.status_code == 200 and "路径穿越" in r.content.decode()
+    assert not TransferBatch.objects.exists()
+
+
+def test_filing_through_the_page_runs_the_filing_check(client, capture, accounts):
+    from django.urls import reverse
+
+    items = [capture(files=[("a.pdf", PDF)]), capture()]
+    client.force_login(accounts["women_staff"])
+    r = client.post(reverse("records:file_items"), {"pk": [str(i.pk) for i in items]}, follow=True)
+    run = CheckRun.objects.get(phase="filing")
+    assert run.item_count == 2 and run.passed
+    assert "归档检测（四性检测）通过" in r.content.decode()
+
+
+def test_list_pages_query_counts(client, fonds, filed, archives, accounts, django_assert_max_num_queries):
+    from django.urls import reverse
+
+    unit, archivist = archives
+    for _ in range(3):
+        batch = transfer.create_transfer(accounts["women_staff"], fonds, receiver=unit, item_ids=[i.pk for i in filed])
+        TransferBatch.objects.filter(pk=batch.pk).update(status="returned")
+    transfer.check_holdings(accounts["women_staff"], fonds)
+    client.force_login(accounts["women_staff"])
+    for name in ("records:transfer_list", "records:check_list", "records:holdings"):
+        with django_assert_max_num_queries(12):
+            assert client.get(reverse(name)).status_code == 200
