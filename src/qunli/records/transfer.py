@@ -29,6 +29,7 @@ import io
 import os
 import posixpath
 import re
+import shutil
 import stat
 import tempfile
 import time
@@ -37,6 +38,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -248,11 +250,17 @@ class ZipTarget:
         info.external_attr = 0o644 << 16
         self.zf.writestr(info, data, compresslevel=1 if compress else None)
 
+    def add_file(self, name: str, data: bytes, source: str | None) -> None:
+        self.write(name, data, False)
+
     def close(self):
         self.zf.close()
 
 
 class DirTarget:
+    """A bag as a directory. Payload files are hard links to the content-addressed store when
+    it is on the same file system (an online transfer copies no bytes), else copies."""
+
     def __init__(self, root: Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -260,6 +268,17 @@ class DirTarget:
     def write(self, name: str, data: bytes, compress: bool) -> None:
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+    def add_file(self, name: str, data: bytes, source: str | None) -> None:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if source:
+            try:
+                os.link(source, path)
+                return
+            except OSError:
+                pass
         path.write_bytes(data)
 
     def close(self):
@@ -276,6 +295,8 @@ class Packed:
     item_count: int
     file_count: int
     file_bytes: int
+    package_bytes: int = 0
+    fingerprint: str = ""  # SM3 of tagmanifest-sm3.txt: it covers the manifests, which cover every byte
 
 
 def write_package(target, item_ids: list[int], info: dict) -> Packed:
@@ -287,10 +308,14 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
     file_bytes = file_count = 0
     records = []
 
-    def add_payload(name: str, data: bytes, compress: bool, digests: tuple[str, str] | None = None):
+    def add_payload(name: str, data: bytes, compress: bool, digests: tuple[str, str] | None = None,
+                    source: str | None = None):
         nonlocal oxum_bytes, oxum_count
         sha, sm3 = digests or (hashlib.sha256(data).hexdigest(), hashlib.new("sm3", data).hexdigest())
-        target.write(name, data, compress)
+        if digests:
+            target.add_file(name, data, source)
+        else:
+            target.write(name, data, compress)
         manifests["sha256"].append(_manifest_line(sha, name))
         manifests["sm3"].append(_manifest_line(sm3, name))
         oxum_bytes += len(data)
@@ -306,6 +331,12 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
                                  hashlib.sha256(data).hexdigest(), *checks.inspect_format(f["name"], data))
         return f, data, facts
 
+    def local(name):
+        try:
+            return default_storage.path(name)
+        except NotImplementedError:
+            return None
+
     all_files = [(row, n, f) for row in rows for n, f in enumerate(files[row["id"]], 1)]
     read = {}
     with ThreadPoolExecutor(workers()) as pool:
@@ -318,7 +349,7 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
                     ref.facts = checks.FileFacts(False)
                 else:
                     ref.facts = facts
-                    add_payload(member, data, False, (facts.sha256, facts.sm3))
+                    add_payload(member, data, False, (facts.sha256, facts.sm3), local(f["storage_name"]))
                     file_bytes += len(data)
                     file_count += 1
                 read.setdefault(row["id"], []).append((ref, f, member))
@@ -360,9 +391,11 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
     for name, data in tags.items():
         target.write(name, data, True)
     for algo in ALGOS:
-        target.write(f"tagmanifest-{algo}.txt",
-                     "".join(_manifest_line(hashlib.new(algo, d).hexdigest(), n) for n, d in tags.items()).encode(), True)
-    return Packed(records, len(rows), file_count, file_bytes)
+        tags[f"tagmanifest-{algo}.txt"] = "".join(_manifest_line(hashlib.new(algo, tags[n]).hexdigest(), n)
+                                                  for n in list(tags) if not n.startswith("tagmanifest")).encode()
+        target.write(f"tagmanifest-{algo}.txt", tags[f"tagmanifest-{algo}.txt"], True)
+    return Packed(records, len(rows), file_count, file_bytes, oxum_bytes + sum(len(d) for d in tags.values()),
+                  hashlib.new("sm3", tags["tagmanifest-sm3.txt"]).hexdigest())
 
 
 # --- reading packages (defensively) ---------------------------------------------------------------------
@@ -714,23 +747,28 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
     started = time.perf_counter()
     info = {"sender": fonds.unit.name, "number": batch.number, "title": title, "fonds_code": fonds.code,
             "fonds_name": fonds.name, "receiver": receiver.name}
-    with tempfile.NamedTemporaryFile(suffix=".zip", delete=False) as tmp:
-        target = ZipTarget(tmp)
-        packed = write_package(target, ids, info)
-        target.close()
-    try:
-        results = checks.run_checks(packed.records, scan_paths=[tmp.name], workers=1)
-        sm3 = hashlib.new("sm3")
-        with open(tmp.name, "rb") as fh:
-            for block in iter(lambda: fh.read(4 * 1048576), b""):
-                sm3.update(block)
-            fh.seek(0)
-            name = default_storage.save(package_path(batch), fh)
-        batch.package_name = name
-        batch.package_size = os.path.getsize(tmp.name)
-        batch.package_sm3 = sm3.hexdigest()
-    finally:
-        os.unlink(tmp.name)
+    try:  # local storage: the bag is a directory beside the files it links to
+        root = default_storage.path(f"transfers/{batch.number}")
+    except NotImplementedError:
+        root = None
+    if root:
+        part = f"{root}.part"
+        try:
+            packed = write_package(DirTarget(part), ids, info)
+            results = checks.run_checks(packed.records, scan_paths=[part], workers=1)
+            os.replace(part, root)
+        finally:
+            shutil.rmtree(part, ignore_errors=True)
+        name = f"transfers/{batch.number}"
+    else:  # remote storage (S3 …): a zip, then saved
+        with tempfile.TemporaryFile(suffix=".zip") as tmp:
+            target = ZipTarget(tmp)
+            packed = write_package(target, ids, info)
+            target.close()
+            results = checks.run_checks(packed.records, workers=1)
+            tmp.seek(0)
+            name = default_storage.save(package_path(batch), tmp)
+    batch.package_name, batch.package_size, batch.package_sm3 = name, packed.package_bytes, packed.fingerprint
     batch.item_count, batch.file_count, batch.total_bytes = packed.item_count, packed.file_count, packed.file_bytes
     batch.save()
     run = _save_run(actor, phase=CheckRun.Phase.TRANSFER, unit=fonds.unit, fonds=fonds, batch=batch,
@@ -779,21 +817,45 @@ def check_receipt(actor, batch: TransferBatch) -> CheckRun:
     batch = TransferBatch.objects.select_related("receiver", "fonds").get(pk=batch.pk)
     if batch.status != TransferBatch.Status.SENT:
         raise ActionError("只有待接收的批次才能进行接收检测。")
-    with default_storage.open(batch.package_name, "rb") as src, tempfile.NamedTemporaryFile(suffix=".zip") as tmp:
-        path = _local_path(batch.package_name, src, tmp)
+    with local_package(batch) as path:
         run, _ = check_package_file(actor, path, unit=batch.receiver, phase=CheckRun.Phase.RECEIPT,
                                     subject=f"{batch.number} 接收 {batch.item_count} 件", batch=batch)
     return run
 
 
-def _local_path(storage_name, src, tmp) -> str:
+def is_dir_package(batch: TransferBatch) -> bool:
+    return not batch.package_name.endswith(".zip")
+
+
+def write_zip(batch: TransferBatch, fh) -> None:
+    """The package as a zip (download for offline transfer): a directory bag is zipped as it
+    is; a zip is copied."""
+    if not is_dir_package(batch):
+        with default_storage.open(batch.package_name, "rb") as src:
+            shutil.copyfileobj(src, fh, 4 * 1048576)
+        return
+    root = Path(default_storage.path(batch.package_name))
+    with zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                name = path.relative_to(root).as_posix()
+                payload = name.startswith("data/items/") and "/files/" in name
+                zf.write(path, name, compress_type=zipfile.ZIP_STORED if payload else zipfile.ZIP_DEFLATED,
+                         compresslevel=None if payload else 1)
+
+
+@contextmanager
+def local_package(batch: TransferBatch):
+    """A local path of the package (directory or zip) for reading."""
     try:
-        return default_storage.path(storage_name)
+        yield default_storage.path(batch.package_name)
+        return
     except NotImplementedError:
-        for block in iter(lambda: src.read(4 * 1048576), b""):
-            tmp.write(block)
+        pass
+    with tempfile.NamedTemporaryFile(suffix=".zip") as tmp, default_storage.open(batch.package_name, "rb") as src:
+        shutil.copyfileobj(src, tmp, 4 * 1048576)
         tmp.flush()
-        return tmp.name
+        yield tmp.name
 
 
 @action
@@ -896,8 +958,8 @@ def _import_offline(actor, batch: TransferBatch) -> None:
     fonds of that 全宗号 (created under the receiver when unknown), its files stored once."""
     from .actions import archival_code as make_code
 
-    with default_storage.open(batch.package_name, "rb") as src, tempfile.NamedTemporaryFile(suffix=".zip") as tmp:
-        reader = PackageReader(_local_path(batch.package_name, src, tmp))
+    with local_package(batch) as path:
+        reader = PackageReader(path)
         try:
             pkg = read_package(reader)
             fonds = Fonds.objects.filter(code=batch.fonds_code).select_related("unit").first()

@@ -7,6 +7,8 @@ Reads go through ``visible_to`` (a batch is seen by its sender and its receiver;
 outside the grant is a 404); writes call ``records.transfer`` (a refusal is a message, a
 missing right a 403)."""
 
+import tempfile
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
@@ -172,8 +174,10 @@ class TransferPackageView(BusinessRequiredMixin, View):
         batch = _batch(request, pk)
         if not batch.package_name or not default_storage.exists(batch.package_name):
             raise Http404("数据包不存在。")
-        return FileResponse(default_storage.open(batch.package_name, "rb"), as_attachment=True,
-                            filename=f"{batch.number}.zip", content_type="application/zip")
+        tmp = tempfile.TemporaryFile(suffix=".zip")
+        transfer.write_zip(batch, tmp)
+        tmp.seek(0)
+        return FileResponse(tmp, as_attachment=True, filename=f"{batch.number}.zip", content_type="application/zip")
 
 
 class HoldingsListView(ObjectListView):
