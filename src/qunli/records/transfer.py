@@ -5,7 +5,7 @@ The package is a BagIt bag (RFC 8493), as a zip or a directory::
     bagit.txt  bag-info.txt  manifest-sha256.txt  manifest-sm3.txt  tagmanifest-sha256.txt  tagmanifest-sm3.txt
     data/catalogue.xlsx                      归档文件目录
     data/items/<档号>/metadata.xml           one item's metadata in the spirit of DA/T 46/48
-    data/items/<档号>/files/<n>-<name>       its electronic files
+    data/items/<档号>/<n>-<name>             its electronic files
 
 Packaging reads each stored file once: the same buffer is hashed (SM3 + SHA-256, compared with
 the digests taken at capture), parsed for the usability items and written to the package; the
@@ -36,7 +36,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 import zipfile
-from collections import defaultdict
+from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -75,7 +75,8 @@ CATALOGUE_HEADERS = ["件号", "档号", "文号", "责任者", "题名", "日�
 XML_NS = "urn:qunli:records:item:1"
 MAX_ENTRIES = 500_000
 MAX_RATIO = 200  # unpacked / packed, above 50 MB
-WINDOW = 64  # files read ahead while packaging
+WINDOW = 32  # files per unit of work while packaging
+LOOKAHEAD = 4  # windows being read and hashed ahead of the writer
 
 
 def max_package_bytes() -> int:
@@ -84,6 +85,12 @@ def max_package_bytes() -> int:
 
 def max_unpacked_bytes() -> int:
     return int(getattr(settings, "QUNLI_TRANSFER_MAX_UNPACKED_BYTES", 40 * 1024 ** 3))
+
+
+def layout() -> str:
+    """How a transfer package is kept in local storage: "zip" (default) or "dir" (a directory
+    bag whose payload is hard-linked to the store)."""
+    return getattr(settings, "QUNLI_TRANSFER_LAYOUT", "zip")
 
 
 def workers() -> int:
@@ -102,7 +109,7 @@ def item_dir(code: str) -> str:
 
 def file_member(code: str, n: int, name: str) -> str:
     safe = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name)[:150] or "file"
-    return f"{item_dir(code)}/files/{n}-{safe}"
+    return f"{item_dir(code)}/{n}-{safe}"
 
 
 def item_xml(meta: dict, files: list[dict], events: list[tuple[str, str, str]]) -> bytes:
@@ -264,22 +271,29 @@ class DirTarget:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.made = set()
+
+    def _path(self, name: str) -> str:
+        parent, _, _ = name.rpartition("/")
+        if parent and parent not in self.made:
+            os.makedirs(os.path.join(self.root, parent), exist_ok=True)
+            self.made.add(parent)
+        return os.path.join(self.root, name)
 
     def write(self, name: str, data: bytes, compress: bool) -> None:
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        with open(self._path(name), "wb") as fh:
+            fh.write(data)
 
     def add_file(self, name: str, data: bytes, source: str | None) -> None:
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = self._path(name)
         if source:
             try:
                 os.link(source, path)
                 return
             except OSError:
                 pass
-        path.write_bytes(data)
+        with open(path, "wb") as fh:
+            fh.write(data)
 
     def close(self):
         pass
@@ -287,6 +301,16 @@ class DirTarget:
 
 def _manifest_line(digest: str, path: str) -> str:
     return f"{digest}  {path.replace('%', '%25').replace(chr(13), '%0D').replace(chr(10), '%0A')}\n"
+
+
+def _catalogue(rows) -> bytes:
+    """归档文件目录 (DA/T 22) of the package as xlsx bytes."""
+    with tempfile.TemporaryFile() as tmp:
+        write_xlsx(tmp, CATALOGUE_HEADERS, ([r["piece_no"], r["archival_code"], r["doc_no"], r["responsible"], r["title"],
+                                             f"{r['date']:%Y%m%d}" if r["date"] else "", r["classification"], r["pages"],
+                                             r["note"]] for r in rows), sheet_name="归档文件目录")
+        tmp.seek(0)
+        return tmp.read()
 
 
 @dataclass
@@ -339,9 +363,17 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
 
     all_files = [(row, n, f) for row in rows for n, f in enumerate(files[row["id"]], 1)]
     read = {}
+    windows = list(_chunks(all_files, WINDOW))
     with ThreadPoolExecutor(workers()) as pool:
-        for part in _chunks(all_files, WINDOW):
-            for (row, n, _), (f, data, facts) in zip(part, pool.map(read_one, [p[2] for p in part]), strict=True):
+        # a bounded pipeline: the workers read and hash the next windows (hashlib and zlib
+        # release the GIL) while this thread writes the catalogue, then the payload
+        pending = deque(pool.map(read_one, [p[2] for p in w]) for w in windows[:LOOKAHEAD])
+        catalogue = _catalogue(rows)
+        for k, part in enumerate(windows):
+            results = pending.popleft()
+            if k + LOOKAHEAD < len(windows):
+                pending.append(pool.map(read_one, [p[2] for p in windows[k + LOOKAHEAD]]))
+            for (row, n, _), (f, data, facts) in zip(part, results, strict=True):
                 code = row["archival_code"] or f"item-{row['id']}"
                 member = file_member(code, n, f["name"])
                 ref = checks.FileRef(f["name"], member, f["size"], f["sm3"], f["sha256"])
@@ -365,12 +397,7 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
         add_payload(f"{item_dir(code)}/metadata.xml", item_xml(meta, xml_files, events[row["id"]]), True)
         records.append(checks.ItemRec(_label(row), meta, [r for r, _, _ in refs], len(events[row["id"]]),
                                       row["fonds_id"] in needs_org))
-    with tempfile.TemporaryFile() as tmp:
-        write_xlsx(tmp, CATALOGUE_HEADERS, ([r["piece_no"], r["archival_code"], r["doc_no"], r["responsible"], r["title"],
-                                             f"{r['date']:%Y%m%d}" if r["date"] else "", r["classification"], r["pages"],
-                                             r["note"]] for r in rows), sheet_name="归档文件目录")
-        tmp.seek(0)
-        add_payload(CATALOGUE, tmp.read(), True)
+    add_payload(CATALOGUE, catalogue, True)
     bag_info = {
         "Source-Organization": info.get("sender", ""),
         "Bagging-Date": timezone.localdate().isoformat(),
@@ -603,7 +630,7 @@ def read_package(reader: PackageReader) -> Package:
         refs = []
         for f in files:
             member = posixpath.normpath(f"{base}/{f['path']}")
-            if not member.startswith(base + "/files/"):
+            if not member.startswith(base + "/") or member == f"{base}/metadata.xml" or "/" in member[len(base) + 1:]:
                 problems.append(("1-5", f"{name}：存储位置“{f['path']}”越出本件目录"))
                 continue
             referenced.add(member)
@@ -747,20 +774,34 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
     started = time.perf_counter()
     info = {"sender": fonds.unit.name, "number": batch.number, "title": title, "fonds_code": fonds.code,
             "fonds_name": fonds.name, "receiver": receiver.name}
-    try:  # local storage: the bag is a directory beside the files it links to
-        root = default_storage.path(f"transfers/{batch.number}")
-    except NotImplementedError:
-        root = None
-    if root:
-        part = f"{root}.part"
+    try:
+        local_root = default_storage.path("transfers")
+    except NotImplementedError:  # remote storage (S3 …): a zip in a temporary file, then saved
+        local_root = None
+    if local_root and layout() == "dir":  # a directory bag beside the files it hard-links
+        name = f"transfers/{batch.number}"
+        part = os.path.join(local_root, f"{batch.number}.part")
         try:
             packed = write_package(DirTarget(part), ids, info)
             results = checks.run_checks(packed.records, scan_paths=[part], workers=1)
-            os.replace(part, root)
+            os.replace(part, os.path.join(local_root, batch.number))
         finally:
             shutil.rmtree(part, ignore_errors=True)
-        name = f"transfers/{batch.number}"
-    else:  # remote storage (S3 …): a zip, then saved
+    elif local_root:  # a zip written in place: one file, no per-item file-system operations
+        name = package_path(batch)
+        os.makedirs(local_root, exist_ok=True)
+        part = os.path.join(local_root, f"{batch.number}.zip.part")
+        try:
+            with open(part, "wb") as fh:
+                target = ZipTarget(fh)
+                packed = write_package(target, ids, info)
+                target.close()
+            results = checks.run_checks(packed.records, scan_paths=[part], workers=1)
+            os.replace(part, os.path.join(local_root, f"{batch.number}.zip"))
+        finally:
+            if os.path.exists(part):
+                os.unlink(part)
+    else:
         with tempfile.TemporaryFile(suffix=".zip") as tmp:
             target = ZipTarget(tmp)
             packed = write_package(target, ids, info)
@@ -839,7 +880,7 @@ def write_zip(batch: TransferBatch, fh) -> None:
         for path in sorted(root.rglob("*")):
             if path.is_file():
                 name = path.relative_to(root).as_posix()
-                payload = name.startswith("data/items/") and "/files/" in name
+                payload = name.startswith("data/items/") and not name.endswith("/metadata.xml")
                 zf.write(path, name, compress_type=zipfile.ZIP_STORED if payload else zipfile.ZIP_DEFLATED,
                          compresslevel=None if payload else 1)
 
