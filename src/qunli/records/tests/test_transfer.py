@@ -5,6 +5,7 @@ hostile-zip defences, corrupted packages, and the export/re-import round trip.""
 import datetime as dt
 import hashlib
 import io
+import os
 import shutil
 import struct
 import zipfile
@@ -130,8 +131,7 @@ def test_package_is_a_valid_bag_with_sm3_manifest_item_xml_and_catalogue(fonds, 
     batch = transfer.create_transfer(accounts["women_staff"], fonds, receiver=archives[0],
                                      item_ids=[i.pk for i in filed])
     data = package_bytes(batch)
-    assert batch.item_count == 3 and batch.package_name == f"transfers/{batch.number}"
-    bagit.Bag(default_storage.path(batch.package_name)).validate()  # the stored directory bag
+    assert batch.item_count == 3 and batch.package_name == f"transfers/{batch.number}.zip"
     root = tmp_path / "bag"
     zipfile.ZipFile(io.BytesIO(data)).extractall(root)
     assert batch.package_sm3 == hashlib.new("sm3", (root / "tagmanifest-sm3.txt").read_bytes()).hexdigest()
@@ -152,6 +152,19 @@ def test_package_is_a_valid_bag_with_sm3_manifest_item_xml_and_catalogue(fonds, 
     assert run.phase == "transfer" and run.passed and run.file_count == 4
     assert status_of(run)["4-1"] == ("not_performed" if not shutil.which("clamscan") and not shutil.which("clamdscan")
                                      else "passed")
+
+
+def test_directory_layout_hard_links_the_stored_files(fonds, filed, archives, accounts, settings):
+    settings.QUNLI_TRANSFER_LAYOUT = "dir"
+    batch = transfer.create_transfer(accounts["women_staff"], fonds, receiver=archives[0],
+                                     item_ids=[i.pk for i in filed])
+    root = default_storage.path(batch.package_name)
+    bagit.Bag(root).validate()
+    stored = filed[0].files.get()
+    linked = f"{root}/data/items/{filed[0].archival_code}/1-通知.pdf"
+    assert os.stat(linked).st_ino == os.stat(default_storage.path(stored.storage_name)).st_ino
+    transfer.send_transfer(accounts["women_staff"], batch)
+    assert transfer.check_receipt(archives[1], batch).passed
 
 
 def test_directory_package_validates_with_bagit(fonds, filed, tmp_path):
