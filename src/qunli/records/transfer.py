@@ -918,7 +918,7 @@ def return_transfer(actor, batch: TransferBatch, *, reason: str) -> TransferBatc
 def accept_transfer(actor, batch: TransferBatch) -> TransferBatch:
     """Accept after a passing receipt check: custody moves to the receiver."""
     _require_receiver(actor, batch)
-    batch = TransferBatch.objects.select_for_update().select_related("receiver", "fonds").get(pk=batch.pk)
+    batch = TransferBatch.objects.select_for_update(of=("self",)).select_related("receiver", "fonds").get(pk=batch.pk)
     if batch.status != TransferBatch.Status.SENT:
         raise ActionError("只有待接收的批次才能接收。")
     run = latest_run(batch, CheckRun.Phase.RECEIPT)
