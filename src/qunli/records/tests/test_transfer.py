@@ -587,3 +587,15 @@ def test_list_pages_query_counts(client, fonds, filed, archives, accounts, djang
     for name in ("records:transfer_list", "records:check_list", "records:holdings"):
         with django_assert_max_num_queries(12):
             assert client.get(reverse(name)).status_code == 200
+
+
+def test_records_check_command_runs_a_storage_check(fonds, filed, accounts):
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("records_check", fonds="J001", user=accounts["women_staff"].username, json=True, stdout=out)
+    assert '"passed": true' in out.getvalue() and "4-1 安全性 病毒检测：" in out.getvalue()
+    assert CheckRun.objects.get(phase="storage").item_count == 3
+    default_storage.delete(filed[0].files.get().storage_name)
+    with pytest.raises(SystemExit):
+        call_command("records_check", fonds="J001", user=accounts["women_staff"].username, stdout=io.StringIO())
