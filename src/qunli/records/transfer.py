@@ -852,6 +852,20 @@ def send_transfer(actor, batch: TransferBatch) -> TransferBatch:
 
 
 @action
+def withdraw_transfer(actor, batch: TransferBatch) -> TransferBatch:
+    """The sender withdraws a batch not yet sent (e.g. its 移交检测 failed): its items are free again."""
+    _require_sender(actor, batch)
+    batch = TransferBatch.objects.select_for_update().get(pk=batch.pk)
+    if batch.status != TransferBatch.Status.PREPARED:
+        raise ActionError("只有尚未移交的批次才能撤回。")
+    batch.status = TransferBatch.Status.WITHDRAWN
+    batch.save(update_fields=["status"])
+    log_change(actor, "records.withdraw_transfer", batch, {"status": "prepared"}, {"status": "withdrawn"},
+               unit_path=batch.sender_unit.path)
+    return batch
+
+
+@action
 def check_receipt(actor, batch: TransferBatch) -> CheckRun:
     """接收检测: the receiver checks the package as stored (the bytes it received)."""
     _require_receiver(actor, batch)

@@ -75,6 +75,7 @@ class TransferBatch(models.Model):
         SENT = "sent", "待接收"
         ACCEPTED = "accepted", "已接收"
         RETURNED = "returned", "已退回"
+        WITHDRAWN = "withdrawn", "已撤回"
 
     class Mode(models.TextChoices):
         ONLINE = "online", "在线移交"

@@ -140,6 +140,11 @@ class TransferSendView(_BatchAction):
     done = "已移交，等待接收单位检测和接收。"
 
 
+class TransferWithdrawView(_BatchAction):
+    verb = transfer.withdraw_transfer
+    done = "已撤回，条目可重新组包移交。"
+
+
 class TransferCheckView(_BatchAction):
     verb = transfer.check_receipt
     done = "接收检测已完成。"

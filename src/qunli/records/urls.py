@@ -30,6 +30,7 @@ urlpatterns = [
     path("transfers/receive/", transfer_views.TransferReceiveView.as_view(), name="transfer_receive"),
     path("transfers/<int:pk>/", transfer_views.TransferDetailView.as_view(), name="transfer_detail"),
     path("transfers/<int:pk>/send/", transfer_views.TransferSendView.as_view(), name="transfer_send"),
+    path("transfers/<int:pk>/withdraw/", transfer_views.TransferWithdrawView.as_view(), name="transfer_withdraw"),
     path("transfers/<int:pk>/check/", transfer_views.TransferCheckView.as_view(), name="transfer_check"),
     path("transfers/<int:pk>/accept/", transfer_views.TransferAcceptView.as_view(), name="transfer_accept"),
     path("transfers/<int:pk>/return/", transfer_views.TransferReturnView.as_view(), name="transfer_return"),

@@ -223,6 +223,11 @@ def test_a_gap_in_piece_numbers_blocks_the_transfer(fonds, filed, archives, acco
     assert "缺号 1 个（0002）" in failures(run, "2-4")
     with pytest.raises(ActionError, match="四性检测）未通过"):
         transfer.send_transfer(staff, batch)
+    with pytest.raises(PermissionDenied):
+        transfer.withdraw_transfer(archives[1], batch)
+    transfer.withdraw_transfer(staff, batch)  # the items are free for a complete batch
+    batch = transfer.create_transfer(staff, fonds, receiver=archives[0], item_ids=[i.pk for i in filed])
+    assert batch.check_runs.get().passed
 
 
 def test_a_changed_stored_file_blocks_the_transfer(fonds, filed, archives, accounts):
