@@ -14,6 +14,16 @@ from django.utils import timezone
 from qunli.core.scoping import VIEW, ScopedQuerySet, ScopeSpec, any_of, scope_q
 
 
+class CheckRunQuerySet(ScopedQuerySet):
+    def visible_to(self, user, action: str = VIEW):
+        """A run is seen by its unit, and — for a transfer's runs — by both sides of the batch
+        (the sender reads the receiver's report of a returned batch)."""
+        own = scope_q(self.model.scope, user, action)
+        batches = TransferBatch.objects.visible_to(user, action).values("pk")
+        q = models.Q(batch__in=batches) if own is None else own | models.Q(batch__in=batches)
+        return self.filter(q)
+
+
 class CheckRun(models.Model):
     class Phase(models.TextChoices):
         FILING = "filing", "归档"
@@ -41,7 +51,7 @@ class CheckRun(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
 
     scope = ScopeSpec(unit="unit", line="unit__line")
-    objects = ScopedQuerySet.as_manager()
+    objects = CheckRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]

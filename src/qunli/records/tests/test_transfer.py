@@ -208,7 +208,10 @@ def test_return_with_reason_frees_the_items(fonds, filed, archives, accounts):
     batch = send(fonds, filed, archives, accounts["women_staff"])
     with pytest.raises(ActionError, match="退回原因"):
         transfer.return_transfer(archivist, batch, reason=" ")
+    run = transfer.check_receipt(archivist, batch)
     transfer.return_transfer(archivist, batch, reason="第2件扫描件不清晰")
+    assert CheckRun.objects.visible_to(accounts["women_staff"]).filter(pk=run.pk).exists()  # the sender reads it
+    assert not CheckRun.objects.visible_to(accounts["clerk"]).filter(pk=run.pk).exists()
     batch.refresh_from_db()
     assert batch.status == "returned" and batch.return_reason == "第2件扫描件不清晰"
     assert not Custody.objects.exists()
