@@ -757,6 +757,7 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
     ids = sorted({int(i) for i in item_ids})
     if not ids:
         raise ActionError("请先选择要移交的已归档条目。")
+    Fonds.objects.select_for_update().filter(pk=fonds.pk).first()  # one batch at a time per fonds: no item in two
     ok = set(transferable(fonds).filter(pk__in=ids).values_list("pk", flat=True)) if len(ids) <= 5000 else \
         {i for part in _chunks(ids, 5000) for i in transferable(fonds).filter(pk__in=part).values_list("pk", flat=True)}
     if len(ok) != len(ids):
