@@ -119,6 +119,7 @@ def _child(work: Path, n: int) -> dict:
     user, fonds, archives, ids, paths, total = _populate(n)
     from qunli.records import transfer
 
+    os.sync()  # the generated files are on disk before anything is timed (no write-back in the way)
     for p in paths:  # warm the page cache for both contenders alike
         with open(p, "rb") as fh:
             fh.read()
