@@ -366,6 +366,8 @@ def scan_for_viruses(paths: list[str]) -> tuple[bool, list[str], str]:
     args = [scanner, "--no-summary", "--infected"]
     if scanner.endswith("clamdscan"):
         args.append("--fdpass")
+    else:
+        args.append("--recursive")  # a directory package
     proc = subprocess.run(args + paths, capture_output=True, text=True)
     if proc.returncode not in (0, 1):  # 2: the scanner failed (no database, daemon down)
         return False, [], f"{scanner}（运行失败：{(proc.stderr or proc.stdout).strip()[:200]}）"

@@ -88,9 +88,10 @@ def max_unpacked_bytes() -> int:
 
 
 def layout() -> str:
-    """How a transfer package is kept in local storage: "zip" (default) or "dir" (a directory
-    bag whose payload is hard-linked to the store)."""
-    return getattr(settings, "QUNLI_TRANSFER_LAYOUT", "zip")
+    """How a transfer package is kept in local storage: "dir" (default: a directory bag whose
+    payload is hard-linked to the write-once, content-addressed store, so an online transfer
+    copies no bytes; zipped when downloaded) or "zip" (one zip file written in place)."""
+    return getattr(settings, "QUNLI_TRANSFER_LAYOUT", "dir")
 
 
 def workers() -> int:
