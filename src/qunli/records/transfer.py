@@ -291,6 +291,8 @@ class DirTarget:
     """A bag as a directory. Payload files are hard links to the content-addressed store when
     it is on the same file system (an online transfer copies no bytes), else copies."""
 
+    threadsafe = True  # files may be placed from worker threads (distinct paths; makedirs is idempotent)
+
     def __init__(self, root: Path):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -360,7 +362,8 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
         nonlocal oxum_bytes, oxum_count
         sha, sm3 = digests or (hashlib.sha256(data).hexdigest(), hashlib.new("sm3", data).hexdigest())
         if digests:
-            target.add_file(name, data, source)
+            if not getattr(target, "threadsafe", False):  # else a worker has placed it already
+                target.add_file(name, data, source)
         else:
             target.write(name, data, compress)
         manifests["sha256"].append(_manifest_line(sha, name))
@@ -368,7 +371,8 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
         oxum_bytes += len(data)
         oxum_count += 1
 
-    def read_one(f):
+    def read_one(task):
+        row, n, f = task
         try:
             with default_storage.open(f["storage_name"], "rb") as fh:
                 data = fh.read()
@@ -376,6 +380,9 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
             return f, None, None
         facts = checks.FileFacts(True, len(data), hashlib.new("sm3", data).hexdigest(),
                                  hashlib.sha256(data).hexdigest(), *checks.inspect_format(f["name"], data))
+        if getattr(target, "threadsafe", False):  # a directory bag: the link is made here, in parallel
+            target.add_file(file_member(row["archival_code"] or f"item-{row['id']}", n, f["name"]), data,
+                            local(f["storage_name"]))
         return f, data, facts
 
     def local(name):
@@ -390,12 +397,12 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
     with ThreadPoolExecutor(workers()) as pool:
         # a bounded pipeline: the workers read and hash the next windows (hashlib and zlib
         # release the GIL) while this thread writes the catalogue, then the payload
-        pending = deque(pool.map(read_one, [p[2] for p in w]) for w in windows[:LOOKAHEAD])
+        pending = deque(pool.map(read_one, w) for w in windows[:LOOKAHEAD])
         catalogue = _catalogue(rows)
         for k, part in enumerate(windows):
             results = pending.popleft()
             if k + LOOKAHEAD < len(windows):
-                pending.append(pool.map(read_one, [p[2] for p in windows[k + LOOKAHEAD]]))
+                pending.append(pool.map(read_one, windows[k + LOOKAHEAD]))
             for (row, n, _), (f, data, facts) in zip(part, results, strict=True):
                 code = row["archival_code"] or f"item-{row['id']}"
                 member = file_member(code, n, f["name"])
