@@ -129,7 +129,7 @@ def upload(archives, data: bytes, name="package.zip"):
 
 def test_package_is_a_valid_bag_with_sm3_manifest_item_xml_and_catalogue(fonds, filed, archives, accounts, tmp_path,
                                                                          settings):
-    settings.QUNLI_TRANSFER_LAYOUT = "zip"
+    settings.QUNLI_TRANSFER_LAYOUT = "zip"  # the default
     batch = transfer.create_transfer(accounts["women_staff"], fonds, receiver=archives[0],
                                      item_ids=[i.pk for i in filed])
     data = package_bytes(batch)
