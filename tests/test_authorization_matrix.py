@@ -336,6 +336,19 @@ def _foreign_records(where):
     from qunli.records.file_models import Volume  # capture: a foreign 案卷
 
     Volume.objects.create(id=FOREIGN_PK, fonds=fonds, archival_code="LX900-AJ-2024-001", title="邻县秘密案卷")
+    # 四性检测 and 移交/接收: a batch sent and received inside 邻县, its check run and the custody row
+    from qunli.records.models import CheckRun, Custody, TransferBatch, TransferItem
+
+    tbatch = TransferBatch.objects.create(id=FOREIGN_PK, number="YJ-LX900", title="邻县秘密移交批次", fonds=fonds,
+                                         fonds_code="LX900", fonds_name="邻县秘密全宗", sender_unit=where,
+                                         sender_name="邻县秘密立档单位", receiver=where, status="sent",
+                                         package_name="transfers/邻县秘密.zip")
+    TransferItem.objects.create(id=FOREIGN_PK, batch=tbatch, item=item, archival_code=item.archival_code)
+    CheckRun.objects.create(id=FOREIGN_PK, phase="receipt", unit=where, batch=tbatch, subject="邻县秘密检测",
+                            results=[{"code": "1-1", "aspect": "真实性", "name": "邻县秘密", "status": "failed",
+                                      "status_label": "不通过", "blocking": True, "checked": 1, "failure_count": 1,
+                                      "failures": ["邻县秘密问题"], "warnings": [], "note": ""}])
+    Custody.objects.create(id=FOREIGN_PK, item=item, unit=where, batch=tbatch)
 
 
 def _foreign_preservation(fonds, item):

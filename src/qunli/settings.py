@@ -176,6 +176,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # An import larger than this is refused before it is read.
 QUNLI_IMPORT_MAX_BYTES = int(os.environ.get("QUNLI_IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
+# 移交/接收 and 四性检测 (records.transfer, records.checks)
+QUNLI_TRANSFER_MAX_BYTES = int(os.environ.get("QUNLI_TRANSFER_MAX_BYTES", str(20 * 1024 ** 3)))
+QUNLI_TRANSFER_MAX_UNPACKED_BYTES = int(os.environ.get("QUNLI_TRANSFER_MAX_UNPACKED_BYTES", str(40 * 1024 ** 3)))
+QUNLI_TRANSFER_LAYOUT = os.environ.get("QUNLI_TRANSFER_LAYOUT", "zip")
+QUNLI_CHECK_WORKERS = int(os.environ.get("QUNLI_CHECK_WORKERS", str(min(4, os.cpu_count() or 1))))
 
 # Search index updates (outbox rows) are drained right after each write's commit
 # ("on_commit"), or left to `qunli reindex` / a scheduled drain ("deferred", for bulk work).

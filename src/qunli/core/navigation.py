@@ -42,6 +42,9 @@ BUSINESS = [
         NavItem("开放鉴定", "records:opening_queue", "unlock"),
         NavItem("利用登记", "records:use_list", "book"),
         NavItem("利用统计", "records:use_stats", "graph-up"),
+        NavItem("移交与接收", "records:transfer_list", "box-arrow-right"),
+        NavItem("接收馆藏", "records:received_holdings", "archive-fill"),
+        NavItem("四性检测", "records:check_list", "patch-check"),
     ]),
     ("服务群众", [
         NavItem("受理登记", "casework:intake", "telephone-inbound"),

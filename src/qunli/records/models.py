@@ -269,3 +269,4 @@ from .preservation_models import (  # noqa: E402,F401  (fixity, off-site copy, a
     PreservationEvent,
     StoredObject,
 )
+from .transfer_models import CheckRun, Custody, TransferBatch, TransferItem  # noqa: E402,F401  四性检测 and 移交/接收

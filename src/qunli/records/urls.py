@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import preservation_views as pv
-from . import printing, scan_views, views
+from . import printing, scan_views, transfer_views, views
 
 app_name = "records"
 
@@ -63,4 +63,21 @@ urlpatterns += [
     path("use/lines/<int:pk>/reject/", use_views.UseDecideView.as_view(approve=False), name="use_reject"),
     path("use/lines/<int:pk>/certify/", use_views.CertifyView.as_view(), name="use_certify"),
     path("use/certificates/<int:pk>/pdf/", use_views.CertificatePdfView.as_view(), name="certificate_pdf"),
+    # 四性检测 and 移交/接收 (records.transfer_views)
+    path("fonds/<int:pk>/check/", transfer_views.FondsCheckView.as_view(), name="fonds_check"),
+    path("checks/", transfer_views.CheckRunListView.as_view(), name="check_list"),
+    path("checks/<int:pk>/", transfer_views.CheckRunDetailView.as_view(), name="check_run"),
+    path("checks/<int:pk>/report.xlsx", transfer_views.CheckRunXlsxView.as_view(), name="check_xlsx"),
+    path("checks/<int:pk>/report.pdf", transfer_views.CheckRunPdfView.as_view(), name="check_pdf"),
+    path("transfers/", transfer_views.TransferListView.as_view(), name="transfer_list"),
+    path("transfers/add/", transfer_views.TransferAddView.as_view(), name="transfer_add"),
+    path("transfers/receive/", transfer_views.TransferReceiveView.as_view(), name="transfer_receive"),
+    path("transfers/<int:pk>/", transfer_views.TransferDetailView.as_view(), name="transfer_detail"),
+    path("transfers/<int:pk>/send/", transfer_views.TransferSendView.as_view(), name="transfer_send"),
+    path("transfers/<int:pk>/withdraw/", transfer_views.TransferWithdrawView.as_view(), name="transfer_withdraw"),
+    path("transfers/<int:pk>/check/", transfer_views.TransferCheckView.as_view(), name="transfer_check"),
+    path("transfers/<int:pk>/accept/", transfer_views.TransferAcceptView.as_view(), name="transfer_accept"),
+    path("transfers/<int:pk>/return/", transfer_views.TransferReturnView.as_view(), name="transfer_return"),
+    path("transfers/<int:pk>/package.zip", transfer_views.TransferPackageView.as_view(), name="transfer_package"),
+    path("received/", transfer_views.HoldingsListView.as_view(), name="received_holdings"),
 ]

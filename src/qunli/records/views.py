@@ -277,6 +277,10 @@ class FileItemsView(BusinessRequiredMixin, View):
             messages.error(request, "您对所选条目只有查看权限，不能归档。")
             return redirect(back)
         messages.success(request, f"已归档 {out['count']} 件，分 {len(out['classes'])} 类编号。")
+        from .transfer import check_after_filing  # 四性检测 at filing (归档检测)
+
+        for run in check_after_filing(request.user, ids):
+            (messages.info if run.passed else messages.warning)(request, f"归档检测（四性检测）{run.verdict}：{run.subject}。")
         return redirect(reverse("records:item_list") + "?status=filed")
 
 

@@ -13,7 +13,7 @@ from qunli.core.actions import ActionError
 from qunli.core.models import ChangeLog
 from qunli.records import actions, destruction, offsite
 from qunli.records.models import Appraisal, DestructionBatch, Item, PreservationEvent
-from qunli.records.tests.pdfs import minimal_pdf
+from qunli.records.tests.samples import minimal_pdf
 
 PDF = minimal_pdf(b"x" * 500)
 THIS_YEAR = 2026

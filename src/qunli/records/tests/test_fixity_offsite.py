@@ -13,7 +13,7 @@ from qunli.core.actions import ActionError
 from qunli.core.models import ChangeLog
 from qunli.records import fixity, offsite
 from qunli.records.models import FixityRun, PreservationEvent, StoredObject
-from qunli.records.tests.pdfs import minimal_pdf
+from qunli.records.tests.samples import minimal_pdf
 
 PDF = minimal_pdf(bytes(range(32, 127)) * 64)
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from qunli.records import actions, fixity, holdings
 from qunli.records.models import Item
-from qunli.records.tests.pdfs import minimal_pdf
+from qunli.records.tests.samples import minimal_pdf
 
 PDF = minimal_pdf(b"y" * 300)
 

@@ -332,7 +332,7 @@ def test_a_damaged_scan_has_no_pages_and_no_server_error(accounts, fonds, captur
     from django.core.files.storage import default_storage
 
     from qunli.records import actions
-    from qunli.records.tests.pdfs import minimal_pdf
+    from qunli.records.tests.samples import minimal_pdf
 
     # capture refuses a broken file, so the damage happens in storage afterwards (bit rot)
     broken = capture(title="损坏的扫描件", openness="open", files=[("bad.pdf", minimal_pdf(b"rot"))])
