@@ -215,8 +215,14 @@ QUNLI_WATERMARK_FONT = os.environ.get("QUNLI_WATERMARK_FONT", "")
 # networks, comma-separated. Empty: the header is ignored and the direct peer is the client
 # (core.clientip.client_ip, used by the portal's per-IP rate limits and the login log).
 QUNLI_TRUSTED_PROXIES = [s.strip() for s in os.environ.get("QUNLI_TRUSTED_PROXIES", "").split(",") if s.strip()]
-# Background jobs (django-tasks): long imports and exports run in `qunli worker`, never in a
-# request. QUNLI_JOBS=database (default) keeps the queue in the database (no extra service);
+# Capture parses every file in a child process with these limits (records/extract.py); PDF
+# output looks for one of these CJK font families (records/printing.py; empty = its defaults).
+QUNLI_EXTRACT_SECONDS = int(os.environ.get("QUNLI_EXTRACT_SECONDS", "30"))
+QUNLI_EXTRACT_MEMORY_BYTES = int(os.environ.get("QUNLI_EXTRACT_MEMORY_BYTES", str(2 * 1024 ** 3)))
+if os.environ.get("QUNLI_PDF_CJK_FONTS"):
+    QUNLI_PDF_CJK_FONTS = tuple(f.strip() for f in os.environ["QUNLI_PDF_CJK_FONTS"].split(",") if f.strip())
+# Background jobs (django-tasks): imports over 2 MB and every export run in `qunli worker`
+# (small imports still run in the request, recorded the same way). QUNLI_JOBS=database (default) keeps the queue in the database (no extra service);
 # QUNLI_JOBS=redis puts it in Redis (RQ workers, `QUNLI_REDIS_URL`) for many machines.
 QUNLI_JOBS = os.environ.get("QUNLI_JOBS", "database")
 INSTALLED_APPS += ["django_tasks", "django_tasks_db"]

@@ -335,7 +335,8 @@ def close_case(actor, case: Case, *, outcome: str, satisfaction: int, note: str 
                  satisfaction=satisfaction, closed_at=timezone.now())
     from .archive import capture_closed_case
 
-    transaction.on_commit(lambda: capture_closed_case(case))
+    # robust: the archives must never cost the notifications and index drains queued after it
+    transaction.on_commit(lambda: capture_closed_case(case), robust=True)
     return case
 
 

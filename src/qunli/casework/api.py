@@ -179,7 +179,8 @@ def close(request, case_id: int, payload: CloseIn):
     return get_visible(_cases(me), me, case.pk)
 
 
-@router.get("/cases/{int:case_id}/events", response=list[EventOut], summary="个案办理过程（不含记录内容）")
+@router.get("/cases/{int:case_id}/events", response=list[EventOut], summary="个案办理过程（不含记录内容）",
+            url_name="list_case_events")
 def list_events(request, case_id: int):
     case = get_visible(_cases(request.auth), request.auth, case_id)
     return list(CaseEvent.objects.filter(case=case).filter(~Q(step="")).order_by("at", "pk"))

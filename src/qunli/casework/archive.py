@@ -45,6 +45,7 @@ def capture_closed_case(case) -> bool:
 
     if Item.objects.filter(source_type=case._meta.label_lower, source_id=str(case.pk)).exists():
         return False  # a reopened and closed-again case is captured once; the catalogue keeps that one
+    case.refresh_from_db()  # the stored times (an importer or the demo may have set them after the close)
     summary = case_summary(case)
     actor = case.caseworker or case.supervisor
     closed_on = timezone.localdate(case.closed_at) if case.closed_at else timezone.localdate()
