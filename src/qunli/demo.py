@@ -824,11 +824,6 @@ def generate(scale: str = "county", seed: int = DEFAULT_SEED, force: bool = Fals
                         first = (county, town, village)
                         summary["accounts"] = _accounts(county, town, village, gen.lines)
                         summary["county"] = name
-                        if with_work:
-                            from qunli import demo_work
-
-                            summary["work"] = demo_work.populate(county.pk, seed,
-                                                                 small=spec.persons_per_county < 1000)
                 progress.advance(t_counties)
         if connection.vendor == "postgresql":
             from django.core.management.color import no_style
@@ -837,6 +832,12 @@ def generate(scale: str = "county", seed: int = DEFAULT_SEED, force: bool = Fals
             with connection.cursor() as cur:
                 for sql in connection.ops.sequence_reset_sql(no_style(), models):
                     cur.execute(sql)
+        # after the sequences moved past the explicit keys: the actions insert with generated ones
+        if with_work and first is not None:
+            from qunli import demo_work
+
+            with (transaction.atomic() if per_county_tx else nullcontext()):
+                summary["work"] = demo_work.populate(first[0].pk, seed, small=spec.persons_per_county < 1000)
     if fast_unsafe and connection.vendor == "sqlite":
         with connection.cursor() as cur:
             cur.execute("PRAGMA journal_mode=WAL")
