@@ -425,6 +425,7 @@ def test_export_and_reimport_into_another_system_round_trip(fonds, filed, archiv
               sorted((f.name, f.sm3, f.sha256, f.size) for f in i.files.all())) for i in items]
     assert after == before
     assert default_storage.open(items[0].files.get().storage_name).read() == PDF
+    assert [i.scanned_pages for i in items] == [1, 2, 0]  # digitization shown as after capture (DOCX: not a scan)
     assert Fonds.objects.get(code="J001").unit == unit
     counter = FilingCounter.objects.get(year=2023, retention="Y", org="BGS")
     assert counter.last_no == 3  # filing continues after the received items
