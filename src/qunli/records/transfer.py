@@ -797,8 +797,12 @@ def check_package_file(actor, path, *, unit, phase, subject, batch=None) -> tupl
         pkg = read_package(reader)
         codes = [r.meta.get("archival_code") for r in pkg.records]
         existing = _existing_codes(codes)
+        destroyed = parse_destroyed(pkg.info)  # declared by the sender in bag-info.txt
+        if batch is not None and batch.fonds_id:  # an online batch: this system's own destruction records too
+            for key, pieces in destroyed_pieces(batch.fonds).items():
+                destroyed.setdefault(key, set()).update(pieces)
         results = checks.run_checks(pkg.records, declared=pkg.declared, scan_paths=[str(path)],
-                                    existing_codes=existing, workers=workers(), destroyed=parse_destroyed(pkg.info))
+                                    existing_codes=existing, workers=workers(), destroyed=destroyed)
     finally:
         reader.close()
     run = _save_run(actor, phase=phase, unit=unit, subject=subject, results=results, started=started,
