@@ -1,12 +1,14 @@
 """Holdings statistics (馆藏统计) in the shape of the annual archives statistics report
 (档案馆（室）基本情况年报): per fonds — items held by retention, digitized items and rate,
 electronic volume, items filed, destroyed and used in the year — plus breakdowns by 门类,
-年度 and 保管期限. Everything is counted over ``Item.objects.visible_to(user)``.
+年度 and 保管期限. Everything is counted over ``Item.objects.visible_to(user)``. An item
+handed to an archives (a ``Custody`` row naming another unit) is no longer held by its fonds'
+unit: it leaves 馆藏 and is counted under 已移交.
 
 Use (利用) figures per fonds come from the 利用 register (``records.use.figures_by_fonds``):
 人次 = requests made in the year, 件次 = their approved items."""
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 
 from .models import Item, ItemFile, Retention
 
@@ -17,7 +19,10 @@ def access_figures(user, fonds_ids: list[int], year: int) -> dict[int, dict[str,
     return figures_by_fonds(fonds_ids, year, user)
 
 
-HELD = Q(status=Item.Status.FILED)
+FILED = Q(status=Item.Status.FILED)
+# handed to an archives (移交): a Custody row naming a unit other than the fonds' own
+TRANSFERRED = FILED & Q(custody__isnull=False) & ~Q(custody__unit=F("fonds__unit"))
+HELD = FILED & (Q(custody__isnull=True) | Q(custody__unit=F("fonds__unit")))
 
 
 def _held_counts():
@@ -35,8 +40,9 @@ def annual_report(user, year: int, fonds=None) -> dict:
     per_fonds = list(items.values("fonds_id", "fonds__code", "fonds__name").order_by("fonds__code").annotate(
         **_held_counts(),
         pending=Count("id", filter=Q(status=Item.Status.PENDING)),
-        filed_in_year=Count("id", filter=HELD & Q(filed_at__year=year)),
+        filed_in_year=Count("id", filter=FILED & Q(filed_at__year=year)),
         disposed=Count("id", filter=Q(status=Item.Status.DISPOSED)),
+        transferred=Count("id", filter=TRANSFERRED),
         pages=Sum("pages", filter=HELD)))
     files = ItemFile.objects.filter(item__in=items.filter(HELD).values("pk"))
     digitized = {r["item__fonds_id"]: r for r in files.values("item__fonds_id").order_by().annotate(
@@ -50,7 +56,7 @@ def annual_report(user, year: int, fonds=None) -> dict:
                      "rate": _rate(d.get("items", 0), r["total"]),
                      "use_persons": use[r["fonds_id"]]["persons"], "use_items": use[r["fonds_id"]]["items"]})
     keys = ("total", "y", "d30", "d10", "pending", "filed_in_year", "disposed", "pages", "digitized", "mb",
-            "use_persons", "use_items")
+            "use_persons", "use_items", "transferred")
     total = {k: sum(r[k] for r in rows) for k in keys}
     total["mb"] = round(total["mb"], 2)
     total["rate"] = _rate(total["digitized"], total["total"])
@@ -75,5 +81,5 @@ REPORT_COLUMNS = [
     ("y", "其中：永久"), ("d30", "定期30年"), ("d10", "定期10年"), ("pages", "页数"),
     ("filed_in_year", "本年归档（件）"), ("pending", "待归档（件）"), ("digitized", "已数字化（件）"),
     ("rate", "数字化率（%）"), ("mb", "电子文件（MB）"), ("disposed", "累计销毁（件）"),
-    ("use_persons", "本年利用（人次）"), ("use_items", "本年利用（件次）"),
+    ("use_persons", "本年利用（人次）"), ("use_items", "本年利用（件次）"), ("transferred", "已移交（件）"),
 ]

@@ -442,6 +442,9 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
         "Qunli-File-Count": str(file_count),
         "Qunli-File-Bytes": str(file_bytes),
     }
+    gone = _destroyed_line(info.get("destroyed") or {}, {_class_of(r.meta) for r in records})
+    if gone:
+        bag_info["Qunli-Destroyed-Pieces"] = gone
     tags = {"bagit.txt": BAGIT_TXT,
             "bag-info.txt": "".join(f"{k}: {str(v).replace(chr(10), ' ')}\n" for k, v in bag_info.items()).encode()}
     for algo in ALGOS:
@@ -454,6 +457,38 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
         target.write(f"tagmanifest-{algo}.txt", tags[f"tagmanifest-{algo}.txt"], True)
     return Packed(records, len(rows), file_count, file_bytes, oxum_bytes + sum(len(d) for d in tags.values()),
                   hashlib.new("sm3", tags["tagmanifest-sm3.txt"]).hexdigest())
+
+
+def _class_of(meta: dict) -> tuple:
+    try:
+        year = int(meta.get("year"))
+    except (TypeError, ValueError):
+        year = None
+    return (str(meta.get("fonds_code") or ""), str(meta.get("category") or ""), year, str(meta.get("retention") or ""),
+            str(meta.get("org") or ""))
+
+
+def _destroyed_line(destroyed: dict, classes: set) -> str:
+    """The destroyed 件号 of the batch's classes for bag-info.txt (covered by the tag
+    manifests): ``门类|年度|保管期限|机构|1,5,9`` entries joined by ``;``."""
+    parts = []
+    for key in sorted(k for k in classes if k in destroyed):
+        _, category, year, retention, org = key
+        parts.append("|".join([category, str(year), retention, org, ",".join(map(str, sorted(destroyed[key])))]))
+    return ";".join(parts)
+
+
+def parse_destroyed(info: dict) -> dict[tuple, set[int]]:
+    """The ``Qunli-Destroyed-Pieces`` of a package's bag-info.txt, keyed like ``destroyed_pieces``."""
+    fonds_code = (info.get("Qunli-Fonds-Code") or "").strip()
+    out: dict[tuple, set[int]] = {}
+    for entry in (info.get("Qunli-Destroyed-Pieces") or "").split(";"):
+        bits = entry.strip().split("|")
+        if len(bits) != 5 or not bits[1].isdigit():
+            continue
+        pieces = {int(n) for n in bits[4].split(",") if n.strip().isdigit()}
+        out.setdefault((fonds_code, bits[0], int(bits[1]), bits[2], bits[3]), set()).update(pieces)
+    return out
 
 
 # --- reading packages (defensively) ---------------------------------------------------------------------
@@ -762,8 +797,12 @@ def check_package_file(actor, path, *, unit, phase, subject, batch=None) -> tupl
         pkg = read_package(reader)
         codes = [r.meta.get("archival_code") for r in pkg.records]
         existing = _existing_codes(codes)
+        destroyed = parse_destroyed(pkg.info)  # declared by the sender in bag-info.txt
+        if batch is not None and batch.fonds_id:  # an online batch: this system's own destruction records too
+            for key, pieces in destroyed_pieces(batch.fonds).items():
+                destroyed.setdefault(key, set()).update(pieces)
         results = checks.run_checks(pkg.records, declared=pkg.declared, scan_paths=[str(path)],
-                                    existing_codes=existing, workers=workers())
+                                    existing_codes=existing, workers=workers(), destroyed=destroyed)
     finally:
         reader.close()
     run = _save_run(actor, phase=phase, unit=unit, subject=subject, results=results, started=started,
@@ -816,7 +855,7 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
                                      batch_size=2000)
     started = time.perf_counter()
     info = {"sender": fonds.unit.name, "number": batch.number, "title": title, "fonds_code": fonds.code,
-            "fonds_name": fonds.name, "receiver": receiver.name}
+            "fonds_name": fonds.name, "receiver": receiver.name, "destroyed": destroyed_pieces(fonds)}
     try:
         local_root = default_storage.path("transfers")
     except NotImplementedError:  # remote storage (S3 …): a zip in a temporary file, then saved
@@ -826,7 +865,7 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
         part = os.path.join(local_root, f"{batch.number}.part")
         try:
             packed = write_package(DirTarget(part), ids, info)
-            results = checks.run_checks(packed.records, scan_paths=[part], workers=1)
+            results = checks.run_checks(packed.records, scan_paths=[part], workers=1, destroyed=info["destroyed"])
             os.replace(part, os.path.join(local_root, batch.number))
         finally:
             shutil.rmtree(part, ignore_errors=True)
@@ -839,7 +878,7 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
                 target = ZipTarget(fh)
                 packed = write_package(target, ids, info)
                 target.close()
-            results = checks.run_checks(packed.records, scan_paths=[part], workers=1)
+            results = checks.run_checks(packed.records, scan_paths=[part], workers=1, destroyed=info["destroyed"])
             os.replace(part, os.path.join(local_root, f"{batch.number}.zip"))
         finally:
             if os.path.exists(part):
@@ -849,7 +888,7 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
             target = ZipTarget(tmp)
             packed = write_package(target, ids, info)
             target.close()
-            results = checks.run_checks(packed.records, workers=1)
+            results = checks.run_checks(packed.records, workers=1, destroyed=info["destroyed"])
             tmp.seek(0)
             name = default_storage.save(package_path(batch), tmp)
     batch.package_name, batch.package_size, batch.package_sm3 = name, packed.package_bytes, packed.fingerprint
@@ -986,6 +1025,11 @@ def accept_transfer(actor, batch: TransferBatch) -> TransferBatch:
     if batch.mode == TransferBatch.Mode.OFFLINE:
         _import_offline(actor, batch)
     ids = list(batch.members.values_list("item_id", flat=True))
+    gone = [c for part in _chunks(ids, 5000) for c in Item.objects.filter(pk__in=part).exclude(
+        status=Item.Status.FILED).values_list("archival_code", flat=True)]
+    if gone:
+        raise ActionError(f"批次中有 {len(gone)} 件条目已不在归档状态（如已销毁）：{'、'.join(sorted(gone)[:10])}，"
+                          "不能接收；请退回移交单位。")
     if Custody.objects.filter(item_id__in=ids).exists():
         raise ActionError("部分条目已被其他单位接收，不能重复接收。")
     now = timezone.now()
@@ -1054,7 +1098,7 @@ def _import_offline(actor, batch: TransferBatch) -> None:
     """Items of an offline package enter the holdings: the same item when its 档号 is already
     here with the same digests (a round trip inside one system), else a new filed item in the
     fonds of that 全宗号 (created under the receiver when unknown), its files stored once."""
-    from .actions import archival_code as make_code
+    from . import numbering
 
     with local_package(batch) as path:
         reader = PackageReader(path)
@@ -1069,6 +1113,7 @@ def _import_offline(actor, batch: TransferBatch) -> None:
             cats = {c.code: c for c in Category.objects.all()}
             member_ids = {}
             created = []
+            sender_openness = {}  # kept in the log (and the package's item XML), not applied
             tops = defaultdict(int)
             for meta, files, base in pkg.metas:
                 code = meta.get("archival_code") or ""
@@ -1086,8 +1131,9 @@ def _import_offline(actor, batch: TransferBatch) -> None:
                 if meta.get("org"):
                     org, _ = OrgCode.objects.get_or_create(fonds=fonds, code=meta["org"], defaults={"name": meta["org"]})
                 piece = int(meta["piece_no"])
-                if code != make_code(fonds.code, cat.code, int(meta["year"]), meta["retention"], meta.get("org") or "",
-                                     piece):
+                fmt = numbering.format_for(fonds)  # the same rule as the check (checks.code_formats)
+                candidates = [fmt] if fmt == numbering.CodeFormat() else [fmt, numbering.CodeFormat()]
+                if all(code != checks.expected_code({**meta, "fonds_code": fonds.code}, f) for f in candidates):
                     raise ActionError(f"档号“{code}”与著录项不一致，不能接收。")
                 item = Item.objects.create(
                     fonds=fonds, category=cat, year=int(meta["year"]), retention=meta["retention"], org_code=org,
@@ -1095,7 +1141,7 @@ def _import_offline(actor, batch: TransferBatch) -> None:
                     responsible=meta.get("responsible", "")[:100],
                     date=dt.date.fromisoformat(meta["date"]) if meta.get("date") else None,
                     doc_no=meta.get("doc_no", "")[:60], classification=meta.get("classification") or "internal",
-                    openness=meta.get("openness") or "pending",
+                    openness="pending",  # the receiving archives decides opening (开放鉴定)
                     pages=int(meta["pages"]) if str(meta.get("pages") or "").isdigit() else None,
                     note=meta.get("note", "")[:200], status=Item.Status.FILED, filed_at=timezone.now(),
                     source_type="records.transferbatch", source_id=str(batch.pk),
@@ -1104,6 +1150,8 @@ def _import_offline(actor, batch: TransferBatch) -> None:
                     _store_from_package(reader, item, f, f"{base}/{f['path']}")
                 member_ids[code] = item.pk
                 created.append(item.pk)
+                if meta.get("openness") and meta["openness"] != "pending":
+                    sender_openness[code] = meta["openness"]
                 key = (fonds.pk, cat.pk, item.year, item.retention, meta.get("org") or "")
                 tops[key] = max(tops[key], piece)
         finally:
@@ -1118,7 +1166,8 @@ def _import_offline(actor, batch: TransferBatch) -> None:
         m.item_id = member_ids.get(m.archival_code)
         m.save(update_fields=["item"])
     if created:
-        log_change(actor, "records.import_transfer", batch, None, {"created_items": created},
+        log_change(actor, "records.import_transfer", batch, None,
+                   {"created_items": created, "openness": "pending", "sender_openness": sender_openness},
                    unit_path=batch.receiver.path)
         search.enqueue(created)
     batch.fonds = fonds
@@ -1126,17 +1175,16 @@ def _import_offline(actor, batch: TransferBatch) -> None:
 
 
 def _store_from_package(reader: PackageReader, item: Item, f: dict, member: str) -> ItemFile:
-    from django.core.files.base import File
+    """After the digests are verified, the file goes through capture's pipeline (type
+    allow-list, isolated parser, thumbnail, text, content-addressed storage, 页数 digitized)."""
+    from .actions import store_file
 
     with reader.open(member) as fh:
         data = fh.read()
     digest = hashlib.new("sm3", data).hexdigest()
     if digest != f["sm3"] or hashlib.sha256(data).hexdigest() != f["sha256"]:
         raise ActionError(f"{member} 的摘要与元数据不符，不能接收。")
-    storage_name = f"files/{digest[:2]}/{digest}"
-    if not default_storage.exists(storage_name):
-        saved = default_storage.save(storage_name, File(io.BytesIO(data)))
-        if saved != storage_name:
-            default_storage.delete(saved)
-    return ItemFile.objects.create(item=item, name=f["name"][:200], size=len(data), mime=f["mime"][:100] or "",
-                                   sm3=digest, sha256=f["sha256"], storage_name=storage_name)
+    try:
+        return store_file(item, (f["name"][:200] or member.rsplit("/", 1)[-1], data))
+    except ActionError as e:
+        raise ActionError(f"档号“{item.archival_code}”的文件不能接收：{e}") from None

@@ -86,3 +86,30 @@ def test_fixity_page_shows_problems_only_to_those_who_see_the_item(held, account
     assert held[0].archival_code in client_for(accounts["women_staff"]).get(reverse("records:fixity")).content.decode()
     assert held[0].archival_code not in client_for(accounts["clerk"]).get(
         reverse("records:fixity")).content.decode()
+
+
+def test_items_handed_to_an_archives_leave_the_holdings_and_are_counted_as_transferred(held, accounts, tree,
+                                                                                      client_for):
+    """After an accepted transfer the fonds' unit no longer holds the item (Custody names the
+    archives): 馆藏 drops by one, 已移交 counts it, in the rows and the xlsx."""
+    from conftest import add_unit, grant, make_user
+    from qunli.records import transfer
+
+    staff = accounts["women_staff"]
+    archives = add_unit(tree["province"], name="市档案馆", level="county")
+    archivist = make_user("danganguan")
+    grant(archivist, "staff", archives, all_lines=True)
+    batch = transfer.create_transfer(staff, held[1].fonds, receiver=archives, item_ids=[held[1].pk])
+    transfer.send_transfer(staff, batch)
+    assert transfer.check_receipt(archivist, batch).passed
+    transfer.accept_transfer(archivist, batch)
+    year = held[0].filed_at.year
+    r = holdings.annual_report(staff, year)
+    [row] = r["rows"]
+    assert (row["total"], row["y"], row["d30"], row["d10"], row["transferred"]) == (3, 1, 0, 2, 1)
+    assert r["total"]["transferred"] == 1
+    assert sum(x["n"] for x in r["by_retention"]) == 3
+    resp = client_for(staff).get(reverse("records:holdings"), {"year": str(year), "export": "xlsx"})
+    wb = openpyxl.load_workbook(io.BytesIO(b"".join(resp.streaming_content)), read_only=True)
+    rows = list(wb.worksheets[0].iter_rows(values_only=True))
+    assert rows[0][-1] == "已移交（件）" and rows[1][2] == 3 and rows[1][-1] == 1

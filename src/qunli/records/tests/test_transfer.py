@@ -425,6 +425,7 @@ def test_export_and_reimport_into_another_system_round_trip(fonds, filed, archiv
               sorted((f.name, f.sm3, f.sha256, f.size) for f in i.files.all())) for i in items]
     assert after == before
     assert default_storage.open(items[0].files.get().storage_name).read() == PDF
+    assert [i.scanned_pages for i in items] == [1, 2, 0]  # digitization shown as after capture (DOCX: not a scan)
     assert Fonds.objects.get(code="J001").unit == unit
     counter = FilingCounter.objects.get(year=2023, retention="Y", org="BGS")
     assert counter.last_no == 3  # filing continues after the received items
@@ -639,3 +640,126 @@ def test_records_check_command_runs_a_storage_check(fonds, filed, accounts):
     default_storage.delete(filed[0].files.get().storage_name)
     with pytest.raises(SystemExit):
         call_command("records_check", fonds="J001", user=accounts["women_staff"].username, stdout=io.StringIO())
+
+
+# --- review fixes: receipt through capture, destroyed 件号, acceptance rules -------------------------------
+
+def _wipe_holdings():
+    """Another system: nothing of the sender's holdings (nor its extracted texts) is here."""
+    from qunli.records.file_models import FileContent
+    from qunli.records.models import TransferItem
+
+    TransferItem.objects.all().delete()
+    CheckRun.objects.all().delete()
+    TransferBatch.objects.all().delete()
+    ItemFile.objects.all().delete()
+    Item.objects.all().delete()
+    FilingCounter.objects.all().delete()
+    OrgCode.objects.all().delete()
+    Fonds.objects.all().delete()
+    FileContent.objects.all().delete()
+
+
+def test_offline_receipt_goes_through_capture_text_is_searchable_and_opening_waits(fonds, capture, accounts,
+                                                                                  archives):
+    from qunli.core import search
+
+    unit, archivist = archives
+    staff = accounts["women_staff"]
+    item = capture(date=dt.date(2023, 3, 1), openness="open", files=[("纪要.docx", sample_docx("蚕桑合作社章程"))])
+    actions.file_items(staff, [item.pk])
+    assert Item.objects.filter(pk=item.pk, openness="open").exists()
+    data = package_bytes(transfer.create_transfer(staff, fonds, receiver=unit, item_ids=[item.pk]))
+    _wipe_holdings()
+    batch = upload(archives, data)
+    assert batch.check_runs.get().passed
+    transfer.accept_transfer(archivist, batch)
+    search.drain()  # the outbox of this test's writes (their commit never comes)
+    received = Item.objects.get(custody__unit=unit)
+    hits = search.search("records.item", "蚕桑合作社", Item.objects.all())
+    assert [h.pk for h in hits] == [received.pk]  # the word is only inside the DOCX text
+    assert received.openness == "pending"  # the receiving archives decides opening
+    assert not Item.objects.public().filter(pk=received.pk).exists()
+    log = ChangeLog.objects.get(action="records.import_transfer")
+    assert log.after["sender_openness"] == {received.archival_code: "open"}  # kept, not applied
+
+
+def test_offline_receipt_refuses_a_file_capture_refuses_and_changes_nothing(fonds, filed, archives, accounts,
+                                                                            monkeypatch):
+    unit, archivist = archives
+    data = package_bytes(transfer.create_transfer(accounts["women_staff"], fonds, receiver=unit,
+                                                  item_ids=[i.pk for i in filed]))
+    _wipe_holdings()
+    batch = upload(archives, data)
+    assert batch.check_runs.get().passed
+    monkeypatch.setattr(actions, "MAX_FILE_BYTES", 5000)  # the receiving system's smaller file limit
+    with pytest.raises(ActionError, match="报告.docx.*超过大小上限"):
+        transfer.accept_transfer(archivist, batch)
+    assert Item.objects.count() == 0 and ItemFile.objects.count() == 0 and not Custody.objects.exists()
+
+
+def test_destroyed_piece_is_accounted_in_transfer_and_receipt_checks(fonds, filed, archives, accounts):
+    unit, archivist = archives
+    staff = accounts["women_staff"]
+    Item.objects.filter(pk=filed[1].pk).update(status=Item.Status.DISPOSED)
+    batch = transfer.create_transfer(staff, fonds, receiver=unit, item_ids=[filed[0].pk, filed[2].pk])
+    run = batch.check_runs.get()
+    assert status_of(run)["2-4"] == "passed", failures(run, "2-4")
+    info = zipfile.ZipFile(io.BytesIO(package_bytes(batch))).read("bag-info.txt").decode()
+    assert "Qunli-Destroyed-Pieces: WS|2023|Y|BGS|2" in info
+    transfer.send_transfer(staff, batch)
+    run = transfer.check_receipt(archivist, batch)
+    assert run.passed and status_of(run)["2-4"] == "passed", failures(run, "2-4")
+    # offline, the receiver reads the destroyed 件号 from the package too
+    TransferBatch.objects.update(status="returned")
+    assert upload(archives, package_bytes(batch)).check_runs.get().passed
+
+
+def test_a_plain_gap_still_fails_when_another_piece_was_destroyed(fonds, filed, capture, archives, accounts):
+    staff = accounts["women_staff"]
+    fourth = capture(date=dt.date(2023, 6, 1), files=[("四.pdf", minimal_pdf(b"4"))])
+    actions.file_items(staff, [fourth.pk])
+    Item.objects.filter(pk=filed[1].pk).update(status=Item.Status.DISPOSED)
+    batch = transfer.create_transfer(staff, fonds, receiver=archives[0], item_ids=[filed[0].pk, fourth.pk])
+    run = batch.check_runs.get()
+    assert status_of(run)["2-4"] == "failed" and "缺号 1 个（0003）" in failures(run, "2-4")
+
+
+def test_accept_refuses_a_batch_whose_item_was_destroyed_meanwhile(fonds, filed, archives, accounts):
+    unit, archivist = archives
+    batch = send(fonds, filed, archives, accounts["women_staff"])
+    assert transfer.check_receipt(archivist, batch).passed
+    Item.objects.filter(pk=filed[1].pk).update(status=Item.Status.DISPOSED)
+    with pytest.raises(ActionError, match="已不在归档状态"):
+        transfer.accept_transfer(archivist, batch)
+    assert not Custody.objects.exists()
+    assert TransferBatch.objects.get(pk=batch.pk).status == "sent"
+
+
+def test_offline_acceptance_follows_the_fonds_code_format_like_the_check(fonds, filed, capture, archives, accounts):
+    """A 档号 in the fonds' own (changed) format passes the receipt check, and acceptance
+    applies the same rule (not only the default format)."""
+    from qunli.records.capture_actions import set_code_format
+
+    unit, archivist = archives
+    staff = accounts["women_staff"]
+    set_code_format(staff, fonds, template="{全宗号}/{门类代码}/{年度}/{保管期限}/{件号}", digits=3, reason="新规则")
+    later = capture(date=dt.date(2024, 5, 1), files=[("新.pdf", minimal_pdf(b"later"))])
+    actions.file_items(staff, [later.pk])
+    later.refresh_from_db()
+    assert later.archival_code.startswith("J001/WS/2024/Y/")
+    data = package_bytes(transfer.create_transfer(staff, fonds, receiver=unit,
+                                                  item_ids=[i.pk for i in filed] + [later.pk]))
+    # the receiving system holds the fonds (with its format) but not these items
+    TransferBatch.objects.update(status="returned")
+    ids = [i.pk for i in filed] + [later.pk]
+    from qunli.records.models import TransferItem
+    TransferItem.objects.all().delete()
+    ItemFile.objects.filter(item_id__in=ids).delete()
+    Item.objects.filter(pk__in=ids).delete()
+    batch = upload(archives, data)
+    run = batch.check_runs.get()
+    assert run.passed, failures(run, "1-3")
+    transfer.accept_transfer(archivist, batch)
+    assert set(Item.objects.filter(custody__unit=unit).values_list("archival_code", flat=True)) == \
+        {later.archival_code} | {i.archival_code for i in filed}
