@@ -403,6 +403,15 @@ def test_scans_are_hooked_by_archival_code_all_or_nothing(capture, accounts):
     assert ChangeLog.objects.filter(action="records.attach_scans").count() == 1
 
 
+def test_scans_are_not_hooked_to_a_destroyed_item(capture, accounts):
+    a, b = _filed(capture, accounts)
+    Item.objects.filter(pk=b.pk).update(status=Item.Status.DISPOSED)  # destroyed, its 档号 stays
+    report = capture_actions.attach_scans(accounts["women_staff"], [(f"{a.archival_code}.png", png_bytes()),
+                                                                    (f"{b.archival_code}.png", png_bytes())])
+    assert not report.ok and "已销毁" in report.errors[0][1] and report.errors[0][0] == f"{b.archival_code}.png"
+    assert not a.files.exists() and not b.files.exists()
+
+
 def test_a_broken_scan_refuses_the_whole_upload(capture, accounts):
     a, b = _filed(capture, accounts)
     with pytest.raises(ActionError, match="整批扫描件均未挂接"):
