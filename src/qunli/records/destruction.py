@@ -24,6 +24,7 @@ from qunli.core.audit import log_change
 from qunli.core.scoping import grants_of
 
 from . import search
+from .access_models import OpeningReview
 from .file_models import FileContent
 from .models import (
     Appraisal,
@@ -245,11 +246,16 @@ def execute_destruction(actor, batch: DestructionBatch, store=None) -> Destructi
     ItemFile.objects.filter(item_id__in=by_pk).delete()
     FileContent.objects.filter(sm3__in=contents_gone).delete()
     Item.objects.filter(pk__in=by_pk).update(status=Item.Status.DISPOSED)
+    # a destroyed item leaves the appraisal-for-opening queue (its decided reviews stay)
+    closed = list(OpeningReview.objects.filter(item_id__in=by_pk, decision=OpeningReview.Decision.QUEUED)
+                  .order_by("id").values_list("id", flat=True))
+    OpeningReview.objects.filter(pk__in=closed).delete()
     batch.status, batch.executed_by, batch.executed_at = DestructionBatch.Status.EXECUTED, actor, now
     batch.save(update_fields=["status", "executed_by", "executed_at"])
     log_change(actor, "records.execute_destruction", batch, {"status": DestructionBatch.Status.APPROVED},
                {"status": batch.status, "items": [[pk, by_pk[pk].archival_code] for pk in sorted(by_pk)],
-                "deleted_objects": gone + thumbs, "deleted_contents": contents_gone}, unit_path=batch.fonds.unit.path)
+                "deleted_objects": gone + thumbs, "deleted_contents": contents_gone,
+                "closed_opening_reviews": closed}, unit_path=batch.fonds.unit.path)
     search.enqueue(list(by_pk))
 
     def delete_bytes():

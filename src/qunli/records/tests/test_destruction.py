@@ -252,3 +252,19 @@ def test_items_in_custody_or_an_open_transfer_are_not_destroyed(filed, accounts)
         destruction.execute_destruction(staff, batch)
     assert not Item.objects.filter(status="disposed").exists()
     assert DestructionBatch.objects.get(pk=batch.pk).status == "approved"
+
+
+def test_execution_takes_the_destroyed_items_out_of_the_opening_queue(filed, accounts):
+    from qunli.records import opening
+    from qunli.records.models import OpeningReview
+
+    staff = accounts["women_staff"]
+    queued = opening.requeue(staff, filed["d10_old2"])
+    kept = opening.requeue(staff, filed["d30_old"])
+    batch = _proposed(filed, accounts)
+    destruction.decide_destruction(accounts["leader"], batch, approve=True, note="同意")
+    destruction.execute_destruction(staff, batch)
+    assert not OpeningReview.objects.filter(pk=queued.pk).exists()
+    assert OpeningReview.objects.filter(pk=kept.pk, decision="queued").exists()
+    log = ChangeLog.objects.get(action="records.execute_destruction", object_id=str(batch.pk))
+    assert log.after["closed_opening_reviews"] == [queued.pk]
