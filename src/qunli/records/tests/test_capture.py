@@ -468,6 +468,17 @@ def test_catalogue_and_stamps_pdf(client_for, capture, accounts, fonds):
     assert r.status_code == 200 and "全宗号" in text and "办公室" in text and "永久" in text
 
 
+def test_catalogue_pdf_keeps_destroyed_entries_marked_but_no_stamp(client_for, capture, accounts, fonds):
+    a, b = _filed(capture, accounts, 2)
+    Item.objects.filter(pk=b.pk).update(status=Item.Status.DISPOSED)
+    c = client_for(accounts["women_staff"])
+    q = {"year": 2023, "retention": "Y", "category": "WS"}
+    text = _pdf_text(c.get(reverse("records:catalogue_pdf", args=[fonds.pk]), q).content)
+    assert b.archival_code in text and a.archival_code in text and "已销毁" in text.replace(" ", "")
+    stamps = _pdf_text(c.get(reverse("records:stamps_pdf", args=[fonds.pk]), q).content)
+    assert stamps.count("全宗号") == 1  # the stamp is for a paper still held
+
+
 def test_pdf_without_a_cjk_font_is_a_clear_503(client_for, capture, accounts, fonds, settings):
     settings.QUNLI_PDF_CJK_FONTS = ["没有这种字体"]
     c = client_for(accounts["women_staff"])

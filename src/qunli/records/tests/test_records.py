@@ -214,6 +214,16 @@ def test_manual_capture_with_upload(client_for, accounts, fonds, tree):
     assert "records.capture_record" in c.get(reverse("records:item_detail", args=[item.pk]) + "?tab=history").content.decode()
 
 
+def test_catalogue_export_keeps_destroyed_entries_marked(client_for, capture, accounts, fonds):
+    items = [capture(date=dt.date(2023, 1, d)) for d in (1, 2, 3)]
+    actions.file_items(accounts["women_staff"], [i.pk for i in items])
+    Item.objects.filter(pk=items[1].pk).update(status=Item.Status.DISPOSED)
+    r = client_for(accounts["leader"]).get(reverse("records:catalogue", args=[fonds.pk]), {"year": 2023, "retention": "Y"})
+    rows = list(openpyxl.load_workbook(io.BytesIO(b"".join(r.streaming_content))).active.iter_rows(values_only=True))
+    assert [row[0] for row in rows[1:]] == [1, 2, 3]
+    assert [row[8] or "" for row in rows[1:]] == ["", "已销毁", ""]
+
+
 def test_catalogue_export(client_for, capture, accounts, fonds):
     items = [capture(date=dt.date(2023, 1, d)) for d in (2, 1)]
     capture(date=dt.date(2023, 1, 3))  # pending: not in the catalogue
