@@ -342,6 +342,23 @@ def test_legacy_catalogue_dry_run_commit_gaps_and_counter(tmp_path, fonds, accou
     assert new.archival_code == "J001-WS·2015-Y-BGS-0006"
 
 
+def test_legacy_import_counts_destroyed_numbers_as_taken(tmp_path, fonds, accounts, capture):
+    staff = accounts["women_staff"]
+    run_import("records_legacy", workbook(tmp_path, [legacy_row(2), legacy_row(5)], "first.xlsx"), user=staff,
+               commit=True)
+    Item.objects.update(status=Item.Status.DISPOSED)  # both destroyed: entries and 件号 stay
+    FilingCounter.objects.filter(year=2015).update(last_no=0)  # as if the counter never saw them
+    again = run_import("records_legacy", workbook(tmp_path, [legacy_row(2)], "again.xlsx"), user=staff)
+    assert not again.ok and "已存在" in again.errors[0]["reason"]
+    out = run_import("records_legacy", workbook(tmp_path, [legacy_row(1), legacy_row(3), legacy_row(4)], "b.xlsx"),
+                     user=staff, commit=True)
+    assert out.committed and out.warnings == []  # 2 and 5 are destroyed, not gaps
+    assert FilingCounter.objects.get(year=2015).last_no == 5
+    new = capture(date=dt.date(2015, 6, 1))
+    actions.file_items(staff, [new.pk])
+    assert Item.objects.get(pk=new.pk).archival_code == "J001-WS·2015-Y-BGS-0006"
+
+
 def test_legacy_catalogue_errors_refuse_everything(tmp_path, fonds, accounts):
     staff = accounts["women_staff"]
     run_import("records_legacy", workbook(tmp_path, [legacy_row(1)], "first.xlsx"), user=staff, commit=True)
