@@ -420,7 +420,8 @@ def file_items(actor, item_ids) -> dict:
 @action
 def renumber_item(actor, item: Item, *, piece_no: int, reason: str) -> Item:
     """Move a filed item to another position of its class; the items in between shift by
-    one, so the class stays gapless. Every changed 档号 is in the change-log row."""
+    one, so the class stays gapless. A destroyed entry in the way refuses the move (it keeps
+    its 件号). Every changed 档号 is in the change-log row."""
     require_change(actor, item)
     if not item.is_filed:
         raise ActionError("只有已归档的条目才有件号。")
@@ -436,9 +437,16 @@ def renumber_item(actor, item: Item, *, piece_no: int, reason: str) -> Item:
         raise ActionError("新件号与原件号相同。")
     lo, hi = sorted((old, piece_no))
     org_filter = {"org_code__code": org} if org else {"org_code__isnull": True}
-    same_class = Item.objects.select_for_update(of=("self",)).filter(
+    in_range = Item.objects.select_for_update(of=("self",)).filter(
         fonds_id=item.fonds_id, category_id=item.category_id, year=item.year, retention=item.retention,
-        status=Item.Status.FILED, piece_no__gte=lo, piece_no__lte=hi, **org_filter)
+        piece_no__gte=lo, piece_no__lte=hi, **org_filter)
+    # a destroyed entry keeps its 件号 and 档号 for ever (its catalogue entry stays): the move
+    # may neither land on it nor shift it
+    destroyed = sorted(in_range.filter(status=Item.Status.DISPOSED).values_list("piece_no", flat=True))
+    if destroyed:
+        raise ActionError(f"件号 {'、'.join(map(str, destroyed))} 为已销毁条目，其件号永久保留；"
+                          f"调整件号不能跨越或占用已销毁条目的件号。")
+    same_class = in_range.filter(status=Item.Status.FILED)
     affected = list(same_class.select_related("category").order_by("piece_no"))
     shift = -1 if piece_no > old else 1
     changes = {}

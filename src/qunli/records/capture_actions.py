@@ -133,6 +133,8 @@ def attach_scans(actor, uploads) -> ScanReport:
             report.errors.append((n, f"格式不在允许范围内（.{ext or '无扩展名'}）"))
         elif code_of(n) not in items:
             report.unmatched.append(n)
+        elif items[code_of(n)].status == Item.Status.DISPOSED:  # its 档号 stays in the catalogue
+            report.errors.append((n, f"“{code_of(n)}”对应的条目已销毁，不能挂接扫描件"))
     if not report.ok:
         return report
     stored_by_item: dict[int, list] = {}

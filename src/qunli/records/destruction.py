@@ -8,8 +8,10 @@
 - ``propose_destruction`` puts items appraised 拟销毁 into a batch with its 销毁清册;
   ``decide_destruction`` approves or rejects it — only a leader whose grant reaches the fonds,
   and never the proposer; ``execute_destruction`` removes the files from the primary storage
-  and from the off-site copy (after the commit, bytes shared with a live item stay), marks the
+  and from the off-site copy (after the commit, bytes shared with a live item stay) with their
+  extracted text and thumbnail, marks the
   items 已销毁 and keeps their catalogue entries with the destruction record.
+- Items in an archives' custody or in an open transfer batch are never proposed nor destroyed.
 - 永久 items are refused at every step. Every verb is an action with its change-log rows."""
 
 from django.core.exceptions import PermissionDenied
@@ -22,6 +24,8 @@ from qunli.core.audit import log_change
 from qunli.core.scoping import grants_of
 
 from . import search
+from .access_models import OpeningReview
+from .file_models import FileContent
 from .models import (
     Appraisal,
     DestructionBatch,
@@ -59,11 +63,23 @@ def due_for_appraisal(qs, year: int | None = None):
                      | Q(appraisal_decision=Appraisal.Decision.KEEP, appraisal_review_year__lte=year))
 
 
+def held_elsewhere_q() -> Q:
+    """Items in an archives' custody (接收馆藏) or in an open transfer batch (已组包/待接收):
+    their holder, not the fonds, decides on them, so they are never destroyed from here."""
+    from .transfer_models import Custody, TransferBatch, TransferItem
+
+    open_transfer = TransferItem.objects.filter(
+        item=OuterRef("pk"), batch__status__in=(TransferBatch.Status.PREPARED, TransferBatch.Status.SENT))
+    return Q(pk__in=Custody.objects.values("item_id")) | Q(pk__in=Subquery(open_transfer.values("item_id")))
+
+
 def awaiting_destruction(qs):
-    """Filed items appraised 拟销毁 that are in no open or executed batch."""
+    """Filed items appraised 拟销毁 that are in no open or executed batch, not in an archives'
+    custody and not in an open transfer batch."""
     in_batch = DestructionEntry.objects.filter(item=OuterRef("pk"), batch__status__in=(
         *OPEN_BATCH, DestructionBatch.Status.EXECUTED)).values("id")
-    return (with_latest_appraisal(qs.filter(status=Item.Status.FILED).exclude(retention=Retention.PERMANENT))
+    return (with_latest_appraisal(qs.filter(status=Item.Status.FILED).exclude(retention=Retention.PERMANENT)
+                                  .exclude(held_elsewhere_q()))
             .filter(appraisal_decision=Appraisal.Decision.DESTROY).exclude(pk__in=Subquery(in_batch)))
 
 
@@ -123,12 +139,16 @@ def propose_destruction(actor, fonds, item_ids, *, title: str, reason: str) -> D
     reason = clean_text(reason, "销毁理由", limit=300)
     items = _items(actor, item_ids)
     ready = {i.pk: i.appraisal_id for i in awaiting_destruction(Item.objects.filter(pk__in=[i.pk for i in items]))}
+    held = set(Item.objects.filter(pk__in=[i.pk for i in items]).filter(held_elsewhere_q())
+               .values_list("pk", flat=True))
     errors = []
     for it in items:
         if it.fonds_id != fonds.pk:
             errors.append(f"“{it}”不属于全宗 {fonds.code}。")
         elif it.retention == Retention.PERMANENT:
             errors.append(f"“{it}”保管期限为永久，不能销毁。")
+        elif it.pk in held:
+            errors.append(f"“{it}”已移交档案馆保管或在未完成的移交批次中，不能在此销毁。")
         elif it.pk not in ready:
             errors.append(f"“{it}”未经鉴定为拟销毁，或已在其他销毁清册中。")
     if errors:
@@ -194,6 +214,8 @@ def execute_destruction(actor, batch: DestructionBatch, store=None) -> Destructi
               if by_pk[e.item_id].retention == Retention.PERMANENT]
     errors += [f"“{by_pk[e.item_id]}”状态为{by_pk[e.item_id].get_status_display()}，不能销毁。" for e in entries
                if by_pk[e.item_id].status != Item.Status.FILED]
+    held = set(Item.objects.filter(pk__in=by_pk).filter(held_elsewhere_q()).values_list("pk", flat=True))
+    errors += [f"“{by_pk[pk]}”已移交档案馆保管或在未完成的移交批次中，不能销毁。" for pk in sorted(held)]
     if errors:
         raise ActionError(errors)
     now = timezone.now()
@@ -202,6 +224,14 @@ def execute_destruction(actor, batch: DestructionBatch, store=None) -> Destructi
     shared = set(ItemFile.objects.filter(storage_name__in=names).exclude(item_id__in=by_pk)
                  .exclude(item__status=Item.Status.DISPOSED).values_list("storage_name", flat=True))
     gone = sorted(names - shared)
+    # what was derived from the destroyed content (extracted text, thumbnail) goes with it,
+    # unless a live item holds the same digest
+    digests = {f.sm3 for f in files}
+    live = set(ItemFile.objects.filter(sm3__in=digests).exclude(item_id__in=by_pk)
+               .exclude(item__status=Item.Status.DISPOSED).values_list("sm3", flat=True))
+    contents = FileContent.objects.filter(sm3__in=digests - live)
+    thumbs = sorted(t for t in contents.values_list("thumb_name", flat=True) if t)
+    contents_gone = sorted(contents.values_list("sm3", flat=True))
     per_item = {}
     for f in files:
         per_item.setdefault(f.item_id, []).append({"name": f.name, "size": f.size, "sm3": f.sm3, "sha256": f.sha256,
@@ -214,18 +244,24 @@ def execute_destruction(actor, batch: DestructionBatch, store=None) -> Destructi
                           detail=f"依《{batch.title}》销毁，删除电子文件 {len(per_item.get(pk, []))} 个", at=now)
         for pk in by_pk])
     ItemFile.objects.filter(item_id__in=by_pk).delete()
+    FileContent.objects.filter(sm3__in=contents_gone).delete()
     Item.objects.filter(pk__in=by_pk).update(status=Item.Status.DISPOSED)
+    # a destroyed item leaves the appraisal-for-opening queue (its decided reviews stay)
+    closed = list(OpeningReview.objects.filter(item_id__in=by_pk, decision=OpeningReview.Decision.QUEUED)
+                  .order_by("id").values_list("id", flat=True))
+    OpeningReview.objects.filter(pk__in=closed).delete()
     batch.status, batch.executed_by, batch.executed_at = DestructionBatch.Status.EXECUTED, actor, now
     batch.save(update_fields=["status", "executed_by", "executed_at"])
     log_change(actor, "records.execute_destruction", batch, {"status": DestructionBatch.Status.APPROVED},
                {"status": batch.status, "items": [[pk, by_pk[pk].archival_code] for pk in sorted(by_pk)],
-                "deleted_objects": gone}, unit_path=batch.fonds.unit.path)
+                "deleted_objects": gone + thumbs, "deleted_contents": contents_gone,
+                "closed_opening_reviews": closed}, unit_path=batch.fonds.unit.path)
     search.enqueue(list(by_pk))
 
     def delete_bytes():
         from .offsite import delete_everywhere
 
-        delete_everywhere(gone, store)
+        delete_everywhere(gone + thumbs, store)
 
     transaction.on_commit(delete_bytes)
     return batch

@@ -18,6 +18,13 @@ from qunli.core.imports import Col, Importer, RowError, p_choice, p_date, p_text
 MAX_GAPS_LISTED = 20
 
 
+def _numbered():
+    """Statuses holding a 件号 in their class: filed, and destroyed (its entry and 件号 stay)."""
+    from .models import Item
+
+    return (Item.Status.FILED, Item.Status.DISPOSED)
+
+
 def _p_pages(v: str) -> int:
     if not v.isdigit() or int(v) < 1:
         raise RowError(f"页数“{v}”应为正整数")
@@ -120,7 +127,7 @@ class LegacyCatalogueImporter(Importer):
                               set()).add(c["piece_no"])
         for (fid, cid, year, ret, org_id), nos in pieces.items():
             clash = set(Item.objects.filter(fonds_id=fid, category_id=cid, year=year, retention=ret, org_code_id=org_id,
-                                            status=Item.Status.FILED, piece_no__in=nos)
+                                            status__in=_numbered(), piece_no__in=nos)
                         .values_list("piece_no", flat=True))
             for n, c in batch:
                 if (c["fonds_id"], c["category_id"], c["year"], c["retention"], c["org_id"]) == \
@@ -171,7 +178,7 @@ class LegacyCatalogueImporter(Importer):
             for k in keys:
                 org_filter = {"org_code__code": k["org"]} if k["org"] else {"org_code__isnull": True}
                 top = Item.objects.filter(fonds_id=k["fonds_id"], category_id=k["category_id"], year=k["year"],
-                                          retention=k["retention"], status=Item.Status.FILED, **org_filter) \
+                                          retention=k["retention"], status__in=_numbered(), **org_filter) \
                     .aggregate(m=Max("piece_no"))["m"] or 0
                 counter = counters[(k["fonds_id"], k["category_id"], k["year"], k["retention"], k["org"])]
                 if top > counter.last_no:
@@ -188,7 +195,7 @@ class LegacyCatalogueImporter(Importer):
         for (fid, cid, year, ret, org), nos in sorted(ctx.extra["classes"].items(), key=lambda kv: str(kv[0])):
             org_filter = {"org_code__code": org} if org else {"org_code__isnull": True}
             existing = set(Item.objects.filter(fonds_id=fid, category_id=cid, year=year, retention=ret,
-                                               status=Item.Status.FILED, **org_filter)
+                                               status__in=_numbered(), **org_filter)
                            .values_list("piece_no", flat=True))
             have = nos | existing
             missing = sorted(set(range(1, max(have) + 1)) - have)

@@ -104,8 +104,8 @@ OPENNESS_FOR = {OpeningReview.Decision.OPEN: Openness.OPEN,
 @action
 def decide_opening(actor, review_ids, *, decision: str, reason: str, defer_until: dt.date | None = None) -> int:
     """The committee's decision on a batch of queued reviews; the items' 开放标识 follows.
-    All or nothing: one review that is not queued, out of reach, or a secret item to be
-    opened refuses the batch."""
+    All or nothing: one review that is not queued, of an item no longer filed (destroyed),
+    out of reach, or a secret item to be opened refuses the batch."""
     ids = sorted({int(i) for i in review_ids})
     if not ids:
         raise ActionError("请先选择要鉴定的条目。")
@@ -128,7 +128,9 @@ def decide_opening(actor, review_ids, *, decision: str, reason: str, defer_until
     for r in reviews:
         if not can(actor, CHANGE, r.item):
             raise PermissionDenied("您没有对所选档案作出开放鉴定的权限。")
-        if r.decision != OpeningReview.Decision.QUEUED:
+        if r.item.status != Item.Status.FILED:
+            problems.append(f"{r.item}：状态为{r.item.get_status_display()}，不能进行开放鉴定。")
+        elif r.decision != OpeningReview.Decision.QUEUED:
             problems.append(f"{r.item}：已鉴定（{r.get_decision_display()}），不能重复鉴定。")
         elif decision == OpeningReview.Decision.OPEN and r.item.classification in SECRET_LEVELS:
             problems.append(f"{r.item}：密级为{r.item.get_classification_display()}，须先解密才能开放。")

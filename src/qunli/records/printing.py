@@ -62,6 +62,7 @@ def _pdf_response(data: bytes, filename: str) -> HttpResponse:
 class _PrintView(BusinessRequiredMixin, View):
     template = ""
     what = ""
+    statuses = (Item.Status.FILED,)
 
     def get(self, request, pk):
         fonds = get_visible(Fonds, request.user, pk, select_related=("unit",))
@@ -74,7 +75,7 @@ class _PrintView(BusinessRequiredMixin, View):
             return HttpResponse(NO_FONT, status=503, content_type="text/plain; charset=utf-8")
         d = form.cleaned_data
         qs = (Item.objects.visible_to(request.user)
-              .filter(fonds=fonds, year=d["year"], retention=d["retention"], status=Item.Status.FILED)
+              .filter(fonds=fonds, year=d["year"], retention=d["retention"], status__in=self.statuses)
               .select_related("org_code", "category").order_by("org_code__code", "piece_no"))
         if d.get("category"):
             qs = qs.filter(category__code=d["category"])
@@ -90,8 +91,11 @@ class _PrintView(BusinessRequiredMixin, View):
 
 
 class CataloguePdfView(_PrintView):
+    """The catalogue keeps destroyed entries (their 件号 stay), marked 已销毁 in 备注."""
+
     template = "records/print_catalogue.html"
     what = "归档文件目录"
+    statuses = (Item.Status.FILED, Item.Status.DISPOSED)
 
 
 class StampsPdfView(_PrintView):

@@ -8,9 +8,10 @@ of use. An item is public only when all of these hold:
   destroyed one, are out — whatever is not plainly 已归档 never reaches the public;
 * its 开放标识 is 开放 (``openness == "open"``): 控制使用 (划控) and 待定 items never appear;
 * its 密级 is not 秘密 or 机密;
-* no registered exclusion matches it (``exclude_from_public``): modules that add a state
-  which must hide an item (e.g. destruction by the preservation module) register a
-  function returning a ``Q`` of the items to hide, once, at import time.
+* no registered exclusion matches it (``exclude_from_public``): a module that adds a state
+  which must hide an item without a new status registers a function returning a ``Q`` of
+  the items to hide, once, at import time. (Destruction needs none: a destroyed item is
+  ``disposed``, not filed.)
 
 Nothing public reads ``Item.objects`` any other way; the leak tests in
 ``records/tests/test_public_leaks.py`` try every public path with a controlled, a pending,
@@ -45,17 +46,3 @@ class ItemQuerySet(ScopedQuerySet):
             qs = qs.exclude(fn())
         return qs
 
-
-@exclude_from_public
-def _destroyed() -> Q:
-    """Items with a destruction mark, when the model has one (the preservation module's
-    ``destroyed_at`` / ``destruction_status`` fields); otherwise nothing extra."""
-    from .models import Item
-
-    names = {f.name for f in Item._meta.get_fields()}
-    q = Q(pk__in=[])
-    if "destroyed_at" in names:
-        q |= Q(destroyed_at__isnull=False)
-    if "destruction_status" in names:
-        q |= ~Q(destruction_status="")
-    return q

@@ -67,10 +67,18 @@ def is_archives_leader(user, fonds: Fonds) -> bool:
     return False
 
 
+def _not_filed(item: Item) -> str:
+    if item.status == Item.Status.DISPOSED:
+        return f"{item}：已销毁，不能提供利用。"
+    return f"{item}：状态为{item.get_status_display()}，不能提供利用。"
+
+
 def rule_for(item: Item, *, online: bool) -> str:
     """The approval path of one item, or an ActionError saying why it cannot be provided."""
     if item.classification in SECRET_LEVELS:
         raise ActionError(f"{item}：涉密档案（{item.get_classification_display()}）不能通过本系统提供利用。")
+    if item.status == Item.Status.DISPOSED:
+        raise ActionError(_not_filed(item))
     if not item.is_filed:
         raise ActionError(f"{item}：尚未归档，不能提供利用。")
     if Item.objects.public().filter(pk=item.pk).exists():
@@ -193,6 +201,8 @@ def decide_line(actor, line: UseLine, *, approve: bool, reason: str = "") -> Use
         raise ActionError("该条目已审批。")
     if line.item.classification in SECRET_LEVELS:
         raise ActionError("涉密档案不能通过本系统提供利用。")
+    if approve and not line.item.is_filed:
+        raise ActionError(_not_filed(line.item))
     reason = clean_text(reason, "审批意见", required=not approve, limit=300)
     before = {"status": line.status}
     line.status = UseLine.Status.APPROVED if approve else UseLine.Status.REJECTED
@@ -388,6 +398,8 @@ def issue_certificate(actor, line: UseLine) -> Certificate:
     require_change(actor, line.request)
     if line.status != UseLine.Status.APPROVED:
         raise ActionError("只能为已批准利用的档案出具证明。")
+    if not line.item.is_filed:
+        raise ActionError(_not_filed(line.item))
     name = line.request.reader_name
     cert = Certificate(code=new_code(12), line=line, archival_code=line.item.archival_code or "",
                        reader_mask=(name[:1] + "*" * max(1, len(name) - 1))[:20],

@@ -125,7 +125,8 @@ CATALOGUE_HEADERS = ["件号", "档号", "文号", "责任者", "题名", "日�
 
 
 class CatalogueView(BusinessRequiredMixin, View):
-    """归档文件目录 (DA/T 22) of one fonds, year, retention (and 门类) as xlsx."""
+    """归档文件目录 (DA/T 22) of one fonds, year, retention (and 门类) as xlsx; destroyed entries
+    stay in it, marked 已销毁 in 备注."""
 
     def get(self, request, pk):
         fonds = get_visible(Fonds, request.user, pk)
@@ -135,12 +136,18 @@ class CatalogueView(BusinessRequiredMixin, View):
             return redirect(fonds.get_absolute_url())
         d = form.cleaned_data
         qs = (Item.objects.visible_to(request.user).filter(fonds=fonds, year=d["year"], retention=d["retention"],
-                                                           status=Item.Status.FILED)
+                                                           status__in=(Item.Status.FILED, Item.Status.DISPOSED))
               .select_related("org_code").order_by("org_code__code", "piece_no"))
         if d.get("category"):
             qs = qs.filter(category__code=d["category"])
+
+        def remark(i):  # a destroyed entry stays in the catalogue with its 件号, marked 已销毁
+            if i.status != Item.Status.DISPOSED:
+                return i.note
+            return f"已销毁；{i.note}" if i.note else "已销毁"
+
         rows = ([i.piece_no, i.archival_code, i.doc_no, i.responsible, i.title, f"{i.date:%Y%m%d}" if i.date else "",
-                 i.get_classification_display(), i.pages, i.note] for i in qs.iterator(chunk_size=2000))
+                 i.get_classification_display(), i.pages, remark(i)] for i in qs.iterator(chunk_size=2000))
         return stream_xlsx(f"归档文件目录-{fonds.code}-{d['year']}-{d['retention']}", CATALOGUE_HEADERS, rows)
 
 

@@ -342,6 +342,23 @@ def test_legacy_catalogue_dry_run_commit_gaps_and_counter(tmp_path, fonds, accou
     assert new.archival_code == "J001-WS·2015-Y-BGS-0006"
 
 
+def test_legacy_import_counts_destroyed_numbers_as_taken(tmp_path, fonds, accounts, capture):
+    staff = accounts["women_staff"]
+    run_import("records_legacy", workbook(tmp_path, [legacy_row(2), legacy_row(5)], "first.xlsx"), user=staff,
+               commit=True)
+    Item.objects.update(status=Item.Status.DISPOSED)  # both destroyed: entries and 件号 stay
+    FilingCounter.objects.filter(year=2015).update(last_no=0)  # as if the counter never saw them
+    again = run_import("records_legacy", workbook(tmp_path, [legacy_row(2)], "again.xlsx"), user=staff)
+    assert not again.ok and "已存在" in again.errors[0]["reason"]
+    out = run_import("records_legacy", workbook(tmp_path, [legacy_row(1), legacy_row(3), legacy_row(4)], "b.xlsx"),
+                     user=staff, commit=True)
+    assert out.committed and out.warnings == []  # 2 and 5 are destroyed, not gaps
+    assert FilingCounter.objects.get(year=2015).last_no == 5
+    new = capture(date=dt.date(2015, 6, 1))
+    actions.file_items(staff, [new.pk])
+    assert Item.objects.get(pk=new.pk).archival_code == "J001-WS·2015-Y-BGS-0006"
+
+
 def test_legacy_catalogue_errors_refuse_everything(tmp_path, fonds, accounts):
     staff = accounts["women_staff"]
     run_import("records_legacy", workbook(tmp_path, [legacy_row(1)], "first.xlsx"), user=staff, commit=True)
@@ -403,6 +420,15 @@ def test_scans_are_hooked_by_archival_code_all_or_nothing(capture, accounts):
     assert ChangeLog.objects.filter(action="records.attach_scans").count() == 1
 
 
+def test_scans_are_not_hooked_to_a_destroyed_item(capture, accounts):
+    a, b = _filed(capture, accounts)
+    Item.objects.filter(pk=b.pk).update(status=Item.Status.DISPOSED)  # destroyed, its 档号 stays
+    report = capture_actions.attach_scans(accounts["women_staff"], [(f"{a.archival_code}.png", png_bytes()),
+                                                                    (f"{b.archival_code}.png", png_bytes())])
+    assert not report.ok and "已销毁" in report.errors[0][1] and report.errors[0][0] == f"{b.archival_code}.png"
+    assert not a.files.exists() and not b.files.exists()
+
+
 def test_a_broken_scan_refuses_the_whole_upload(capture, accounts):
     a, b = _filed(capture, accounts)
     with pytest.raises(ActionError, match="整批扫描件均未挂接"):
@@ -457,6 +483,17 @@ def test_catalogue_and_stamps_pdf(client_for, capture, accounts, fonds):
     r = c.get(reverse("records:stamps_pdf", args=[fonds.pk]), q)
     text = _pdf_text(r.content)
     assert r.status_code == 200 and "全宗号" in text and "办公室" in text and "永久" in text
+
+
+def test_catalogue_pdf_keeps_destroyed_entries_marked_but_no_stamp(client_for, capture, accounts, fonds):
+    a, b = _filed(capture, accounts, 2)
+    Item.objects.filter(pk=b.pk).update(status=Item.Status.DISPOSED)
+    c = client_for(accounts["women_staff"])
+    q = {"year": 2023, "retention": "Y", "category": "WS"}
+    text = _pdf_text(c.get(reverse("records:catalogue_pdf", args=[fonds.pk]), q).content)
+    assert b.archival_code in text and a.archival_code in text and "已销毁" in text.replace(" ", "")
+    stamps = _pdf_text(c.get(reverse("records:stamps_pdf", args=[fonds.pk]), q).content)
+    assert stamps.count("全宗号") == 1  # the stamp is for a paper still held
 
 
 def test_pdf_without_a_cjk_font_is_a_clear_503(client_for, capture, accounts, fonds, settings):

@@ -186,3 +186,85 @@ def test_destruction_pages_walk_through(filed, accounts, client_for):
     r = leader.post(reverse("records:destruction_decide", args=[batch.pk]), {"approve": "1", "note": "同意"})
     assert r.status_code == 302
     assert DestructionBatch.objects.get().status == "approved"
+
+
+def test_execution_also_removes_the_extracted_text_and_thumbnail_unless_shared(
+        filed, accounts, tmp_path, django_capture_on_commit_callbacks):
+    from django.core.files.base import ContentFile
+
+    from qunli.records.extract import thumb_name
+    from qunli.records.file_models import FileContent
+
+    store = offsite.FileStore(tmp_path / "offsite")
+    keep = filed["d30_old"]
+    actions.capture_record(accounts["women_staff"], unit=keep.fonds.unit, title="同文件", responsible="x",
+                           date=dt.date(2022, 1, 1), files=[("same.pdf", PDF)])  # shares d10_old's bytes
+    digest = {k: filed[k].files.get().sm3 for k in ("d10_old", "d10_old2")}
+    thumb_file = tmp_path / "t.png"
+    thumb_file.write_bytes(b"png")
+    for sm3 in digest.values():
+        FileContent.objects.filter(sm3=sm3).delete()
+        FileContent.objects.create(sm3=sm3, kind="pdf", status="text", text="机密正文", thumb_name=thumb_name(sm3))
+        if not default_storage.exists(thumb_name(sm3)):
+            default_storage.save(thumb_name(sm3), ContentFile(b"png"))
+        store.put(thumb_name(sm3), str(thumb_file))
+    batch = _proposed(filed, accounts)
+    destruction.decide_destruction(accounts["leader"], batch, approve=True, note="同意")
+    with django_capture_on_commit_callbacks(execute=True):
+        destruction.execute_destruction(accounts["women_staff"], batch, store=store)
+    gone, shared = digest["d10_old2"], digest["d10_old"]
+    assert not FileContent.objects.filter(sm3=gone).exists()
+    assert not default_storage.exists(thumb_name(gone)) and not store.exists(thumb_name(gone))
+    assert FileContent.objects.filter(sm3=shared).exists()
+    assert default_storage.exists(thumb_name(shared)) and store.exists(thumb_name(shared))
+
+
+def _custody_batch(item, accounts, status="prepared"):
+    from qunli.records.transfer_models import TransferBatch, TransferItem
+
+    unit = item.fonds.unit
+    batch = TransferBatch.objects.create(number=f"YJ-{item.pk}-{status}", title="移交", status=status,
+                                         fonds=item.fonds, fonds_code=item.fonds.code, sender_unit=unit,
+                                         sender_name=unit.name, receiver=unit)
+    TransferItem.objects.create(batch=batch, item=item, archival_code=item.archival_code)
+    return batch
+
+
+def test_items_in_custody_or_an_open_transfer_are_not_destroyed(filed, accounts):
+    from qunli.records.transfer_models import Custody
+
+    staff = accounts["women_staff"]
+    ids = [filed["d10_old"].pk, filed["d10_old2"].pk]
+    destruction.appraise(staff, ids, decision="destroy", reason="已无保存价值", year=THIS_YEAR)
+    sending = _custody_batch(filed["d10_old2"], accounts, "sent")
+    assert set(destruction.awaiting_destruction(Item.objects.all()).values_list("pk", flat=True)) == \
+        {filed["d10_old"].pk}
+    with pytest.raises(ActionError, match="移交"):
+        destruction.propose_destruction(staff, filed["d10_old"].fonds, ids, title="清册", reason="理由")
+    sending.status = "returned"
+    sending.save()  # a returned batch no longer holds the item
+    batch = destruction.propose_destruction(staff, filed["d10_old"].fonds, ids, title="清册", reason="理由")
+    destruction.decide_destruction(accounts["leader"], batch, approve=True, note="同意")
+    # after the proposal, an archives received one of them
+    accepted = _custody_batch(filed["d10_old"], accounts, "accepted")
+    Custody.objects.create(item=filed["d10_old"], unit=filed["d10_old"].fonds.unit, batch=accepted)
+    with pytest.raises(ActionError, match="已移交档案馆保管"):
+        destruction.execute_destruction(staff, batch)
+    assert not Item.objects.filter(status="disposed").exists()
+    assert DestructionBatch.objects.get(pk=batch.pk).status == "approved"
+
+
+def test_execution_takes_the_destroyed_items_out_of_the_opening_queue(filed, accounts):
+    from qunli.records import opening
+    from qunli.records.models import OpeningReview
+
+    staff = accounts["women_staff"]
+    queued = opening.requeue(staff, filed["d10_old2"])
+    kept = opening.requeue(staff, filed["d30_old"])
+    batch = _proposed(filed, accounts)
+    destruction.decide_destruction(accounts["leader"], batch, approve=True, note="同意")
+    destruction.execute_destruction(staff, batch)
+    assert not OpeningReview.objects.filter(pk=queued.pk).exists()
+    assert OpeningReview.objects.filter(pk=kept.pk, decision="queued").exists()
+    log = ChangeLog.objects.get(action="records.execute_destruction", object_id=str(batch.pk))
+    assert log.after["closed_opening_reviews"] == [queued.pk]

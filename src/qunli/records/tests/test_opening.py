@@ -188,3 +188,16 @@ def test_queue_page_and_batch_form(filed, fonds, accounts, client_for, django_as
 @given(st.just(None))
 def test_hypothesis_is_configured(_):
     """A trivial property so a broken hypothesis install fails loudly here."""
+
+
+def test_a_review_of_a_destroyed_item_cannot_be_decided(filed, fonds, accounts):
+    staff = accounts["women_staff"]
+    plain = filed(dt.date(1990, 1, 1))
+    gone = filed(dt.date(1990, 1, 2))
+    opening.enqueue_due(staff, fonds, on=dt.date(2026, 1, 1))
+    Item.objects.filter(pk=gone.pk).update(status=Item.Status.DISPOSED)  # destroyed around the queue
+    ids = list(OpeningReview.objects.values_list("pk", flat=True))
+    with pytest.raises(ActionError, match="已销毁，不能进行开放鉴定"):
+        opening.decide_opening(staff, ids, decision="open", reason="到期开放")
+    assert set(Item.objects.filter(pk__in=[plain.pk, gone.pk]).values_list("openness", flat=True)) == {"pending"}
+    assert not ChangeLog.objects.filter(action="records.decide_opening").exists()

@@ -150,6 +150,19 @@ def test_renumber_keeps_class_gapless_and_is_logged(capture, accounts):
     assert ChangeLog.objects.filter(action="records.renumber_item").count() == 1
 
 
+def test_renumber_refuses_to_cross_or_take_a_destroyed_number(capture, accounts):
+    items = [capture(date=dt.date(2023, 1, d)) for d in (1, 2, 3)]
+    actions.file_items(accounts["women_staff"], [i.pk for i in items])
+    Item.objects.filter(pk=items[1].pk).update(status=Item.Status.DISPOSED)  # 2 destroyed, entry kept
+    before = dict(Item.objects.values_list("pk", "archival_code"))
+    for target in (1, 2):
+        with pytest.raises(ActionError, match="件号 2 为已销毁条目"):
+            actions.renumber_item(accounts["women_staff"], Item.objects.get(pk=items[2].pk), piece_no=target,
+                                  reason="补排")
+    assert dict(Item.objects.values_list("pk", "archival_code")) == before
+    assert not ChangeLog.objects.filter(action="records.renumber_item").exists()
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(st.lists(st.tuples(st.integers(2020, 2022), st.sampled_from(["Y", "D30", "D10"]),
                                            st.integers(1, 28)), min_size=1, max_size=6), min_size=1, max_size=4))
@@ -199,6 +212,16 @@ def test_manual_capture_with_upload(client_for, accounts, fonds, tree):
     page = c.get(reverse("records:item_detail", args=[item.pk]) + "?tab=files").content.decode()
     assert item.files.get().sm3 in page
     assert "records.capture_record" in c.get(reverse("records:item_detail", args=[item.pk]) + "?tab=history").content.decode()
+
+
+def test_catalogue_export_keeps_destroyed_entries_marked(client_for, capture, accounts, fonds):
+    items = [capture(date=dt.date(2023, 1, d)) for d in (1, 2, 3)]
+    actions.file_items(accounts["women_staff"], [i.pk for i in items])
+    Item.objects.filter(pk=items[1].pk).update(status=Item.Status.DISPOSED)
+    r = client_for(accounts["leader"]).get(reverse("records:catalogue", args=[fonds.pk]), {"year": 2023, "retention": "Y"})
+    rows = list(openpyxl.load_workbook(io.BytesIO(b"".join(r.streaming_content))).active.iter_rows(values_only=True))
+    assert [row[0] for row in rows[1:]] == [1, 2, 3]
+    assert [row[8] or "" for row in rows[1:]] == ["", "已销毁", ""]
 
 
 def test_catalogue_export(client_for, capture, accounts, fonds):

@@ -106,6 +106,25 @@ def test_secret_and_unfiled_items_are_refused_and_nothing_is_written(accounts, f
     assert not UseRequest.objects.exists() and not UseLine.objects.exists()
 
 
+def test_a_destroyed_item_is_never_provided(accounts, fonds, scanned, archives_leader):
+    from qunli.records.models import Item
+
+    Item.objects.filter(pk=scanned["controlled"].pk).update(status="disposed")
+    with pytest.raises(ActionError, match="已销毁，不能提供利用"):
+        desk(accounts, fonds, Item.objects.get(pk=scanned["controlled"].pk))
+    Item.objects.filter(pk=scanned["controlled"].pk).update(status="filed")
+    pending = desk(accounts, fonds, scanned["controlled"]).lines.get()
+    approved = desk(accounts, fonds, scanned["open"]).lines.get()
+    Item.objects.filter(pk__in=[scanned["controlled"].pk, scanned["open"].pk]).update(status="disposed")
+    with pytest.raises(ActionError, match="已销毁"):
+        use.decide_line(archives_leader, pending, approve=True)
+    pending.refresh_from_db()
+    assert pending.status == "pending"
+    with pytest.raises(ActionError, match="已销毁"):
+        use.issue_certificate(accounts["women_staff"], approved)
+    assert not Certificate.objects.exists()
+
+
 def test_only_an_archives_leader_approves_controlled_items(accounts, fonds, scanned, archives_leader, tree):
     req = desk(accounts, fonds, scanned["controlled"])
     line = req.lines.get()
