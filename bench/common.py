@@ -50,3 +50,21 @@ def result(scenario: str, scale: str, metrics: dict, peers: dict, targets: dict[
         met = met and value is not None and _OPS[op](value, float(bound))
     return {"scenario": scenario, "scale": scale, "backend": connection.vendor, "metrics": metrics,
             "peers": peers, "ratios": ratios, "targets": targets, "met": bool(met)}
+
+
+def run_child(script: str, *args, **env_extra: str) -> dict:
+    """Run a scenario's measuring half in a fresh interpreter (``python -P script args…``) on its
+    own SQLite file, so the parent's database and caches stay out of the figures; the child
+    prints its result as JSON on its last line. DATABASE_URL is dropped (the child names its
+    database); ``env_extra`` adds variables."""
+    import json
+    import subprocess
+    import sys
+
+    env = dict(os.environ, **env_extra)
+    env.pop("DATABASE_URL", None)
+    proc = subprocess.run([sys.executable, "-P", script, *map(str, args)], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+

@@ -16,7 +16,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -165,21 +164,14 @@ def _child(db: Path, n: int) -> dict:
 
 
 def run(scale=None, stdout=None):
-    from bench.common import cache_dir, result
+    from bench.common import cache_dir, result, run_child
 
     n = int(scale or 100_000)
     work = cache_dir("records_filing") / f"run-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        env = dict(os.environ)
-        env.pop("DATABASE_URL", None)
-        env["QUNLI_SEARCH_DRAIN"] = "deferred"
-        proc = subprocess.run([sys.executable, "-P", __file__, str(work / "bench.sqlite3"), str(n)],
-                              capture_output=True, text=True, env=env)
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr[-3000:])
-        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        out = run_child(__file__, work / "bench.sqlite3", n, QUNLI_SEARCH_DRAIN="deferred")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     peer = out.pop("peer")

@@ -17,7 +17,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -116,20 +115,14 @@ def _child(work: Path, megabytes: int) -> dict:
 
 
 def run(scale=None, stdout=None):
-    from bench.common import cache_dir, result
+    from bench.common import cache_dir, result, run_child
 
     megabytes = int(scale or 512)
     work = cache_dir("records_fixity") / f"run-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        env = dict(os.environ)
-        env.pop("DATABASE_URL", None)
-        proc = subprocess.run([sys.executable, "-P", __file__, str(work), str(megabytes)], capture_output=True,
-                              text=True, env=env)
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr[-3000:])
-        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        out = run_child(__file__, work, megabytes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     peer = {"mb_per_s": out.pop("peer_mb_per_s")}

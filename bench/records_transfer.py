@@ -21,7 +21,6 @@ import os
 import random
 import shutil
 import struct
-import subprocess
 import sys
 import time
 import zipfile
@@ -150,21 +149,14 @@ def _child(work: Path, n: int) -> dict:
 
 
 def run(scale=None, stdout=None):
-    from bench.common import cache_dir, result
+    from bench.common import cache_dir, result, run_child
 
     n = int(scale or 10_000)
     work = cache_dir("records_transfer") / f"run-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        env = dict(os.environ)
-        env.pop("DATABASE_URL", None)
-        env["QUNLI_SEARCH_DRAIN"] = "deferred"
-        proc = subprocess.run([sys.executable, "-P", __file__, str(work), str(n)], capture_output=True, text=True,
-                              env=env)
-        if proc.returncode != 0:
-            raise RuntimeError(proc.stderr[-3000:])
-        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        out = run_child(__file__, work, n, QUNLI_SEARCH_DRAIN="deferred")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     peer = out.pop("peer")
