@@ -9,7 +9,6 @@ rendered with a watermark (``records.use.render_page``). Anti-abuse as on the ot
 forms: body size limit (413), rate limits per IP, phone and code (429), honeypot (400)."""
 
 from django import forms
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponse
@@ -26,7 +25,7 @@ from qunli.records import use
 from qunli.records.models import Category, Fonds, Item, Purpose, UseLine
 
 from . import actions, ratelimit
-from .views import _body_too_big, _flooded, _refuse
+from .views import _body_too_big, _flooded, _refuse, _too_big_plain, guarded_form
 
 PAGE = 20
 SEARCH_CAP = 500  # hits counted per search (25 pages); beyond that the page asks to narrow with filters
@@ -170,32 +169,17 @@ class UseForm(forms.Form):
 
 @require_http_methods(["GET", "POST"])
 def request_use(request, pk):
-    if request.method == "POST" and _body_too_big(request):
-        return _refuse(request, 413, "提交内容过大", "提交的内容过大，请精简后重试。")
     item = _public_item(pk)
-    if request.method == "GET":
-        return render(request, "portal/use_request.html", {"item": item, "form": UseForm()})
-    if not ratelimit.hit("use_ip", ratelimit.client_ip(request)):
-        return _flooded(request)
-    form = UseForm(request.POST)
-    if form.is_bot:
-        return _refuse(request, 400, "提交未能完成", "提交未能完成，请刷新页面后重新填写。")
-    if form.is_valid():
-        d = form.cleaned_data
-        if not ratelimit.hit("use_phone", d["phone"]):
-            return _flooded(request)
-        try:
-            req = use.submit_online(actions.portal_account(), item_pk=item.pk, reader_name=d["name"],
-                                    phone=d["phone"], purpose=d["purpose"], organization=d["organization"],
-                                    description=d["description"])
-        except (ActionError, PermissionDenied) as e:
-            for msg in getattr(e, "messages", [str(e)]):
-                form.add_error(None, msg)
-        else:
-            request.session[SESSION_CODE] = req.code
-            request.session[SESSION_REQUEST] = req.pk
-            return redirect("portal:use_submitted")
-    return render(request, "portal/use_request.html", {"item": item, "form": form})
+
+    def perform(d):
+        req = use.submit_online(actions.portal_account(), item_pk=item.pk, reader_name=d["name"], phone=d["phone"],
+                                purpose=d["purpose"], organization=d["organization"], description=d["description"])
+        request.session[SESSION_CODE] = req.code
+        request.session[SESSION_REQUEST] = req.pk
+        return redirect("portal:use_submitted")
+
+    return guarded_form(request, form_class=UseForm, template="portal/use_request.html", context=lambda: {"item": item},
+                        ip_limit="use_ip", phone_limit="use_phone", perform=perform, too_big=_too_big_plain)
 
 
 @require_GET

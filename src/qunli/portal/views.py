@@ -47,6 +47,37 @@ def _body_too_big(request) -> bool:
         return True
 
 
+def guarded_form(request, *, form_class, template, context, ip_limit: str, phone_limit: str, perform,
+                 too_big=None):
+    """The portal's one way to take a public form: an oversize body is refused before it is read,
+    then the per-IP limit, the honeypot, validation and the per-phone limit; ``perform(data)``
+    calls the action and returns the response (a redirect). Its ActionError / PermissionDenied
+    messages go back onto the form. ``context()`` gives the page's objects (read again after a
+    refusal, so the page shows the current state)."""
+    if request.method == "POST" and _body_too_big(request):
+        return (too_big or _too_big)(request)
+    if request.method == "GET":
+        return render(request, template, {**context(), "form": form_class()})
+    if not ratelimit.hit(ip_limit, ratelimit.client_ip(request)):
+        return _flooded(request)
+    form = form_class(request.POST)
+    if form.is_bot:
+        return _refuse(request, 400, "提交未能完成", "提交未能完成，请刷新页面后重新填写。")
+    if form.is_valid():
+        if not ratelimit.hit(phone_limit, form.cleaned_data["phone"]):
+            return _flooded(request)
+        try:
+            return perform(form.cleaned_data)
+        except (ActionError, PermissionDenied) as e:
+            for msg in getattr(e, "messages", [str(e)]):
+                form.add_error(None, msg)
+    return render(request, template, {**context(), "form": form})
+
+
+def _too_big_plain(request):
+    return _refuse(request, 413, "提交内容过大", "提交的内容过大，请精简后重试。")
+
+
 @require_GET
 def home(request):
     notices = actions.published_notices()[:5]
@@ -55,30 +86,14 @@ def home(request):
 
 @require_http_methods(["GET", "POST"])
 def submit(request):
-    if request.method == "GET":
-        return render(request, "portal/submit.html", {"form": SubmitForm()})
-    if _body_too_big(request):  # refused before the body is read
-        return _too_big(request)
-    ip = ratelimit.client_ip(request)
-    if not ratelimit.hit("submit_ip", ip):
-        return _flooded(request)
-    form = SubmitForm(request.POST)
-    if form.is_bot:
-        return _refuse(request, 400, "提交未能完成", "提交未能完成，请刷新页面后重新填写。")
-    if form.is_valid():
-        data = form.cleaned_data
-        if not ratelimit.hit("submit_phone", data["phone"]):
-            return _flooded(request)
-        try:
-            case = actions.submit_request(unit=data["unit"], type=data["type"], name=data["name"],
-                                          phone=data["phone"], description=data["description"])
-        except (ActionError, PermissionDenied) as e:
-            for msg in getattr(e, "messages", [str(e)]):
-                form.add_error(None, msg)
-        else:
-            request.session[SESSION_CODE] = case.request.tracking_code
-            return redirect("portal:submitted")
-    return render(request, "portal/submit.html", {"form": form}, status=200)
+    def perform(data):
+        case = actions.submit_request(unit=data["unit"], type=data["type"], name=data["name"], phone=data["phone"],
+                                      description=data["description"])
+        request.session[SESSION_CODE] = case.request.tracking_code
+        return redirect("portal:submitted")
+
+    return guarded_form(request, form_class=SubmitForm, template="portal/submit.html", context=dict,
+                        ip_limit="submit_ip", phone_limit="submit_phone", perform=perform)
 
 
 @require_GET

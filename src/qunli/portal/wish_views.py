@@ -9,7 +9,6 @@ submit form's anti-abuse: body size limit (413), rate limits per IP and per phon
 (``portal.ratelimit``, 429), a honeypot (400), field size limits."""
 
 from django import forms
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -18,11 +17,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from qunli.casework import wish_actions
 from qunli.casework.models import PracticalProject, Wish, WishCategory
-from qunli.core.actions import ActionError
 from qunli.orgs.models import Unit
 
-from . import actions, ratelimit
-from .views import _body_too_big, _flooded, _refuse
+from . import actions
+from .views import _too_big_plain, guarded_form
 
 WALL_PAGE = 12
 PROJECTS_MAX = 500  # a county publishes tens a year; the cap only bounds the page
@@ -91,30 +89,17 @@ def _wall_wish(pk) -> Wish:
 
 @require_http_methods(["GET", "POST"])
 def claim(request, pk):
-    if request.method == "POST" and _body_too_big(request):  # refused before the body is read
-        return _refuse(request, 413, "提交内容过大", "提交的内容过大，请精简后重试。")
     wish = _wall_wish(pk)
-    if request.method == "GET":
-        return render(request, "portal/wish_claim.html", {"wish": wish, "form": ClaimForm()})
-    if not ratelimit.hit("claim_ip", ratelimit.client_ip(request)):
-        return _flooded(request)
-    form = ClaimForm(request.POST)
-    if form.is_bot:
-        return _refuse(request, 400, "提交未能完成", "提交未能完成，请刷新页面后重新填写。")
-    if form.is_valid():
-        d = form.cleaned_data
-        if not ratelimit.hit("claim_phone", d["phone"]):
-            return _flooded(request)
-        try:
-            wish_actions.claim_wish(actions.portal_account(), wish.pk, name=d["name"], phone=d["phone"], org=d["org"])
-        except (ActionError, PermissionDenied) as e:
-            for msg in getattr(e, "messages", [str(e)]):
-                form.add_error(None, msg)
-            wish = _wall_wish(pk)
-        else:
-            request.session[SESSION_CLAIMED] = wish.unit.name
-            return redirect("portal:wish_thanks")
-    return render(request, "portal/wish_claim.html", {"wish": wish, "form": form})
+
+    def perform(d):
+        wish_actions.claim_wish(actions.portal_account(), wish.pk, name=d["name"], phone=d["phone"], org=d["org"])
+        request.session[SESSION_CLAIMED] = wish.unit.name
+        return redirect("portal:wish_thanks")
+
+    # the wish is read again for the page after a refusal (someone else may just have claimed it)
+    return guarded_form(request, form_class=ClaimForm, template="portal/wish_claim.html",
+                        context=lambda: {"wish": _wall_wish(pk)}, ip_limit="claim_ip", phone_limit="claim_phone",
+                        perform=perform, too_big=_too_big_plain)
 
 
 @require_GET
