@@ -24,13 +24,11 @@ PostgreSQL — one side table per kind (id primary key, body, grams, raw, digest
 Hits come newest first (``ORDER BY id DESC``), not by bm25: scoring every match of a common
 bigram before scoping cut it down was most of the cost, and titles of 8–40 characters give
 bm25 little to work with. Results pass scoping in SQL: ``search`` takes the caller's candidate
-queryset (``visible_to`` plus filters). It first counts the candidates (up to ``SMALL``):
-few — each candidate's stored text is checked (``instr`` / ``strpos``, the same semantics as
-the match), no index walk at all (on PostgreSQL the planner would otherwise walk the GIN index
-over every row matching a common bigram before intersecting); many — on SQLite the FTS match
-is walked newest first and each row checked against the candidates (a correlated ``EXISTS`` on
-the primary key), stopping at the page; PostgreSQL leaves that case to its planner
-(``id IN (candidates)``).
+queryset (``visible_to`` plus filters). On SQLite it first counts the candidates (up to
+``SMALL``): few — each candidate's stored text is checked (``instr``, the same semantics as the
+match), no FTS at all; many — the FTS match is walked newest first and each row checked against
+the candidates (a correlated ``EXISTS`` on the primary key), stopping at the page. PostgreSQL
+leaves the choice to its planner (``id IN (candidates)``).
 
 Index updates go through an outbox: writers call ``enqueue`` inside their transaction (a row
 per object in ``search_outbox``) and the same call registers ``drain`` to run after the
@@ -174,16 +172,15 @@ def _tsquery_expr(q: Query) -> str:
 
 
 def _check_sql(q: Query) -> tuple[str, list[str]]:
-    """The match as plain conditions on one row's stored columns, for few candidates: a CJK
-    phrase is a substring of ``raw``, an ASCII phrase a run of words of ``body``."""
-    find = "strpos({}, %s) > 0" if connection.vendor == "postgresql" else "instr({}, %s) > 0"
+    """The match as plain conditions on one row's stored columns (SQLite), for few candidates:
+    a CJK phrase is a substring of ``raw``, an ASCII phrase a run of words of ``body``."""
     conds, params = [], []
     for p in q.phrases:
         if _is_cjk(p):
-            conds.append(find.format("raw"))
+            conds.append("instr(raw, %s) > 0")
             params.append("".join(p))
         else:
-            conds.append(find.format("' ' || body || ' '"))
+            conds.append("instr(' ' || body || ' ', %s) > 0")
             params.append(" " + " ".join(p) + " ")
     return " AND ".join(conds), params
 
@@ -423,28 +420,28 @@ def search(kind: str, query: str, candidate_qs, *, limit: int = 50, offset: int 
         sub_sql, sub_params = base.query.sql_with_params()
     except EmptyResultSet:  # e.g. visible_to() of an account without grants
         return []
-    key = "id" if connection.vendor == "postgresql" else "rowid"
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT COUNT(*) FROM ({sub_sql} LIMIT {SMALL + 1}) AS c", sub_params)
-        few = cur.fetchone()[0] <= SMALL
-    if few:  # check each candidate's stored text: no index walk, cost bound by SMALL
-        cond, cond_params = _check_sql(q)
-        sql = (f"SELECT {key} FROM {t} WHERE {key} IN ({sub_sql}) AND {cond} "
-               f"ORDER BY {key} DESC LIMIT %s OFFSET %s")
-        params = [*sub_params, *cond_params, limit, offset]
-    elif connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
         sql = (f"SELECT s.id FROM {t} s WHERE s.tsv @@ to_tsquery('simple', %s) AND s.id IN ({sub_sql}) "
                f"ORDER BY s.id DESC LIMIT %s OFFSET %s")
         params = [_tsquery_expr(q), *sub_params, limit, offset]
-    else:  # SQLite: walk the matches newest first, keep the candidates, stop at the page
-        try:
-            ex_sql, ex_params = (base.filter(pk=RawSQL(f"{t}.rowid", ())).values("pk")
-                                 .query.sql_with_params())
-        except EmptyResultSet:
-            return []
-        sql = (f"SELECT rowid FROM {t} WHERE {t} MATCH %s AND EXISTS ({ex_sql}) "
-               f"ORDER BY rowid DESC LIMIT %s OFFSET %s")
-        params = [_fts5_expr(q), *ex_params, limit, offset]
+    else:
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT COUNT(*) FROM ({sub_sql} LIMIT {SMALL + 1})", sub_params)
+            few = cur.fetchone()[0] <= SMALL
+        if few:  # check each candidate's stored text: no FTS, cost bound by SMALL
+            cond, cond_params = _check_sql(q)
+            sql = (f"SELECT rowid FROM {t} WHERE rowid IN ({sub_sql}) AND {cond} "
+                   f"ORDER BY rowid DESC LIMIT %s OFFSET %s")
+            params = [*sub_params, *cond_params, limit, offset]
+        else:  # walk the matches newest first, keep the candidates, stop at the page
+            try:
+                ex_sql, ex_params = (base.filter(pk=RawSQL(f"{t}.rowid", ())).values("pk")
+                                     .query.sql_with_params())
+            except EmptyResultSet:
+                return []
+            sql = (f"SELECT rowid FROM {t} WHERE {t} MATCH %s AND EXISTS ({ex_sql}) "
+                   f"ORDER BY rowid DESC LIMIT %s OFFSET %s")
+            params = [_fts5_expr(q), *ex_params, limit, offset]
     with connection.cursor() as cur:
         cur.execute(sql, params)
         hits = [Hit(pk, 0.0) for (pk,) in cur.fetchall()]
