@@ -1478,9 +1478,16 @@ def _validated_ranges(importer, ctx, state, plan, rows: Rows, n_workers: int):
 
 def _die_with_parent() -> None:
     """Pool initializer: a validating worker ends when the importing process dies (killed
-    worker, OOM), instead of lingering as an orphan (Linux ``PR_SET_PDEATHSIG``)."""
+    worker, OOM), instead of lingering as an orphan (Linux ``PR_SET_PDEATHSIG``); and it ends
+    on SIGTERM, which ``Pool.terminate`` sends. A forked worker inherits the parent's Python
+    signal handlers — the job worker's (django-tasks) "shut down gracefully after the current
+    task" would make it ignore SIGTERM and hang ``terminate`` forever."""
     import ctypes
     import signal
+
+    for name in ("SIGTERM", "SIGINT", "SIGQUIT"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
 
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1

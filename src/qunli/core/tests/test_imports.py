@@ -376,3 +376,24 @@ def test_parallel_csv_ranges_report_original_cells(tmp_path, staff, tree, monkey
     out = run_import("persons", p, user=staff, commit=True)
     assert out.ok and Person.objects.count() == 14
     assert Person.objects.get(name="人14").reveal("address") == "住址14"
+
+
+def test_validating_workers_take_sigterm_by_default_even_under_a_graceful_job_worker():
+    """The job worker (django-tasks) handles SIGTERM as "finish the current task first"; the
+    import's forked validating workers would inherit that handler, ignore the SIGTERM that
+    Pool.terminate sends, and hang the import at its end (seen in CI). The pool initializer
+    puts the default back. Run in a child process: the handler must not touch the suite's own."""
+    import subprocess
+    import sys
+
+    script = (
+        "import multiprocessing, signal\n"
+        "from qunli.core.imports import _die_with_parent\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stands for db_worker's graceful handler\n"
+        "pool = multiprocessing.get_context('fork').Pool(2, initializer=_die_with_parent)\n"
+        "print('CHILD', pool.apply(signal.getsignal, (signal.SIGTERM,)) == signal.SIG_DFL)\n"
+        "pool.terminate(); pool.join()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert "CHILD True" in out.stdout, (out.stdout, out.stderr[-2000:])
+
