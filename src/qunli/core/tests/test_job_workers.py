@@ -80,7 +80,7 @@ class WorkerEnv:
 
     def cli(self, *args, check=True) -> subprocess.CompletedProcess:
         proc = subprocess.run([sys.executable, "-m", "qunli.cli", *args], env=self.env, capture_output=True,
-                              text=True, timeout=600)
+                              text=True, timeout=180)  # seconds of work; a hang must fail, not stall CI
         if check and proc.returncode:
             raise AssertionError(f"qunli {' '.join(args[:2])} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         return proc
