@@ -25,6 +25,7 @@ from qunli.records import use
 from qunli.records.models import Category, Fonds, Item, Purpose, UseLine
 
 from . import actions, ratelimit
+from .forms import PublicForm, name_field, phone_field
 from .views import _body_too_big, _flooded, _refuse, _too_big_plain, guarded_form
 
 PAGE = 20
@@ -136,13 +137,9 @@ def item_detail(request, pk):
     return render(request, "portal/catalogue_item.html", {"item": _public_item(pk)})
 
 
-class UseForm(forms.Form):
-    name = forms.CharField(label="您的姓名", max_length=50,
-                           error_messages={"required": "请填写姓名。", "max_length": "姓名不能超过50字。"})
-    phone = forms.RegexField(label="手机号码", regex=r"^1[3-9]\d{9}$", max_length=11,
-                             help_text="进入在线阅览时需要后四位；号码加密保存。",
-                             error_messages={"required": "请填写手机号码。", "invalid": "请填写11位手机号码。",
-                                             "max_length": "请填写11位手机号码。"})
+class UseForm(PublicForm):
+    name = name_field()
+    phone = phone_field("进入在线阅览时需要后四位；号码加密保存。")
     organization = forms.CharField(label="工作单位（可选）", max_length=100, required=False)
     purpose = forms.ChoiceField(label="利用目的", choices=[("", "请选择"), *Purpose.choices],
                                 error_messages={"required": "请选择利用目的。", "invalid_choice": "请选择利用目的。"})
@@ -152,19 +149,6 @@ class UseForm(forms.Form):
                                   error_messages={"max_length": "需求说明不能超过500字。"})
     consent = forms.BooleanField(label="我同意档案部门为办理本次利用使用以上信息。",
                                  error_messages={"required": "请勾选同意，我们才能受理。"})
-    website = forms.CharField(label="网址（请勿填写）", required=False)  # honeypot
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name, field in self.fields.items():
-            field.widget.attrs.setdefault("class", {"consent": "form-check-input", "purpose": "form-select"}
-                                          .get(name, "form-control"))
-        self.fields["phone"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "tel"})
-        self.fields["website"].widget.attrs.update({"tabindex": "-1", "autocomplete": "off"})
-
-    @property
-    def is_bot(self) -> bool:
-        return bool((self.data.get("website") or "").strip())
 
 
 @require_http_methods(["GET", "POST"])

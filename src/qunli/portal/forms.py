@@ -41,47 +41,65 @@ class GroupedUnitSelect(forms.Select):
         return mark_safe("".join(parts))
 
 
-class SubmitForm(forms.Form):
+def name_field() -> forms.CharField:
+    return forms.CharField(label="您的姓名", max_length=50,
+                           error_messages={"required": "请填写姓名。", "max_length": "姓名不能超过50字。"})
+
+
+def phone_field(help_text: str) -> forms.RegexField:
+    return forms.RegexField(label="手机号码", regex=r"^1[3-9]\d{9}$", max_length=11, help_text=help_text,
+                            error_messages={"required": "请填写手机号码。", "invalid": "请填写11位手机号码。",
+                                            "max_length": "请填写11位手机号码。"})
+
+
+class PublicForm(forms.Form):
+    """A form citizens fill in on the portal: Bootstrap classes by widget, phone-friendly
+    inputs, and the honeypot (``website``: hidden from people — off-screen, aria-hidden, not
+    focusable — while bots fill it in; ``is_bot`` says so). Subclasses declare ``name``,
+    ``phone`` and ``consent`` with their own wording."""
+
+    website = forms.CharField(label="网址（请勿填写）", required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            css = ("form-check-input" if isinstance(field.widget, forms.CheckboxInput)
+                   else "form-select" if isinstance(field.widget, forms.Select) else "form-control")
+            field.widget.attrs.setdefault("class", css)
+        self.fields["phone"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "tel"})
+        self.fields["name"].widget.attrs["autocomplete"] = "name"
+        self.fields["website"].widget.attrs.update({"tabindex": "-1", "autocomplete": "off"})
+
+    @property
+    def is_bot(self) -> bool:
+        return bool((self.data.get("website") or "").strip())
+
+
+class SubmitForm(PublicForm):
     unit = UnitChoiceField(label="向哪个单位反映", queryset=None, empty_label="请选择受理单位", widget=GroupedUnitSelect,
                            error_messages={"required": "请选择受理单位。", "invalid_choice": "请选择受理单位。"})
     type = forms.ModelChoiceField(label="诉求类型", queryset=None, empty_label="请选择诉求类型",
                                   error_messages={"required": "请选择诉求类型。", "invalid_choice": "请选择诉求类型。"})
-    name = forms.CharField(label="您的姓名", max_length=50,
-                           error_messages={"required": "请填写姓名。", "max_length": "姓名不能超过50字。"})
-    phone = forms.RegexField(label="手机号码", regex=r"^1[3-9]\d{9}$", max_length=11,
-                             help_text="11位手机号。查询办理进度时需要后四位；号码加密保存。",
-                             error_messages={"required": "请填写手机号码。", "invalid": "请填写11位手机号码。",
-                                             "max_length": "请填写11位手机号码。"})
+    name = name_field()
+    phone = phone_field("11位手机号。查询办理进度时需要后四位；号码加密保存。")
     description = forms.CharField(label="诉求内容", max_length=DESCRIPTION_MAX, widget=forms.Textarea(attrs={"rows": 6}),
                                   help_text=f"请写明发生了什么、需要什么帮助（不超过{DESCRIPTION_MAX}字）。",
                                   error_messages={"required": "请填写诉求内容。"})
     consent = forms.BooleanField(label="我同意工作人员为办理本诉求使用以上信息并与我联系。",
                                  error_messages={"required": "请勾选同意，我们才能受理。"})
-    # Honeypot: hidden from people (off-screen, aria-hidden, not focusable); bots fill it in.
-    website = forms.CharField(label="网址（请勿填写）", required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["unit"].queryset = intake_units()
         self.fields["unit"].widget.groups = intake_unit_groups
         self.fields["type"].queryset = RequestType.objects.filter(is_active=True)
-        for name, field in self.fields.items():
-            css = "form-check-input" if name == "consent" else ("form-select" if name in ("unit", "type") else "form-control")
-            field.widget.attrs.setdefault("class", css)
-        self.fields["phone"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "tel"})
-        self.fields["name"].widget.attrs["autocomplete"] = "name"
         self.fields["description"].widget.attrs["maxlength"] = str(DESCRIPTION_MAX)
-        self.fields["website"].widget.attrs.update({"tabindex": "-1", "autocomplete": "off"})
 
     def clean_description(self):
         value = self.cleaned_data["description"].strip()
         if not value:
             raise forms.ValidationError("请填写诉求内容。")
         return value
-
-    @property
-    def is_bot(self) -> bool:
-        return bool((self.data.get("website") or "").strip())
 
 
 class TrackForm(forms.Form):

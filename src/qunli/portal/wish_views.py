@@ -20,6 +20,7 @@ from qunli.casework.models import PracticalProject, Wish, WishCategory
 from qunli.orgs.models import Unit
 
 from . import actions
+from .forms import PublicForm, name_field, phone_field
 from .views import _too_big_plain, guarded_form
 
 WALL_PAGE = 12
@@ -27,30 +28,13 @@ PROJECTS_MAX = 500  # a county publishes tens a year; the cap only bounds the pa
 SESSION_CLAIMED = "portal_claimed_unit"
 
 
-class ClaimForm(forms.Form):
-    name = forms.CharField(label="您的姓名", max_length=50,
-                           error_messages={"required": "请填写姓名。", "max_length": "姓名不能超过50字。"})
-    phone = forms.RegexField(label="手机号码", regex=r"^1[3-9]\d{9}$", max_length=11,
-                             help_text="负责单位将通过此号码与您联系；号码加密保存，不会公开。",
-                             error_messages={"required": "请填写手机号码。", "invalid": "请填写11位手机号码。",
-                                             "max_length": "请填写11位手机号码。"})
+class ClaimForm(PublicForm):
+    name = name_field()
+    phone = phone_field("负责单位将通过此号码与您联系；号码加密保存，不会公开。")
     org = forms.CharField(label="单位或组织（可选）", max_length=100, required=False,
                           error_messages={"max_length": "单位或组织不能超过100字。"})
     consent = forms.BooleanField(label="我同意负责单位使用以上信息与我联系圆梦事宜。",
                                  error_messages={"required": "请勾选同意，负责单位才能与您联系。"})
-    website = forms.CharField(label="网址（请勿填写）", required=False)  # honeypot, as on the submit form
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name, field in self.fields.items():
-            field.widget.attrs.setdefault("class", "form-check-input" if name == "consent" else "form-control")
-        self.fields["phone"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "tel"})
-        self.fields["name"].widget.attrs["autocomplete"] = "name"
-        self.fields["website"].widget.attrs.update({"tabindex": "-1", "autocomplete": "off"})
-
-    @property
-    def is_bot(self) -> bool:
-        return bool((self.data.get("website") or "").strip())
 
 
 def _int(raw) -> int | None:
