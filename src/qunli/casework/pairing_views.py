@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.views import View
 
 from qunli.core.actions import ActionError
+from qunli.core.api import get_visible
 from qunli.core.generic import ActionFormView, BusinessRequiredMixin, Column, ObjectDetailView, ObjectListView
 from qunli.core.scoping import CHANGE, VIEW, can, grants_of
 from qunli.orgs.filters import _blank, _FilterForm
@@ -151,11 +152,8 @@ class PairingCreateView(ActionFormView):
 # --- one pairing -------------------------------------------------------------------------------------
 
 def visible_pairing(user, pk, act=VIEW) -> Pairing:
-    p = (Pairing.objects.visible_to(user, act).with_lapse().select_related("helper", "unit", "unit__line", "served")
-         .filter(pk=pk).first())
-    if p is None:
-        raise Http404("结对不存在或不在您的数据范围内。")
-    return p
+    return get_visible(Pairing.objects.with_lapse().select_related("helper", "unit", "unit__line", "served"),
+                       user, pk, act)
 
 
 class PairingDetailView(ObjectDetailView):

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views import View
 
 from qunli.core.actions import ActionError
+from qunli.core.api import get_visible
 from qunli.core.generic import ActionFormView, BusinessRequiredMixin, Column, ObjectDetailView, ObjectListView
 from qunli.core.scoping import CHANGE, VIEW, can
 from qunli.orgs.filters import _blank, _FilterForm
@@ -132,10 +133,7 @@ class WishCreateView(ActionFormView):
 
 
 def visible_wish(user, pk, act=VIEW) -> Wish:
-    w = Wish.objects.visible_to(user, act).select_related("unit", "unit__line").filter(pk=pk).first()
-    if w is None:
-        raise Http404("微心愿不存在或不在您的数据范围内。")
-    return w
+    return get_visible(Wish.objects.select_related("unit", "unit__line"), user, pk, act)
 
 
 class WishDetailView(ObjectDetailView):
@@ -293,10 +291,7 @@ class ProjectCreateView(ActionFormView):
 
 
 def visible_project(user, pk, act=VIEW) -> PracticalProject:
-    p = with_overdue(PracticalProject.objects.visible_to(user, act)).select_related("unit").filter(pk=pk).first()
-    if p is None:
-        raise Http404("项目不存在或不在您的数据范围内。")
-    return p
+    return get_visible(with_overdue(PracticalProject.objects.select_related("unit")), user, pk, act)
 
 
 class ProjectDetailView(ObjectDetailView):
