@@ -18,8 +18,9 @@ recall — and without bm25 they add nothing.)
 
 Back ends, chosen by the connection: SQLite — one FTS5 table per kind (``search_<app>_<model>``,
 rowid = object id, columns body / grams / raw UNINDEXED / digest UNINDEXED, ``columnsize=0``);
-PostgreSQL — one side table per kind (id primary key, body, grams, raw, digest, and a generated
-``tsvector``: grams with weight A, body unweighted, ``simple`` config, GIN-indexed).
+PostgreSQL — one side table per kind (id primary key, body, grams, raw, digest, and a
+``tsvector`` written with each row: grams with weight A, body unweighted, ``simple`` config,
+plus the kind's *facet lexemes* such as ``year=2010``; GIN-indexed).
 
 Hits come newest first (``ORDER BY id DESC``), not by bm25: scoring every match of a common
 bigram before scoping cut it down was most of the cost, and titles of 8–40 characters give
@@ -28,7 +29,10 @@ queryset (``visible_to`` plus filters). On SQLite it first counts the candidates
 ``SMALL``): few — each candidate's stored text is checked (``instr``, the same semantics as the
 match), no FTS at all; many — the FTS match is walked newest first and each row checked against
 the candidates (a correlated ``EXISTS`` on the primary key), stopping at the page. PostgreSQL
-leaves the choice to its planner (``id IN (candidates)``).
+leaves the choice to its planner (``id IN (candidates)``), and where the candidates are filtered
+by equality on a facet field (全宗, 年度 …) the same filter is added as facet lexemes, so the GIN
+scan intersects the text match with the filter before any row is fetched (1,000,000 items:
+p95 from ~55 to ~24 ms on this machine).
 
 Index updates go through an outbox: writers call ``enqueue`` inside their transaction (a row
 per object in ``search_outbox``) and the same call registers ``drain`` to run after the
@@ -97,10 +101,20 @@ def grams(text: str) -> str:
     return " ".join(out)
 
 
-def index_row(pk: int, text: str) -> tuple:
+def index_row(pk: int, text: str, facets: dict | None = None) -> tuple:
     """(pk, body, grams, raw, digest) — one row of an index table."""
     text = text or ""
-    return int(pk), segment(text), grams(text), text, digest(text)
+    return int(pk), segment(text), grams(text), text, digest(text, facets)
+
+
+def facet_lexemes(facets: dict | None) -> list[str]:
+    """``{"year": 2010}`` → ``["year=2010"]``: lexemes no query can produce (a query's tokens
+    are letters, digits or CJK), so only the facet filter matches them."""
+    return [f"{k}={v}" for k, v in sorted((facets or {}).items()) if v is not None and v != ""]
+
+
+def _quote_lexeme(x: str) -> str:
+    return "'" + x.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 @dataclass
@@ -197,6 +211,11 @@ class SearchIndex:
     document: Callable
     queryset: Callable
     table: str = ""
+    # Fields (attnames) whose values go into the PostgreSQL tsvector as facet lexemes: a
+    # search whose candidates are filtered on them (``year=2010``) intersects those lexemes
+    # inside the GIN index instead of fetching every text match. Only fields that change
+    # through actions which re-enqueue the object belong here.
+    facets: tuple[str, ...] = ()
 
     def __post_init__(self):
         self.table = self.table or "search_" + self.kind.replace(".", "_")
@@ -222,8 +241,16 @@ def kinds() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def digest(text: str) -> str:
-    return hashlib.sha256((text or "").encode()).hexdigest()
+def digest(text: str, facets: dict | None = None) -> str:
+    """The stored fingerprint of what was indexed: the text, and the facet values with it (so
+    ``check`` sees an object whose year moved as stale)."""
+    lexemes = facet_lexemes(facets)
+    payload = (text or "") + ("\x1f" + " ".join(lexemes) if lexemes else "")
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def facet_values(ix: "SearchIndex", obj) -> dict:
+    return {name: getattr(obj, name) for name in ix.facets}
 
 
 # --- DDL (used by migrations) --------------------------------------------------------------
@@ -233,10 +260,10 @@ def create_table_sql(table: str, vendor: str) -> list[str]:
         return [f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5(body, grams, raw UNINDEXED, "
                 f"digest UNINDEXED, tokenize='unicode61 remove_diacritics 0', columnsize=0)"]
     if vendor == "postgresql":
+        # tsv is written by index_many (grams weighted A, body, the facet lexemes)
         return [f"CREATE TABLE IF NOT EXISTS {table} (id bigint PRIMARY KEY, body text NOT NULL, "
                 f"grams text NOT NULL DEFAULT '', raw text NOT NULL, digest varchar(64) NOT NULL, "
-                f"tsv tsvector GENERATED ALWAYS AS (setweight(to_tsvector('simple', grams), 'A') "
-                f"|| to_tsvector('simple', body)) STORED)",
+                f"tsv tsvector NOT NULL DEFAULT ''::tsvector)",
                 f"CREATE INDEX IF NOT EXISTS {table}_tsv ON {table} USING gin (tsv)"]
     return []
 
@@ -251,17 +278,21 @@ def outbox_sql(vendor: str) -> list[str]:
 
 # --- writes --------------------------------------------------------------------------------
 
-def index_many(kind: str, docs: Iterable[tuple[int, str]]) -> int:
-    """Upsert (pk, raw text) pairs into the kind's index."""
+def index_many(kind: str, docs: Iterable[tuple]) -> int:
+    """Upsert (pk, raw text) or (pk, raw text, facet values) tuples into the kind's index."""
     table = get_index(kind).table
-    rows = [index_row(pk, text) for pk, text in docs]
+    docs = [(d[0], d[1], d[2] if len(d) > 2 else None) for d in docs]
+    rows = [index_row(pk, text, facets) for pk, text, facets in docs]
     if not rows:
         return 0
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            cur.executemany(f"INSERT INTO {table} (id, body, grams, raw, digest) VALUES (%s, %s, %s, %s, %s) "
-                            f"ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body, grams = EXCLUDED.grams, "
-                            f"raw = EXCLUDED.raw, digest = EXCLUDED.digest", rows)
+            cur.executemany(
+                f"INSERT INTO {table} (id, body, grams, raw, digest, tsv) VALUES (%s, %s, %s, %s, %s, "
+                f"setweight(to_tsvector('simple', %s), 'A') || to_tsvector('simple', %s) || array_to_tsvector(%s::text[])) "
+                f"ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body, grams = EXCLUDED.grams, "
+                f"raw = EXCLUDED.raw, digest = EXCLUDED.digest, tsv = EXCLUDED.tsv",
+                [(*r, r[2], r[1], facet_lexemes(d[2])) for r, d in zip(rows, docs, strict=True)])
         else:
             cur.executemany(f"DELETE FROM {table} WHERE rowid = %s", [(r[0],) for r in rows])
             cur.executemany(f"INSERT INTO {table} (rowid, body, grams, raw, digest) VALUES (%s, %s, %s, %s, %s)",
@@ -332,8 +363,8 @@ def _sync(kind: str, pks: set[int]) -> None:
     ordered = sorted(pks)
     for i in range(0, len(ordered), 900):
         for obj in ix.queryset().filter(pk__in=ordered[i:i + 900]):
-            present[obj.pk] = ix.document(obj)
-    index_many(kind, present.items())
+            present[obj.pk] = (ix.document(obj), facet_values(ix, obj))
+    index_many(kind, [(pk, text, facets) for pk, (text, facets) in present.items()])
     gone = pks - present.keys()
     if gone:
         remove_many(kind, gone)
@@ -355,7 +386,7 @@ def rebuild(kind: str, chunk: int = 5000) -> int:
             cur.execute(f"DELETE FROM {OUTBOX} WHERE kind = %s", [kind])
         batch = []
         for obj in ix.queryset().order_by("pk").iterator(chunk_size=chunk):
-            batch.append((obj.pk, ix.document(obj)))
+            batch.append((obj.pk, ix.document(obj), facet_values(ix, obj)))
             if len(batch) >= chunk:
                 n += index_many(kind, batch)
                 batch = []
@@ -391,7 +422,7 @@ def check(kind: str, chunk: int = 5000) -> Drift:
         d = indexed.get(obj.pk)
         if d is None:
             drift.missing.append(obj.pk)
-        elif d != digest(ix.document(obj)):
+        elif d != digest(ix.document(obj), facet_values(ix, obj)):
             drift.stale.append(obj.pk)
     drift.orphans = sorted(set(indexed) - seen)
     return drift
@@ -421,9 +452,13 @@ def search(kind: str, query: str, candidate_qs, *, limit: int = 50, offset: int 
     except EmptyResultSet:  # e.g. visible_to() of an account without grants
         return []
     if connection.vendor == "postgresql":
-        sql = (f"SELECT s.id FROM {t} s WHERE s.tsv @@ to_tsquery('simple', %s) AND s.id IN ({sub_sql}) "
+        facets = _facet_tsquery(get_index(kind), candidate_qs)
+        # two scan keys of one GIN scan, not one combined tsquery: GIN then skips along the
+        # rarest key's postings (a common bigram AND'ed inside one query was 6× slower)
+        facet_sql = " AND s.tsv @@ %s::tsquery" if facets else ""
+        sql = (f"SELECT s.id FROM {t} s WHERE s.tsv @@ to_tsquery('simple', %s){facet_sql} AND s.id IN ({sub_sql}) "
                f"ORDER BY s.id DESC LIMIT %s OFFSET %s")
-        params = [_tsquery_expr(q), *sub_params, limit, offset]
+        params = [_tsquery_expr(q), *([facets] if facets else []), *sub_params, limit, offset]
     else:
         with connection.cursor() as cur:
             cur.execute(f"SELECT COUNT(*) FROM ({sub_sql} LIMIT {SMALL + 1})", sub_params)
@@ -450,6 +485,35 @@ def search(kind: str, query: str, candidate_qs, *, limit: int = 50, offset: int 
         for h in hits:
             h.snippet = found.get(h.pk)
     return hits
+
+
+def _facet_tsquery(ix: SearchIndex, candidate_qs) -> str:
+    """The candidates' own equality filters on facet fields (``year=2010``,
+    ``fonds_id__in=[…]``, top-level AND only) as a tsquery of facet lexemes. It repeats what
+    ``s.id IN (candidates)`` already demands, so it can only narrow the index scan, never
+    widen the answer."""
+    from django.db.models.expressions import Col
+    from django.db.models.lookups import Exact, In
+
+    query = candidate_qs.query
+    where = query.where
+    if not ix.facets or where.negated or where.connector != "AND":
+        return ""
+    parts = []
+    for child in where.children:
+        if not isinstance(child, (Exact, In)) or not isinstance(child.lhs, Col):
+            continue
+        if child.lhs.alias != query.base_table or child.lhs.target.attname not in ix.facets:
+            continue
+        values = [child.rhs] if isinstance(child, Exact) else child.rhs
+        if not isinstance(values, (list, tuple, set, frozenset)):
+            continue  # a subquery: not a constant
+        values = [getattr(v, "pk", v) for v in values]
+        if not values or any(v is None or v == "" or hasattr(v, "resolve_expression") for v in values):
+            continue
+        name = child.lhs.target.attname
+        parts.append("(" + " | ".join(_quote_lexeme(f"{name}={v}") for v in sorted(map(str, values))) + ")")
+    return " & ".join(parts)
 
 
 def snippets_for(kind: str, query: str, pks: list[int], width: int = 60) -> dict[int, SafeString]:

@@ -8,6 +8,8 @@ from .models import Item
 
 KIND = "records.item"
 FIELDS = ("title", "responsible", "doc_no", "archival_code")
+# written only by capture and update_item, both of which re-enqueue the item
+FACETS = ("fonds_id", "year", "category_id", "retention")
 
 
 def document(item: Item) -> str:
@@ -43,12 +45,12 @@ def _files_with_text():
 def _queryset():
     from django.db.models import Prefetch
 
-    return Item.objects.only("id", *FIELDS).prefetch_related(
+    return Item.objects.only("id", *FIELDS, *FACETS).prefetch_related(
         Prefetch("files", queryset=_files_with_text(), to_attr="_indexed_files"))
 
 
 INDEX = search.register(search.SearchIndex(kind=KIND, model=Item, document=document, queryset=_queryset,
-                                           table="search_records_item"))
+                                           table="search_records_item", facets=FACETS))
 
 
 def enqueue(pks) -> None:

@@ -229,3 +229,48 @@ def test_both_plans_agree_and_match_substrings_exactly(items, accounts, capture,
     assert found(accounts["clerk"], "代表") == []
     hits = search.search(KIND, "关于", Item.objects.visible_to(staff), limit=2, offset=1, snippets=False)
     assert [h.pk for h in hits] == [items[1].pk, items[0].pk]
+
+
+def test_candidate_filters_become_facet_lexemes_only_when_constant(items, accounts):
+    """The facet part of a PostgreSQL match repeats the candidates' own equality filters on
+    facet fields; anything else (other fields, OR, subqueries, joined tables) is left to
+    ``id IN (candidates)``."""
+    ix = search.get_index(KIND)
+    staff = accounts["women_staff"]
+    fonds = Fonds.objects.get(code="J001")
+    qs = Item.objects.visible_to(staff).filter(fonds=fonds, year="2021", retention="D30", title="x")
+    assert search._facet_tsquery(ix, qs) == (f"('fonds_id={fonds.pk}') & ('retention=D30') & ('year=2021')")
+    assert search._facet_tsquery(ix, Item.objects.filter(year__in=[2022, 2021])) == "('year=2021' | 'year=2022')"
+    from django.db.models import Q
+
+    assert search._facet_tsquery(ix, Item.objects.filter(Q(year=2021) | Q(year=2022))) == ""
+    assert search._facet_tsquery(ix, Item.objects.filter(fonds__in=Fonds.objects.visible_to(staff))) == ""
+    assert search._facet_tsquery(ix, Item.objects.exclude(year=2021)) == ""
+    assert search._facet_tsquery(ix, Item.objects.filter(category__code="WS")) == ""
+
+
+def test_filtered_search_follows_a_year_change(items, accounts, django_capture_on_commit_callbacks):
+    """A corrected date moves the item to another 年度: the facet lexemes move with it, so the
+    year filter finds it under the new year only."""
+    staff = accounts["women_staff"]
+    assert found(staff, "三八红旗", year=2022) == [items[1].pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.update_item(staff, Item.objects.get(pk=items[1].pk), date=dt.date(2019, 5, 4))
+    assert found(staff, "三八红旗", year=2022) == []
+    assert found(staff, "三八红旗", year=2019) == [items[1].pk]
+    assert found(staff, "三八红旗", year__in=[2019, 2020]) == [items[1].pk]
+    assert not search.check(KIND)
+
+
+def test_a_facet_changed_behind_the_outbox_is_reported_as_drift(items):
+    Item.objects.filter(pk=items[2].pk).update(year=1999)  # bypassed the actions
+    assert search.check(KIND).stale == [items[2].pk]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the facet lexemes live in the PostgreSQL tsvector")
+def test_postgresql_tsvector_carries_the_facets(items):
+    with connection.cursor() as cur:
+        cur.execute("SELECT tsv::text FROM search_records_item WHERE id = %s", [items[0].pk])
+        tsv = cur.fetchone()[0]
+    it = items[0]
+    assert f"'year={it.year}'" in tsv and f"'fonds_id={it.fonds_id}'" in tsv and "'通知':" in tsv
