@@ -77,7 +77,7 @@ def test_openapi_schema_is_public_and_lists_every_router(db):
     r = Client().get("/api/openapi.json")
     assert r.status_code == 200
     paths = body(r)["paths"]
-    assert {"/api/orgs/units", "/api/people/persons", "/api/core/tokens"} <= set(paths)
+    assert {"/api/orgs/units", "/api/people/persons", "/api/core/tokens", "/api/records/items"} <= set(paths)
 
 
 def test_docs_use_only_local_assets(accounts):

@@ -65,7 +65,7 @@ MARKER = "邻县"  # in every foreign name; also the search term
 # Query parameters a page might use to pre-fill a form or filter (?unit=, ?parent= …): all foreign.
 FOREIGN_QUERY = {k: str(FOREIGN_PK) for k in (
     "unit", "parent", "person", "venue", "team", "volunteer", "position", "membership", "line", "pk", "id",
-    "into", "keep", "duplicate", "unit_id", "person_id")}
+    "into", "keep", "duplicate", "unit_id", "person_id", "fonds", "fonds_id", "batch_id", "receiver_id")}
 
 # --- explicit allow-lists (each entry says why) ----------------------------------------------
 
@@ -398,6 +398,16 @@ def test_foreign_objects_are_outside_every_business_grant(foreign, accounts):
 def test_routes_are_discovered(db):
     templates = {r.template for r in ROUTES}
     assert {"/healthz", "/api/orgs/units/<int:unit_id>", "/api/people/persons", "/core/users/<int:pk>/"} <= templates
+    # the staff archives API (records/api.py): every operation's path is in the matrix, and each
+    # object it names (fonds, item, check run, batch, use request, use line) has a foreign twin
+    assert {"/api/records/fonds", "/api/records/fonds/<int:fonds_id>", "/api/records/fonds/<int:fonds_id>/check",
+            "/api/records/items", "/api/records/items/<int:item_id>", "/api/records/items/file",
+            "/api/records/checks", "/api/records/checks/<int:run_id>", "/api/records/transfers",
+            "/api/records/transfers/<int:batch_id>", "/api/records/transfers/<int:batch_id>/send",
+            "/api/records/transfers/<int:batch_id>/withdraw", "/api/records/transfers/<int:batch_id>/check",
+            "/api/records/transfers/<int:batch_id>/accept", "/api/records/transfers/<int:batch_id>/return",
+            "/api/records/use", "/api/records/use/<int:request_id>", "/api/records/use/lines/<int:line_id>/decision",
+            "/api/records/holdings"} <= templates
 
 
 # --- requests and what an answer contains -----------------------------------------------------------

@@ -18,6 +18,7 @@ from qunli.core.api import router as core_router
 from qunli.core.notification_api import router as notifications_router
 from qunli.orgs.api import router as orgs_router
 from qunli.people.api import router as people_router
+from qunli.records.api import router as records_router
 from qunli.records.public_api import router as public_router
 
 
@@ -28,7 +29,7 @@ class ChineseJSONRenderer(JSONRenderer):
 
 api = NinjaAPI(title="群力 Qunli API", version="1", auth=api_auth, urls_namespace="api",
                renderer=ChineseJSONRenderer(), docs=LocalSwagger(), docs_url="/docs",
-               description="组织、人员等对象的接口；与界面共用同一套动作（actions）与数据范围（scoping）。"
+               description="组织、人员、个案、档案等对象的接口；与界面共用同一套动作（actions）与数据范围（scoping）。"
                            "认证：请求头 `Authorization: Bearer <令牌>`，或浏览器登录会话（写操作需 CSRF 令牌）。")
 api.add_router("/core", core_router)
 api.add_router("/orgs", orgs_router)
@@ -36,6 +37,7 @@ api.add_router("/people", people_router)
 api.add_router("/docs", docs_router)
 api.add_router("/casework", casework_router)
 api.add_router("/notifications", notifications_router)
+api.add_router("/records", records_router)
 api.add_router("/public", public_router)  # the open archives catalogue, no authentication
 
 
@@ -88,7 +90,7 @@ _PYDANTIC_MESSAGES = {
     "date_type": "应为日期，格式 YYYY-MM-DD", "datetime_parsing": "应为时间，格式 YYYY-MM-DDTHH:MM:SS",
     "string_type": "应为文本", "string_too_short": "不能为空", "string_too_long": "太长",
     "list_type": "应为列表", "dict_type": "格式不对", "model_attributes_type": "格式不对",
-    "literal_error": "取值无效", "enum": "取值无效",
+    "literal_error": "取值无效", "enum": "取值无效", "string_pattern_mismatch": "格式不对", "too_long": "太多",
     "greater_than_equal": "太小", "greater_than": "太小", "less_than_equal": "太大", "less_than": "太大",
     "json_invalid": "请求体不是有效的 JSON", "json_type": "请求体不是有效的 JSON",
 }

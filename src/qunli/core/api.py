@@ -109,6 +109,21 @@ def get_visible(queryset_or_model, user, pk, action: str = VIEW):
     return obj
 
 
+def require_visible_ids(queryset_or_model, user, ids, action: str = VIEW) -> list[int]:
+    """The distinct ids of a bulk request (items to file …), each checked through
+    ``visible_to``: one id missing or outside the grant makes the whole request a 404."""
+    qs = queryset_or_model
+    if not hasattr(qs, "visible_to"):
+        qs = qs.objects
+    wanted = sorted({int(i) for i in ids})
+    found = 0
+    for i in range(0, len(wanted), 5000):
+        found += qs.visible_to(user, action).filter(pk__in=wanted[i:i + 5000]).count()
+    if found != len(wanted):
+        raise Http404(NOT_VISIBLE)
+    return wanted
+
+
 def get_referenced(queryset_or_model, user, pk, label: str, action: str = VIEW):
     """An object named in a request body (a person to appoint, a unit to merge into). Not
     visible and not existing give the same refusal."""

@@ -822,6 +822,18 @@ def transferable(fonds: Fonds):
             .exclude(pk__in=busy.values("item_id")))
 
 
+def selection(fonds: Fonds, *, year: int, retention: str = "") -> list[int]:
+    """What the new-batch form selects (全宗·年度·保管期限): the transferable items of that
+    year (and retention), or a refusal naming the fonds and year when there are none."""
+    qs = transferable(fonds).filter(year=year)
+    if retention:
+        qs = qs.filter(retention=retention)
+    ids = list(qs.values_list("pk", flat=True))
+    if not ids:
+        raise ActionError(f"全宗{fonds.code} {year} 年度没有可移交的已归档条目。")
+    return ids
+
+
 def _number() -> str:
     return f"YJ{timezone.localdate():%Y%m%d}-{uuid.uuid4().hex[:8].upper()}"
 

@@ -58,12 +58,7 @@ class TransferAddView(ActionFormView):
 
     def perform(self, data):
         fonds = data["fonds"]
-        qs = transfer.transferable(fonds).filter(year=data["year"])
-        if data.get("retention"):
-            qs = qs.filter(retention=data["retention"])
-        ids = list(qs.values_list("pk", flat=True))
-        if not ids:
-            raise ActionError(f"全宗{fonds.code} {data['year']} 年度没有可移交的已归档条目。")
+        ids = transfer.selection(fonds, year=data["year"], retention=data.get("retention") or "")
         batch = transfer.create_transfer(self.request.user, fonds, receiver=data["receiver"], item_ids=ids,
                                          title=data.get("title") or "")
         run = transfer.latest_run(batch, CheckRun.Phase.TRANSFER)

@@ -67,6 +67,17 @@ def is_archives_leader(user, fonds: Fonds) -> bool:
     return False
 
 
+def items_by_code(user, fonds: Fonds, codes: list[str]) -> list[Item]:
+    """The items of ``fonds`` named by 档号 that ``user`` may see, in the order given (each
+    once); a code missing or out of reach is refused, alike, by name."""
+    found = {i.archival_code: i for i in Item.objects.visible_to(user).filter(fonds=fonds, archival_code__in=codes)
+             .select_related("fonds")}
+    missing = [c for c in codes if c not in found]
+    if missing:
+        raise ActionError([f"档号“{c}”不存在或不在您的数据范围内。" for c in missing])
+    return [found[c] for c in dict.fromkeys(codes)]
+
+
 def _not_filed(item: Item) -> str:
     if item.status == Item.Status.DISPOSED:
         return f"{item}：已销毁，不能提供利用。"
@@ -213,6 +224,13 @@ def decide_line(actor, line: UseLine, *, approve: bool, reason: str = "") -> Use
                {"status": line.status, "reason": line.reason, "item": line.item_id},
                unit_path=line.request.fonds.unit.path)
     return line
+
+
+def waiting(qs):
+    """The requests of ``qs`` with a line waiting for an archives leader (the leader's queue)."""
+    from django.db.models import Exists, OuterRef
+
+    return qs.filter(Exists(UseLine.objects.filter(request=OuterRef("pk"), status=UseLine.Status.PENDING)))
 
 
 def find_request(code: str, last4: str) -> UseRequest | None:

@@ -25,7 +25,7 @@ from qunli.orgs.views import get_visible
 from qunli.people.forms import UserForm
 
 from . import opening, use
-from .models import Fonds, Item, OpeningReview, Purpose, UseLine, UseRequest
+from .models import Fonds, OpeningReview, Purpose, UseLine, UseRequest
 
 # --- opening -------------------------------------------------------------------------------------
 
@@ -157,12 +157,10 @@ class UseRegisterView(ObjectListView):
     ]
 
     def apply_filters(self, qs, data: dict):
-        from django.db.models import Exists, OuterRef
-
         waiting = data.pop("waiting", "")
         qs = super().apply_filters(qs, data)
         if waiting == "1":  # the leader's queue: requests with a controlled item waiting
-            qs = qs.filter(Exists(UseLine.objects.filter(request=OuterRef("pk"), status=UseLine.Status.PENDING)))
+            qs = use.waiting(qs)
         return qs
 
     def base_queryset(self):
@@ -174,15 +172,6 @@ class UseRegisterView(ObjectListView):
 
 def _codes(raw: str) -> list[str]:
     return [c.strip() for c in (raw or "").replace(",", "\n").replace("，", "\n").splitlines() if c.strip()]
-
-
-def _items_by_code(user, fonds, codes: list[str]) -> list[Item]:
-    found = {i.archival_code: i for i in Item.objects.visible_to(user).filter(fonds=fonds, archival_code__in=codes)
-             .select_related("fonds")}
-    missing = [c for c in codes if c not in found]
-    if missing:
-        raise ActionError([f"档号“{c}”不存在或不在您的数据范围内。" for c in missing])
-    return [found[c] for c in dict.fromkeys(codes)]
 
 
 class UseDeskForm(UserForm):
@@ -208,7 +197,7 @@ class UseAddView(ActionFormView):
     title = "窗口利用登记"
 
     def perform(self, data):
-        items = _items_by_code(self.request.user, data["fonds"], _codes(data["codes"]))
+        items = use.items_by_code(self.request.user, data["fonds"], _codes(data["codes"]))
         req = use.register_use(self.request.user, fonds=data["fonds"], reader_name=data["reader_name"],
                                purpose=data["purpose"], phone=data["phone"], organization=data["organization"],
                                description=data["description"], items=items)
@@ -231,7 +220,7 @@ class UseAddItemsView(BusinessRequiredMixin, View):
     def post(self, request, pk):
         req = get_visible(UseRequest, request.user, pk, select_related=("fonds__unit",), action=CHANGE)
         try:
-            items = _items_by_code(request.user, req.fonds, _codes(request.POST.get("codes", "")))
+            items = use.items_by_code(request.user, req.fonds, _codes(request.POST.get("codes", "")))
             lines = use.add_items(request.user, req, items)
         except ActionError as e:
             for msg in e.messages:

@@ -13,7 +13,6 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views import View
 
-from qunli.core import search as fulltext
 from qunli.core.actions import ActionError
 from qunli.core.exports import stream_xlsx
 from qunli.core.generic import (
@@ -28,8 +27,7 @@ from qunli.core.models import ChangeLog
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.views import ObjectActionView, get_visible
 
-from . import actions
-from . import search as records_search
+from . import actions, queries
 from .filters import ItemFilterForm, PendingFilterForm
 from .forms import (
     CaptureForm,
@@ -194,29 +192,29 @@ class ItemListView(ObjectListView):
     export_name = "档案条目"
     filter_form = ItemFilterForm
     select_related = ("fonds", "category")
-    search_fields = ("title__icontains", "archival_code__startswith", "doc_no__icontains")
+    search_fields = queries.SEARCH_FIELDS
     search_placeholder = "题名、责任者、文件编号或档号（全文检索）"
     default_sort = "-pk"
     columns = ITEM_COLUMNS
     import_kind = "records_legacy"  # 历史档案目录 (records/legacy_import.py)
 
-    def base_queryset(self):
-        qs = super().base_queryset()
-        if self.request.GET.get("status") != Item.Status.DISPOSED:  # 已销毁 only when asked for
-            qs = qs.exclude(status=Item.Status.DISPOSED)
-        return qs
+    def base_queryset(self):  # records.queries: the same candidates as the staff API's
+        qs = queries.listed_items(self.request.user, self.request.GET.get("status", ""))
+        return qs.select_related(*self.select_related)
+
+    def apply_filters(self, qs, data: dict):
+        return queries.filter_items(qs, data)
 
     def get(self, request, *args, **kwargs):
         q = request.GET.get("q", "").strip()
-        if not fulltext.parse(q):
+        if not queries.is_fulltext(q):
             return super().get(request, *args, **kwargs)
         self.search_fields = ()  # the generic list would apply q as icontains; here the index does
         try:
             qs, form = self.filtered_queryset()
         finally:
             del self.search_fields
-        hits = fulltext.search(records_search.KIND, q, qs, limit=_IdPaginator.CAP + 1, snippets=False)
-        ids = [h.pk for h in hits]
+        ids = queries.search_ids(qs, q)
         sort = self.request.GET.get("sort", "")
         if sort and self.sort_key() == sort:  # an explicit sort orders the matches; else newest match first
             ids = list(qs.filter(pk__in=ids).order_by(sort, "pk").values_list("pk", flat=True))
@@ -228,7 +226,7 @@ class ItemListView(ObjectListView):
                                ([c.value(o) for c in self.columns] for o in self._ordered(qs, ids)))
         page = _IdPaginator(ids, self.paginate_by).get_page(request.GET.get("page"))
         objs = self._ordered(qs, list(page.object_list))
-        marks = fulltext.snippets_for(records_search.KIND, q, [o.pk for o in objs])
+        marks = queries.snippets(q, [o.pk for o in objs])
         for o in objs:
             o.search_snippet = marks.get(o.pk, "")
         context = self.get_context_data(page=page, filter_form=form, sort=sort, columns=columns,
@@ -241,12 +239,7 @@ class ItemListView(ObjectListView):
             self.template_name = "core/_object_table.html"
         return self.render_to_response(context)
 
-    @staticmethod
-    def _ordered(qs, ids: list[int]) -> list:
-        found = {}
-        for i in range(0, len(ids), 2000):
-            found.update((o.pk, o) for o in qs.filter(pk__in=ids[i:i + 2000]))
-        return [found[i] for i in ids if i in found]
+    _ordered = staticmethod(queries.in_order)
 
 
 class PendingListView(ItemListView):

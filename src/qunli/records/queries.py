@@ -1,0 +1,69 @@
+"""Read-side queries of the item list, shared by the staff pages (``records.views``) and the
+staff API (``records.api``), so both show the same items for the same filters and words:
+
+* ``listed_items`` — the list's candidates: ``Item.objects.visible_to(user)``; destroyed
+  items (已销毁) only when that status is asked for. Controlled (划控) and secret items are
+  *not* hidden from staff: scoping alone decides what staff see (the public rule is
+  ``Item.objects.public()``, the 利用 rule is ``records.use.rule_for``);
+* ``filter_items`` — the filter form's cleaned data as exact lookups (全宗, 年度, 保管期限,
+  门类, 状态, 开放标识, 密级);
+* ``search_ids`` — the full-text matches among those candidates, newest first, at most
+  ``CAP`` + 1 of them (the count the list shows is capped like every list's);
+* ``fallback_search`` — a query without an indexable word (punctuation only) filters by
+  substring, as the generic list does."""
+
+from django.db.models import Q
+
+from qunli.core import search as fulltext
+from qunli.core.generic import CappedPaginator
+from qunli.core.scoping import VIEW
+
+from . import search as records_search
+from .models import Item
+
+CAP = CappedPaginator.CAP
+SEARCH_FIELDS = ("title__icontains", "archival_code__startswith", "doc_no__icontains")
+
+
+def listed_items(user, status: str = ""):
+    qs = Item.objects.visible_to(user, VIEW)
+    if status != Item.Status.DISPOSED:  # 已销毁 only when asked for
+        qs = qs.exclude(status=Item.Status.DISPOSED)
+    return qs
+
+
+def filter_items(qs, data: dict):
+    """Each non-empty filter is an exact lookup of the same name (the generic list's rule)."""
+    for key, value in data.items():
+        if value not in (None, "", [], False):
+            qs = qs.filter(**{key: value})
+    return qs
+
+
+def is_fulltext(q: str) -> bool:
+    return bool(fulltext.parse(q))
+
+
+def search_ids(qs, q: str) -> list[int]:
+    """Ids of the items of ``qs`` whose indexed text matches ``q``, newest first (at most CAP + 1)."""
+    return [h.pk for h in fulltext.search(records_search.KIND, q, qs, limit=CAP + 1, snippets=False)]
+
+
+def fallback_search(qs, q: str):
+    cond = Q()
+    for f in SEARCH_FIELDS:
+        cond |= Q(**{f: q})
+    return qs.filter(cond)
+
+
+def snippets(q: str, ids: list[int]) -> dict:
+    """Highlighted snippets (everything escaped but ``<mark>``) of these items' indexed text."""
+    return fulltext.snippets_for(records_search.KIND, q, ids)
+
+
+def in_order(qs, ids: list[int]) -> list:
+    """The rows of ``qs`` with these ids, in the order of ``ids`` (absent ones skipped)."""
+    found = {}
+    for i in range(0, len(ids), 2000):
+        found.update((o.pk, o) for o in qs.filter(pk__in=ids[i : i + 2000]))
+    return [found[i] for i in ids if i in found]
