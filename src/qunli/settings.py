@@ -221,10 +221,12 @@ QUNLI_EXTRACT_SECONDS = int(os.environ.get("QUNLI_EXTRACT_SECONDS", "30"))
 QUNLI_EXTRACT_MEMORY_BYTES = int(os.environ.get("QUNLI_EXTRACT_MEMORY_BYTES", str(2 * 1024 ** 3)))
 if os.environ.get("QUNLI_PDF_CJK_FONTS"):
     QUNLI_PDF_CJK_FONTS = tuple(f.strip() for f in os.environ["QUNLI_PDF_CJK_FONTS"].split(",") if f.strip())
-# Background jobs (django-tasks): imports over 2 MB and every export run in `qunli worker`
-# (small imports still run in the request, recorded the same way). QUNLI_JOBS=database (default) keeps the queue in the database (no extra service);
+# Background jobs (django-tasks): imports over QUNLI_IMPORT_SYNC_MAX_BYTES (2 MB) and every
+# export run in `qunli worker` (small imports still run in the request, recorded the same way).
+# QUNLI_JOBS=database (default) keeps the queue in the database (no extra service);
 # QUNLI_JOBS=redis puts it in Redis (RQ workers, `QUNLI_REDIS_URL`) for many machines.
 QUNLI_JOBS = os.environ.get("QUNLI_JOBS", "database")
+QUNLI_IMPORT_SYNC_MAX_BYTES = int(os.environ.get("QUNLI_IMPORT_SYNC_MAX_BYTES", str(2 * 1024 * 1024)))
 INSTALLED_APPS += ["django_tasks", "django_tasks_db"]
 if QUNLI_JOBS == "redis":
     INSTALLED_APPS += ["django_rq"]

@@ -1,29 +1,55 @@
 """Re-importable exports, run as background jobs (core/jobs.py).
 
-A person export is written in the person import template's columns (姓名, 身份证号, 所属单位 …),
-so the file goes straight back into the import engine. Two forms:
+Every kind the import engine takes (core/imports.py: units, persons, memberships, 五老
+volunteers, positions, team members) exports into a file in that importer's own template
+columns (its ``Col`` headers, in order), so the file goes straight back into the import. One
+mechanism writes every kind (``run_export``); a kind (``ExportKind``) adds only
+
+* its row function, which yields one dict per object keyed by the importer's ``Col.key`` —
+  the generic writer puts each value under its header, so a column can never drift;
+* the visible rows it cannot write as importable rows (``left_out``: a filter and a Chinese
+  note), counted in the job's message instead — persons without an ID number (一人一档 is
+  keyed on it), memberships no longer 在册, volunteers no longer 在岗, positions already ended
+  (the importer creates only current ones: writing those back would revive them).
+
+Scoping is the same for every kind: the rows are ``visible_to(exporter, VIEW)`` (masked) or
+``visible_to(exporter, CHANGE)`` (unmasked), inside the chosen unit's subtree; a row that
+names a person (memberships, volunteers, positions, team members) is written only when that
+person is visible to the exporter at the same level too (the rule of
+``people.actions.reveal_person``), otherwise counted as left out. Units: a unit is written
+only when its parent is visible too (the importer needs a parent the importer may change), so
+the top of the exporter's reach — the unit of a grant — stays out, and counted.
+
+Two forms, as for persons from the start:
 
 * masked (default) — every account with read reach: the ID number, phone and address are their
   masks, so the file can be read but not re-imported (the ID check refuses a mask, in Chinese);
 * unmasked (完整信息) — only accounts with write reach (staff, clerk: the same right as
-  ``people.actions.reveal_person``), only over the persons they may change, and the export
-  writes exactly ONE access-log row (object ``core.exportjob``/<job id>, fields id_number,
-  phone, address, the stated purpose) before any plaintext is read. That file can be imported back into another instance (or after a clean-up) as is.
+  ``people.actions.reveal_person``), only over what they may change, and the export writes
+  exactly ONE access-log row (object ``core.exportjob``/<job id>, the kind's sensitive fields,
+  the stated purpose) before any plaintext is read. That file can be imported back into
+  another instance (or after a clean-up) as is. Units carry nothing sensitive: their export is
+  always the plain one (asking for 完整信息 is refused with a message).
 
-Persons without an ID number are left out of the file (the import requires one: 一人一档 is
-keyed on it) and counted in the job's message. The unit column holds the unit's name when it is
-unique among the exporter's units, else its id (the importer accepts both). The file is written
-to a temporary name and renamed when complete: an interrupted export leaves no file.
+References: 所属单位 holds the unit's name when it is unique among the exporter's units, else
+its id (the importer accepts both); 队伍 the same among teams; 上级单位 the parent's name when
+the parent is in the same file (the importer resolves it to the row that creates it) — two
+units of one file with the same name cannot both be parents, which the importer reports. The
+file is written to a temporary name and renamed when complete: an interrupted export leaves no
+file.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .actions import ActionError
@@ -32,7 +58,7 @@ from .models import ExportJob
 from .scoping import CHANGE, VIEW, grants_of
 
 SENSITIVE_FIELDS = ["id_number", "phone", "address"]
-KINDS = {"persons": "人员"}
+PROGRESS_EVERY = 2000
 
 
 def exports_dir() -> Path:
@@ -61,6 +87,8 @@ def start_export(actor, kind: str, *, unit=None, unmasked: bool = False, purpose
         raise PermissionDenied("三员账户不能导出业务数据。")
     if kind not in KINDS:
         raise ActionError(f"不支持的导出类型“{kind}”。")
+    if unmasked and not EXPORT_KINDS[kind].sensitive:
+        raise ActionError(f"{KINDS[kind]}数据不含身份证号等敏感信息，无需导出完整信息，请取消勾选后再导出。")
     if unit is not None and not Unit.objects.visible_to(actor, VIEW).filter(pk=unit.pk).exists():
         raise PermissionDenied("单位不存在或不在您的权限范围内。")
     purpose = (purpose or "").strip()[:200]
@@ -68,60 +96,344 @@ def start_export(actor, kind: str, *, unit=None, unmasked: bool = False, purpose
         if not can_export_unmasked(actor):
             raise PermissionDenied("您没有导出完整敏感信息的权限（需要可维护人员档案的授权）。")
         if not purpose:
-            raise ActionError("导出完整身份证号、电话和住址须填写用途。")
+            raise ActionError("导出完整身份证号等敏感信息须填写用途。")
     with transaction.atomic():
-        job = ExportJob.objects.create(kind=kind, user=actor, unit=unit, unmasked=unmasked, purpose=purpose,
-                                       message="排队中，等待后台处理…")
-        log_change(actor, "core.start_export", job, None,
-                   {"kind": kind, "unit": unit.pk if unit else None, "unmasked": unmasked, "purpose": purpose})
+        job = ExportJob.objects.create(
+            kind=kind,
+            user=actor,
+            unit=unit,
+            unmasked=unmasked,
+            purpose=purpose,
+            message="排队中，等待后台处理…",
+        )
+        log_change(
+            actor,
+            "core.start_export",
+            job,
+            None,
+            {"kind": kind, "unit": unit.pk if unit else None, "unmasked": unmasked, "purpose": purpose},
+        )
         jobs.enqueue(jobs.export_job_task, job)
     return job
 
 
-def _unit_refs(user, action) -> dict[int, str]:
-    """Unit id -> what to write in 所属单位: the name when unique among the user's units."""
-    from qunli.orgs.models import Unit
+# --- the context a row function reads ---------------------------------------------------------
 
-    rows = list(Unit.objects.visible_to(user, action).values_list("id", "name"))
+
+@dataclass
+class Ctx:
+    """What every row function shares: the job, the scoping level, the exporter's unit
+    references, and the notes on rows left out (note → count)."""
+
+    job: ExportJob
+    action: str
+    notes: dict[str, int] = field(default_factory=dict)
+    _units: dict[int, tuple[str, str]] | None = None  # id -> (path, reference)
+
+    @property
+    def unmasked(self) -> bool:
+        return self.job.unmasked
+
+    def units(self) -> dict[int, tuple[str, str]]:
+        """Unit id -> (path, what to write in a unit column): the name when it is unique
+        among the exporter's units, else the id."""
+        if self._units is None:
+            from qunli.orgs.models import Unit
+
+            rows = list(Unit.objects.visible_to(self.job.user, self.action).values_list("id", "name", "path"))
+            self._units = {uid: (path, ref) for (uid, _, path), ref in zip(rows, _refs(rows), strict=True)}
+        return self._units
+
+    def unit_ref(self, unit_id: int) -> str:
+        hit = self.units().get(unit_id)
+        return hit[1] if hit else str(unit_id)
+
+    def sensitive(self, fields, prefix: str = "") -> list[str]:
+        """The columns to read for sensitive fields: ciphertext when unmasked, else the mask."""
+        return [f"{prefix}{f}_enc" if self.unmasked else f"{prefix}{f}_mask" for f in fields]
+
+    def plain(self, *values: str) -> tuple[str, ...]:
+        from . import crypto
+
+        if not self.unmasked:
+            return values
+        return tuple(crypto.decrypt(v) if v else "" for v in values)
+
+    def skip(self, note: str, n: int = 1) -> None:
+        self.notes[note] = self.notes.get(note, 0) + n
+
+
+def _refs(rows) -> list[str]:
+    """For (id, name, …) rows: the name where it is unique among them, else the id."""
     count: dict[str, int] = {}
-    for _, name in rows:
+    for _, name, *_ in rows:
         count[name] = count.get(name, 0) + 1
-    return {uid: (name if count[name] == 1 else str(uid)) for uid, name in rows}
+    return [name if count[name] == 1 else str(pk) for pk, name, *_ in rows]
 
 
-def person_rows(job: ExportJob, progress=None):
-    """The rows of a person export, in the import template's column order."""
+def _yes_no(v: bool) -> str:
+    return "是" if v else "否"
+
+
+# --- the row functions, one per kind ------------------------------------------------------------
+
+
+def person_rows(ctx: Ctx, qs) -> Iterator[dict]:
+    from qunli.people.models import PoliticalStatus
+
+    labels = dict(PoliticalStatus.choices)
+    cols = ["name", "unit_id", "ethnicity", "political_status", "education", "workplace"]
+    for r in qs.values_list(*cols, *ctx.sensitive(SENSITIVE_FIELDS)).iterator(chunk_size=2000):
+        name, unit_id, eth, pol, edu, work, *secret = r
+        idn, phone, addr = ctx.plain(*secret)
+        yield {
+            "name": name,
+            "id_number": idn,
+            "unit": ctx.unit_ref(unit_id),
+            "phone": phone,
+            "ethnicity": eth,
+            "political_status": labels.get(pol, pol),
+            "education": edu,
+            "workplace": work,
+            "address": addr,
+        }
+
+
+def _with_person(ctx: Ctx, qs, cols: list[str], fields=("id_number", "phone")) -> Iterator[tuple]:
+    """Rows of a model naming a person: (person name, its sensitive fields in plain or masked
+    form, *cols)."""
+    for name, *rest in qs.values_list("person__name", *ctx.sensitive(fields, "person__"), *cols).iterator(
+        chunk_size=2000
+    ):
+        yield (name, *ctx.plain(*rest[: len(fields)]), *rest[len(fields) :])
+
+
+def membership_rows(ctx: Ctx, qs) -> Iterator[dict]:
+    for name, idn, phone, unit_id, number, joined_on in _with_person(
+        ctx, qs, ["unit_id", "number", "joined_on"]
+    ):
+        yield {
+            "name": name,
+            "id_number": idn,
+            "unit": ctx.unit_ref(unit_id),
+            "number": number,
+            "joined_on": joined_on,
+            "phone": phone,
+        }
+
+
+def volunteer_rows(ctx: Ctx, qs) -> Iterator[dict]:
+    from qunli.people.models import VolunteerCategory
+
+    labels = dict(VolunteerCategory.choices)
+    cols = ["unit_id", "category", "skills", "certificate_no", "certificate_date"]
+    for name, idn, phone, unit_id, category, skills, cert_no, cert_date in _with_person(ctx, qs, cols):
+        yield {
+            "name": name,
+            "id_number": idn,
+            "unit": ctx.unit_ref(unit_id),
+            "category": labels.get(category, category),
+            "skills": skills,
+            "certificate_no": cert_no,
+            "certificate_date": cert_date,
+            "phone": phone,
+        }
+
+
+def position_rows(ctx: Ctx, qs) -> Iterator[dict]:
+    from qunli.orgs.models import PositionTitle
+
+    labels = dict(PositionTitle.choices)
+    cols = ["unit_id", "title", "title_label", "started_on", "term_ends_on", "is_parttime"]
+    for name, idn, unit_id, title, label, started, ends, parttime in _with_person(
+        ctx, qs, cols, ("id_number",)
+    ):
+        yield {
+            "unit": ctx.unit_ref(unit_id),
+            "name": name,
+            "id_number": idn,
+            "title": labels.get(title, title),
+            "title_label": label,
+            "started_on": started,
+            "term_ends_on": ends,
+            "is_parttime": _yes_no(parttime),
+        }
+
+
+def team_member_rows(ctx: Ctx, qs) -> Iterator[dict]:
+    from qunli.people.models import Team
+
+    teams = list(Team.objects.visible_to(ctx.job.user, ctx.action).values_list("id", "name"))
+    refs = dict(zip((t for t, _ in teams), _refs(teams), strict=True))
+    for name, idn, phone, team_id, role, joined_on in _with_person(ctx, qs, ["team_id", "role", "joined_on"]):
+        yield {
+            "team": refs.get(team_id, str(team_id)),
+            "name": name,
+            "id_number": idn,
+            "role": role,
+            "joined_on": joined_on,
+            "phone": phone,
+        }
+
+
+UNIT_PARENT_OUT = "个单位的上级单位不在您的权限范围内（如授权范围的顶层单位），无法由您重新导入，未列入"
+
+
+def unit_rows(ctx: Ctx, qs) -> Iterator[dict]:
+    from qunli.orgs.models import Level, Line, Unit, UnitKind
+
+    levels, kinds = dict(Level.choices), dict(UnitKind.choices)
+    lines = dict(Line.objects.values_list("id", "name"))
+    by_path = {path: uid for uid, (path, _) in ctx.units().items()}
+    written: dict[int, str] = {}  # id -> name, of the units already in the file
+    names = set(qs.values_list("name", flat=True))
+    cols = [
+        "id",
+        "name",
+        "path",
+        "level",
+        "line_id",
+        "kind",
+        "division_code",
+        "uscc",
+        "address",
+        "established_on",
+    ]
+    for uid, name, path, level, line_id, kind, division, uscc, address, established in qs.values_list(
+        *cols
+    ).iterator(chunk_size=2000):  # path order: a parent comes before its children
+        parent_id = by_path.get(path[: -Unit.steplen])
+        if parent_id is None:
+            ctx.skip(UNIT_PARENT_OUT)
+            continue
+        if parent_id in written:
+            parent = written[parent_id]  # created by an earlier row of this file
+        else:
+            parent = ctx.unit_ref(parent_id)
+            if parent in names:  # the importer would take a same-named row of the file for it
+                parent = str(parent_id)
+        written[uid] = name
+        yield {
+            "name": name,
+            "parent": parent,
+            "level": levels.get(level, level),
+            "line": lines.get(line_id, "") if line_id else "",
+            "kind": kinds.get(kind, kind),
+            "division_code": division,
+            "uscc": uscc,
+            "address": address,
+            "established_on": established,
+        }
+
+
+# --- the kinds ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportKind:
+    model: str  # app_label.ModelName of the exported rows
+    rows: Callable[[Ctx, object], Iterator[dict]]
+    noun: str  # how the message counts the rows: "名人员", "条会员记录"
+    sensitive: tuple[str, ...] = ()  # the person fields the file carries (unmasking logs them)
+    names_person: bool = True  # rows point at a person (visible to the exporter, with an ID number)
+    where: Q = field(default_factory=Q)  # always applied (rows that are not records of their own)
+    left_out: tuple[tuple[Q, str], ...] = ()  # visible rows the importer could not take back, and why
+
+    def model_class(self):
+        from django.apps import apps
+
+        return apps.get_model(self.model)
+
+
+NO_ID_ROW = "条记录的人员无身份证号，无法按一人一档导入，未列入"
+
+EXPORT_KINDS: dict[str, ExportKind] = {
+    "persons": ExportKind(
+        "people.Person",
+        person_rows,
+        "名人员",
+        tuple(SENSITIVE_FIELDS),
+        names_person=False,
+        where=Q(merged_into__isnull=True),
+        left_out=((Q(id_number_hash=""), "名人员无身份证号，无法按一人一档导入，未列入"),),
+    ),
+    "units": ExportKind(
+        "orgs.Unit",
+        unit_rows,
+        "个单位",
+        names_person=False,
+        left_out=((~Q(status="active"), "个已合并、拆分或撤销的单位不在导入范围内，未列入"),),
+    ),
+    "memberships": ExportKind(
+        "people.Membership",
+        membership_rows,
+        "条会员（团员）记录",
+        ("id_number", "phone"),
+        left_out=((~Q(status="active"), "条非在册（已转出、已退出）的会员记录不在导入范围内，未列入"),),
+    ),
+    "volunteers": ExportKind(
+        "people.VolunteerProfile",
+        volunteer_rows,
+        "名五老志愿者",
+        ("id_number", "phone"),
+        left_out=((~Q(status="active"), "名暂停或退出的志愿者不在导入范围内（导入登记在岗志愿者），未列入"),),
+    ),
+    "positions": ExportKind(
+        "orgs.Position",
+        position_rows,
+        "条任职记录",
+        ("id_number",),
+        left_out=((Q(ended_on__isnull=False), "条已离任的任职记录不在导入范围内（导入登记现任），未列入"),),
+    ),
+    "team_members": ExportKind("people.TeamMember", team_member_rows, "名队伍成员", ("id_number", "phone")),
+}
+
+
+def _label(kind: str) -> str:
+    from .imports import IMPORTERS
+
+    return IMPORTERS[kind].label
+
+
+KINDS = {kind: _label(kind) for kind in EXPORT_KINDS}
+
+
+def selection(ctx: Ctx, kind: ExportKind):
+    """The rows to write (ordered) — visible to the exporter at ``ctx.action``, in the chosen
+    subtree; the visible ones left out are counted into ``ctx.notes``."""
     from qunli.people.models import Person
 
-    from . import crypto
-
-    action = CHANGE if job.unmasked else VIEW
-    qs = Person.objects.visible_to(job.user, action).filter(merged_into__isnull=True).exclude(id_number_hash="")
+    model, job = kind.model_class(), ctx.job
+    qs = model.objects.visible_to(job.user, ctx.action).filter(kind.where)
     if job.unit_id:
-        qs = qs.filter(unit__path__startswith=job.unit.path)
-    refs = _unit_refs(job.user, action)
-    labels = dict(Person._meta.get_field("political_status").choices)
-    fields = ["id", "name", "unit_id", "ethnicity", "political_status", "education", "workplace"]
-    fields += [f"{f}_enc" for f in SENSITIVE_FIELDS] if job.unmasked else [f"{f}_mask" for f in SENSITIVE_FIELDS]
+        unit = model.scope.unit
+        qs = qs.filter(**{f"{unit}__path__startswith" if unit else "path__startswith": job.unit.path})
+    left_out = list(kind.left_out)
+    if kind.names_person:
+        reach = (
+            "条记录的人员不在您可维护的范围内，未列入"
+            if job.unmasked
+            else "条记录的人员不在您的权限范围内，未列入"
+        )
+        left_out = [
+            (~Q(person__in=Person.objects.visible_to(job.user, ctx.action).values("pk")), reach),
+            (Q(person__id_number_hash=""), NO_ID_ROW),
+            *left_out,
+        ]
+    for where, note in left_out:
+        n = qs.filter(where).count()
+        if n:
+            ctx.skip(note, n)
+        qs = qs.exclude(where)
+    return qs.order_by("path" if model.scope.unit == "" else "id")
+
+
+def _counted(rows: Iterator, progress) -> Iterator:
     n = 0
-    for r in qs.order_by("id").values_list(*fields).iterator(chunk_size=2000):
-        _, name, unit_id, eth, pol, edu, work, idn, phone, addr = r
-        if job.unmasked:
-            idn, phone, addr = (crypto.decrypt(v) if v else "" for v in (idn, phone, addr))
-        n += 1
-        if progress and n % 2000 == 0:
+    for n, row in enumerate(rows, start=1):
+        if progress and n % PROGRESS_EVERY == 0:
             progress(n)
-        yield [name, idn, refs.get(unit_id, str(unit_id)), phone, eth, labels.get(pol, pol), edu, work, addr]
-
-
-def _without_id(job: ExportJob) -> int:
-    from qunli.people.models import Person
-
-    action = CHANGE if job.unmasked else VIEW
-    qs = Person.objects.visible_to(job.user, action).filter(merged_into__isnull=True, id_number_hash="")
-    if job.unit_id:
-        qs = qs.filter(unit__path__startswith=job.unit.path)
-    return qs.count()
+        yield row
 
 
 def run_export(job: ExportJob) -> ExportJob:
@@ -130,18 +442,25 @@ def run_export(job: ExportJob) -> ExportJob:
     from .exports import write_xlsx
     from .imports import get_importer
 
+    kind = EXPORT_KINDS[job.kind]
     importer = get_importer(job.kind)
+    keys = [c.key for c in importer.columns]
     target = exports_dir() / f"{job.pk}.xlsx"
     partial = target.with_name(target.name + ".part")
+    ctx = Ctx(job, CHANGE if job.unmasked else VIEW)
     try:
         if job.unmasked:
             if not can_export_unmasked(job.user):  # the grant may have been withdrawn since
                 raise PermissionDenied("您没有导出完整敏感信息的权限。")
-            log_access(job.user, job, SENSITIVE_FIELDS, job.purpose)
+            log_access(job.user, job, list(kind.sensitive), job.purpose)
+        rows = ([r.get(k, "") for k in keys] for r in kind.rows(ctx, selection(ctx, kind)))
         with open(partial, "wb") as fh:
-            n = write_xlsx(fh, [c.header for c in importer.columns],
-                           person_rows(job, lambda rows: jobs.report_progress(job.pk, rows)),
-                           sheet_name=importer.label)
+            n = write_xlsx(
+                fh,
+                [c.header for c in importer.columns],
+                _counted(rows, lambda done: jobs.report_progress(job.pk, done)),
+                sheet_name=importer.label,
+            )
         os.replace(partial, target)
     except PermissionDenied as e:
         partial.unlink(missing_ok=True)
@@ -153,9 +472,8 @@ def run_export(job: ExportJob) -> ExportJob:
         job.save()
         raise
     else:
-        skipped = _without_id(job)
         job.status, job.rows, job.file_path = ExportJob.Status.DONE, n, str(target)
-        job.message = f"已导出{n}名人员。" + (f"另有{skipped}名人员无身份证号，无法按一人一档导入，未列入。" if skipped else "")
+        job.message = f"已导出{n}{kind.noun}。" + "".join(f"另有{c}{note}。" for note, c in ctx.notes.items())
     job.finished_at = timezone.now()
     job.save()
     return job
@@ -163,4 +481,3 @@ def run_export(job: ExportJob) -> ExportJob:
 
 def discard_partial(job: ExportJob) -> None:
     (exports_dir() / f"{job.pk}.xlsx.part").unlink(missing_ok=True)
-

@@ -1,4 +1,5 @@
-"""Export pages: start a person export (masked, or unmasked for accounts with write reach),
+"""Export pages: choose a kind (every import kind: units, persons, memberships, volunteers,
+positions, team members) and start its export (masked, or unmasked for accounts with write reach),
 follow it while a background worker writes it (HTMX polling), and download it (owner only)."""
 
 from pathlib import Path
@@ -21,7 +22,8 @@ class ExportForm(forms.Form):
                              widget=forms.Select(attrs={"class": "form-select"}))
     unit = forms.IntegerField(label="单位编号（留空为全部可见范围）", required=False, min_value=1,
                               widget=forms.NumberInput(attrs={"class": "form-control"}))
-    unmasked = forms.BooleanField(label="导出完整身份证号、电话和住址（可重新导入；将记入访问日志）", required=False,
+    unmasked = forms.BooleanField(label="导出完整身份证号、电话和住址（可重新导入；将记入访问日志；单位数据无此项）",
+                                  required=False,
                                   widget=forms.CheckboxInput(attrs={"class": "form-check-input"}))
     purpose = forms.CharField(label="用途", required=False, max_length=200,
                               widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "导出完整信息时必填"}))
@@ -31,7 +33,7 @@ class ExportForm(forms.Form):
 def export_start(request):
     if (r := _business(request)) is not None:
         return r
-    form = ExportForm(request.POST or None)
+    form = ExportForm(request.POST or None, initial={"kind": request.GET.get("kind", "persons")})
     if request.method == "POST" and form.is_valid():
         from qunli.orgs.models import Unit
 
@@ -51,9 +53,12 @@ def export_start(request):
                 form.add_error(None, str(e))
             else:
                 return redirect("core:export_job", pk=job.pk)
+    recent = list(ExportJob.objects.filter(user=request.user)[:10])
+    for j in recent:
+        j.kind_label = export_jobs.KINDS.get(j.kind, j.kind)
     return render(request, "core/export_start.html", {
         "form": form, "title": "数据导出", "can_unmask": export_jobs.can_export_unmasked(request.user),
-        "jobs": ExportJob.objects.filter(user=request.user)[:10]})
+        "jobs": recent})
 
 
 def _own(request, pk) -> ExportJob:
@@ -74,7 +79,8 @@ def export_job(request, pk):
             messages.error(request, "只有已中断的任务才能重新执行。")
         return redirect("core:export_job", pk=job.pk)
     running = job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
-    ctx = {"job": job, "title": "数据导出", "running": running, "queued": running and not job.worker,
+    ctx = {"job": job, "title": "数据导出", "label": export_jobs.KINDS.get(job.kind, job.kind),
+           "running": running, "queued": running and not job.worker,
            "processed": jobs.read_beat(job.pk).get("rows", 0) if running else job.rows}
     if request.htmx and request.GET.get("partial"):
         if not running:

@@ -19,8 +19,6 @@ from django.views.decorators.http import require_http_methods
 from . import imports, jobs
 from .models import ImportJob
 
-SYNC_MAX_BYTES = 2 * 1024 * 1024  # files up to this size are processed within the request
-
 
 def imports_dir() -> Path:
     d = Path(settings.DATA_DIR) / "imports"
@@ -130,9 +128,10 @@ def _sm3(path: Path) -> str:
 
 
 def _start(job: ImportJob, commit: bool) -> None:
-    """Small files in the request; larger ones queued for `qunli worker`."""
+    """Small files (up to QUNLI_IMPORT_SYNC_MAX_BYTES) in the request; larger ones queued for
+    `qunli worker`."""
     size = Path(job.file_path).stat().st_size if Path(job.file_path).exists() else 0
-    if size <= SYNC_MAX_BYTES:
+    if size <= settings.QUNLI_IMPORT_SYNC_MAX_BYTES:
         # claimed by this web process, so a request killed mid-way shows as interrupted
         job.worker, job.commit = jobs.worker_identity(), commit
         ImportJob.objects.filter(pk=job.pk).update(worker=job.worker, commit=commit)

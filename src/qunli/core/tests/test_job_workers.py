@@ -7,19 +7,14 @@ interrupted with a Chinese message, and running it again must import the whole f
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
-import uuid
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
-SRC = str(Path(__file__).resolve().parents[3])
+from qunli.core.tests.worker_env import REDIS_URL, WorkerEnv, database_url, wait_for
+
 ROWS = 24000  # enough batches (2,000 rows each) that the kill lands mid-commit
 pytestmark = pytest.mark.django_db  # (the session fixtures need the test database set up)
-REDIS_URL = os.environ.get("QUNLI_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
 
 SETUP = """
 import csv, datetime as dt, sys
@@ -69,53 +64,9 @@ print("TASK", DBTaskResult.objects.get(id=sys.argv[1]).status)
 """
 
 
-class WorkerEnv:
-    def __init__(self, data_dir: Path, database_url: str, jobs: str):
-        self.data_dir = data_dir
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))}
-        self.env.update(QUNLI_DATA_DIR=str(data_dir), DATABASE_URL=database_url, QUNLI_JOBS=jobs,
-                        QUNLI_REDIS_URL=REDIS_URL, QUNLI_IMPORT_WORKERS="2",
-                        PYTHONPATH=os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]))
-        self.env.pop("QUNLI_REQUIRE_DB", None)
-
-    def cli(self, *args, check=True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "qunli.cli", *args], env=self.env, capture_output=True,
-                              text=True, timeout=180)  # seconds of work; a hang must fail, not stall CI
-        if check and proc.returncode:
-            raise AssertionError(f"qunli {' '.join(args[:2])} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-        return proc
-
-    def script(self, code: str, *argv) -> str:
-        out = self.cli("shell", "-c", f"import sys; sys.argv = ['x', *{list(map(str, argv))!r}]\n{code}").stdout
-        return out
-
-    def state(self, job_id) -> dict:
-        out = self.script(STATE, job_id)
-        return json.loads(out.split("STATE ", 1)[1])
-
-    def worker(self) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "qunli.cli", "worker"], env=self.env, start_new_session=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def _database_url(tmp_path) -> tuple[str, object]:
-    db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{tmp_path / 'jobs.sqlite3'}", None
-    import psycopg
-
-    name = f"qunli_jobs_{uuid.uuid4().hex[:10]}"
-    params = dict(host=db.get("HOST") or "127.0.0.1", port=db.get("PORT") or 5432, user=db.get("USER") or "postgres",
-                  password=db.get("PASSWORD") or None, dbname="postgres", autocommit=True)
-    with psycopg.connect(**params) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        with psycopg.connect(**params) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    auth = f"{params['user']}:{params['password']}@" if params["password"] else f"{params['user']}@"
-    return f"postgres://{auth}{params['host']}:{params['port']}/{name}", drop
+def _state(env: WorkerEnv, job_id) -> dict:
+    out = env.script(STATE, job_id)
+    return json.loads(out.split("STATE ", 1)[1])
 
 
 def _redis_or_skip():
@@ -131,7 +82,7 @@ def _redis_or_skip():
 def worker_env(request, tmp_path):
     if request.param == "redis":
         _redis_or_skip()
-    url, drop = _database_url(tmp_path)
+    url, drop = database_url(tmp_path)
     env = WorkerEnv(tmp_path, url, request.param)
     try:
         env.cli("migrate", "-v", "0")
@@ -139,17 +90,6 @@ def worker_env(request, tmp_path):
     finally:
         if drop:
             drop()
-
-
-def _wait_for(predicate, what: str, limit_s: float = 300):
-    """Poll until ``predicate()`` is true (a guard against hanging, not a timing assertion)."""
-    end = time.monotonic() + limit_s
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what}")
 
 
 def _beat(env: WorkerEnv, job_id) -> dict:
@@ -186,23 +126,23 @@ def test_a_worker_killed_mid_import_leaves_no_rows_and_the_job_runs_again(worker
     job_id = env.script(SETUP, ROWS).split("JOB ", 1)[1].strip()
     worker = env.worker()
     try:
-        beat = _wait_for(lambda: (b := _beat(env, job_id)).get("rows", 0) >= 2000 and b, "the first written batch")
+        beat = wait_for(lambda: (b := _beat(env, job_id)).get("rows", 0) >= 2000 and b, "the first written batch")
         victim = int(beat["worker"].split(":")[1])  # the process running the task (RQ: the work horse)
         children = _children(victim)
         os.kill(victim, signal.SIGKILL)
         # the import's validating processes die with it (PR_SET_PDEATHSIG), nothing is left behind
-        _wait_for(lambda: not _alive(victim) and not any(_alive(c) for c in children), "the killed processes to go")
+        wait_for(lambda: not _alive(victim) and not any(_alive(c) for c in children), "the killed processes to go")
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
 
-    state = env.state(job_id)
+    state = _state(env, job_id)
     assert state["persons"] == 0, "a killed import must leave no partial rows"
     assert state["status"] in ("running", "interrupted")
 
     env.cli("worker", "--burst")  # a worker starting up closes what the dead one left
-    state = env.state(job_id)
+    state = _state(env, job_id)
     assert state["status"] == "interrupted" and "未写入任何数据" in state["message"], state
     assert state["persons"] == 0
     if env.env["QUNLI_JOBS"] == "database":  # the queue's own row is not left "running" either
@@ -210,6 +150,6 @@ def test_a_worker_killed_mid_import_leaves_no_rows_and_the_job_runs_again(worker
 
     assert "REQUEUED True" in env.script(REQUEUE, job_id)
     env.cli("worker", "--burst")
-    state = env.state(job_id)
+    state = _state(env, job_id)
     assert state["status"] == "done", state
     assert state["persons"] == ROWS and state["created"] == ROWS and state["attempts"] == 2

@@ -40,10 +40,7 @@ def _upload(client, data: bytes, name="名单.csv"):
 
 @pytest.fixture
 def big_files(settings):
-    settings_before = import_views.SYNC_MAX_BYTES
-    import_views.SYNC_MAX_BYTES = 100  # every file counts as large: it goes to the queue
-    yield
-    import_views.SYNC_MAX_BYTES = settings_before
+    settings.QUNLI_IMPORT_SYNC_MAX_BYTES = 100  # every file counts as large: it goes to the queue
 
 
 def test_a_large_import_is_queued_then_run_by_the_worker(client_for, accounts, big_files,
