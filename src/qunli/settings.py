@@ -179,7 +179,7 @@ QUNLI_IMPORT_MAX_BYTES = int(os.environ.get("QUNLI_IMPORT_MAX_BYTES", str(200 * 
 # 移交/接收 and 四性检测 (records.transfer, records.checks)
 QUNLI_TRANSFER_MAX_BYTES = int(os.environ.get("QUNLI_TRANSFER_MAX_BYTES", str(20 * 1024 ** 3)))
 QUNLI_TRANSFER_MAX_UNPACKED_BYTES = int(os.environ.get("QUNLI_TRANSFER_MAX_UNPACKED_BYTES", str(40 * 1024 ** 3)))
-QUNLI_TRANSFER_LAYOUT = os.environ.get("QUNLI_TRANSFER_LAYOUT", "zip")
+QUNLI_TRANSFER_LAYOUT = os.environ.get("QUNLI_TRANSFER_LAYOUT", "dir")
 QUNLI_CHECK_WORKERS = int(os.environ.get("QUNLI_CHECK_WORKERS", str(min(4, os.cpu_count() or 1))))
 
 # Search index updates (outbox rows) are drained right after each write's commit

@@ -127,7 +127,7 @@ def upload(archives, data: bytes, name="package.zip"):
 
 def test_package_is_a_valid_bag_with_sm3_manifest_item_xml_and_catalogue(fonds, filed, archives, accounts, tmp_path,
                                                                          settings):
-    settings.QUNLI_TRANSFER_LAYOUT = "zip"  # the default
+    settings.QUNLI_TRANSFER_LAYOUT = "zip"
     batch = transfer.create_transfer(accounts["women_staff"], fonds, receiver=archives[0],
                                      item_ids=[i.pk for i in filed])
     data = package_bytes(batch)
@@ -155,7 +155,7 @@ def test_package_is_a_valid_bag_with_sm3_manifest_item_xml_and_catalogue(fonds, 
 
 
 def test_directory_layout_hard_links_the_stored_files(fonds, filed, archives, accounts, settings):
-    settings.QUNLI_TRANSFER_LAYOUT = "dir"
+    settings.QUNLI_TRANSFER_LAYOUT = "dir"  # the default
     batch = transfer.create_transfer(accounts["women_staff"], fonds, receiver=archives[0],
                                      item_ids=[i.pk for i in filed])
     root = default_storage.path(batch.package_name)
