@@ -2,6 +2,10 @@
 
 import datetime as dt
 
+import openpyxl
+import pytest
+from django.core.management import CommandError, call_command
+
 from qunli.core.identifiers import make_id_number
 from qunli.core.imports import run_import
 from qunli.orgs.models import Position, Unit
@@ -90,10 +94,6 @@ def test_team_members(tmp_path, accounts, tree):
 
 
 def test_cli_import_and_export(tmp_path, accounts, tree):
-    import openpyxl
-    import pytest
-    from django.core.management import CommandError, call_command
-
     header = ["姓名", "身份证号", "所属单位"]
     good = csv_file(tmp_path, "c.csv", header, [["甲", idn(40), "东风村妇联"]])
     call_command("import", "persons", str(good), "--user", "fulian", "--dry-run")
@@ -103,9 +103,34 @@ def test_cli_import_and_export(tmp_path, accounts, tree):
     with pytest.raises(CommandError):
         call_command("import", "persons", str(good), "--user", "fulian")  # duplicate now
     out = tmp_path / "e.xlsx"
-    call_command("export", "persons", "--unit", str(tree["county"].pk), "--out", str(out))
+    call_command("export", "persons", "--user", "fulian", "--unit", str(tree["county"].pk), "--out", str(out))
     ws = openpyxl.load_workbook(out).worksheets[0]
     assert ws.cell(1, 1).value == "姓名" and ws.cell(2, 1).value == "甲" and "*" in ws.cell(2, 2).value
+
+
+def test_export_command_runs_the_scoped_audited_export_of_the_page(tmp_path, accounts, tree, person_factory):
+    """The command is the export page's action under a named account: its scope, its job
+    and change-log row, masks unless --unmasked with a purpose (then one access-log row)."""
+    from qunli.core.models import AccessLog, ChangeLog, ExportJob
+
+    mine = person_factory(name="本县人", unit=tree["village_women"])
+    person_factory(name="邻县人", unit=tree["other_women"])
+    out = tmp_path / "p.xlsx"
+    call_command("export", "persons", "--user", "fulian", "--out", str(out))
+    names = [r[0] for r in openpyxl.load_workbook(out).worksheets[0].iter_rows(min_row=2, values_only=True)]
+    assert "本县人" in names and "邻县人" not in names
+    job = ExportJob.objects.get()
+    assert job.user.username == "fulian" and job.status == ExportJob.Status.DONE
+    assert ChangeLog.objects.filter(action="core.start_export", object_id=str(job.pk)).exists()
+    with pytest.raises(CommandError, match="用途"):
+        call_command("export", "persons", "--user", "fulian", "--unmasked", "--out", str(out))
+    before = AccessLog.objects.count()
+    call_command("export", "persons", "--user", "fulian", "--unmasked", "--purpose", "换届核对", "--out", str(out))
+    rows = list(openpyxl.load_workbook(out).worksheets[0].iter_rows(min_row=2, values_only=True))
+    assert [r[1] for r in rows if r[0] == "本县人"] == [mine.reveal("id_number")]
+    assert AccessLog.objects.count() == before + 1
+    with pytest.raises(CommandError, match="不存在"):
+        call_command("export", "persons", "--user", "nobody-here")
 
 
 def test_units_parent_created_earlier_in_the_same_file(tmp_path, accounts, tree):

@@ -1,84 +1,71 @@
-"""``qunli export KIND [--unit ID] [--out FILE]``: an xlsx in the import template's columns
-(so it can be edited and imported elsewhere). Sensitive fields are exported as their masks:
-plaintext leaves only through the audited reveal action."""
+"""``qunli export KIND --user NAME [--unit ID] [--unmasked --purpose TEXT] [--out FILE]``: the
+re-importable export of the export page (``core.export_jobs``), run here and now.
 
+The same action as the page: the account's scope decides what is in the file, the job and
+its change-log row are recorded under that account, sensitive fields are masks unless
+``--unmasked`` is given by an account that may change those people, with a purpose (one
+access-log row). The job is run in this process; if a ``qunli worker`` claimed it first, this
+command waits for it. The finished file is copied to ``--out``."""
+
+import shutil
+import time
 from pathlib import Path
 
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from qunli.core.exports import write_xlsx
-from qunli.core.imports import IMPORTERS, get_importer
+from qunli.core import jobs
+from qunli.core.actions import ActionError
+from qunli.core.export_jobs import KINDS, start_export
+from qunli.core.models import ExportJob, User
 
-
-def _rows(kind: str, unit):
-    from qunli.orgs.models import Position, Unit
-    from qunli.people.models import Membership, Person, TeamMember, VolunteerProfile
-
-    def within(qs, lookup):
-        return qs.filter(**{f"{lookup}path__startswith": unit.path}) if unit else qs
-
-    if kind == "units":
-        qs = within(Unit.objects.all(), "").select_related("line")
-        parents = dict(Unit.objects.values_list("path", "name"))
-        for u in qs.iterator(chunk_size=2000):
-            yield [u.name, parents.get(u.path[:-Unit.steplen], ""), u.get_level_display(), u.line.name if u.line else "",
-                   u.get_kind_display(), u.division_code, u.uscc, u.address, u.established_on]
-    elif kind == "persons":
-        for p in within(Person.objects.filter(merged_into__isnull=True), "unit__").select_related("unit") \
-                .iterator(chunk_size=2000):
-            yield [p.name, p.id_number_mask, p.unit.name, p.phone_mask, p.ethnicity, p.get_political_status_display(),
-                   p.education, p.workplace, p.address_mask]
-    elif kind == "memberships":
-        for m in within(Membership.objects.all(), "unit__").select_related("person", "unit").iterator(chunk_size=2000):
-            yield [m.person.name, m.person.id_number_mask, m.unit.name, m.number, m.joined_on, m.person.phone_mask]
-    elif kind == "volunteers":
-        for v in within(VolunteerProfile.objects.all(), "unit__").select_related("person", "unit") \
-                .iterator(chunk_size=2000):
-            yield [v.person.name, v.person.id_number_mask, v.unit.name, v.get_category_display(), v.skills,
-                   v.certificate_no, v.certificate_date, v.person.phone_mask]
-    elif kind == "positions":
-        for p in within(Position.objects.filter(ended_on__isnull=True), "unit__").select_related("person", "unit") \
-                .iterator(chunk_size=2000):
-            yield [p.unit.name, p.person.name, p.person.id_number_mask, p.get_title_display(), p.title_label,
-                   p.started_on, p.term_ends_on, "是" if p.is_parttime else "否"]
-    elif kind == "team_members":
-        for m in within(TeamMember.objects.all(), "team__unit__").select_related("person", "team") \
-                .iterator(chunk_size=2000):
-            yield [m.team.name, m.person.name, m.person.id_number_mask, m.role, m.joined_on, m.person.phone_mask]
+FINISHED = (ExportJob.Status.DONE, ExportJob.Status.ERROR, ExportJob.Status.INTERRUPTED)
 
 
 class Command(BaseCommand):
-    help = "按导入模板的列导出 xlsx（敏感字段为脱敏值）"
+    help = "按导入模板的列导出 xlsx（以指定账户的数据范围；敏感字段默认脱敏）"
 
     def add_arguments(self, parser):
-        parser.add_argument("kind", choices=sorted(IMPORTERS))
+        parser.add_argument("kind", choices=sorted(KINDS))
+        parser.add_argument("--user", required=True, help="以该账户的身份和数据范围导出")
         parser.add_argument("--unit", type=int, help="只导出该单位及其下级")
+        parser.add_argument("--unmasked", action="store_true", help="导出完整身份证号等（需维护权限并填写用途）")
+        parser.add_argument("--purpose", default="", help="导出完整信息的用途")
         parser.add_argument("--out", help="输出文件（默认 KIND-时间.xlsx）")
 
-    def handle(self, kind, unit=None, out=None, **options):
-        from rich.progress import Progress, SpinnerColumn, TextColumn
-
+    def handle(self, kind, user, unit=None, unmasked=False, purpose="", out=None, **options):
         from qunli.orgs.models import Unit
 
+        actor = User.objects.filter(username=user, is_active=True).first()
+        if actor is None:
+            raise CommandError(f"账户 {user} 不存在或已停用")
         root = None
         if unit is not None:
             root = Unit.objects.filter(pk=unit).first()
             if root is None:
                 raise CommandError(f"单位 {unit} 不存在")
-        importer = get_importer(kind)
+        try:
+            job = start_export(actor, kind, unit=root, unmasked=unmasked, purpose=purpose)
+        except (ActionError, PermissionDenied) as e:
+            raise CommandError("；".join(getattr(e, "messages", None) or [str(e)])) from e
+        job = self._finish(job)
+        if job.status != ExportJob.Status.DONE:
+            raise CommandError(job.message or "导出失败")
         path = Path(out or f"{kind}-{timezone.localtime():%Y%m%d%H%M}.xlsx")
-        with Progress(SpinnerColumn(), TextColumn("{task.description}")) as bar:
-            task = bar.add_task(f"导出{importer.label}…")
-            counter = {"n": 0}
+        shutil.copyfile(job.file_path, path)
+        self.stdout.write(self.style.SUCCESS(f"{job.message} 文件：{path}"))
 
-            def counted():
-                for row in _rows(kind, root):
-                    counter["n"] += 1
-                    if counter["n"] % 5000 == 0:
-                        bar.update(task, description=f"导出{importer.label}… {counter['n']} 行")
-                    yield row
+    def _finish(self, job: ExportJob) -> ExportJob:
+        from rich.progress import Progress, SpinnerColumn, TextColumn
 
-            with open(path, "wb") as fh:
-                n = write_xlsx(fh, [c.header for c in importer.columns], counted(), sheet_name=importer.label)
-        self.stdout.write(self.style.SUCCESS(f"已导出{n}行到 {path}"))
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
+            task = bar.add_task(f"导出{KINDS[job.kind]}…")
+            jobs.export_job_task.call(str(job.pk))  # "skipped" when a worker has it already
+            job.refresh_from_db()
+            while job.status not in FINISHED:
+                done = jobs.read_beat(job.pk).get("rows", 0)
+                bar.update(task, description=f"导出{KINDS[job.kind]}…（后台进程）{done} 行")
+                time.sleep(0.5)
+                job.refresh_from_db()
+        return job
