@@ -398,6 +398,12 @@ def test_foreign_objects_are_outside_every_business_grant(foreign, accounts):
 def test_routes_are_discovered(db):
     templates = {r.template for r in ROUTES}
     assert {"/healthz", "/api/orgs/units/<int:unit_id>", "/api/people/persons", "/core/users/<int:pk>/"} <= templates
+    # the casework API's wishes, projects and referrals (lists, details and every verb) are in
+    # the matrix like any route; the foreign Wish, PracticalProject and Referral fill their ids
+    assert {"/api/casework/wishes", "/api/casework/wishes/<int:wish_id>", "/api/casework/wishes/<int:wish_id>/fulfil",
+            "/api/casework/projects", "/api/casework/projects/<int:project_id>/complete",
+            "/api/casework/referrals", "/api/casework/referrals/<int:referral_id>/decline",
+            "/api/casework/cases/<int:case_id>/referrals"} <= templates
 
 
 # --- requests and what an answer contains -----------------------------------------------------------
