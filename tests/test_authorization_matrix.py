@@ -408,6 +408,12 @@ def test_routes_are_discovered(db):
             "/api/records/transfers/<int:batch_id>/accept", "/api/records/transfers/<int:batch_id>/return",
             "/api/records/use", "/api/records/use/<int:request_id>", "/api/records/use/lines/<int:line_id>/decision",
             "/api/records/holdings"} <= templates
+    # the casework API's wishes, projects and referrals (lists, details and every verb) are in
+    # the matrix like any route; the foreign Wish, PracticalProject and Referral fill their ids
+    assert {"/api/casework/wishes", "/api/casework/wishes/<int:wish_id>", "/api/casework/wishes/<int:wish_id>/fulfil",
+            "/api/casework/projects", "/api/casework/projects/<int:project_id>/complete",
+            "/api/casework/referrals", "/api/casework/referrals/<int:referral_id>/decline",
+            "/api/casework/cases/<int:case_id>/referrals"} <= templates
 
 
 # --- requests and what an answer contains -----------------------------------------------------------

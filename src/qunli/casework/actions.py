@@ -109,15 +109,21 @@ def receive_public_request(actor, *, unit, type: RequestType, requester_name: st
     """受理 of a request a citizen submitted on the public portal (channel 网上). The actor is
     the portal's system account, which holds no grant: the portal vouches for its own
     anti-abuse checks, and the unit must be an active line unit. Everything else is
-    ``receive_request``'s own path (sealing, tracking code, time limits, change log)."""
+    ``receive_request``'s own path (sealing, tracking code, time limits, change log). The
+    unit's intake staff (``staff_of_unit`` on its line) are told after the commit: nobody
+    else would notice a request that arrived from outside."""
     if actor.username != PORTAL_ACCOUNT or actor.has_usable_password() or not actor.is_business:
         raise PermissionDenied("只有网上群团系统账户可以登记网上诉求。")
     if unit is None or unit.line_id is None or not unit.is_active:
         raise ActionError("请选择受理单位。")
     if not requester_phone:
         raise ActionError("请填写手机号码。")
-    return _receive(actor, unit=unit, type=type, channel=Channel.ONLINE, requester_name=requester_name,
+    case = _receive(actor, unit=unit, type=type, channel=Channel.ONLINE, requester_name=requester_name,
                     requester_phone=requester_phone, description=description)
+    # the tracking code and the type name only: no name, phone or text of the request
+    notify(staff_of_unit(unit, unit.line_id), NoticeKind.NEW_REQUEST,
+           f"网上群团收到{case}（{type.name}），请及时分派", obj=case, exclude=actor)
+    return case
 
 
 def _receive(actor, *, unit, type: RequestType, channel: str, requester_name: str, requester_phone: str = "",

@@ -1,15 +1,18 @@
-"""Read-side questions about cases: search, due and overdue, the on-time rate. Every
+"""Read-side questions about cases: search, due and overdue, the on-time rate, the
+receiving staff's referral inbox; the overdue flag of practical projects. Every case
 queryset passed in comes from ``Case.objects.visible_to`` (need-to-know)."""
 
 from collections import Counter
 
+from django.db import models
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from qunli.core.crypto import blind_index
 from qunli.core.identifiers import InvalidIdentifier, validate_phone
+from qunli.core.scoping import CHANGE, scope_q
 
-from .models import TRACKING_ALPHABET, Case
+from .models import TRACKING_ALPHABET, Case, PracticalProject, Referral
 from .workdays import add_working_days
 
 SOON_DAYS = 3
@@ -182,3 +185,22 @@ def _wish_figures(row: dict) -> dict:
             "claimed": row.get("claimed") or 0, "fulfilled": row.get("fulfilled") or 0,
             "amount_fulfilled": row.get("amount_fulfilled") or Decimal("0"),
             "amount_collected": row.get("amount_collected") or Decimal("0")}
+
+
+def referral_inbox(user):
+    """Pending 转办/转介 to units where ``user`` holds a CHANGE grant: what they may accept
+    or decline (the referral inbox page and the API's ``?inbox=true``)."""
+    to_q = scope_q(Referral.receiver_scope, user, CHANGE)
+    if to_q is None:
+        return Referral.objects.none()
+    return (Referral.objects.visible_to(user, CHANGE).filter(to_q, status=Referral.Status.PENDING)
+            .select_related("case__request__type", "from_unit", "to_unit", "created_by").order_by("created_at"))
+
+
+def with_overdue(qs, today=None):
+    """Practical projects annotated ``overdue``: past the deadline and not completed (in SQL,
+    so lists filter and sort on it)."""
+    today = today or timezone.localdate()
+    late = Q(deadline__lt=today) & ~Q(status=PracticalProject.Status.COMPLETED)
+    return qs.annotate(overdue=models.Case(models.When(late, then=models.Value(True)), default=models.Value(False),
+                                           output_field=models.BooleanField()))

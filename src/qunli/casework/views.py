@@ -22,7 +22,7 @@ from qunli.core.generic import (
     ObjectListView,
 )
 from qunli.core.models import User
-from qunli.core.scoping import CHANGE, VIEW, scope_q
+from qunli.core.scoping import VIEW
 
 from . import actions, queries
 from .forms import (
@@ -340,12 +340,7 @@ class CaseStepView(ActionFormView):
 
 # --- referrals ---------------------------------------------------------------------------------
 
-def inbox_queryset(user):
-    to_q = scope_q(Referral.receiver_scope, user, CHANGE)
-    if to_q is None:
-        return Referral.objects.none()
-    return (Referral.objects.visible_to(user, CHANGE).filter(to_q, status=Referral.Status.PENDING)
-            .select_related("case__request__type", "from_unit", "to_unit", "created_by").order_by("created_at"))
+inbox_queryset = queries.referral_inbox  # the receiving staff's pending referrals (the API's ?inbox=true too)
 
 
 class ReferralInboxView(BusinessRequiredMixin, View):

@@ -13,7 +13,8 @@ concurrent requests only the one whose UPDATE matched a row goes on, the other i
 that is what makes a wish claimable exactly once. The donor's phone is sealed with
 ``core.crypto`` (ciphertext, blind index, mask) and opened only by ``reveal_donor``
 (access-logged). Fulfilment photos go through pairing's photo check and store
-(``pairing_actions._photo``: JPEG/PNG, size, leading bytes, SM3, stored once)."""
+(``pairing_actions._photo``: JPEG/PNG, size, leading bytes, SM3, stored once). A claim
+from the portal tells the wish unit's staff (``staff_of_unit``), after the commit."""
 
 from decimal import Decimal, InvalidOperation
 
@@ -26,6 +27,8 @@ from qunli.core import crypto
 from qunli.core.actions import ActionError, action, clean_text
 from qunli.core.audit import log_access, log_change, snapshot
 from qunli.core.identifiers import InvalidIdentifier, validate_phone
+from qunli.core.notifications import Kind as NoticeKind
+from qunli.core.notifications import notify, staff_of_unit
 from qunli.core.scoping import CHANGE, VIEW, can
 from qunli.people.models import Person
 
@@ -166,6 +169,10 @@ def claim_wish(actor, wish_id: int, *, name: str, phone: str, org: str = "") -> 
         raise ActionError("很抱歉，该微心愿已被其他爱心人士认领。")
     current.refresh_from_db()
     _log(actor, "claim_wish", current, before)
+    # the wish's number and category only: neither the donor nor the person served
+    notify(staff_of_unit(current.unit, current.unit.line_id), NoticeKind.WISH_CLAIMED,
+           f"微心愿#{current.pk}（{current.get_category_display()}）已被认领，请联系认领人跟进圆梦", obj=current,
+           exclude=actor)
     return current
 
 

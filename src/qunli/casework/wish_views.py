@@ -10,10 +10,8 @@ phone comes through the access-logged ``reveal_donor`` and the photo through
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import BooleanField, Case, Q, Value, When
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views import View
 
 from qunli.core.actions import ActionError
@@ -26,6 +24,7 @@ from qunli.people.forms import PersonRefField, PersonRefMixin, UserForm
 
 from . import wish_actions as actions
 from .models import PracticalProject, Wish, WishCategory
+from .queries import with_overdue
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -240,12 +239,6 @@ class WishPhotoView(BusinessRequiredMixin, View):
 
 
 # --- practical projects ------------------------------------------------------------------------------
-
-def with_overdue(qs, today=None):
-    today = today or timezone.localdate()
-    return qs.annotate(overdue=Case(When(Q(deadline__lt=today) & ~Q(status=PracticalProject.Status.COMPLETED),
-                                         then=Value(True)), default=Value(False), output_field=BooleanField()))
-
 
 class ProjectListView(ObjectListView):
     model = PracticalProject

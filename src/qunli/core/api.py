@@ -124,6 +124,25 @@ def require_visible_ids(queryset_or_model, user, ids, action: str = VIEW) -> lis
     return wanted
 
 
+def under_unit(qs, unit_id: int | None, *units: str):
+    """A list's ``?unit=`` filter: rows whose unit (each of ``units``, the lookups to a unit,
+    OR-ed; default the row's own ``unit``) is ``unit_id`` or below it. ``qs`` is already
+    scoped, so an id outside the grant or missing simply finds nothing."""
+    if unit_id is None:
+        return qs
+    from django.db.models import Q
+
+    from qunli.orgs.models import Unit
+
+    unit = Unit.objects.filter(pk=unit_id).values("path").first()
+    if unit is None:
+        return qs.none()
+    q = Q()
+    for lookup in units or ("unit",):
+        q |= Q(**{f"{lookup}__path__startswith": unit["path"]})
+    return qs.filter(q)
+
+
 def get_referenced(queryset_or_model, user, pk, label: str, action: str = VIEW):
     """An object named in a request body (a person to appoint, a unit to merge into). Not
     visible and not existing give the same refusal."""

@@ -16,6 +16,11 @@ exists, otherwise after ``QUNLI_JOB_STALE_SECONDS`` without a heartbeat — and 
 that no live worker could pick up. It runs when a worker starts and whenever a job page is
 looked at, so a crash never needs hand cleaning.
 
+Outbound notifications (SMS, WeChat) go through the same queue as a short task,
+``dispatch_notifications_task``, carrying the ids of the inbox rows to send; it claims each
+row once (``core.notifications.dispatch_outbound``) and runs at the highest priority, so it
+overtakes queued imports and exports (not one a worker is already running).
+
 Why nothing is left to clean: an import commits in ONE database transaction, and the job row
 is set to done inside that same transaction (``run_import(on_commit=…)``). A worker killed
 mid-import therefore leaves the database exactly as before (the transaction dies with the
@@ -41,8 +46,10 @@ from django.utils import timezone
 
 try:  # Django 6 ships the tasks framework; on 5.2 the django-tasks backport provides it
     from django.tasks import task  # type: ignore[import-not-found]
+    from django.tasks.base import TASK_MAX_PRIORITY  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - depends on the Django version
     from django_tasks import task
+    from django_tasks.base import TASK_MAX_PRIORITY
 
 HEARTBEAT_EVERY_S = 2.0
 INTERRUPTED_MESSAGE = "任务中断（后台处理进程意外退出），未写入任何数据。可点击“重新执行”再试，或重新上传文件。"
@@ -201,6 +208,15 @@ def export_job_task(job_id: str) -> str:
         job = run_export(job)
     heartbeat_path(job.pk).unlink(missing_ok=True)
     return job.status
+
+
+@task(priority=TASK_MAX_PRIORITY)
+def dispatch_notifications_task(notification_ids: list[int]) -> int:
+    """Hand these inbox rows to the outbound backends (SMS, WeChat, log). Idempotent: a row
+    already claimed by an earlier run is skipped. Returns the number of messages recorded."""
+    from .notifications import dispatch_outbound
+
+    return len(dispatch_outbound(notification_ids))
 
 
 def enqueue(task_obj, job) -> None:

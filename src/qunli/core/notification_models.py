@@ -21,13 +21,17 @@ class NotificationKind(models.TextChoices):
     PLAN_SUBMITTED = "plan_submitted", "服务计划待审批"
     PLAN_APPROVED = "plan_approved", "服务计划已批准"
     PLAN_RETURNED = "plan_returned", "服务计划被退回"
+    NEW_REQUEST = "new_request", "新诉求待分派"
+    WISH_CLAIMED = "wish_claimed", "心愿已被认领"
 
 
 class Notification(models.Model):
     """One message in one staff member's inbox. ``title`` never carries sensitive personal
     data (a tracking code and a type name at most); the link leads to the object, whose own
     page applies scoping and need-to-know again. ``dedupe_key`` makes repeated emits (the
-    due-date sweep running twice) insert nothing new."""
+    due-date sweep running twice) insert nothing new. ``dispatched_at`` is set when the
+    outbound task claims the row (``core.notifications.dispatch_outbound``): a row is handed
+    to the SMS / WeChat backends once, however often its task runs."""
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications",
                                   verbose_name="接收人")
@@ -39,6 +43,7 @@ class Notification(models.Model):
     dedupe_key = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField("时间", default=timezone.now)
     read_at = models.DateTimeField("已读时间", null=True, blank=True)
+    dispatched_at = models.DateTimeField("外发时间", null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -96,6 +101,8 @@ class OutboundMessage(models.Model):
     backend = models.CharField("发送通道", max_length=40)
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
                                   verbose_name="接收人")
+    notification = models.ForeignKey(Notification, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="outbound", verbose_name="通知")
     to_enc = models.TextField(blank=True, default="")
     to_mask = models.CharField("接收号码", max_length=40, blank=True, default="")
     kind = models.CharField("类型", max_length=24, choices=NotificationKind.choices)

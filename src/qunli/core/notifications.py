@@ -4,8 +4,12 @@
   registers an ``on_commit`` callback: a rolled-back action notifies nobody. After the commit,
   ``deliver`` inserts the inbox rows and brings each recipient's ``User.unread_notifications``
   back to the exact COUNT of their unread rows, in one transaction (so the bell in the shell
-  needs no query), then hands one generic message per row to the outbound backends
-  (``core.notify_backends``), whose failures are recorded and never raised.
+  needs no query), then queues the new rows' ids for the outbound backends
+  (``core.notify_backends``: SMS, WeChat) on the background job queue
+  (``core.jobs.dispatch_notifications_task``), so no page waits on a slow gateway.
+* ``dispatch_outbound`` is what that task runs: it claims each row once (a conditional UPDATE
+  of ``dispatched_at``), hands the claimed rows to the backends and records every try;
+  running it again for the same ids sends nothing twice.
 * ``deliver_now`` is the same insert for set-based callers (the due-date sweep): one query to
   find existing dedupe keys, one bulk insert, one UPDATE of the counters.
 * ``mark_read`` / ``mark_all_read`` are the recipient's own actions (change-logged).
@@ -16,7 +20,7 @@ import logging
 from dataclasses import dataclass
 from functools import partial
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -73,8 +77,8 @@ def notify(recipients, kind: str, title: str, obj=None, url: str = "", dedupe_ke
 
 
 def deliver(items: list[Pending]) -> list[Notification]:
-    """Insert the inbox rows, fix the counters, then send outbound. Never raises: a failure
-    here is logged, the business action has already committed."""
+    """Insert the inbox rows, fix the counters, then queue the outbound messages. Never
+    raises: a failure here is logged, the business action has already committed."""
     try:
         created = deliver_now(items)
     except Exception:  # noqa: BLE001 — the action committed; the inbox must not break it
@@ -84,19 +88,70 @@ def deliver(items: list[Pending]) -> list[Notification]:
     return created
 
 
+OUTBOUND_CHUNK = 500  # notification ids per dispatch task
+
+
 def send_outbound(created: list[Notification]) -> None:
-    from .notify_backends import dispatch
+    """Queue the outbound messages of these inbox rows (one task per ``OUTBOUND_CHUNK`` ids),
+    once the surrounding transaction, if any, has committed — a worker must find the rows.
+    A queue that refuses the task (Redis unreachable …) costs speed, not the message: the
+    rows are then dispatched here and now."""
+    ids = [n.pk for n in created if n.pk is not None]
+    for start in range(0, len(ids), OUTBOUND_CHUNK):
+        transaction.on_commit(partial(_enqueue_outbound, ids[start:start + OUTBOUND_CHUNK]), robust=True)
+
+
+def _enqueue_outbound(ids: list[int]) -> None:
+    from .jobs import dispatch_notifications_task
 
     try:
-        dispatch(created)
+        dispatch_notifications_task.enqueue(ids)
     except Exception:  # noqa: BLE001
-        log.exception("outbound dispatch failed")
+        log.exception("could not queue %d outbound notifications; dispatching them now", len(ids))
+        try:
+            dispatch_outbound(ids)
+        except Exception:  # noqa: BLE001
+            log.exception("outbound dispatch failed")
+
+
+def claim_for_dispatch(ids) -> list[Notification]:
+    """The rows among ``ids`` nobody has dispatched yet, marked as dispatched now. One
+    ``UPDATE … WHERE dispatched_at IS NULL RETURNING id`` per chunk: of two runs with the
+    same ids (a task delivered twice, a retry) each row goes to exactly one."""
+    ids = sorted({int(i) for i in ids})
+    if not ids:
+        return []
+    q = connection.ops.quote_name
+    table, pk, col = q(Notification._meta.db_table), q("id"), q("dispatched_at")
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    mine = []
+    with transaction.atomic():
+        for start in range(0, len(ids), LOOKUP_CHUNK):
+            chunk = ids[start:start + LOOKUP_CHUNK]
+            marks = ", ".join(["%s"] * len(chunk))
+            with connection.cursor() as cur:
+                cur.execute(f"UPDATE {table} SET {col} = %s WHERE {pk} IN ({marks}) AND {col} IS NULL RETURNING {pk}",
+                            [now, *chunk])
+                mine += [row[0] for row in cur.fetchall()]
+    return list(Notification.objects.filter(pk__in=mine).order_by("pk")) if mine else []
+
+
+def dispatch_outbound(ids, backends=None) -> list:
+    """Send the not yet dispatched rows among ``ids`` through the configured backends and
+    record each try (``OutboundMessage``). The backends are built before anything is claimed,
+    so a broken configuration fails the task and leaves the rows for a later run."""
+    from .notify_backends import configured, dispatch
+
+    backends = configured() if backends is None else backends
+    claimed = claim_for_dispatch(ids)
+    return dispatch(claimed, backends) if claimed else []
 
 
 @transaction.atomic
 def deliver_now(items: list[Pending]) -> list[Notification]:
     """Insert what is not there yet (by dedupe key); one query to look, one to insert, one to
-    recount. Returns the rows inserted."""
+    recount. Returns the rows inserted, with their ids (one more query when dedupe keys are
+    involved: rows a concurrent sweep inserted first are not among them)."""
     if not items:
         return []
     keyed = [i for i in items if i.dedupe_key]
@@ -116,9 +171,18 @@ def deliver_now(items: list[Pending]) -> list[Notification]:
         rows.append(i.row(now))
     if not rows:
         return []
-    # a concurrent sweep may have inserted the same key meanwhile: the constraint drops it
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    recount({r.recipient_id for r in rows})
+    recipients = sorted({r.recipient_id for r in rows})
+    if not keyed:
+        Notification.objects.bulk_create(rows)  # no constraint to meet: the ids come back
+    else:
+        # a concurrent sweep may have inserted the same key meanwhile: the constraint drops
+        # it, and the ids of what was inserted are read back (this call's timestamp)
+        Notification.objects.bulk_create(rows, ignore_conflicts=True)
+        rows = []
+        for start in range(0, len(recipients), LOOKUP_CHUNK):
+            rows += Notification.objects.filter(recipient_id__in=recipients[start:start + LOOKUP_CHUNK],
+                                                created_at=now, kind__in={i.kind for i in items}).order_by("pk")
+    recount(recipients)
     return rows
 
 

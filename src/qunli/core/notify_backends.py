@@ -39,6 +39,8 @@ GENERIC_TEXT = {
     NotificationKind.OVERDUE: "您有个案已超期，请尽快登录群力处理。",
     NotificationKind.ESCALATED: "您督导的个案已超期，请登录群力查看。",
     NotificationKind.REFERRAL_RECEIVED: "本单位收到转办/转介个案，请登录群力处理。",
+    NotificationKind.NEW_REQUEST: "本单位收到新的网上诉求，请登录群力分派。",
+    NotificationKind.WISH_CLAIMED: "本单位有微心愿已被认领，请登录群力跟进。",
 }
 DEFAULT_TEXT = "您有新的工作通知，请登录群力查看。"
 
@@ -190,8 +192,8 @@ def dispatch(notifications, backends=None) -> list[OutboundMessage]:
             to = b.address(contact, n.recipient_id)
             if to is None:
                 continue
-            msg = OutboundMessage(channel=b.channel, backend=b.name, recipient_id=n.recipient_id, kind=n.kind,
-                                  text=text, to_enc=crypto.encrypt(to) if to else "", to_mask=_mask(b.channel, to))
+            msg = OutboundMessage(channel=b.channel, backend=b.name, recipient_id=n.recipient_id,
+                                  notification_id=n.pk, kind=n.kind, text=text, to_enc=crypto.encrypt(to) if to else "", to_mask=_mask(b.channel, to))
             try:
                 msg.provider_ref = b.send(to, text, n.kind, n.url)
                 msg.status = (OutboundMessage.Status.LOGGED if b.channel == OutboundMessage.Channel.LOG

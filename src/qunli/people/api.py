@@ -10,7 +10,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from qunli.core.actions import ActionError
-from qunli.core.api import Pagination, business_auth, get_referenced, get_visible
+from qunli.core.api import Pagination, business_auth, get_referenced, get_visible, under_unit
 from qunli.core.crypto import blind_index
 from qunli.orgs.models import Line, Unit
 
@@ -247,14 +247,6 @@ class TeamMemberIn(Schema):
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def _under(qs, unit_id, lookup="unit__path__startswith"):
-    """Rows in ``unit_id`` or below it (the result still only holds visible rows)."""
-    if unit_id is None:
-        return qs
-    unit = Unit.objects.filter(pk=unit_id).values("path").first()
-    return qs.filter(**{lookup: unit["path"]}) if unit else qs.none()
-
-
 def _persons(user):
     return Person.objects.visible_to(user).select_related("unit")
 
@@ -271,7 +263,7 @@ def _line(line_id: int) -> Line:
 @router.get("/persons", response=list[PersonOut], summary="人员列表（敏感信息脱敏）")
 @paginate(Pagination)
 def list_persons(request, filters: Query[PersonFilters]):
-    qs = _under(_persons(request.auth), filters.unit)
+    qs = under_unit(_persons(request.auth), filters.unit)
     if not filters.include_merged:
         qs = qs.filter(merged_into__isnull=True)
     if filters.political_status:
@@ -331,7 +323,7 @@ def _memberships(user):
 @router.get("/memberships", response=list[MembershipOut], summary="会员（团员）")
 @paginate(Pagination)
 def list_memberships(request, filters: Query[MembershipFilters]):
-    qs = _under(_memberships(request.auth), filters.unit)
+    qs = under_unit(_memberships(request.auth), filters.unit)
     if filters.person is not None:
         qs = qs.filter(person_id=filters.person)
     if filters.line is not None:
@@ -365,7 +357,7 @@ def _volunteers(user):
 @router.get("/volunteers", response=list[VolunteerOut], summary="五老志愿者")
 @paginate(Pagination)
 def list_volunteers(request, filters: Query[VolunteerFilters]):
-    qs = _under(_volunteers(request.auth), filters.unit)
+    qs = under_unit(_volunteers(request.auth), filters.unit)
     if filters.category:
         qs = qs.filter(category=filters.category)
     if filters.status:
@@ -412,7 +404,7 @@ def _teams(user):
 @router.get("/teams", response=list[TeamOut], summary="队伍")
 @paginate(Pagination)
 def list_teams(request, filters: Query[TeamFilters]):
-    qs = _under(_teams(request.auth), filters.unit)
+    qs = under_unit(_teams(request.auth), filters.unit)
     if filters.kind:
         qs = qs.filter(kind=filters.kind)
     if filters.q:

@@ -3,8 +3,6 @@ settings, the outbound backends against a real local HTTP server (no mocks), and
 administrator's outbound log."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -14,45 +12,16 @@ from qunli.core.models import ChangeLog, User
 from qunli.core.notification_models import Notification, NotifyContact, OutboundMessage
 from qunli.core.notifications import Pending, deliver, deliver_now, mark_all_read, mark_read, set_contact
 from qunli.core.notify_backends import HttpSmsBackend, LoggingBackend, WeChatTemplateBackend, dispatch
+from qunli.core.tests.gateway import serve
+from qunli.core.tests.queue import run_queued
 
 pytestmark = pytest.mark.django_db
 
 
-class Gateway(BaseHTTPRequestHandler):
-    """A stand-in SMS / WeChat gateway: records every request, answers by path."""
-
-    received: list = []
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).received.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-        status, answer = {
-            "/sms": (200, {"code": 0, "id": "sms-42"}),
-            "/sms-refused": (200, {"code": "isv.BLACK_KEY", "message": "号码在黑名单"}),
-            "/sms-down": (503, {"error": "maintenance"}),
-            "/wx": (200, {"errcode": 0, "errmsg": "ok", "msgid": 2001}),
-            "/wx-bad-token": (200, {"errcode": 40001, "errmsg": "invalid credential"}),
-        }[self.path]
-        raw = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def gateway():
-    Gateway.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", Gateway.received
-    server.shutdown()
-    server.server_close()
+    with serve() as g:
+        yield g
 
 
 @pytest.fixture
@@ -188,6 +157,8 @@ def test_configured_backends_run_after_a_business_action_and_never_break_it(staf
 
         transaction.on_commit(lambda: deliver([notice(staff)]))
     assert Notification.objects.filter(recipient=staff).count() == 1
+    assert not OutboundMessage.objects.exists() and received == []  # queued for the worker
+    assert run_queued() == 1
     assert sorted(OutboundMessage.objects.values_list("channel", "status")) == [("sms", "failed"), ("wechat", "sent")]
     assert len(received) == 2
 

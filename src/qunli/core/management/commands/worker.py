@@ -1,8 +1,8 @@
-"""``qunli worker``: run background jobs (imports, exports) from the queue chosen by
-``QUNLI_JOBS`` — the database (django-tasks-db's ``db_worker``) or Redis (django-rq's
-``rqworker`` with django-tasks-rq's job class). On start it closes the jobs of workers that
-died (core.jobs.recover_interrupted); while it runs it keeps a heartbeat file so the web pages
-know a worker is there. ``qunli serve`` starts one beside the web server."""
+"""``qunli worker``: run background jobs (imports, exports, outbound SMS / WeChat notifications)
+from the queue chosen by ``QUNLI_JOBS`` — the database (django-tasks-db's ``db_worker``) or
+Redis (django-rq's ``rqworker`` with django-tasks-rq's job class). On start it closes the jobs
+of workers that died (core.jobs.recover_interrupted); while it runs it keeps a heartbeat file
+so the web pages know a worker is there. ``qunli serve`` starts one beside the web server."""
 
 import atexit
 import os
@@ -17,7 +17,7 @@ from qunli.core import jobs
 
 
 class Command(BaseCommand):
-    help = "运行后台任务处理进程（大文件导入、导出）"
+    help = "运行后台任务处理进程（大文件导入、导出，短信和微信通知外发）"
 
     def add_arguments(self, parser):
         parser.add_argument("--burst", action="store_true", help="处理完队列中的任务后退出")
