@@ -18,8 +18,9 @@ looked at, so a crash never needs hand cleaning.
 
 Outbound notifications (SMS, WeChat) go through the same queue as a short task,
 ``dispatch_notifications_task``, carrying the ids of the inbox rows to send; it claims each
-row once (``core.notifications.dispatch_outbound``) and runs at the highest priority, so it
-overtakes queued imports and exports (not one a worker is already running).
+row once (``core.notifications.dispatch_outbound``) and runs at the highest priority on the database
+queue, so it overtakes queued imports and exports (not one a worker is already running; RQ on
+Redis has no priorities: there it is first in, first out).
 
 Why nothing is left to clean: an import commits in ONE database transaction, and the job row
 is set to done inside that same transaction (``run_import(on_commit=…)``). A worker killed
@@ -210,7 +211,12 @@ def export_job_task(job_id: str) -> str:
     return job.status
 
 
-@task(priority=TASK_MAX_PRIORITY)
+# The database queue orders by priority; RQ has none (and refuses the argument), so on Redis
+# the notifications wait their turn like any task.
+_NOTIFY_PRIORITY = {} if settings.QUNLI_JOBS == "redis" else {"priority": TASK_MAX_PRIORITY}
+
+
+@task(**_NOTIFY_PRIORITY)
 def dispatch_notifications_task(notification_ids: list[int]) -> int:
     """Hand these inbox rows to the outbound backends (SMS, WeChat, log). Idempotent: a row
     already claimed by an earlier run is skipped. Returns the number of messages recorded."""
