@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from qunli.core.tests.worker_env import REDIS_URL, WorkerEnv, database_url, wait_for
+from qunli.core.tests.worker_env import REDIS_URL, WorkerEnv, claim_redis_db, database_url, wait_for
 
 ROWS = 24000  # enough batches (2,000 rows each) that the kill lands mid-commit
 pytestmark = pytest.mark.django_db  # (the session fixtures need the test database set up)
@@ -80,16 +80,20 @@ def _redis_or_skip():
 
 @pytest.fixture(params=["database", "redis"])
 def worker_env(request, tmp_path):
+    redis_url, release = REDIS_URL, None
     if request.param == "redis":
         _redis_or_skip()
+        redis_url, release = claim_redis_db()
     url, drop = database_url(tmp_path)
-    env = WorkerEnv(tmp_path, url, request.param)
+    env = WorkerEnv(tmp_path, url, request.param, redis_url)
     try:
         env.cli("migrate", "-v", "0")
         yield env
     finally:
         if drop:
             drop()
+        if release:
+            release()
 
 
 def _beat(env: WorkerEnv, job_id) -> dict:

@@ -14,19 +14,43 @@ from django.conf import settings
 
 SRC = str(Path(__file__).resolve().parents[3])
 REDIS_URL = os.environ.get("QUNLI_TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+CLAIM_KEY = "qunli-test-claim"
+
+
+def claim_redis_db(base_url: str = REDIS_URL):
+    """A Redis database (1–15) of this test's own: the RQ queue lives in it, so two test runs
+    on one machine (or one server) never take each other's jobs. Claimed with SET NX and a
+    time-out, so a crashed run frees it by itself. Returns (url, release)."""
+    import redis
+
+    root = base_url.rsplit("/", 1)[0]
+    for db in range(1, 16):
+        url = f"{root}/{db}"
+        conn = redis.Redis.from_url(url, socket_connect_timeout=2)
+        token = uuid.uuid4().hex
+        if conn.set(CLAIM_KEY, token, nx=True, ex=1800):
+            for key in conn.scan_iter("rq:*"):  # whatever a crashed run left in it
+                conn.delete(key)
+
+            def release(conn=conn, token=token):
+                if conn.get(CLAIM_KEY) == token.encode():
+                    conn.flushdb()
+
+            return url, release
+    raise RuntimeError("no free Redis database (1–15) for the worker tests")
 
 
 class WorkerEnv:
     """The environment of the subprocesses: data directory, database, queue."""
 
-    def __init__(self, data_dir: Path, database_url: str, jobs: str):
+    def __init__(self, data_dir: Path, database_url: str, jobs: str, redis_url: str = REDIS_URL):
         self.data_dir = data_dir
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))}
         self.env.update(
             QUNLI_DATA_DIR=str(data_dir),
             DATABASE_URL=database_url,
             QUNLI_JOBS=jobs,
-            QUNLI_REDIS_URL=REDIS_URL,
+            QUNLI_REDIS_URL=redis_url,
             QUNLI_IMPORT_WORKERS="2",
             PYTHONPATH=os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]),
         )
