@@ -221,6 +221,11 @@ QUNLI_EXTRACT_SECONDS = int(os.environ.get("QUNLI_EXTRACT_SECONDS", "30"))
 QUNLI_EXTRACT_MEMORY_BYTES = int(os.environ.get("QUNLI_EXTRACT_MEMORY_BYTES", str(2 * 1024 ** 3)))
 if os.environ.get("QUNLI_PDF_CJK_FONTS"):
     QUNLI_PDF_CJK_FONTS = tuple(f.strip() for f in os.environ["QUNLI_PDF_CJK_FONTS"].split(",") if f.strip())
+# A 归档文件目录 / 归档章 PDF of at most QUNLI_PRINT_SYNC_MAX_ITEMS items is rendered in the request;
+# a larger class by `qunli worker` (records/printing.py), up to QUNLI_PRINT_JOB_MAX_ITEMS (weasyprint
+# lays out ~60 rows/s and keeps the whole layout in memory, ~150 MB per 1,000 rows).
+QUNLI_PRINT_SYNC_MAX_ITEMS = int(os.environ.get("QUNLI_PRINT_SYNC_MAX_ITEMS", "500"))
+QUNLI_PRINT_JOB_MAX_ITEMS = int(os.environ.get("QUNLI_PRINT_JOB_MAX_ITEMS", "10000"))
 # Background jobs (django-tasks): imports over QUNLI_IMPORT_SYNC_MAX_BYTES (2 MB) and every
 # export run in `qunli worker` (small imports still run in the request, recorded the same way).
 # QUNLI_JOBS=database (default) keeps the queue in the database (no extra service);

@@ -37,6 +37,16 @@ the parent is in the same file (the importer resolves it to the row that creates
 units of one file with the same name cannot both be parents, which the importer reports. The
 file is written to a temporary name and renamed when complete: an interrupted export leaves no
 file.
+
+**File kinds** (``FileKind``, ``register_file_kind``): another app's file that is not an import
+template but is too slow for a request — records' 归档文件目录 and 归档章 PDFs of a large class
+(``records/printing.py``). The app creates the job through ``queue_file_job`` (its own action
+checks the rights first) and supplies the writer; the job row, the queue, claim, heartbeat,
+crash recovery, the job page and the owner-only download are this module's, as for the import
+kinds. The writer writes into an open temporary file and returns the count and the message; the
+file is renamed into place only when the writer returned, so a failure or a killed worker
+leaves no file. ``FileKind.check`` runs again at download: a grant withdrawn since the job ran
+makes the file a 404 for its owner too.
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -438,6 +449,8 @@ def _counted(rows: Iterator, progress) -> Iterator:
 
 def run_export(job: ExportJob) -> ExportJob:
     """Write the file (called by the worker); the job row says how it went."""
+    if job.kind in FILE_KINDS:
+        return _run_file_kind(job)
     from . import jobs
     from .exports import write_xlsx
     from .imports import get_importer
@@ -480,4 +493,84 @@ def run_export(job: ExportJob) -> ExportJob:
 
 
 def discard_partial(job: ExportJob) -> None:
-    (exports_dir() / f"{job.pk}.xlsx.part").unlink(missing_ok=True)
+    (exports_dir() / f"{job.pk}.{suffix_of(job.kind)}.part").unlink(missing_ok=True)
+
+
+# --- file kinds: another app's file, written by the same jobs --------------------------------------
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """An export kind whose file another app writes (records' print jobs)."""
+
+    label: str  # what the job page calls it: "归档文件目录（PDF）"
+    suffix: str  # of the stored file: "pdf"
+    content_type: str
+    # write(job, open binary file, progress(done)) -> (count, message); raises ActionError or
+    # PermissionDenied with a Chinese message for refusals
+    write: Callable[[ExportJob, BinaryIO, Callable[[int], None]], tuple[int, str]]
+    check: Callable[[ExportJob], None]  # raises PermissionDenied when the owner may no longer have it
+    filename: Callable[[ExportJob], str]  # the download's name
+    title: Callable[[ExportJob], str]  # the job page's heading
+    back: Callable[[ExportJob], str]  # the page a "back" link leads to
+    count_unit: str = "件"  # what ``rows`` counts
+    progress_verb: str = "已排版"  # the running page: "已排版 N 页"
+    progress_unit: str = "页"
+
+
+FILE_KINDS: dict[str, FileKind] = {}
+
+
+def register_file_kind(kind: str, file_kind: FileKind) -> None:
+    FILE_KINDS.setdefault(kind, file_kind)
+
+
+def suffix_of(kind: str) -> str:
+    return FILE_KINDS[kind].suffix if kind in FILE_KINDS else "xlsx"
+
+
+def kind_label(kind: str) -> str:
+    if kind in FILE_KINDS:
+        return FILE_KINDS[kind].label
+    return KINDS.get(kind, kind)
+
+
+def queue_file_job(actor, kind: str, params: dict, *, message: str = "排队中，等待后台处理…") -> ExportJob:
+    """Create and queue a job of a file kind. Called inside the owning app's action, after it
+    has checked the actor's rights; the change-log row names the kind and its parameters."""
+    from . import jobs
+
+    if kind not in FILE_KINDS:
+        raise ActionError(f"不支持的导出类型“{kind}”。")
+    job = ExportJob.objects.create(kind=kind, user=actor, params=params, message=message)
+    log_change(actor, "core.start_export", job, None, {"kind": kind, **params})
+    jobs.enqueue(jobs.export_job_task, job)
+    return job
+
+
+def _run_file_kind(job: ExportJob) -> ExportJob:
+    from . import jobs
+
+    kind = FILE_KINDS[job.kind]
+    target = exports_dir() / f"{job.pk}.{kind.suffix}"
+    partial = target.with_name(target.name + ".part")
+    try:
+        kind.check(job)
+        with open(partial, "wb") as fh:
+            n, message = kind.write(job, fh, lambda done: jobs.report_progress(job.pk, done))
+        os.replace(partial, target)
+    except (ActionError, PermissionDenied) as e:
+        partial.unlink(missing_ok=True)
+        job.status = ExportJob.Status.ERROR
+        job.message = "；".join(e.messages) if isinstance(e, ActionError) else str(e)
+    except Exception as e:
+        partial.unlink(missing_ok=True)
+        job.status, job.finished_at = ExportJob.Status.ERROR, timezone.now()
+        job.message = f"生成{kind.label}出错（{type(e).__name__}），未生成文件。请稍后重试或联系管理员。"
+        job.save()
+        raise
+    else:
+        job.status, job.rows, job.file_path, job.message = ExportJob.Status.DONE, n, str(target), message
+    job.finished_at = timezone.now()
+    job.save()
+    return job

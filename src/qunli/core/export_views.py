@@ -1,6 +1,8 @@
 """Export pages: choose a kind (every import kind: units, persons, memberships, volunteers,
 positions, team members) and start its export (masked, or unmasked for accounts with write reach),
-follow it while a background worker writes it (HTMX polling), and download it (owner only)."""
+follow it while a background worker writes it (HTMX polling), and download it (owner only).
+The job page and the download also serve the file kinds other apps start themselves
+(``export_jobs.FileKind``: records' 归档文件目录 / 归档章 PDFs of a large class)."""
 
 from pathlib import Path
 
@@ -55,7 +57,7 @@ def export_start(request):
                 return redirect("core:export_job", pk=job.pk)
     recent = list(ExportJob.objects.filter(user=request.user)[:10])
     for j in recent:
-        j.kind_label = export_jobs.KINDS.get(j.kind, j.kind)
+        j.kind_label = export_jobs.kind_label(j.kind)
     return render(request, "core/export_start.html", {
         "form": form, "title": "数据导出", "can_unmask": export_jobs.can_export_unmasked(request.user),
         "jobs": recent})
@@ -79,9 +81,14 @@ def export_job(request, pk):
             messages.error(request, "只有已中断的任务才能重新执行。")
         return redirect("core:export_job", pk=job.pk)
     running = job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
-    ctx = {"job": job, "title": "数据导出", "label": export_jobs.KINDS.get(job.kind, job.kind),
+    ctx = {"job": job, "title": "数据导出", "label": export_jobs.kind_label(job.kind),
            "running": running, "queued": running and not job.worker,
-           "processed": jobs.read_beat(job.pk).get("rows", 0) if running else job.rows}
+           "processed": jobs.read_beat(job.pk).get("rows", 0) if running else job.rows,
+           "heading": "", "back": "", "doing": "导出", "verb": "已写出", "unit": "行", "count_unit": "行"}
+    file_kind = export_jobs.FILE_KINDS.get(job.kind)
+    if file_kind is not None:
+        ctx.update(heading=file_kind.title(job), back=file_kind.back(job), doing="生成",
+                   verb=file_kind.progress_verb, unit=file_kind.progress_unit, count_unit=file_kind.count_unit)
     if request.htmx and request.GET.get("partial"):
         if not running:
             resp = HttpResponse("")
@@ -98,6 +105,14 @@ def export_download(request, pk):
     path = Path(job.file_path) if job.file_path else None
     if job.status != ExportJob.Status.DONE or path is None or not path.exists():
         raise Http404("导出文件不存在或尚未完成。")
+    file_kind = export_jobs.FILE_KINDS.get(job.kind)
+    if file_kind is not None:
+        try:
+            file_kind.check(job)  # the owner's rights again: a grant withdrawn since makes it a 404
+        except PermissionDenied:
+            raise Http404("导出文件不存在或尚未完成。") from None
+        return FileResponse(open(path, "rb"), as_attachment=True, filename=file_kind.filename(job),
+                            content_type=file_kind.content_type)
     label = export_jobs.KINDS.get(job.kind, job.kind)
     suffix = "完整信息" if job.unmasked else "脱敏"
     return FileResponse(open(path, "rb"), as_attachment=True,

@@ -197,17 +197,20 @@ def import_job_task(job_id: str) -> str:
 
 @task()
 def export_job_task(job_id: str) -> str:
-    from .export_jobs import run_export
+    from .export_jobs import FILE_KINDS, run_export
     from .models import ExportJob
 
     job = _claim(ExportJob, job_id, [ExportJob.Status.QUEUED])
     if job is None:
         return "skipped"
-    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING, message="正在导出…")
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.RUNNING,
+                                               message="" if job.kind in FILE_KINDS else "正在导出…")
     job.refresh_from_db()
-    with Heartbeat(heartbeat_path(job.pk), {"rows": 0, "worker": job.worker}):
-        job = run_export(job)
-    heartbeat_path(job.pk).unlink(missing_ok=True)
+    try:
+        with Heartbeat(heartbeat_path(job.pk), {"rows": 0, "worker": job.worker}):
+            job = run_export(job)
+    finally:  # a failed export is closed by run_export; its progress file goes too
+        heartbeat_path(job.pk).unlink(missing_ok=True)
     return job.status
 
 

@@ -215,7 +215,9 @@ from .notification_models import Notification, NotifyContact, OutboundMessage  #
 
 class ExportJob(models.Model):
     """One export run by a background worker (core/export_jobs.py): a scoped xlsx in the import
-    template's columns, written under DATA_DIR/exports/ and downloaded by its owner only."""
+    template's columns, or a file another app renders (a ``FileKind``: records' 归档文件目录 and
+    归档章 PDFs, with their selection in ``params``), written under DATA_DIR/exports/ and
+    downloaded by its owner only."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "排队中"
@@ -230,6 +232,7 @@ class ExportJob(models.Model):
     unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     unmasked = models.BooleanField("含完整敏感信息", default=False)
     purpose = models.CharField("用途", max_length=200, blank=True)
+    params = models.JSONField("参数", default=dict, blank=True)  # a FileKind's selection (e.g. 全宗, 年度)
     status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.QUEUED)
     rows = models.IntegerField("行数", default=0)
     file_path = models.CharField(max_length=500, blank=True)

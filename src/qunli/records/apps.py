@@ -9,3 +9,6 @@ class RecordsConfig(AppConfig):
         from .legacy_import import register
 
         register()  # the 历史档案目录 import kind of the import engine
+        from . import printing
+
+        printing.register()  # the 归档文件目录 / 归档章 PDFs of large classes as background export jobs

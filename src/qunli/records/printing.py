@@ -2,33 +2,103 @@
 fields (DA/T 22-2015 §9: 全宗号, 年度, 件号, 机构（问题）, 保管期限, 页数) for one fonds, year,
 retention (and 门类), through weasyprint (HTML → PDF).
 
+Two paths, one selection and one renderer:
+
+* a class of at most ``QUNLI_PRINT_SYNC_MAX_ITEMS`` (500) items is rendered in the request
+  (``CataloguePdfView`` / ``StampsPdfView``, GET);
+* a larger one is offered to the background worker instead: the GET answers with a page that
+  says how many items the class has and posts back to the same URL, the POST calls the action
+  ``start_print_job``, which queues an ``ExportJob`` of kind ``records_catalogue`` /
+  ``records_stamps`` (``core/export_jobs.py`` file kinds: the job page shows the pages laid out
+  so far, the owner downloads the PDF there). weasyprint lays out some 60 rows a second and
+  holds the whole layout in memory (about 150 MB per 1,000 rows), so the job path too has an
+  upper bound, ``QUNLI_PRINT_JOB_MAX_ITEMS`` (10,000), refused with a Chinese message that
+  points to the xlsx catalogue (no limit).
+
+Scoping is the same on both paths: the fonds through ``get_visible`` / ``visible_to`` (a
+foreign fonds is a 404), the items through ``Item.objects.visible_to(user)`` of the person who
+asked — in the request, or the job's owner when the worker runs it. The job checks the fonds
+again when it runs and when its file is downloaded.
+
 A PDF needs a CJK font: ``cjk_font()`` asks fontconfig for one of ``QUNLI_PDF_CJK_FONTS``
 (Debian: ``fonts-noto-cjk``). Without one the views answer 503 with a Chinese message naming the
-package, instead of a PDF of empty boxes."""
+package, instead of a PDF of empty boxes; a job fails with the same message."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shutil
 import subprocess
+import threading
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views import View
 
+from qunli.core import export_jobs
+from qunli.core.actions import ActionError, action
 from qunli.core.generic import BusinessRequiredMixin
+from qunli.core.models import ExportJob
 from qunli.orgs.views import get_visible
 
 from .forms import CatalogueForm
-from .models import Fonds, Item
+from .models import Fonds, Item, Retention
 
-DEFAULT_FONTS = ("Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei",
-                 "WenQuanYi Zen Hei", "AR PL UMing CN")
-MAX_PRINT_ITEMS = 3000  # weasyprint lays out some 30–100 rows a second: keep a request bounded
-NO_FONT = ("服务器未安装中文字体，无法生成 PDF。请系统管理员安装中文字体（Debian/Ubuntu：apt-get install "
-           "fonts-noto-cjk）后重试；目录也可先导出为 Excel。")
+DEFAULT_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Serif CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "AR PL UMing CN",
+)
+NO_FONT = (
+    "服务器未安装中文字体，无法生成 PDF。请系统管理员安装中文字体（Debian/Ubuntu：apt-get install "
+    "fonts-noto-cjk）后重试；目录也可先导出为 Excel。"
+)
+NO_FONDS = "全宗不存在或不在您的权限范围内。"
+
+
+@dataclass(frozen=True)
+class PrintKind:
+    template: str
+    what: str  # 归档文件目录, 归档章
+    statuses: tuple[str, ...]
+    url_name: str  # the view (GET: PDF or the offer of a job; POST: start the job)
+
+
+PRINTS = {
+    # the catalogue keeps destroyed entries (their 件号 stay), marked 已销毁 in 备注
+    "catalogue": PrintKind(
+        "records/print_catalogue.html",
+        "归档文件目录",
+        (Item.Status.FILED, Item.Status.DISPOSED),
+        "records:catalogue_pdf",
+    ),
+    "stamps": PrintKind("records/print_stamps.html", "归档章", (Item.Status.FILED,), "records:stamps_pdf"),
+}
+
+
+def sync_max() -> int:
+    return settings.QUNLI_PRINT_SYNC_MAX_ITEMS
+
+
+def job_max() -> int:
+    return settings.QUNLI_PRINT_JOB_MAX_ITEMS
+
+
+def too_many(n: int) -> str:
+    return (
+        f"所选类别共{n}件，超过一次生成 PDF 的上限{job_max()}件；请按门类分别打印，"
+        "或导出 Excel 目录（不限件数）。"
+    )
 
 
 def cjk_font() -> str | None:
@@ -37,18 +107,187 @@ def cjk_font() -> str | None:
     if not shutil.which("fc-list"):
         return None
     try:
-        out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=20).stdout
+        out = subprocess.run(
+            ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=20
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     known = {f.strip() for line in out.splitlines() for f in line.split(",")}
     return next((f for f in wanted if f in known), None)
 
 
-def render_pdf(template: str, context: dict) -> bytes:
+# --- the selection and the renderer, shared by the request and the job -------------------------
+
+
+def selection(user, fonds: Fonds, year: int, retention: str, category: str, statuses):
+    """The items of one class the user may see, in catalogue order."""
+    qs = (
+        Item.objects.visible_to(user)
+        .filter(fonds=fonds, year=year, retention=retention, status__in=statuses)
+        .select_related("org_code", "category")
+        .order_by("org_code__code", "piece_no")
+    )
+    if category:
+        qs = qs.filter(category__code=category)
+    return qs
+
+
+def print_context(fonds: Fonds, items: list, year: int, retention: str, font: str) -> dict:
+    return {
+        "fonds": fonds,
+        "items": items,
+        "year": year,
+        "retention": retention,
+        "retention_label": dict(Retention.choices).get(retention, ""),
+        "font": font,
+    }
+
+
+class _LaidOutPages(logging.Handler):
+    """Counts the pages weasyprint lays out in this thread (its ``weasyprint.progress`` logger
+    says "Step 5 - Creating layout - Page %d" per page) and reports them."""
+
+    def __init__(self, report):
+        super().__init__(logging.INFO)
+        self.report, self.thread, self.pages = report, threading.get_ident(), 0
+
+    def emit(self, record):
+        if record.thread != self.thread or not str(record.msg).startswith("Step 5") or not record.args:
+            return
+        page = record.args[0] if isinstance(record.args, tuple) else None
+        if isinstance(page, int) and page > self.pages:
+            self.pages = page
+            self.report(page)
+
+
+@contextlib.contextmanager
+def _progress(report):
+    if report is None:
+        yield
+        return
+    log = logging.getLogger("weasyprint.progress")
+    handler = _LaidOutPages(report)
+    level, propagate = log.level, log.propagate
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False  # the page-by-page steps are for the job page, not the worker's log
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        log.propagate = propagate
+
+
+def render_pdf(template: str, context: dict, target=None, progress=None):
+    """The PDF's bytes; with ``target`` (an open binary file) written there and the page count
+    returned instead. ``progress(pages)`` is called as pages are laid out."""
     from weasyprint import HTML
 
     html = render_to_string(template, context)
-    return HTML(string=html).write_pdf()
+    with _progress(progress):
+        document = HTML(string=html).render()
+    if target is None:
+        return document.write_pdf()
+    document.write_pdf(target=target)
+    return len(document.pages)
+
+
+# --- the background path -----------------------------------------------------------------------
+
+
+def _clean_selection(year, retention, category) -> tuple[int, str, str]:
+    try:
+        year = int(year)
+    except (TypeError, ValueError):
+        raise ActionError("请填写年度和保管期限。") from None
+    if not 1900 <= year <= 2100 or retention not in Retention.values:
+        raise ActionError("请填写年度和保管期限。")
+    return year, retention, (category or "").strip()[:10]
+
+
+@action
+def start_print_job(actor, fonds: Fonds, kind: str, *, year, retention: str, category: str = "") -> ExportJob:
+    """Queue the PDF of one class (归档文件目录 or 归档章) for the background worker."""
+    if not getattr(actor, "is_business", False):
+        raise PermissionDenied("三员账户不能打印业务数据。")
+    if kind not in PRINTS:
+        raise ActionError(f"不支持的打印类型“{kind}”。")
+    if not Fonds.objects.visible_to(actor).filter(pk=fonds.pk).exists():
+        raise PermissionDenied(NO_FONDS)
+    year, retention, category = _clean_selection(year, retention, category)
+    n = selection(actor, fonds, year, retention, category, PRINTS[kind].statuses).count()
+    if n > job_max():
+        raise ActionError(too_many(n))
+    params = {"print": kind, "fonds": fonds.pk, "year": year, "retention": retention, "category": category}
+    return export_jobs.queue_file_job(actor, f"records_{kind}", params)
+
+
+def _job_fonds(job: ExportJob) -> Fonds:
+    fonds = (
+        Fonds.objects.visible_to(job.user).select_related("unit").filter(pk=job.params.get("fonds")).first()
+    )
+    if fonds is None:
+        raise PermissionDenied(NO_FONDS)
+    return fonds
+
+
+def write_job(job: ExportJob, fh, progress) -> tuple[int, str]:
+    """The worker's side: the same selection and renderer as the request, written to ``fh``."""
+    p = job.params
+    kind = PRINTS[p["print"]]
+    fonds = _job_fonds(job)
+    font = cjk_font()
+    if font is None:
+        raise ActionError(NO_FONT)
+    year, retention, category = _clean_selection(p.get("year"), p.get("retention"), p.get("category"))
+    items = list(selection(job.user, fonds, year, retention, category, kind.statuses)[: job_max() + 1])
+    if len(items) > job_max():
+        raise ActionError(too_many(len(items)))
+    ExportJob.objects.filter(pk=job.pk).update(message=f"共{len(items)}件条目。")
+    pages = render_pdf(
+        kind.template, print_context(fonds, items, year, retention, font), target=fh, progress=progress
+    )
+    return len(items), f"已生成{kind.what}，共{len(items)}件条目、{pages}页。"
+
+
+def _filename(job: ExportJob) -> str:
+    p = job.params
+    code = Fonds.objects.filter(pk=p.get("fonds")).values_list("code", flat=True).first() or ""
+    return f"{PRINTS[p['print']].what}-{code}-{p.get('year')}-{p.get('retention')}.pdf"
+
+
+def _title(job: ExportJob) -> str:
+    p = job.params
+    fonds = Fonds.objects.filter(pk=p.get("fonds")).values_list("code", "name").first() or ("", "")
+    retention = dict(Retention.choices).get(p.get("retention"), "")
+    category = f" 门类 {p['category']}" if p.get("category") else ""
+    return f"{PRINTS[p['print']].what}（PDF）：{fonds[0]} {fonds[1]} {p.get('year')}年 {retention}{category}"
+
+
+def _back(job: ExportJob) -> str:
+    return reverse("records:fonds_detail", args=[job.params.get("fonds")])
+
+
+def register() -> None:
+    """The print kinds of core's export jobs (called from RecordsConfig.ready)."""
+    for kind, pk in PRINTS.items():
+        export_jobs.register_file_kind(
+            f"records_{kind}",
+            export_jobs.FileKind(
+                label=f"{pk.what}（PDF）",
+                suffix="pdf",
+                content_type="application/pdf",
+                write=write_job,
+                check=_job_fonds,
+                filename=_filename,
+                title=_title,
+                back=_back,
+            ),
+        )
+
+
+# --- the views ------------------------------------------------------------------------------------
 
 
 def _pdf_response(data: bytes, filename: str) -> HttpResponse:
@@ -59,10 +298,15 @@ def _pdf_response(data: bytes, filename: str) -> HttpResponse:
     return resp
 
 
+def _text(message: str, status: int) -> HttpResponse:
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
 class _PrintView(BusinessRequiredMixin, View):
-    template = ""
-    what = ""
-    statuses = (Item.Status.FILED,)
+    """GET: the PDF of a small class, or the offer to have a large one generated in the
+    background; POST: start that background job."""
+
+    kind = ""
 
     def get(self, request, pk):
         fonds = get_visible(Fonds, request.user, pk, select_related=("unit",))
@@ -72,32 +316,59 @@ class _PrintView(BusinessRequiredMixin, View):
             return redirect(fonds.get_absolute_url())
         font = cjk_font()
         if font is None:
-            return HttpResponse(NO_FONT, status=503, content_type="text/plain; charset=utf-8")
+            return _text(NO_FONT, 503)
+        d, kind = form.cleaned_data, PRINTS[self.kind]
+        qs = selection(request.user, fonds, d["year"], d["retention"], d.get("category") or "", kind.statuses)
+        items = list(qs[: sync_max() + 1])
+        if len(items) > sync_max():
+            n = qs.count()
+            if n > job_max():
+                return _text(too_many(n), 413)
+            return render(
+                request,
+                "records/print_job_offer.html",
+                {
+                    "title": kind.what,
+                    "fonds": fonds,
+                    "what": kind.what,
+                    "count": n,
+                    "limit": sync_max(),
+                    "year": d["year"],
+                    "retention": d["retention"],
+                    "category": d.get("category") or "",
+                    "retention_label": dict(Retention.choices).get(d["retention"], ""),
+                    "url_name": kind.url_name,
+                },
+            )
+        data = render_pdf(kind.template, print_context(fonds, items, d["year"], d["retention"], font))
+        return _pdf_response(data, f"{kind.what}-{fonds.code}-{d['year']}-{d['retention']}.pdf")
+
+    def post(self, request, pk):
+        fonds = get_visible(Fonds, request.user, pk, select_related=("unit",))
+        form = CatalogueForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "请填写年度和保管期限。")
+            return redirect(fonds.get_absolute_url())
         d = form.cleaned_data
-        qs = (Item.objects.visible_to(request.user)
-              .filter(fonds=fonds, year=d["year"], retention=d["retention"], status__in=self.statuses)
-              .select_related("org_code", "category").order_by("org_code__code", "piece_no"))
-        if d.get("category"):
-            qs = qs.filter(category__code=d["category"])
-        items = list(qs[:MAX_PRINT_ITEMS + 1])
-        if len(items) > MAX_PRINT_ITEMS:
-            return HttpResponse(f"所选条目超过{MAX_PRINT_ITEMS}件，无法一次生成 PDF；请按门类分别打印，或导出 Excel 目录。", status=413,
-                                content_type="text/plain; charset=utf-8")
-        ctx = {"fonds": fonds, "items": items, "year": d["year"], "retention": d["retention"],
-               "retention_label": dict(Item._meta.get_field("retention").choices).get(d["retention"], ""),
-               "font": font}
-        data = render_pdf(self.template, ctx)
-        return _pdf_response(data, f"{self.what}-{fonds.code}-{d['year']}-{d['retention']}.pdf")
+        try:
+            job = start_print_job(
+                request.user,
+                fonds,
+                self.kind,
+                year=d["year"],
+                retention=d["retention"],
+                category=d.get("category") or "",
+            )
+        except ActionError as e:
+            for m in e.messages:
+                messages.error(request, m)
+            return redirect(fonds.get_absolute_url())
+        return redirect("core:export_job", pk=job.pk)
 
 
 class CataloguePdfView(_PrintView):
-    """The catalogue keeps destroyed entries (their 件号 stay), marked 已销毁 in 备注."""
-
-    template = "records/print_catalogue.html"
-    what = "归档文件目录"
-    statuses = (Item.Status.FILED, Item.Status.DISPOSED)
+    kind = "catalogue"
 
 
 class StampsPdfView(_PrintView):
-    template = "records/print_stamps.html"
-    what = "归档章"
+    kind = "stamps"

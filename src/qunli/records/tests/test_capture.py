@@ -527,14 +527,13 @@ def test_digitization_and_item_pages_query_ceilings(client_for, capture, account
         c.get(item.get_absolute_url())
 
 
-def test_pdf_of_too_many_items_is_refused_in_chinese(client_for, capture, accounts, fonds, monkeypatch):
-    from qunli.records import printing
-
+def test_pdf_of_more_items_than_even_a_job_takes_is_refused_in_chinese(client_for, capture, accounts, fonds,
+                                                                       settings):
     _filed(capture, accounts, 2)
-    monkeypatch.setattr(printing, "MAX_PRINT_ITEMS", 1)
+    settings.QUNLI_PRINT_SYNC_MAX_ITEMS, settings.QUNLI_PRINT_JOB_MAX_ITEMS = 0, 1
     r = client_for(accounts["women_staff"]).get(reverse("records:catalogue_pdf", args=[fonds.pk]),
                                                 {"year": 2023, "retention": "Y"})
-    assert r.status_code == 413 and "导出 Excel" in r.content.decode()
+    assert r.status_code == 413 and "共2件" in r.content.decode() and "导出 Excel" in r.content.decode()
 
 
 def test_renumbering_after_a_format_change_is_the_logged_way_codes_change(capture, accounts, fonds):
