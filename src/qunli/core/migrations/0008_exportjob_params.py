@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("core", "0006_background_jobs"),
+        ("core", "0007_notification_dispatch"),
     ]
 
     operations = [
