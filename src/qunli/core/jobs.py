@@ -54,6 +54,7 @@ except ImportError:  # pragma: no cover - depends on the Django version
 
 HEARTBEAT_EVERY_S = 2.0
 INTERRUPTED_MESSAGE = "任务中断（后台处理进程意外退出），未写入任何数据。可点击“重新执行”再试，或重新上传文件。"
+INTERRUPTED_EXPORT_MESSAGE = "任务中断（后台处理进程意外退出），未生成任何文件。可点击“重新执行”再试。"
 NO_WORKER_MESSAGE = "长时间没有后台处理进程接手该任务（请管理员检查 qunli worker 是否在运行），未写入任何数据。可点击“重新执行”再试。"
 
 
@@ -294,7 +295,8 @@ def recover_job(job) -> bool:
     status = ImportJob.Status.INTERRUPTED if model is ImportJob else ExportJob.Status.INTERRUPTED
     n = model.objects.filter(pk=job.pk, status__in=running, worker=job.worker).update(
         status=status, finished_at=timezone.now(),
-        message=INTERRUPTED_MESSAGE if why == "interrupted" else NO_WORKER_MESSAGE)
+        message=(INTERRUPTED_MESSAGE if model is ImportJob else INTERRUPTED_EXPORT_MESSAGE) if why == "interrupted"
+        else NO_WORKER_MESSAGE)
     if n:
         _fail_task_row(job.task_id)
         heartbeat_path(job.pk).unlink(missing_ok=True)

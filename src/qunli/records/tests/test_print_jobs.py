@@ -216,6 +216,7 @@ def test_a_job_whose_worker_died_is_interrupted_without_its_partial_file_and_run
     page = c.get(reverse("core:export_job", args=[job.pk])).content.decode()
     job.refresh_from_db()
     assert job.status == ExportJob.Status.INTERRUPTED and "任务中断" in page and "重新执行" in page
+    assert "未生成任何文件" in job.message and "重新上传" not in job.message
     assert not partial.exists() and not os.listdir(export_jobs.exports_dir())
     with django_capture_on_commit_callbacks(execute=True):
         c.post(reverse("core:export_job", args=[job.pk]), {"action": "retry"})
