@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.renderers import JSONRenderer
 
 from qunli.casework.api import router as casework_router
@@ -27,8 +28,41 @@ class ChineseJSONRenderer(JSONRenderer):
     json_dumps_params = {"ensure_ascii": False}
 
 
+class NulCharacter(ValueError):
+    """U+0000 in a request's text: PostgreSQL cannot store or compare it (a 500), and the
+    pages' forms refuse it (Django's ProhibitNullCharactersValidator)."""
+
+
+def _refuse_nul(value, field: str = "") -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise NulCharacter(f"{field}：不能包含空字符（U+0000）" if field else "请求中不能包含空字符（U+0000）")
+    elif isinstance(value, dict):
+        for key, v in value.items():
+            _refuse_nul(key, field)
+            _refuse_nul(v, field or str(key))
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _refuse_nul(v, field)
+
+
+class NulRefusingParser(Parser):
+    """The JSON body, the query string and form fields, refused when their text holds a NUL
+    (uploaded files are not text: their bytes are not looked at)."""
+
+    def parse_body(self, request):
+        data = super().parse_body(request)
+        _refuse_nul(data)
+        return data
+
+    def parse_querydict(self, data, list_fields, request):
+        result = super().parse_querydict(data, list_fields, request)
+        _refuse_nul(result)
+        return result
+
+
 api = NinjaAPI(title="群力 Qunli API", version="1", auth=api_auth, urls_namespace="api",
-               renderer=ChineseJSONRenderer(), docs=LocalSwagger(), docs_url="/docs",
+               renderer=ChineseJSONRenderer(), parser=NulRefusingParser(), docs=LocalSwagger(), docs_url="/docs",
                description="组织、人员、个案、档案等对象的接口；与界面共用同一套动作（actions）与数据范围（scoping）。"
                            "认证：请求头 `Authorization: Bearer <令牌>`，或浏览器登录会话（写操作需 CSRF 令牌）。")
 api.add_router("/core", core_router)
@@ -76,8 +110,15 @@ _NINJA_MESSAGES = {
 }
 
 
+@api.exception_handler(NulCharacter)
+def on_nul_character(request, exc: NulCharacter):
+    return _detail(request, [str(exc)], 400)
+
+
 @api.exception_handler(HttpError)
 def on_http_error(request, exc: HttpError):
+    if isinstance(exc.__cause__, NulCharacter):  # raised while the JSON body was parsed
+        return on_nul_character(request, exc.__cause__)
     return _detail(request, [_NINJA_MESSAGES.get(str(exc), str(exc))], exc.status_code)
 
 

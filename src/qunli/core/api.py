@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import mimetypes
 from pathlib import Path
+from typing import Annotated
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -30,6 +31,10 @@ from .models import ApiToken
 from .scoping import VIEW
 
 NOT_VISIBLE = "对象不存在或不在您的数据范围内。"
+# The largest id a row can have (SQLite INTEGER, PostgreSQL bigint). A larger number names
+# nothing, and SQLite cannot even bind it (OverflowError): ids a list filters on or a body
+# carries in bulk are bounded by it (``Id``) or answered like a missing id.
+MAX_ID = 2**63 - 1
 ADMIN_REFUSED = "三员账户（系统管理员、安全管理员、安全审计员）不能查看或修改业务数据。"
 
 
@@ -89,6 +94,9 @@ business_auth = [BusinessTokenAuth(), BusinessSessionAuth()]
 
 # --- helpers shared by the app APIs ------------------------------------------------------
 
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]  # a row id in a list filter or a request body
+
+
 class Pagination(LimitOffsetPagination):
     """``?limit=`` (1–500, default 50) and ``?offset=``; the answer is ``{"items": [...], "count": N}``."""
 
@@ -116,6 +124,8 @@ def require_visible_ids(queryset_or_model, user, ids, action: str = VIEW) -> lis
     if not hasattr(qs, "visible_to"):
         qs = qs.objects
     wanted = sorted({int(i) for i in ids})
+    if wanted and not (0 < wanted[0] and wanted[-1] <= MAX_ID):
+        raise Http404(NOT_VISIBLE)  # no row has that id
     found = 0
     for i in range(0, len(wanted), 5000):
         found += qs.visible_to(user, action).filter(pk__in=wanted[i:i + 5000]).count()

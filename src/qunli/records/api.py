@@ -19,9 +19,10 @@ from django.db.models import Count, Prefetch
 from django.utils import timezone
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
+from pydantic import ConfigDict
 
 from qunli.core.actions import ActionError, require_change
-from qunli.core.api import Pagination, business_auth, get_referenced, get_visible, require_visible_ids
+from qunli.core.api import Id, Pagination, business_auth, get_referenced, get_visible, require_visible_ids
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.models import Unit
 
@@ -136,6 +137,9 @@ class ItemFilters(Schema):
 
 
 class CaptureIn(Schema):
+    # text is trimmed as the capture page's form trims it, so "   " is a missing 题名, not one
+    model_config = ConfigDict(str_strip_whitespace=True)
+
     unit_id: int = Field(..., description="形成单位编号：登记到该单位（或其最近的上级单位）的全宗")
     title: str = Field(..., min_length=1, max_length=300, description="题名")
     responsible: str = Field(..., min_length=1, max_length=100, description="责任者")
@@ -269,7 +273,7 @@ class TransferIn(Schema):
         None, ge=1900, le=2100, description="年度：选取该年度全部可移交的已归档条目（与界面相同）"
     )
     retention: Retention | None = Field(None, description="保管期限：与年度一起选取")
-    item_ids: list[int] | None = Field(
+    item_ids: list[Id] | None = Field(
         None, max_length=50_000, description="或逐件指定条目（本全宗可移交的已归档条目）；指定时忽略年度"
     )
     title: str = Field("", max_length=200, description="批次名称；不填为“全宗名称 + 档案移交”")
@@ -320,7 +324,7 @@ class UseDetailOut(UseRequestOut):
 
 
 class UseFilters(Schema):
-    fonds: int | None = Field(None, description="全宗编号")
+    fonds: Id | None = Field(None, description="全宗编号")
     waiting: bool = Field(False, description="只列有待审批条目的利用单（领导审批队列）")
 
 
@@ -556,7 +560,7 @@ def file_items(request, payload: FileItemsIn):
 
 class CheckFilters(Schema):
     phase: CheckRun.Phase | None = None
-    batch_id: int | None = Field(None, description="移交批次编号")
+    batch_id: Id | None = Field(None, description="移交批次编号")
 
 
 def _runs(user):

@@ -609,3 +609,68 @@ def test_withdraw_frees_the_items_for_a_new_batch(api, fonds, filed, county_arch
     ]
     again = sender.post("/transfers", {"fonds_id": fonds.pk, "receiver_id": unit.pk, "year": 2023})
     assert again.status_code == 201 and body(again)["item_count"] == 3
+
+
+# --- bad input: out-of-range ids, NUL characters, blank text -----------------------------------------
+
+BEYOND = 10**20  # more than any database integer (SQLite cannot even bind it)
+
+
+def test_ids_beyond_any_database_row_are_refused_in_chinese_not_a_server_error(api, fonds, filed):
+    """SQLite raised OverflowError (a 500) on these; PostgreSQL simply found nothing."""
+    a = api("women_staff")
+    before = ChangeLog.objects.count()
+    assert "batch_id" in chinese_error(a.get("/checks", batch_id=BEYOND), 422)[0]
+    assert "fonds" in chinese_error(a.get("/use", fonds=BEYOND), 422)[0]
+    # a bulk request naming a row that cannot exist: the same 404 as a missing id
+    assert chinese_error(a.post("/items/file", {"item_ids": [BEYOND]}), 404) == [NOT_VISIBLE]
+    r = a.post(f"/fonds/{fonds.pk}/check", {"item_ids": [filed[0].pk, BEYOND]})
+    assert chinese_error(r, 404) == [NOT_VISIBLE]
+    r = a.post("/transfers", {"fonds_id": fonds.pk, "receiver_id": fonds.unit_id, "item_ids": [BEYOND]})
+    assert "item_ids" in chinese_error(r, 422)[0]
+    assert ChangeLog.objects.count() == before and not TransferBatch.objects.exists()
+    assert not CheckRun.objects.filter(phase="storage").exists()
+
+
+def test_a_nul_character_is_refused_in_chinese_and_changes_nothing(api, fonds, tree):
+    """PostgreSQL cannot store U+0000 (it answered 500); the pages' forms refuse it too."""
+    a = api("women_staff")
+    before = ChangeLog.objects.count()
+    assert "q" in chinese_error(a.get("/items", q="\x00"), 400)[0]
+    r = a.post(
+        "/use", {"fonds_id": fonds.pk, "reader_name": "王\x00芳", "purpose": "work", "archival_codes": []}
+    )
+    assert "reader_name" in chinese_error(r, 400)[0]
+    r = a.post_form(
+        "/items",
+        {"unit_id": tree["women"].pk, "title": "题\x00名", "responsible": "某", "date": "2024-01-01"},
+    )
+    assert "title" in chinese_error(r, 400)[0]
+    assert (
+        ChangeLog.objects.count() == before and not Item.objects.exists() and not UseRequest.objects.exists()
+    )
+    # the bytes of an uploaded file are not text: a PDF (NUL bytes and all) is still captured
+    pdf = PDF + b"\x00\x00"
+    r = a.post_form(
+        "/items",
+        {
+            "unit_id": tree["women"].pk,
+            "title": "题名",
+            "responsible": "某",
+            "date": "2024-01-01",
+            "files": [SimpleUploadedFile("a.pdf", pdf, "application/pdf")],
+        },
+    )
+    assert r.status_code == 201, r.content.decode()
+
+
+def test_a_blank_title_or_responsible_is_refused_like_the_capture_page(api, fonds, tree):
+    """The page's form strips text and requires 题名 and 责任者; "   " got through the API and
+    the item could then be filed with a blank 题名."""
+    a = api("women_staff")
+    base = {"unit_id": tree["women"].pk, "title": "题名", "responsible": "某", "date": "2024-01-01"}
+    assert "title" in chinese_error(a.post_form("/items", {**base, "title": "   "}), 422)[0]
+    assert "responsible" in chinese_error(a.post_form("/items", {**base, "responsible": " \t"}), 422)[0]
+    assert not Item.objects.exists()
+    r = a.post_form("/items", {**base, "title": "  关于召开执委会的通知  "})
+    assert r.status_code == 201 and body(r)["title"] == "关于召开执委会的通知"
