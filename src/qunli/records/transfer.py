@@ -907,14 +907,30 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
             name = default_storage.save(package_path(batch), tmp)
     batch.package_name, batch.package_size, batch.package_sm3 = name, packed.package_bytes, packed.fingerprint
     batch.item_count, batch.file_count, batch.total_bytes = packed.item_count, packed.file_count, packed.file_bytes
-    batch.save()
-    run = _save_run(actor, phase=CheckRun.Phase.TRANSFER, unit=fonds.unit, fonds=fonds, batch=batch,
-                    subject=f"{batch.number} 移交 {len(ids)} 件", results=results, started=started,
-                    item_count=packed.item_count, file_count=packed.file_count, total_bytes=packed.file_bytes)
-    log_change(actor, "records.create_transfer", batch, None,
-               {"number": batch.number, "items": len(ids), "receiver": receiver.name, "package_sm3": batch.package_sm3,
-                "check_passed": run.passed}, unit_path=fonds.unit.path)
+    try:
+        batch.save()
+        run = _save_run(actor, phase=CheckRun.Phase.TRANSFER, unit=fonds.unit, fonds=fonds, batch=batch,
+                        subject=f"{batch.number} 移交 {len(ids)} 件", results=results, started=started,
+                        item_count=packed.item_count, file_count=packed.file_count, total_bytes=packed.file_bytes)
+        log_change(actor, "records.create_transfer", batch, None,
+                   {"number": batch.number, "items": len(ids), "receiver": receiver.name,
+                    "package_sm3": batch.package_sm3, "check_passed": run.passed}, unit_path=fonds.unit.path)
+    except BaseException:  # the rows roll back: so does the package, no orphan under transfers/
+        _discard_package(name)
+        raise
     return batch
+
+
+def _discard_package(name: str) -> None:
+    try:
+        path = default_storage.path(name)
+    except NotImplementedError:
+        default_storage.delete(name)
+        return
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.exists(path):
+        os.unlink(path)
 
 
 def latest_run(batch: TransferBatch, phase: str) -> CheckRun | None:

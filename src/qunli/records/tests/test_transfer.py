@@ -763,3 +763,21 @@ def test_offline_acceptance_follows_the_fonds_code_format_like_the_check(fonds, 
     transfer.accept_transfer(archivist, batch)
     assert set(Item.objects.filter(custody__unit=unit).values_list("archival_code", flat=True)) == \
         {later.archival_code} | {i.archival_code for i in filed}
+
+
+@pytest.mark.parametrize("layout", ["dir", "zip"])
+def test_a_failure_after_packaging_leaves_neither_batch_nor_package(fonds, filed, archives, accounts, settings,
+                                                                    monkeypatch, layout):
+    """The package is written before the batch's rows commit: when a later step fails, the
+    rows roll back and the package goes with them (nothing left under transfers/)."""
+    settings.QUNLI_TRANSFER_LAYOUT = layout
+
+    def power_cut(*args, **kwargs):
+        raise RuntimeError("保存检测报告时断电")
+
+    monkeypatch.setattr(transfer, "_save_run", power_cut)
+    with pytest.raises(RuntimeError):
+        transfer.create_transfer(accounts["women_staff"], fonds, receiver=archives[0], item_ids=[i.pk for i in filed])
+    assert not TransferBatch.objects.exists()
+    root = default_storage.path("transfers")
+    assert not os.path.exists(root) or os.listdir(root) == []

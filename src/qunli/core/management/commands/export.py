@@ -5,7 +5,9 @@ The same action as the page: the account's scope decides what is in the file, th
 its change-log row are recorded under that account, sensitive fields are masks unless
 ``--unmasked`` is given by an account that may change those people, with a purpose (one
 access-log row). The job is run in this process; if a ``qunli worker`` claimed it first, this
-command waits for it. The finished file is copied to ``--out``."""
+command waits for it (and reports 已中断 if that worker dies). When the queue itself cannot
+take the job (Redis down), the job fails with that message, as on the page. The finished file
+is copied to ``--out``."""
 
 import shutil
 import time
@@ -64,6 +66,9 @@ class Command(BaseCommand):
             jobs.export_job_task.call(str(job.pk))  # "skipped" when a worker has it already
             job.refresh_from_db()
             while job.status not in FINISHED:
+                if jobs.recover_job(job):  # the worker that took it died: 已中断, not a wait for ever
+                    job.refresh_from_db()
+                    break
                 done = jobs.read_beat(job.pk).get("rows", 0)
                 bar.update(task, description=f"导出{KINDS[job.kind]}…（后台进程）{done} 行")
                 time.sleep(0.5)
