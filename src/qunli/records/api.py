@@ -283,6 +283,16 @@ class ReturnIn(Schema):
     reason: str = Field(..., max_length=2000, description="退回原因（移交单位可以看到）")
 
 
+class UploadIn(Schema):
+    receiver_id: Id = Field(..., description="接收单位编号（本单位：离线接收）")
+    title: str = Field("", max_length=200, description="批次名称（默认取数据包的 External-Description）")
+
+
+class RenumberIn(Schema):
+    piece_no: int = Field(..., ge=1, le=9999, description="新件号（同类内其余条目顺移，保持连续）")
+    reason: str = Field(..., min_length=1, max_length=500, description="调整件号的原因（记入变更日志）")
+
+
 class UseRequestOut(Schema):
     id: int
     code: str = Field(..., description="利用单号")
@@ -555,6 +565,20 @@ def file_items(request, payload: FileItemsIn):
     }
 
 
+@router.post(
+    "/items/{int:item_id}/renumber",
+    response=ItemDetailOut,
+    summary="调整件号（已归档条目，记录原因）",
+    description="与界面相同的动作 renumber_item：条目移到同类的新件号，其间的条目顺移一位，同类件号仍连续；"
+    "已销毁条目的件号永久保留，不能跨越或占用。所有改变的档号记入变更日志。",
+)
+def renumber_item(request, item_id: int, payload: RenumberIn):
+    me = request.auth
+    item = get_visible(Item.objects.select_related("fonds__unit", "category", "org_code"), me, item_id)
+    actions.renumber_item(me, item, piece_no=payload.piece_no, reason=payload.reason)
+    return _item(me, item.pk)
+
+
 # --- 四性检测 -------------------------------------------------------------------------------------
 
 
@@ -643,6 +667,42 @@ def create_transfer(request, payload: TransferIn):
         ids = transfer.selection(fonds, year=payload.year, retention=payload.retention or "")
     batch = transfer.create_transfer(me, fonds, receiver=receiver, item_ids=ids, title=payload.title)
     return Status(201, _batch_detail(me, batch.pk))
+
+
+@router.post(
+    "/transfers/upload",
+    response={201: TransferDetailOut},
+    summary="离线接收：上传数据包（zip）",
+    description="multipart/form-data：receiver_id、title 与数据包 package（BagIt zip，含 SM3 与 SHA-256 清单）。"
+    "与界面的“离线接收”调用同一动作：数据包经安全检查（路径、压缩比、大小上限）后登记为待接收批次，"
+    "随即做接收检测；不合格的数据包不登记任何内容。",
+)
+def upload_package(request, payload: Form[UploadIn], package: File[UploadedFile]):
+    me = request.auth
+    receiver = get_referenced(Unit, me, payload.receiver_id, "接收单位")
+    batch = transfer.receive_package(me, receiver=receiver, uploaded=package, title=payload.title)
+    return Status(201, _batch_detail(me, batch.pk))
+
+
+@router.get(
+    "/transfers/{int:batch_id}/package",
+    summary="下载数据包（zip）",
+    description="移交方与接收方都可下载；目录形式保存的数据包在下载时打包为 zip。",
+    response={200: None},
+)
+def download_package(request, batch_id: int):
+    import tempfile
+
+    from django.core.files.storage import default_storage
+    from django.http import FileResponse, Http404
+
+    batch = _batch(request.auth, batch_id)
+    if not batch.package_name or not default_storage.exists(batch.package_name):
+        raise Http404("数据包不存在。")
+    tmp = tempfile.TemporaryFile(suffix=".zip")
+    transfer.write_zip(batch, tmp)
+    tmp.seek(0)
+    return FileResponse(tmp, as_attachment=True, filename=f"{batch.number}.zip", content_type="application/zip")
 
 
 def _batch_verb(verb, request, batch_id: int) -> TransferBatch:

@@ -6,8 +6,10 @@ nothing and answers 400 in Chinese."""
 
 import datetime as dt
 import hashlib
+import io
 import json
 import re
+import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -589,11 +591,12 @@ def test_query_ceilings(
 def test_every_operation_has_a_chinese_summary_in_openapi(db):
     paths = body(Client().get("/api/openapi.json"))["paths"]
     ops = [(p, m, op) for p, item in paths.items() if p.startswith("/api/records/") for m, op in item.items()]
-    assert len(ops) == 22  # 19 paths; items, transfers and use take GET and POST
+    assert len(ops) == 25  # 22 paths; items, transfers and use take GET and POST
     for path, method, op in ops:
         assert CJK.search(op.get("summary", "")), (method, path)
     capture = paths["/api/records/items"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in capture
+    assert "multipart/form-data" in paths["/api/records/transfers/upload"]["post"]["requestBody"]["content"]
 
 
 def test_withdraw_frees_the_items_for_a_new_batch(api, fonds, filed, county_archives):
@@ -674,3 +677,48 @@ def test_a_blank_title_or_responsible_is_refused_like_the_capture_page(api, fond
     assert not Item.objects.exists()
     r = a.post_form("/items", {**base, "title": "  关于召开执委会的通知  "})
     assert r.status_code == 201 and body(r)["title"] == "关于召开执委会的通知"
+
+
+def test_renumber_through_the_api_keeps_the_class_gapless_and_logs_the_reason(api, capture, foreign):
+    a = api("women_staff")
+    made = [capture(date=dt.date(2023, m, 1)) for m in (1, 2, 3)]
+    body(a.post("/items/file", {"item_ids": [i.pk for i in made]}))
+    last = made[2]
+    r = a.post(f"/items/{last.pk}/renumber", {"piece_no": 1, "reason": "发文日期登记有误"})
+    assert r.status_code == 200, r.content.decode()
+    assert body(r)["piece_no"] == 1 and body(r)["archival_code"] == "J001-WS·2023-Y-BGS-0001"
+    assert [Item.objects.get(pk=i.pk).piece_no for i in made] == [2, 3, 1]
+    log = ChangeLog.objects.filter(action="records.renumber_item").get()
+    assert log.after["reason"] == "发文日期登记有误"
+    assert chinese_error(a.post(f"/items/{last.pk}/renumber", {"piece_no": 1, "reason": "再调"}), 400)
+    assert chinese_error(a.post(f"/items/{last.pk}/renumber", {"piece_no": 2}), 422)  # no reason
+    before = list(Item.objects.order_by("pk").values_list("pk", "piece_no"))
+    r = a.post(f"/items/{foreign['filed'].pk}/renumber", {"piece_no": 1, "reason": "越权"})
+    assert chinese_error(r, 404)
+    assert list(Item.objects.order_by("pk").values_list("pk", "piece_no")) == before
+
+
+def test_offline_transfer_through_the_api_download_then_upload(api, fonds, filed, county_archives, tree):
+    unit, archivist = county_archives
+    sender, receiver = api("women_staff"), api(archivist)
+    batch = body(sender.post("/transfers", {"fonds_id": fonds.pk, "receiver_id": unit.pk, "year": 2023}))
+    r = sender.client.get(f"/api/records/transfers/{batch['id']}/package")
+    assert r.status_code == 200 and r["Content-Type"] == "application/zip"
+    package = b"".join(r.streaming_content)
+    assert zipfile.ZipFile(io.BytesIO(package)).read("bagit.txt").startswith(b"BagIt-Version")
+    assert chinese_error(api("clerk").client.get(f"/api/records/transfers/{batch['id']}/package"), 404)
+
+    n = TransferBatch.objects.count()
+    bad = SimpleUploadedFile("package.zip", b"not a zip at all", content_type="application/zip")
+    r = receiver.post_form("/transfers/upload", {"receiver_id": unit.pk, "package": bad})
+    assert chinese_error(r, 400) and TransferBatch.objects.count() == n
+    upload = SimpleUploadedFile("package.zip", package, content_type="application/zip")
+    r = receiver.post_form("/transfers/upload", {"receiver_id": unit.pk, "title": "离线带来的数据包", "package": upload})
+    assert r.status_code == 201, r.content.decode()
+    got = body(r)
+    assert got["status"] == "sent" and got["is_receiver"] and got["title"] == "离线带来的数据包"
+    assert got["item_count"] == 3 and got["checks"][0]["phase"] == "receipt" and got["checks"][0]["passed"]
+    # a unit outside the uploader's grant: the same answer as a missing one, nothing written
+    upload = SimpleUploadedFile("package.zip", package, content_type="application/zip")
+    r = receiver.post_form("/transfers/upload", {"receiver_id": tree["other_women"].pk, "package": upload})
+    assert chinese_error(r, 400) and TransferBatch.objects.count() == n + 1
