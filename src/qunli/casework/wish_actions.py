@@ -84,6 +84,8 @@ def collect_wish(actor, *, served, unit, category: str, text: str, amount) -> Wi
     if unit is None:
         raise ActionError("请选择负责单位。")
     _require(actor, unit, "您没有在该单位登记微心愿的权限。")
+    if not unit.is_active:
+        raise ActionError(f"“{unit.name}”已撤销、合并或拆分，不能再登记微心愿。")
     person = served.person if isinstance(served, ServedPerson) else served
     if not isinstance(person, Person) or not can(actor, VIEW, person):
         raise ActionError("请选择您数据范围内的服务对象。")
@@ -257,6 +259,8 @@ def create_project(actor, *, unit, title: str, description: str, deadline) -> Pr
     if unit is None:
         raise ActionError("请选择责任单位。")
     _require(actor, unit, "您没有为该单位建立办实事项目的权限。")
+    if not unit.is_active:
+        raise ActionError(f"“{unit.name}”已撤销、合并或拆分，不能再建立办实事项目。")
     title, description = _project_fields(title, description, deadline)
     p = PracticalProject.objects.create(unit=unit, title=title, description=description, deadline=deadline,
                                         created_by=actor)

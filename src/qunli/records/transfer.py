@@ -859,6 +859,8 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
         raise ActionError(f"有 {len(ids) - len(ok)} 件条目未归档、已移交、正在其他批次中或不属于本全宗，不能移交。")
     if receiver.pk == fonds.unit_id:
         raise ActionError("接收单位不能是立档单位本身。")
+    if not receiver.is_active:
+        raise ActionError(f"接收单位“{receiver.name}”已撤销、合并或拆分，不能再接收移交。")
     title = clean_text(title or f"{fonds.name}档案移交", "批次名称", limit=200)
     batch = TransferBatch.objects.create(
         number=_number(), title=title, fonds=fonds, fonds_code=fonds.code, fonds_name=fonds.name,

@@ -415,3 +415,24 @@ def test_openapi_documents_the_new_routes_in_chinese(db):
     assert "已脱敏" in wish["served"]["description"] and "已脱敏" in wish["donor_phone"]["description"]
     fulfil = schema["paths"]["/api/casework/wishes/{wish_id}/fulfil"]["post"]["requestBody"]["content"]
     assert "multipart/form-data" in fulfil
+
+
+def test_a_dissolved_unit_takes_no_new_wish_or_project_through_the_api_or_the_page(accounts, tree, child):
+    """The page's unit picker offers only active units; the actions say the same to the API."""
+    from qunli.orgs import actions as orgs_actions
+
+    staff = accounts["women_staff"]
+    orgs_actions.dissolve_unit(accounts["party_office"], tree["town_women"])
+    c = api(staff)
+    wishes, projects, logs = Wish.objects.count(), PracticalProject.objects.count(), ChangeLog.objects.count()
+    r = post(c, "/api/casework/projects", {"unit_id": tree["town_women"].pk, "title": "新项目", "description": "内容",
+                                          "deadline": "2030-01-01"})
+    assert r.status_code == 400 and "已撤销、合并或拆分" in detail(r)[0]
+    r = post(c, "/api/casework/wishes", {"unit_id": tree["town_women"].pk, "person_id": child.pk,
+                                        "category": "school", "text": "想要一套课外书", "amount": "80"})
+    assert r.status_code == 400 and "已撤销、合并或拆分" in detail(r)[0]
+    with pytest.raises(actions.ActionError, match="已撤销、合并或拆分"):
+        wa.collect_wish(staff, served=child, unit=tree["town_women"], category="school", text="想要一套课外书",
+                        amount=80)
+    assert (Wish.objects.count(), PracticalProject.objects.count()) == (wishes, projects)
+    assert ChangeLog.objects.count() == logs

@@ -781,3 +781,16 @@ def test_a_failure_after_packaging_leaves_neither_batch_nor_package(fonds, filed
     assert not TransferBatch.objects.exists()
     root = default_storage.path("transfers")
     assert not os.path.exists(root) or os.listdir(root) == []
+
+
+def test_a_dissolved_receiver_takes_no_new_batch(fonds, filed, archives, accounts):
+    from qunli.orgs.models import Unit, UnitStatus
+
+    unit = archives[0]
+    Unit.objects.filter(pk=unit.pk).update(status=UnitStatus.DISSOLVED)  # as 机构变动 leaves it
+    unit.refresh_from_db()
+    with pytest.raises(ActionError, match="已撤销、合并或拆分"):
+        transfer.create_transfer(accounts["women_staff"], fonds, receiver=unit, item_ids=[i.pk for i in filed])
+    assert not TransferBatch.objects.exists()
+    root = default_storage.path("transfers")
+    assert not os.path.exists(root) or os.listdir(root) == []
