@@ -90,7 +90,15 @@ def worker_alive(ident: str) -> bool | None:
         return False
     except PermissionError:
         pass
-    return _proc_start(pid) == start if start else True
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return not start  # no /proc to tell: trust the signal
+    if fields[0] == "Z":
+        # killed and not reaped: its parent died with it, and an init that reaps slowly (a
+        # container's, this VM's) keeps the zombie — with the same pid and start time
+        return False
+    return fields[19] == start if start else True
 
 
 def jobs_dir() -> Path:

@@ -5,6 +5,10 @@ again. The crash test and the Redis test use real worker processes (tests/…_wo
 import csv
 import datetime as dt
 import io
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -85,8 +89,6 @@ def test_a_task_delivered_twice_runs_once(accounts, tmp_path):
 
 def test_a_job_claimed_by_a_dead_local_process_is_interrupted_at_once_and_can_be_run_again(
         client_for, accounts, tmp_path, django_capture_on_commit_callbacks):
-    import subprocess
-    import sys
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -158,3 +160,28 @@ def test_a_small_file_is_checked_in_the_request_by_a_named_process(client_for, a
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.VALIDATED and not job.task_id
     assert job.worker == jobs.worker_identity()  # a request killed mid-way is seen as interrupted
+
+
+def test_a_killed_worker_left_as_a_zombie_counts_as_gone():
+    """Killed and not yet reaped (its parent died too, and init reaps late): same pid, same
+    start time, state Z — the job it held must not wait for it."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    ident = jobs.worker_identity(child.pid)
+    assert jobs.worker_alive(ident) is True
+    child.kill()
+    wait_until = time.monotonic() + 30  # a guard against hanging, not a timing assertion
+    while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < wait_until
+        time.sleep(0.01)
+    try:
+        assert jobs.worker_alive(ident) is False  # not reaped yet: a zombie
+    finally:
+        child.wait()
+    assert jobs.worker_alive(ident) is False
+
+
+def test_a_reused_pid_is_not_the_worker_that_died():
+    me = jobs.worker_identity()
+    host, pid, start = me.rsplit(":", 2)
+    assert jobs.worker_alive(me) is True
+    assert jobs.worker_alive(f"{host}:{pid}:{int(start) + 1}") is False  # this pid, another process
