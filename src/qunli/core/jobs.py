@@ -60,14 +60,20 @@ NO_WORKER_MESSAGE = "长时间没有后台处理进程接手该任务（请管�
 
 # --- worker identity and heartbeats ---------------------------------------------------------
 
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first, start time at
+    index 19); None where /proc or the process is not there."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _proc_start(pid: int) -> str:
     """The process's start time (clock ticks since boot), so a reused pid is not mistaken
     for the worker that died; "" where /proc is not there."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = _proc_stat(pid)
+    return fields[19] if fields else ""
 
 
 def worker_identity(pid: int | None = None) -> str:
@@ -90,9 +96,8 @@ def worker_alive(ident: str) -> bool | None:
         return False
     except PermissionError:
         pass
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = _proc_stat(pid)
+    if fields is None:
         return not start  # no /proc to tell: trust the signal
     if fields[0] == "Z":
         # killed and not reaped: its parent died with it, and an init that reaps slowly (a

@@ -445,14 +445,15 @@ def search(kind: str, query: str, candidate_qs, *, limit: int = 50, offset: int 
     q = parse(query)
     if not q:
         return []
-    t = get_index(kind).table
+    ix = get_index(kind)
+    t = ix.table
     base = candidate_qs.order_by().values("pk")
     try:
         sub_sql, sub_params = base.query.sql_with_params()
     except EmptyResultSet:  # e.g. visible_to() of an account without grants
         return []
     if connection.vendor == "postgresql":
-        facets = _facet_tsquery(get_index(kind), candidate_qs)
+        facets = _facet_tsquery(ix, candidate_qs)
         # two scan keys of one GIN scan, not one combined tsquery: GIN then skips along the
         # rarest key's postings (a common bigram AND'ed inside one query was 6× slower)
         facet_sql = " AND s.tsv @@ %s::tsquery" if facets else ""

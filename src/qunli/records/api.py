@@ -691,18 +691,7 @@ def upload_package(request, payload: Form[UploadIn], package: File[UploadedFile]
     response={200: None},
 )
 def download_package(request, batch_id: int):
-    import tempfile
-
-    from django.core.files.storage import default_storage
-    from django.http import FileResponse, Http404
-
-    batch = _batch(request.auth, batch_id)
-    if not batch.package_name or not default_storage.exists(batch.package_name):
-        raise Http404("数据包不存在。")
-    tmp = tempfile.TemporaryFile(suffix=".zip")
-    transfer.write_zip(batch, tmp)
-    tmp.seek(0)
-    return FileResponse(tmp, as_attachment=True, filename=f"{batch.number}.zip", content_type="application/zip")
+    return transfer.download_response(_batch(request.auth, batch_id))
 
 
 def _batch_verb(verb, request, batch_id: int) -> TransferBatch:

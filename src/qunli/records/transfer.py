@@ -1013,6 +1013,19 @@ def write_zip(batch: TransferBatch, fh) -> None:
                          compresslevel=None if payload else 1)
 
 
+def download_response(batch: TransferBatch):
+    """The package as a zip attachment (the page's and the API's download), written to a
+    temporary file first: a directory bag is zipped on the way. 404 when it is gone."""
+    from django.http import FileResponse, Http404
+
+    if not batch.package_name or not default_storage.exists(batch.package_name):
+        raise Http404("数据包不存在。")
+    tmp = tempfile.TemporaryFile(suffix=".zip")
+    write_zip(batch, tmp)
+    tmp.seek(0)
+    return FileResponse(tmp, as_attachment=True, filename=f"{batch.number}.zip", content_type="application/zip")
+
+
 @contextmanager
 def local_package(batch: TransferBatch):
     """A local path of the package (directory or zip) for reading."""

@@ -7,12 +7,10 @@ Reads go through ``visible_to`` (a batch is seen by its sender and its receiver;
 outside the grant is a 404); writes call ``records.transfer`` (a refusal is a message, a
 missing right a 403)."""
 
-import tempfile
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -171,13 +169,7 @@ class TransferPackageView(BusinessRequiredMixin, View):
     """The package as a zip (离线移交: carry it to the receiver)."""
 
     def get(self, request, pk):
-        batch = _batch(request, pk)
-        if not batch.package_name or not default_storage.exists(batch.package_name):
-            raise Http404("数据包不存在。")
-        tmp = tempfile.TemporaryFile(suffix=".zip")
-        transfer.write_zip(batch, tmp)
-        tmp.seek(0)
-        return FileResponse(tmp, as_attachment=True, filename=f"{batch.number}.zip", content_type="application/zip")
+        return transfer.download_response(_batch(request, pk))
 
 
 class HoldingsListView(ObjectListView):

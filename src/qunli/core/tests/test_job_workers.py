@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from qunli.core import jobs
 from qunli.core.tests.worker_env import REDIS_URL, WorkerEnv, claim_redis_db, database_url, wait_for
 
 ROWS = 24000  # enough batches (2,000 rows each) that the kill lands mid-commit
@@ -115,14 +116,8 @@ def _children(pid: int) -> list[int]:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie (killed, not yet reaped) counts as gone
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    fields = jobs._proc_stat(pid)
+    return fields is not None and fields[0] != "Z"  # a zombie (killed, not yet reaped) counts as gone
 
 
 def test_a_worker_killed_mid_import_leaves_no_rows_and_the_job_runs_again(worker_env):

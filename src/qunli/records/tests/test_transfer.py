@@ -408,15 +408,7 @@ def test_export_and_reimport_into_another_system_round_trip(fonds, filed, archiv
                                                   item_ids=[i.pk for i in filed]))
     before = [(i.archival_code, i.title, i.responsible, i.date, i.doc_no, i.pages, i.classification, i.openness,
                sorted((f.name, f.sm3, f.sha256, f.size) for f in i.files.all())) for i in filed]
-    from qunli.records.models import TransferItem
-    TransferItem.objects.all().delete()
-    CheckRun.objects.all().delete()
-    TransferBatch.objects.all().delete()
-    ItemFile.objects.all().delete()
-    Item.objects.all().delete()
-    FilingCounter.objects.all().delete()
-    OrgCode.objects.all().delete()
-    Fonds.objects.all().delete()
+    _wipe_holdings()
     batch = upload(archives, data)
     assert batch.check_runs.get().passed
     transfer.accept_transfer(archivist, batch)
