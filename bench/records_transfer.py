@@ -2,11 +2,13 @@
 (10,000 by default), each with one electronic file (PDF, PNG, JPEG or DOCX, 16–192 KB, random
 content) in five yearly classes (件号 stay within DA/T 22's four digits), through ``records.transfer.create_transfer``: every stored file read once, hashed
 (SM3 + SHA-256) and compared with its capture digests, parsed for usability, written to the
-BagIt zip with its item XML, the manifests, the catalogue xlsx, and the DA/T 70 check run saved.
-Headline: file MB/s of that whole step.
+bag (a directory hard-linked to the store, the default layout) with its item XML, the manifests,
+the catalogue xlsx, and the DA/T 70 check run saved. Headline: file MB/s of that whole step, the
+better of two runs (the first batch is forgotten in the database so its items can go again).
 
 Peer ``fixity_hashlib`` (same run, same files, same page cache): raw ``hashlib`` SM3 + SHA-256
-over every stored file, one after the other, 4 MB reads — what a fixity audit costs at least.
+over every stored file, one after the other, 4 MB reads — what a fixity audit costs at least;
+also the better of two runs, taken before and between ours.
 Target: package + check at ≥ 70% of the peer's MB/s. Also reported: the receiver's check of the
 package (``check_receipt``: zip read, both manifests, item XML, format parsing) in MB/s.
 
@@ -110,6 +112,22 @@ def _peer(paths) -> float:
     return time.perf_counter() - started
 
 
+def _transfer(user, fonds, archives, ids):
+    from qunli.records import transfer
+
+    started = time.perf_counter()
+    batch = transfer.create_transfer(user, fonds, receiver=archives, item_ids=ids)
+    return time.perf_counter() - started, batch
+
+
+def _forget(batch) -> None:
+    from qunli.records.models import CheckRun, TransferBatch, TransferItem
+
+    CheckRun.objects.filter(batch=batch).delete()
+    TransferItem.objects.filter(batch=batch).delete()
+    TransferBatch.objects.filter(pk=batch.pk).delete()
+
+
 def _child(work: Path, n: int) -> dict:
     _setup_django(work)
     from django.core.management import call_command
@@ -123,12 +141,15 @@ def _child(work: Path, n: int) -> dict:
         with open(p, "rb") as fh:
             fh.read()
     mb = total / 1048576
+    # peer, ours, peer, ours: each side's better run is kept, so a slow spell of this shared
+    # machine falls on neither side alone
     peer_s = _peer(paths)
-    started = time.perf_counter()
-    batch = transfer.create_transfer(user, fonds, receiver=archives, item_ids=ids)
-    seconds = time.perf_counter() - started
+    first, batch = _transfer(user, fonds, archives, ids)
+    peer_s2 = _peer(paths)
+    _forget(batch)  # the items become transferable again; the first package stays on disk
+    second, batch = _transfer(user, fonds, archives, ids)
+    seconds = min(first, second)
     run = transfer.latest_run(batch, "transfer")
-    peer_s2 = _peer(paths)  # the peer again after ours: the better of the two is kept
     blocking = [r["code"] for r in run.results if r["blocking"]]
     if blocking:  # reported, not hidden: the receipt check needs a sendable batch
         batch.status = "sent"
@@ -143,7 +164,7 @@ def _child(work: Path, n: int) -> dict:
             "mb_per_s": round(mb / seconds, 1), "package_mb": round(batch.package_size / 1048576, 1),
             "check_passed": run.passed, "blocking": blocking, "check_blocking_items": len(blocking), "receipt_passed": receipt.passed,
             "receipt_seconds": round(receipt_s, 3), "receipt_mb_per_s": round(mb / receipt_s, 1),
-            "workers": transfer.workers(),
+            "workers": transfer.workers(), "runs_seconds": [round(first, 3), round(second, 3)],
             "peer": {"seconds": round(peer_best, 3), "mb_per_s": round(mb / peer_best, 1),
                      "runs_seconds": [round(peer_s, 3), round(peer_s2, 3)]}}
 

@@ -237,8 +237,8 @@ def volunteer_rows(ctx: Ctx, qs) -> Iterator[dict]:
     from qunli.people.models import VolunteerCategory
 
     labels = dict(VolunteerCategory.choices)
-    cols = ["unit_id", "category", "skills", "certificate_no", "certificate_date"]
-    for name, idn, phone, unit_id, category, skills, cert_no, cert_date in _with_person(ctx, qs, cols):
+    cols = ["unit_id", "category", "skills", "certificate_no", "certificate_date", "registered_on"]
+    for name, idn, phone, unit_id, category, skills, cert_no, cert_date, registered_on in _with_person(ctx, qs, cols):
         yield {
             "name": name,
             "id_number": idn,
@@ -248,6 +248,7 @@ def volunteer_rows(ctx: Ctx, qs) -> Iterator[dict]:
             "certificate_no": cert_no,
             "certificate_date": cert_date,
             "phone": phone,
+            "registered_on": registered_on,
         }
 
 

@@ -1,10 +1,15 @@
-"""Streaming xlsx export: rows go to a constant-memory workbook on disk, then out."""
+"""Streaming xlsx export: rows go to a constant-memory workbook on disk, then out.
 
+``XlsxInChild`` writes a workbook in a child process (``python -m qunli.core.exports``): the module
+imports nothing of Django at the top so that child starts in milliseconds."""
+
+import json
+import os
+import subprocess
+import sys
 import tempfile
 
 import xlsxwriter
-from django.http import FileResponse
-from django.utils import timezone
 
 
 def write_xlsx(fh, headers: list[str], rows, sheet_name: str = "数据") -> int:
@@ -29,10 +34,62 @@ def _cell(v):
     return str(v)
 
 
-def stream_xlsx(name: str, headers: list[str], rows) -> FileResponse:
+class XlsxInChild:
+    """The same workbook as ``write_xlsx``, written by a child process while the caller goes on.
+
+    xlsxwriter is pure Python: in a process whose threads hash and place files it holds the GIL,
+    and every thread coming back from a system call waits for it. A transfer of 10,000 items took
+    12–13 s with its catalogue written in process and 9 s without (``qunli bench records-transfer``).
+    The rows are handed over whole (JSON on stdin) so the caller never waits on the child's pace."""
+
+    def __init__(self, headers: list[str], rows, sheet_name: str = "数据"):
+        fd, self.path = tempfile.mkstemp(suffix=".xlsx")
+        os.close(fd)
+        payload = json.dumps({"headers": headers, "sheet": sheet_name, "rows": [[_cell(v) for v in r] for r in rows]},
+                             ensure_ascii=False).encode()
+        self.proc = subprocess.Popen([sys.executable, "-m", "qunli.core.exports", self.path], stdin=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            self.proc.stdin.write(payload)
+            self.proc.stdin.close()
+        except BaseException:
+            self.discard()
+            raise
+
+    def result(self) -> bytes:
+        try:
+            err = self.proc.stderr.read()
+            if self.proc.wait() != 0:
+                raise RuntimeError(f"xlsx child process failed ({self.proc.returncode}): {err.decode(errors='replace')[-2000:]}")
+            with open(self.path, "rb") as fh:
+                return fh.read()
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stderr.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+def stream_xlsx(name: str, headers: list[str], rows):
+    from django.http import FileResponse
+    from django.utils import timezone
+
     tmp = tempfile.TemporaryFile(suffix=".xlsx")
     write_xlsx(tmp, headers, rows)
     tmp.seek(0)
     filename = f"{name}-{timezone.localtime():%Y%m%d%H%M}.xlsx"
     return FileResponse(tmp, as_attachment=True, filename=filename,
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+if __name__ == "__main__":  # the child of XlsxInChild
+    job = json.loads(sys.stdin.buffer.read())
+    with open(sys.argv[1], "wb") as out:
+        write_xlsx(out, job["headers"], job["rows"], sheet_name=job["sheet"])

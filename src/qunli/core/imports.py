@@ -605,10 +605,13 @@ class VolunteerImporter(Importer):
             Col("聘书编号", "certificate_no", False, p_text(40), "", ""),
             Col("聘书日期", "certificate_date", False, p_date, "", ""),
             PHONE_COL,
+            Col("登记日期", "registered_on", False, p_date, "空则为导入当天", "", ("注册日期",)),
         ]
 
     def validate_row(self, row, ctx):
         cleaned = self.clean_or_raise(row)
+        if cleaned.get("registered_on") and cleaned["registered_on"] > timezone.localdate():
+            raise RowError("登记日期不能晚于今天", "登记日期")
         unit = _resolve_unit(ctx, cleaned["unit"])
         cleaned["unit_id"], cleaned["unit"] = unit.id, unit.name
         self._person_key(cleaned, row["_row"], ctx)
@@ -630,7 +633,8 @@ class VolunteerImporter(Importer):
         objs = VolunteerProfile.objects.bulk_create([
             VolunteerProfile(person_id=ids[c["id_hash"]], unit_id=c["unit_id"], category=c["category"],
                              skills=c.get("skills", ""), certificate_no=c.get("certificate_no", ""),
-                             certificate_date=c.get("certificate_date") or None, registered_on=today)
+                             certificate_date=c.get("certificate_date") or None,
+                             registered_on=c.get("registered_on") or today)
             for _, c in batch])
         return [o.pk for o in objs if o.pk]
 

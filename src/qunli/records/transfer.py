@@ -50,7 +50,7 @@ from django.utils import timezone
 
 from qunli.core.actions import ActionError, action, clean_text, require_change
 from qunli.core.audit import log_change
-from qunli.core.exports import write_xlsx
+from qunli.core.exports import XlsxInChild, write_xlsx
 from qunli.core.models import ChangeLog
 from qunli.core.scoping import CHANGE, can
 
@@ -75,8 +75,9 @@ CATALOGUE_HEADERS = ["件号", "档号", "文号", "责任者", "题名", "日�
 XML_NS = "urn:qunli:records:item:1"
 MAX_ENTRIES = 500_000
 MAX_RATIO = 200  # unpacked / packed, above 50 MB
-WINDOW = 32  # files per unit of work while packaging
+WINDOW = 16  # items per unit of work while packaging
 LOOKAHEAD = 4  # windows being read and hashed ahead of the writer
+CATALOGUE_CHILD_ROWS = 1000  # from this many items the catalogue xlsx is written by a child process
 
 
 def max_package_bytes() -> int:
@@ -331,14 +332,38 @@ def _manifest_line(digest: str, path: str) -> str:
     return f"{digest}  {path.replace('%', '%25').replace(chr(13), '%0D').replace(chr(10), '%0A')}\n"
 
 
+def _catalogue_rows(rows):
+    return ([r["piece_no"], r["archival_code"], r["doc_no"], r["responsible"], r["title"],
+             f"{r['date']:%Y%m%d}" if r["date"] else "", r["classification"], r["pages"], r["note"]] for r in rows)
+
+
 def _catalogue(rows) -> bytes:
     """归档文件目录 (DA/T 22) of the package as xlsx bytes."""
     with tempfile.TemporaryFile() as tmp:
-        write_xlsx(tmp, CATALOGUE_HEADERS, ([r["piece_no"], r["archival_code"], r["doc_no"], r["responsible"], r["title"],
-                                             f"{r['date']:%Y%m%d}" if r["date"] else "", r["classification"], r["pages"],
-                                             r["note"]] for r in rows), sheet_name="归档文件目录")
+        write_xlsx(tmp, CATALOGUE_HEADERS, _catalogue_rows(rows), sheet_name="归档文件目录")
         tmp.seek(0)
         return tmp.read()
+
+
+class _Written:
+    """A catalogue already written, with the interface of ``XlsxInChild``."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def result(self) -> bytes:
+        return self.data
+
+    def discard(self) -> None:
+        pass
+
+
+def _start_catalogue(rows):
+    """The catalogue of a large package is written by a child process, beside the hashing
+    workers instead of against them for the GIL (see ``XlsxInChild``); a small one in process."""
+    if len(rows) >= CATALOGUE_CHILD_ROWS:
+        return XlsxInChild(CATALOGUE_HEADERS, _catalogue_rows(rows), sheet_name="归档文件目录")
+    return _Written(_catalogue(rows))
 
 
 @dataclass
@@ -359,34 +384,18 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
     oxum_bytes = oxum_count = 0
     file_bytes = file_count = 0
     records = []
+    placed_by_worker = getattr(target, "threadsafe", False)
 
-    def add_payload(name: str, data: bytes, compress: bool, digests: tuple[str, str] | None = None,
-                    source: str | None = None):
+    def manifest(name: str, size: int, sha: str, sm3: str) -> None:
         nonlocal oxum_bytes, oxum_count
-        sha, sm3 = digests or (hashlib.sha256(data).hexdigest(), hashlib.new("sm3", data).hexdigest())
-        if digests:
-            if not getattr(target, "threadsafe", False):  # else a worker has placed it already
-                target.add_file(name, data, source)
-        else:
-            target.write(name, data, compress)
         manifests["sha256"].append(_manifest_line(sha, name))
         manifests["sm3"].append(_manifest_line(sm3, name))
-        oxum_bytes += len(data)
+        oxum_bytes += size
         oxum_count += 1
 
-    def read_one(task):
-        row, n, f = task
-        try:
-            with default_storage.open(f["storage_name"], "rb") as fh:
-                data = fh.read()
-        except OSError:
-            return f, None, None
-        facts = checks.FileFacts(True, len(data), hashlib.new("sm3", data).hexdigest(),
-                                 hashlib.sha256(data).hexdigest(), *checks.inspect_format(f["name"], data))
-        if getattr(target, "threadsafe", False):  # a directory bag: the link is made here, in parallel
-            target.add_file(file_member(row["archival_code"] or f"item-{row['id']}", n, f["name"]), data,
-                            local(f["storage_name"]))
-        return f, data, facts
+    def add_payload(name: str, data: bytes, compress: bool) -> None:
+        target.write(name, data, compress)
+        manifest(name, len(data), hashlib.sha256(data).hexdigest(), hashlib.new("sm3", data).hexdigest())
 
     def local(name):
         try:
@@ -394,43 +403,70 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
         except NotImplementedError:
             return None
 
-    all_files = [(row, n, f) for row in rows for n, f in enumerate(files[row["id"]], 1)]
-    read = {}
-    windows = list(_chunks(all_files, WINDOW))
-    with ThreadPoolExecutor(workers()) as pool:
-        # a bounded pipeline: the workers read and hash the next windows (hashlib and zlib
-        # release the GIL) while this thread writes the catalogue, then the payload
-        pending = deque(pool.map(read_one, w) for w in windows[:LOOKAHEAD])
-        catalogue = _catalogue(rows)
-        for k, part in enumerate(windows):
-            results = pending.popleft()
-            if k + LOOKAHEAD < len(windows):
-                pending.append(pool.map(read_one, windows[k + LOOKAHEAD]))
-            for (row, n, _), (f, data, facts) in zip(part, results, strict=True):
-                code = row["archival_code"] or f"item-{row['id']}"
-                member = file_member(code, n, f["name"])
-                ref = checks.FileRef(f["name"], member, f["size"], f["sm3"], f["sha256"])
-                if data is None:
-                    ref.facts = checks.FileFacts(False)
-                else:
-                    ref.facts = facts
-                    add_payload(member, data, False, (facts.sha256, facts.sm3), local(f["storage_name"]))
-                    file_bytes += len(data)
-                    file_count += 1
-                read.setdefault(row["id"], []).append((ref, f, member))
-    for row in rows:
+    def pack_item(row):
+        """One item, in a worker: its files read and hashed, its XML made — and, in a directory
+        bag, both placed here, so the file-system work runs in parallel too."""
         code = row["archival_code"] or f"item-{row['id']}"
-        meta = _meta(row)
-        refs = read.get(row["id"], [])
+        placed = []
+        for n, f in enumerate(files[row["id"]], 1):
+            member = file_member(code, n, f["name"])
+            ref = checks.FileRef(f["name"], member, f["size"], f["sm3"], f["sha256"])
+            try:
+                with default_storage.open(f["storage_name"], "rb") as fh:
+                    data = fh.read()
+            except OSError:
+                ref.facts, data = checks.FileFacts(False), None
+            else:
+                ref.facts = checks.FileFacts(True, len(data), hashlib.new("sm3", data).hexdigest(),
+                                             hashlib.sha256(data).hexdigest(), *checks.inspect_format(f["name"], data))
+                if placed_by_worker:
+                    target.add_file(member, data, local(f["storage_name"]))
+                    data = None  # placed: the writer needs only the facts
+            placed.append((ref, f, member, data))
         xml_files = [{"name": f["name"], "size": ref.facts.size if ref.facts.present else f["size"], "mime": f["mime"],
                       "path": member.removeprefix(item_dir(code) + "/"),
                       "sm3": ref.facts.sm3 if ref.facts.present else f["sm3"],
                       "sha256": ref.facts.sha256 if ref.facts.present else f["sha256"]}
-                     for ref, f, member in refs]
-        add_payload(f"{item_dir(code)}/metadata.xml", item_xml(meta, xml_files, events[row["id"]]), True)
-        records.append(checks.ItemRec(_label(row), meta, [r for r, _, _ in refs], len(events[row["id"]]),
-                                      row["fonds_id"] in needs_org))
-    add_payload(CATALOGUE, catalogue, True)
+                     for ref, f, member, _ in placed]
+        meta = _meta(row)
+        xml = item_xml(meta, xml_files, events[row["id"]])
+        xml_name = f"{item_dir(code)}/metadata.xml"
+        if placed_by_worker:
+            target.write(xml_name, xml, True)
+        return placed, meta, xml_name, xml, (hashlib.sha256(xml).hexdigest(), hashlib.new("sm3", xml).hexdigest())
+
+    windows = list(_chunks(rows, WINDOW))
+    catalogue = None
+    try:
+        with ThreadPoolExecutor(workers()) as pool:
+            # a bounded pipeline: the workers read, hash and place the next windows of items
+            # (hashlib releases the GIL, file-system calls too) while this thread starts the
+            # catalogue, then writes the manifests and, for a zip, the payload in order
+            pending = deque(pool.map(pack_item, w) for w in windows[:LOOKAHEAD])
+            catalogue = _start_catalogue(rows)
+            for k, part in enumerate(windows):
+                results = pending.popleft()
+                if k + LOOKAHEAD < len(windows):
+                    pending.append(pool.map(pack_item, windows[k + LOOKAHEAD]))
+                for row, (placed, meta, xml_name, xml, xml_digests) in zip(part, results, strict=True):
+                    for ref, f, member, data in placed:
+                        if not ref.facts.present:
+                            continue
+                        if not placed_by_worker:
+                            target.add_file(member, data, local(f["storage_name"]))
+                        manifest(member, ref.facts.size, ref.facts.sha256, ref.facts.sm3)
+                        file_bytes += ref.facts.size
+                        file_count += 1
+                    if not placed_by_worker:
+                        target.write(xml_name, xml, True)
+                    manifest(xml_name, len(xml), *xml_digests)
+                    records.append(checks.ItemRec(_label(row), meta, [ref for ref, _, _, _ in placed],
+                                                  len(events[row["id"]]), row["fonds_id"] in needs_org))
+        catalogue_xlsx = catalogue.result()
+    finally:
+        if catalogue is not None:
+            catalogue.discard()  # a child still writing is stopped, its file removed
+    add_payload(CATALOGUE, catalogue_xlsx, True)
     bag_info = {
         "Source-Organization": info.get("sender", ""),
         "Bagging-Date": timezone.localdate().isoformat(),

@@ -60,6 +60,7 @@ IDENTITY = {
         v.skills,
         v.certificate_no,
         v.certificate_date,
+        v.registered_on,
         v.status,
     ),
     "positions": lambda p: (
@@ -123,6 +124,7 @@ def world(tree, lines, person_factory):
                 skills="书法",
                 certificate_no="GGW-01",
                 certificate_date=dt.date(2021, 6, 1),
+                registered_on=dt.date(2019, 3, 5),
             ),
             VolunteerProfile.objects.create(person=person(ggw, "五老"), unit=ggw, category="official"),
         ],

@@ -5,6 +5,7 @@ import datetime as dt
 import openpyxl
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from qunli.core.identifiers import make_id_number
 from qunli.core.imports import run_import
@@ -165,3 +166,24 @@ def test_units_parent_created_earlier_in_the_same_file(tmp_path, accounts, tree)
     amb = [["南湖村", "东风村", "小组", ""], ["南湖村二组", "南湖村", "小组", ""]]
     out = run_import("units", csv_file(tmp_path, "amb.csv", header, amb), user=user, commit=False)
     assert [e["row"] for e in out.errors] == [3] and "有多个名为“南湖村”的单位" in out.errors[0]["reason"]
+
+
+def test_a_volunteer_keeps_the_registration_date_of_the_file_and_today_when_blank(tmp_path, accounts, tree):
+    user = accounts["party_office"]
+    header = ["姓名", "身份证号", "所属单位", "五老类别", "登记日期"]
+    rows = [["老王", idn(12), "示范县关工委", "老教师", "2018-04-02"], ["老李", idn(13), "示范县关工委", "老干部", ""]]
+    out = run_import("volunteers", csv_file(tmp_path, "v.csv", header, rows), user=user, commit=True)
+    assert out.ok
+    dates = dict(VolunteerProfile.objects.values_list("person__name", "registered_on"))
+    assert dates == {"老王": dt.date(2018, 4, 2), "老李": timezone.localdate()}
+
+
+def test_a_registration_date_in_the_future_is_refused_in_chinese(tmp_path, accounts, tree):
+    user = accounts["party_office"]
+    header = ["姓名", "身份证号", "所属单位", "五老类别", "登记日期"]
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+    out = run_import("volunteers", csv_file(tmp_path, "v.csv", header,
+                                            [["老王", idn(14), "示范县关工委", "老教师", tomorrow.isoformat()]]),
+                     user=user, commit=True)
+    assert out.error_rows == 1 and out.errors[0]["reason"] == "登记日期不能晚于今天"
+    assert VolunteerProfile.objects.count() == 0

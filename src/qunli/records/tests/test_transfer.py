@@ -177,6 +177,25 @@ def test_directory_package_validates_with_bagit(fonds, filed, tmp_path):
     assert checks.summary(results)["passed"], [r.as_dict() for r in results if r.status == "failed"]
 
 
+
+def test_a_large_package_has_its_catalogue_written_by_a_child_process_with_the_same_rows(fonds, filed, tmp_path,
+                                                                                        monkeypatch):
+    started = []
+    real = transfer.XlsxInChild
+
+    def spy(*args, **kwargs):
+        started.append(real(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(transfer, "CATALOGUE_CHILD_ROWS", 2)  # three items: over the line
+    monkeypatch.setattr(transfer, "XlsxInChild", spy)
+    transfer.write_package(transfer.DirTarget(tmp_path / "bag"), [i.pk for i in filed], {"number": "T1"})
+    assert len(started) == 1 and not os.path.exists(started[0].path)  # its temporary file is gone
+    bagit.Bag(str(tmp_path / "bag")).validate()
+    rows = list(openpyxl.load_workbook(tmp_path / "bag/data/catalogue.xlsx").active.values)
+    assert rows[0][:2] == ("件号", "档号") and [r[1] for r in rows[1:]] == [i.archival_code for i in filed]
+    assert rows[1][0] == 1 and rows[1][4] == filed[0].title  # numbers stay numbers, text stays text
+
 # --- online transfer ----------------------------------------------------------------------------------
 
 def test_online_transfer_receipt_check_and_accept_moves_custody(fonds, filed, archives, accounts):

@@ -1,0 +1,38 @@
+"""``XlsxInChild``: a workbook written by a child process, the same as ``write_xlsx`` in process."""
+
+import io
+import os
+import sys
+
+import openpyxl
+import pytest
+
+from qunli.core.exports import XlsxInChild, write_xlsx
+
+
+def _cells(data: bytes) -> list[tuple]:
+    return list(openpyxl.load_workbook(io.BytesIO(data)).active.values)
+
+
+def test_the_child_writes_the_same_cells_as_write_xlsx_in_process():
+    headers = ["件号", "题名", "页数"]
+    rows = [[1, "关于开展“三八”节活动的通知", 3], [2, "妇联<工作>总结 & 计划", None], [3, "=SUM(A1)", 2.5]]
+    child = XlsxInChild(headers, rows, sheet_name="归档文件目录")
+    buf = io.BytesIO()
+    write_xlsx(buf, headers, rows, sheet_name="归档文件目录")
+    data = child.result()
+    assert _cells(data) == _cells(buf.getvalue())
+    assert openpyxl.load_workbook(io.BytesIO(data)).sheetnames == ["归档文件目录"]
+    assert not os.path.exists(child.path)
+
+
+def test_a_failing_child_raises_and_leaves_no_file(monkeypatch):
+    monkeypatch.setattr(sys, "executable", os.path.join(os.path.dirname(sys.executable), "false-python-missing"))
+    with pytest.raises(OSError):
+        XlsxInChild(["a"], [[1]])
+    monkeypatch.undo()
+    child = XlsxInChild(["a"], [[1]])
+    child.proc.kill()  # the child dies before writing its workbook
+    with pytest.raises(RuntimeError, match="xlsx child process failed"):
+        child.result()
+    assert not os.path.exists(child.path)
