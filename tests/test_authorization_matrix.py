@@ -407,6 +407,7 @@ def test_routes_are_discovered(db):
             "/api/records/transfers/<int:batch_id>/withdraw", "/api/records/transfers/<int:batch_id>/check",
             "/api/records/transfers/<int:batch_id>/accept", "/api/records/transfers/<int:batch_id>/return",
             "/api/records/use", "/api/records/use/<int:request_id>", "/api/records/use/lines/<int:line_id>/decision",
+            "/api/records/use/lines/<int:line_id>/certificate", "/api/records/use/certificates/<int:cert_id>/pdf",
             "/api/records/holdings"} <= templates
     # the casework API's wishes, projects and referrals (lists, details and every verb) are in
     # the matrix like any route; the foreign Wish, PracticalProject and Referral fill their ids

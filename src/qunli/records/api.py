@@ -29,6 +29,7 @@ from qunli.orgs.models import Unit
 from . import actions, holdings, queries, transfer, use
 from .filters import ItemFilterForm
 from .models import (
+    Certificate,
     CheckRun,
     Classification,
     Fonds,
@@ -322,6 +323,11 @@ class UseLineOut(Schema):
     reason: str = Field(..., description="审批意见")
     decided_at: dt.datetime | None
     expires_on: dt.date | None = Field(..., description="在线阅览截止日期")
+    certificates: list["CertificateOut"] = Field(..., description="已出具的利用证明")
+
+    @staticmethod
+    def resolve_certificates(obj):
+        return list(obj.certificates.all())
 
 
 class UseDetailOut(UseRequestOut):
@@ -330,7 +336,23 @@ class UseDetailOut(UseRequestOut):
 
     @staticmethod
     def resolve_lines(obj):
-        return list(obj.lines.select_related("item").order_by("id"))
+        return list(obj.lines.select_related("item").prefetch_related("certificates").order_by("id"))
+
+
+class CertificateOut(Schema):
+    id: int
+    code: str = Field(..., description="验证码（任何人可在门户“证明查验”核对）")
+    line_id: int
+    archival_code: str = Field(..., description="档号")
+    reader_mask: str = Field(..., description="利用者（遮蔽）")
+    unit_name: str = Field(..., description="出具单位")
+    sha256: str = Field(..., description="证明 PDF 的 SHA-256")
+    issued_at: dt.datetime
+    pdf_url: str = Field(..., description="下载证明 PDF 的接口地址")
+
+    @staticmethod
+    def resolve_pdf_url(obj):
+        return f"/api/records/use/certificates/{obj.pk}/pdf"
 
 
 class UseFilters(Schema):
@@ -803,6 +825,27 @@ def decide_use(request, line_id: int, payload: DecisionIn):
     line = get_visible(UseLine.objects.select_related("request__fonds__unit", "item"), me, line_id)
     use.decide_line(me, line, approve=payload.approve, reason=payload.reason)
     return _use_detail(me, line.request_id)
+
+
+@router.post(
+    "/use/lines/{int:line_id}/certificate",
+    response={201: CertificateOut},
+    summary="出具档案利用证明（已批准的条目）",
+    description="与界面“出具证明”相同：生成 PDF 并保存其 SHA-256，返回验证码；只能为已批准、仍在归档状态的条目出具。",
+)
+def issue_certificate(request, line_id: int):
+    me = request.auth
+    line = get_visible(UseLine.objects.select_related("request__fonds__unit", "item"), me, line_id)
+    return Status(201, use.issue_certificate(me, line))
+
+
+@router.get(
+    "/use/certificates/{int:cert_id}/pdf",
+    summary="下载档案利用证明 PDF",
+    response={200: None},
+)
+def certificate_pdf(request, cert_id: int):
+    return use.certificate_response(get_visible(Certificate.objects.all(), request.auth, cert_id))
 
 
 # --- 馆藏统计 -------------------------------------------------------------------------------------

@@ -432,6 +432,16 @@ def issue_certificate(actor, line: UseLine) -> Certificate:
     return cert
 
 
+def certificate_response(cert: Certificate):
+    """The stored PDF as a download (the page and the API alike); 404 when storage lost it."""
+    from django.http import FileResponse, Http404
+
+    if not default_storage.exists(cert.storage_name):
+        raise Http404("证明文件在存储中缺失。")
+    return FileResponse(default_storage.open(cert.storage_name), as_attachment=True,
+                        filename=f"档案利用证明-{cert.code}.pdf", content_type="application/pdf")
+
+
 def verify_certificate(code: str) -> Certificate | None:
     return Certificate.objects.filter(code=normalize_code(code)).first()
 

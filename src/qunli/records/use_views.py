@@ -8,8 +8,7 @@ import datetime as dt
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -263,11 +262,7 @@ class CertificatePdfView(BusinessRequiredMixin, View):
     def get(self, request, pk):
         from qunli.records.models import Certificate
 
-        cert = get_visible(Certificate, request.user, pk)
-        if not default_storage.exists(cert.storage_name):
-            raise Http404("证明文件在存储中缺失。")
-        return FileResponse(default_storage.open(cert.storage_name), as_attachment=True,
-                            filename=f"档案利用证明-{cert.code}.pdf", content_type="application/pdf")
+        return use.certificate_response(get_visible(Certificate, request.user, pk))
 
 
 # --- statistics ---------------------------------------------------------------------------------------

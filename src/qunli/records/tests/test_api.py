@@ -264,6 +264,32 @@ def test_use_desk_rule_open_at_once_controlled_by_a_leader_secret_refused(api, h
     assert ChangeLog.objects.filter(action="records.decide_use").count() == 1
 
 
+
+def test_a_certificate_is_issued_for_an_approved_line_and_downloaded_as_the_pages_pdf(api, holdings, foreign):
+    a = api("women_staff")
+    base = {"fonds_id": holdings["open"].fonds_id, "reader_name": "王芳", "purpose": "marriage"}
+    req = body(a.post("/use", {**base, "archival_codes": [holdings["open"].archival_code,
+                                                           holdings["controlled"].archival_code]}))
+    lines = {ln["item_id"]: ln for ln in req["lines"]}
+    pending = lines[holdings["controlled"].pk]["id"]
+    assert chinese_error(a.post(f"/use/lines/{pending}/certificate"), 400) == ["只能为已批准利用的档案出具证明。"]
+    r = a.post(f"/use/lines/{lines[holdings['open'].pk]['id']}/certificate")
+    assert r.status_code == 201, r.content.decode()
+    cert = body(r)
+    assert cert["reader_mask"] == "王*" and cert["archival_code"] == holdings["open"].archival_code
+    assert ChangeLog.objects.filter(action="records.issue_certificate").count() == 1
+    pdf = a.client.get(cert["pdf_url"])
+    data = b"".join(pdf.streaming_content)
+    assert pdf.status_code == 200 and data.startswith(b"%PDF") and hashlib.sha256(data).hexdigest() == cert["sha256"]
+    detail = body(a.get(f"/use/{req['id']}"))
+    assert [c["code"] for ln in detail["lines"] for c in ln["certificates"]] == [cert["code"]]
+    # a foreign county neither reaches the line nor the PDF: 404, as for a missing id
+    outsider = api(foreign["user"])
+    r = outsider.post(f"/use/lines/{lines[holdings['open'].pk]['id']}/certificate")
+    assert chinese_error(r, 404) == [NOT_VISIBLE]
+    assert chinese_error(outsider.client.get(cert["pdf_url"]), 404) == [NOT_VISIBLE]
+    assert ChangeLog.objects.filter(action="records.issue_certificate").count() == 1
+
 # --- capture and filing -----------------------------------------------------------------------------
 
 
@@ -591,7 +617,7 @@ def test_query_ceilings(
 def test_every_operation_has_a_chinese_summary_in_openapi(db):
     paths = body(Client().get("/api/openapi.json"))["paths"]
     ops = [(p, m, op) for p, item in paths.items() if p.startswith("/api/records/") for m, op in item.items()]
-    assert len(ops) == 25  # 22 paths; items, transfers and use take GET and POST
+    assert len(ops) == 27  # 24 paths; items, transfers and use take GET and POST
     for path, method, op in ops:
         assert CJK.search(op.get("summary", "")), (method, path)
     capture = paths["/api/records/items"]["post"]["requestBody"]["content"]
