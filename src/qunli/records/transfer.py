@@ -75,7 +75,7 @@ CATALOGUE_HEADERS = ["件号", "档号", "文号", "责任者", "题名", "日�
 XML_NS = "urn:qunli:records:item:1"
 MAX_ENTRIES = 500_000
 MAX_RATIO = 200  # unpacked / packed, above 50 MB
-WINDOW = 16  # items per unit of work while packaging
+WINDOW = 32  # files per unit of work while packaging (whole items: one with more files is a window alone)
 LOOKAHEAD = 4  # windows being read and hashed ahead of the writer
 CATALOGUE_CHILD_ROWS = 1000  # from this many items the catalogue xlsx is written by a child process
 
@@ -332,6 +332,20 @@ def _manifest_line(digest: str, path: str) -> str:
     return f"{digest}  {path.replace('%', '%25').replace(chr(13), '%0D').replace(chr(10), '%0A')}\n"
 
 
+def _windows(rows, files):
+    """Whole items, about WINDOW files at a time: a zip's payload waits in memory for the
+    writer, so a window is bounded by files, as the items' metadata needs them all together."""
+    window, n = [], 0
+    for row in rows:
+        if window and n + len(files[row["id"]]) > WINDOW:
+            yield window
+            window, n = [], 0
+        window.append(row)
+        n += len(files[row["id"]])
+    if window:
+        yield window
+
+
 def _catalogue_rows(rows):
     return ([r["piece_no"], r["archival_code"], r["doc_no"], r["responsible"], r["title"],
              f"{r['date']:%Y%m%d}" if r["date"] else "", r["classification"], r["pages"], r["note"]] for r in rows)
@@ -435,7 +449,7 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
             target.write(xml_name, xml, True)
         return placed, meta, xml_name, xml, (hashlib.sha256(xml).hexdigest(), hashlib.new("sm3", xml).hexdigest())
 
-    windows = list(_chunks(rows, WINDOW))
+    windows = list(_windows(rows, files))
     catalogue = None
     try:
         with ThreadPoolExecutor(workers()) as pool:

@@ -805,3 +805,10 @@ def test_a_dissolved_receiver_takes_no_new_batch(fonds, filed, archives, account
     assert not TransferBatch.objects.exists()
     root = default_storage.path("transfers")
     assert not os.path.exists(root) or os.listdir(root) == []
+
+
+def test_packaging_windows_keep_items_whole_and_about_thirty_two_files_each(db):
+    rows = [{"id": i} for i in range(6)]
+    files = {0: [1] * 10, 1: [1] * 20, 2: [1] * 5, 3: [1] * 40, 4: [], 5: [1]}
+    windows = [[r["id"] for r in w] for w in transfer._windows(rows, files)]
+    assert windows == [[0, 1], [2], [3], [4, 5]]  # 30 files, 5 (+40 would overflow), an item of 40 alone, 0 + 1
