@@ -137,7 +137,7 @@ class Route:
     def url(self, pk: int = FOREIGN_PK) -> str:
         def fill(m):
             converter, name = m.group(1) or "str", m.group(2)
-            if converter == "uuid":
+            if converter in ("uuid", "uuidstr"):  # Django's, and ninja's for a uuid.UUID path parameter
                 return FOREIGN_UUID
             if converter in ("int",) or name == "pk" or name.endswith("_id") or name == "id":
                 return str(pk)
@@ -415,6 +415,10 @@ def test_routes_are_discovered(db):
             "/api/casework/projects", "/api/casework/projects/<int:project_id>/complete",
             "/api/casework/referrals", "/api/casework/referrals/<int:referral_id>/decline",
             "/api/casework/cases/<int:case_id>/referrals"} <= templates
+    # background export jobs (core/job_api.py) and records' print jobs: the foreign ExportJob at
+    # FOREIGN_UUID (finished, its file on disk) is another account's, so each must answer 404
+    assert {"/api/exports", "/api/jobs", "/api/jobs/<uuidstr:job_id>", "/api/jobs/<uuidstr:job_id>/file",
+            "/api/records/fonds/<int:fonds_id>/print-jobs"} <= templates
 
 
 # --- requests and what an answer contains -----------------------------------------------------------

@@ -16,6 +16,7 @@ from qunli.casework.api import router as casework_router
 from qunli.core.actions import ActionError
 from qunli.core.api import NOT_VISIBLE, LocalSwagger, api_auth, docs_router
 from qunli.core.api import router as core_router
+from qunli.core.job_api import router as jobs_router
 from qunli.core.notification_api import router as notifications_router
 from qunli.orgs.api import router as orgs_router
 from qunli.people.api import router as people_router
@@ -72,6 +73,7 @@ api.add_router("/docs", docs_router)
 api.add_router("/casework", casework_router)
 api.add_router("/notifications", notifications_router)
 api.add_router("/records", records_router)
+api.add_router("", jobs_router)  # /api/exports, /api/jobs: background export jobs
 api.add_router("/public", public_router)  # the open archives catalogue, no authentication
 
 

@@ -575,3 +575,39 @@ def _run_file_kind(job: ExportJob) -> ExportJob:
     job.finished_at = timezone.now()
     job.save()
     return job
+
+
+# --- the download (the job page and the API) -------------------------------------------------------
+
+NO_FILE = "导出文件不存在或尚未完成。"
+
+
+def download_name(job: ExportJob) -> str:
+    """The file name a finished job downloads as."""
+    file_kind = FILE_KINDS.get(job.kind)
+    if file_kind is not None:
+        return file_kind.filename(job)
+    suffix = "完整信息" if job.unmasked else "脱敏"
+    return f"{KINDS.get(job.kind, job.kind)}导出-{suffix}-{job.created_at:%Y%m%d%H%M}.xlsx"
+
+
+def download_response(job: ExportJob):
+    """The finished file of ``job`` (already known to be the requester's own) as an attachment;
+    a 404 when it is not finished, its file is gone, or — for a file kind — its owner may no
+    longer have it (``FileKind.check``). Access to the plaintext of an unmasked export is logged
+    once, when the worker writes it (``run_export``), not on every download."""
+    from django.http import FileResponse, Http404
+
+    path = Path(job.file_path) if job.file_path else None
+    if job.status != ExportJob.Status.DONE or path is None or not path.exists():
+        raise Http404(NO_FILE)
+    file_kind = FILE_KINDS.get(job.kind)
+    if file_kind is not None:
+        try:
+            file_kind.check(job)  # the owner's rights again: a grant withdrawn since makes it a 404
+        except PermissionDenied:
+            raise Http404(NO_FILE) from None
+        content_type = file_kind.content_type
+    else:
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=download_name(job), content_type=content_type)

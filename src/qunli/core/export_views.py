@@ -4,12 +4,10 @@ follow it while a background worker writes it (HTMX polling), and download it (o
 The job page and the download also serve the file kinds other apps start themselves
 (``export_jobs.FileKind``: records' 归档文件目录 / 归档章 PDFs of a large class)."""
 
-from pathlib import Path
-
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -101,20 +99,4 @@ def export_job(request, pk):
 def export_download(request, pk):
     if (r := _business(request)) is not None:
         return r
-    job = _own(request, pk)
-    path = Path(job.file_path) if job.file_path else None
-    if job.status != ExportJob.Status.DONE or path is None or not path.exists():
-        raise Http404("导出文件不存在或尚未完成。")
-    file_kind = export_jobs.FILE_KINDS.get(job.kind)
-    if file_kind is not None:
-        try:
-            file_kind.check(job)  # the owner's rights again: a grant withdrawn since makes it a 404
-        except PermissionDenied:
-            raise Http404("导出文件不存在或尚未完成。") from None
-        return FileResponse(open(path, "rb"), as_attachment=True, filename=file_kind.filename(job),
-                            content_type=file_kind.content_type)
-    label = export_jobs.KINDS.get(job.kind, job.kind)
-    suffix = "完整信息" if job.unmasked else "脱敏"
-    return FileResponse(open(path, "rb"), as_attachment=True,
-                        filename=f"{label}导出-{suffix}-{job.created_at:%Y%m%d%H%M}.xlsx",
-                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return export_jobs.download_response(_own(request, pk))

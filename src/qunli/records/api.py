@@ -886,3 +886,34 @@ def get_holdings(request, filters: Query[HoldingsFilters]):
             for code in [next(v for v, lb in Retention.choices if lb == r["retention"])]
         ],
     }
+
+
+# --- print jobs (归档文件目录 / 归档章 PDF, background) -----------------------------------------------
+
+from typing import Literal  # noqa: E402  (this section was appended; hoist with the imports above)
+
+from qunli.core.job_api import JobOut  # noqa: E402
+
+
+class PrintJobIn(Schema):
+    kind: Literal["catalogue", "stamps"] = Field(..., description="catalogue 归档文件目录、stamps 归档章")
+    year: int = Field(..., description="年度")
+    retention: Retention = Field(..., description="保管期限")
+    category: str = Field("", max_length=10, description="门类代码（留空为全部门类）")
+
+
+@router.post(
+    "/fonds/{int:fonds_id}/print-jobs",
+    response={201: JobOut},
+    summary="后台生成归档文件目录或归档章（PDF）",
+    description="与界面“后台生成”调用同一动作：按全宗·年度·保管期限（·门类）选取条目，由后台生成 PDF；"
+    "超过一次生成的上限时拒绝。用 GET /api/jobs/{id} 查看进度，完成后从 /api/jobs/{id}/file 下载。",
+)
+def start_print_job(request, fonds_id: int, payload: PrintJobIn):
+    from . import printing
+
+    fonds = get_visible(_fonds(request.auth), request.auth, fonds_id)
+    job = printing.start_print_job(
+        request.auth, fonds, payload.kind, year=payload.year, retention=payload.retention, category=payload.category
+    )
+    return Status(201, job)
