@@ -14,6 +14,7 @@ Chinese message, as a 400, and a missing right the same 403.
 for an archives leader, 秘密/机密 items refused."""
 
 import datetime as dt
+from typing import Literal
 
 from django.db.models import Count, Prefetch
 from django.utils import timezone
@@ -23,6 +24,7 @@ from pydantic import ConfigDict
 
 from qunli.core.actions import ActionError, require_change
 from qunli.core.api import Id, Pagination, business_auth, get_referenced, get_visible, require_visible_ids
+from qunli.core.job_api import JobOut
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.models import Unit
 
@@ -889,10 +891,6 @@ def get_holdings(request, filters: Query[HoldingsFilters]):
 
 
 # --- print jobs (归档文件目录 / 归档章 PDF, background) -----------------------------------------------
-
-from typing import Literal  # noqa: E402  (this section was appended; hoist with the imports above)
-
-from qunli.core.job_api import JobOut  # noqa: E402
 
 
 class PrintJobIn(Schema):

@@ -617,7 +617,7 @@ def test_query_ceilings(
 def test_every_operation_has_a_chinese_summary_in_openapi(db):
     paths = body(Client().get("/api/openapi.json"))["paths"]
     ops = [(p, m, op) for p, item in paths.items() if p.startswith("/api/records/") for m, op in item.items()]
-    assert len(ops) == 27  # 24 paths; items, transfers and use take GET and POST
+    assert len(ops) == 28  # 25 paths; items, transfers and use take GET and POST
     for path, method, op in ops:
         assert CJK.search(op.get("summary", "")), (method, path)
     capture = paths["/api/records/items"]["post"]["requestBody"]["content"]
