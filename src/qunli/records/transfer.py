@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import logging
 import os
 import posixpath
 import re
@@ -69,6 +70,8 @@ from .models import (
 )
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+log = logging.getLogger(__name__)
+
 ALGOS = ("sha256", "sm3")
 CATALOGUE = "data/catalogue.xlsx"
 CATALOGUE_HEADERS = ["件号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "备注"]
@@ -376,8 +379,19 @@ def _start_catalogue(rows):
     """The catalogue of a large package is written by a child process, beside the hashing
     workers instead of against them for the GIL (see ``XlsxInChild``); a small one in process."""
     if len(rows) >= CATALOGUE_CHILD_ROWS:
-        return XlsxInChild(CATALOGUE_HEADERS, _catalogue_rows(rows), sheet_name="归档文件目录")
+        try:
+            return XlsxInChild(CATALOGUE_HEADERS, _catalogue_rows(rows), sheet_name="归档文件目录")
+        except OSError as e:  # a server whose sys.executable is no Python (embedded): in process
+            log.warning("catalogue child process could not start (%s); writing it in process", e)
     return _Written(_catalogue(rows))
+
+
+def _finish_catalogue(catalogue, rows) -> bytes:
+    try:
+        return catalogue.result()
+    except RuntimeError as e:  # the child failed: the package still gets its catalogue
+        log.warning("catalogue child process failed (%s); writing it in process", e)
+        return _catalogue(rows)
 
 
 @dataclass
@@ -476,7 +490,7 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
                     manifest(xml_name, len(xml), *xml_digests)
                     records.append(checks.ItemRec(_label(row), meta, [ref for ref, _, _, _ in placed],
                                                   len(events[row["id"]]), row["fonds_id"] in needs_org))
-        catalogue_xlsx = catalogue.result()
+        catalogue_xlsx = _finish_catalogue(catalogue, rows)
     finally:
         if catalogue is not None:
             catalogue.discard()  # a child still writing is stopped, its file removed

@@ -8,6 +8,7 @@ import io
 import os
 import shutil
 import struct
+import sys
 import zipfile
 import zlib
 
@@ -812,3 +813,25 @@ def test_packaging_windows_keep_items_whole_and_about_thirty_two_files_each(db):
     files = {0: [1] * 10, 1: [1] * 20, 2: [1] * 5, 3: [1] * 40, 4: [], 5: [1]}
     windows = [[r["id"] for r in w] for w in transfer._windows(rows, files)]
     assert windows == [[0, 1], [2], [3], [4, 5]]  # 30 files, 5 (+40 would overflow), an item of 40 alone, 0 + 1
+
+
+@pytest.mark.parametrize("failure", ["cannot_start", "dies"])
+def test_a_package_gets_its_catalogue_in_process_when_the_child_cannot_write_it(fonds, filed, tmp_path, monkeypatch,
+                                                                               failure, caplog):
+    monkeypatch.setattr(transfer, "CATALOGUE_CHILD_ROWS", 1)
+    if failure == "cannot_start":  # e.g. a server whose sys.executable is no Python
+        monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    else:
+        real = transfer.XlsxInChild
+
+        def killed(*args, **kwargs):
+            child = real(*args, **kwargs)
+            child.proc.kill()
+            return child
+
+        monkeypatch.setattr(transfer, "XlsxInChild", killed)
+    transfer.write_package(transfer.DirTarget(tmp_path / "bag"), [i.pk for i in filed], {"number": "T1"})
+    bagit.Bag(str(tmp_path / "bag")).validate()
+    rows = list(openpyxl.load_workbook(tmp_path / "bag/data/catalogue.xlsx").active.values)
+    assert [r[1] for r in rows[1:]] == [i.archival_code for i in filed]
+    assert "writing it in process" in caplog.text
