@@ -47,8 +47,12 @@ class XlsxInChild:
         os.close(fd)
         payload = json.dumps({"headers": headers, "sheet": sheet_name, "rows": [[_cell(v) for v in r] for r in rows]},
                              ensure_ascii=False).encode()
-        self.proc = subprocess.Popen([sys.executable, "-m", "qunli.core.exports", self.path], stdin=subprocess.PIPE,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-m", "qunli.core.exports", self.path],
+                                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except BaseException:
+            os.unlink(self.path)
+            raise
         try:
             self.proc.stdin.write(payload)
             self.proc.stdin.close()

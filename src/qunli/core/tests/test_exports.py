@@ -3,11 +3,16 @@
 import io
 import os
 import sys
+import tempfile
 
 import openpyxl
 import pytest
 
 from qunli.core.exports import XlsxInChild, write_xlsx
+
+# nothing here touches the database, but run alone the file would be a session without one, and
+# the suite's session fixture (conftest._seeded_rows) reads the migrated test database
+pytestmark = pytest.mark.django_db
 
 
 def _cells(data: bytes) -> list[tuple]:
@@ -26,10 +31,12 @@ def test_the_child_writes_the_same_cells_as_write_xlsx_in_process():
     assert not os.path.exists(child.path)
 
 
-def test_a_failing_child_raises_and_leaves_no_file(monkeypatch):
+def test_a_failing_child_raises_and_leaves_no_file(monkeypatch, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setattr(sys, "executable", os.path.join(os.path.dirname(sys.executable), "false-python-missing"))
     with pytest.raises(OSError):
         XlsxInChild(["a"], [[1]])
+    assert list(tmp_path.iterdir()) == []  # the workbook's temporary file went with the child that never started
     monkeypatch.undo()
     child = XlsxInChild(["a"], [[1]])
     child.proc.kill()  # the child dies before writing its workbook
