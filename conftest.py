@@ -15,7 +15,9 @@ Tree (region nodes have no line):
 """
 
 import datetime as dt
+import json
 import os
+import re
 
 import pytest
 
@@ -37,6 +39,42 @@ def pytest_configure(config):
         engine = settings.DATABASES["default"]["ENGINE"]
         if wanted not in engine:
             raise pytest.UsageError(f"QUNLI_REQUIRE_DB={wanted} but the database engine is {engine}")
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+class TokenClient:
+    """A bearer-token client (an integration) speaking JSON to the API under ``prefix``."""
+
+    def __init__(self, user, prefix: str = "/api"):
+        from django.test import Client
+
+        from qunli.core.actions import issue_api_token
+
+        self.prefix = prefix
+        self.client = Client(headers={"Authorization": f"Bearer {issue_api_token(user, user, 'test')}"})
+
+    def get(self, url, **params):
+        return self.client.get(self.prefix + url, params)
+
+    def post(self, url, data=None):
+        return self.client.post(self.prefix + url, json.dumps(data or {}), content_type="application/json")
+
+    def post_form(self, url, data):
+        return self.client.post(self.prefix + url, data)  # multipart
+
+
+def body(r):
+    return json.loads(r.content.decode())
+
+
+def chinese_error(r, status: int) -> list[str]:
+    """The API's error answer: that status, and every message of its ``detail`` in Chinese."""
+    assert r.status_code == status, r.content.decode()
+    detail = body(r)["detail"]
+    assert detail and all(CJK.search(m) for m in detail), detail
+    return detail
 
 
 def add_unit(parent, **fields) -> Unit:

@@ -8,30 +8,21 @@ downloads it as a workbook, both opened and read back. A selection holding an it
 filed and no 件号 is used up."""
 
 import datetime as dt
-import io
 import re
 
 import openpyxl
 import pytest
-from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
 from conftest import grant, make_user
 from qunli.records import actions
 from qunli.records.models import FilingCounter, Item
+from qunli.records.tests.samples import page_scan
 from tests.browser.test_walkthrough import login
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 CODE = "J001-WS·2023-Y-{:04d}"  # the fonds' default 档号 format, no 机构（问题）代码
-
-
-def scan() -> bytes:
-    img = Image.new("RGB", (600, 800), "white")
-    ImageDraw.Draw(img).rectangle((60, 60, 540, 140), fill="black")
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture
@@ -91,7 +82,7 @@ def test_file_a_batch_search_it_and_print_its_catalogue(page, live_server, offic
     page.get_by_label("保管期限").select_option(label="永久")
     page.get_by_label("页数").fill("1")
     page.get_by_label("电子文件").set_input_files(
-        files=[{"name": "表彰决定.png", "mimeType": "image/png", "buffer": scan()}]
+        files=[{"name": "表彰决定.png", "mimeType": "image/png", "buffer": page_scan()}]
     )
     page.get_by_role("button", name="登记").click()
     expect(page.get_by_text("已登记，条目待归档。")).to_be_visible()

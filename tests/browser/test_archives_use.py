@@ -8,24 +8,17 @@ import io
 import re
 
 import pytest
-from PIL import Image, ImageChops, ImageDraw
+from PIL import Image, ImageChops
 from playwright.sync_api import expect
 
 from conftest import PASSWORD, grant, make_user
 from qunli.records import actions
 from qunli.records.models import ReadingEvent, UseLine, UseRequest
+from qunli.records.tests.samples import page_scan
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 PHONE = "13912345678"
-
-
-def scan() -> bytes:
-    img = Image.new("RGB", (600, 800), "white")
-    ImageDraw.Draw(img).rectangle((60, 60, 540, 140), fill="black")
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
 
 
 def login(page, base, username):
@@ -44,9 +37,9 @@ def test_search_request_approve_and_read_with_watermark(page, live_server, accou
     actions.create_fonds(staff, unit=tree["county"], code="J001", name="示范县群团组织")
     common = dict(unit=tree["women"], responsible="示范县民政局", retention="Y", pages=1)
     open_item = actions.capture_record(staff, title="1985年婚姻登记工作通知", date=dt.date(1985, 3, 1),
-                                       openness="open", classification="public", files=[("a.png", scan())], **common)
+                                       openness="open", classification="public", files=[("a.png", page_scan())], **common)
     controlled = actions.capture_record(staff, title="城关镇1985年婚姻登记存根（返城知青）", date=dt.date(1985, 6, 1),
-                                        openness="controlled", files=[("b.png", scan())], **common)
+                                        openness="controlled", files=[("b.png", page_scan())], **common)
     actions.file_items(staff, [open_item.pk, controlled.pk])
     controlled.refresh_from_db()
     leader = make_user("danganjuzhang")
@@ -103,7 +96,7 @@ def test_search_request_approve_and_read_with_watermark(page, live_server, accou
     expect(img).to_be_visible()
     page.wait_for_function("document.querySelector('img[data-page=\"1\"]').naturalWidth > 0")
     shot = Image.open(io.BytesIO(page.request.get(base + img.get_attribute("src")).body())).convert("RGB")
-    original = Image.open(io.BytesIO(scan())).convert("RGB").resize(shot.size)
+    original = Image.open(io.BytesIO(page_scan())).convert("RGB").resize(shot.size)
     marked = ImageChops.difference(shot, original).convert("L").point(lambda v: 255 if v > 40 else 0)
     assert marked.histogram()[255] > shot.size[0] * shot.size[1] * 0.01  # the watermark is on the page
     assert ReadingEvent.objects.filter(line=line, reader_name="王芳").count() >= 1

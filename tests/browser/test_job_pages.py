@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 from conftest import PASSWORD
 from qunli.core.identifiers import make_id_number
 from qunli.core.imports import get_importer
-from qunli.core.tests.worker_env import WorkerEnv, database_url, wait_for
+from qunli.core.tests.worker_env import migrated_worker_env, wait_for
 from tests.browser.test_walkthrough import login
 
 ROWS = 400
@@ -81,44 +81,40 @@ def platform(tmp_path):
     """A migrated database with one county and its staff account, gunicorn serving it (static
     files from the finders, as QUNLI_DEBUG does, instead of a compressing collectstatic), and
     the environment to start ``qunli worker`` in; everything stopped and dropped afterwards."""
-    url, drop = database_url(tmp_path)
-    env = WorkerEnv(tmp_path, url, "database")
-    env.env["QUNLI_IMPORT_SYNC_MAX_BYTES"] = str(SYNC_MAX_BYTES)
-    started: list[subprocess.Popen] = []
-    try:
-        env.cli("migrate", "-v", "0")
-        assert "SEEDED" in env.script(SEED, PASSWORD)
-        port = _free_port()
-        web = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "qunli.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--timeout",
-                "120",
-            ],
-            env={**env.env, "QUNLI_DEBUG": "1"},
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        started.append(web)
-        base = f"http://127.0.0.1:{port}"
-        wait_for(
-            lambda: web.poll() is not None or _answers(f"{base}/accounts/login/"), "gunicorn to answer", 120
-        )
-        assert web.poll() is None, "gunicorn exited"
-        yield env, base, started
-    finally:
-        for proc in started:
-            _stop(proc)
-        if drop:
-            drop()
+    with migrated_worker_env(tmp_path) as env:
+        env.env["QUNLI_IMPORT_SYNC_MAX_BYTES"] = str(SYNC_MAX_BYTES)
+        started: list[subprocess.Popen] = []
+        try:
+            assert "SEEDED" in env.script(SEED, PASSWORD)
+            port = _free_port()
+            web = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "qunli.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "2",
+                    "--timeout",
+                    "120",
+                ],
+                env={**env.env, "QUNLI_DEBUG": "1"},
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            started.append(web)
+            base = f"http://127.0.0.1:{port}"
+            wait_for(
+                lambda: web.poll() is not None or _answers(f"{base}/accounts/login/"), "gunicorn to answer", 120
+            )
+            assert web.poll() is None, "gunicorn exited"
+            yield env, base, started
+        finally:
+            for proc in started:
+                _stop(proc)
 
 
 def test_a_queued_import_and_an_export_are_followed_on_their_job_pages_to_the_download(

@@ -28,7 +28,7 @@ from qunli.core.job_api import JobOut
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.models import Unit
 
-from . import actions, holdings, queries, transfer, use
+from . import actions, holdings, printing, queries, transfer, use
 from .filters import ItemFilterForm
 from .models import (
     Certificate,
@@ -908,8 +908,6 @@ class PrintJobIn(Schema):
     "超过一次生成的上限时拒绝。用 GET /api/jobs/{id} 查看进度，完成后从 /api/jobs/{id}/file 下载。",
 )
 def start_print_job(request, fonds_id: int, payload: PrintJobIn):
-    from . import printing
-
     fonds = get_visible(_fonds(request.auth), request.auth, fonds_id)
     job = printing.start_print_job(
         request.auth, fonds, payload.kind, year=payload.year, retention=payload.retention, category=payload.category

@@ -5,8 +5,6 @@ missing one."""
 
 import datetime as dt
 import io
-import json
-import re
 import uuid
 
 import openpyxl
@@ -14,15 +12,12 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from conftest import grant, make_user
-from qunli.core.actions import issue_api_token
+from conftest import TokenClient, body, chinese_error, grant, make_user
 from qunli.core.api import NOT_VISIBLE
 from qunli.core.models import AccessLog, ChangeLog, ExportJob
 from qunli.core.tests.queue import run_queued
 from qunli.records import actions as records_actions
 from qunli.records.models import Fonds, Item
-
-CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @pytest.fixture(autouse=True)
@@ -30,33 +25,9 @@ def _data_dir(settings, tmp_path):
     settings.DATA_DIR = tmp_path
 
 
-class Api:
-    """A bearer-token client (an integration)."""
-
-    def __init__(self, user):
-        self.client = Client(headers={"Authorization": f"Bearer {issue_api_token(user, user, 'test')}"})
-
-    def get(self, url, **params):
-        return self.client.get("/api" + url, params)
-
-    def post(self, url, data=None):
-        return self.client.post("/api" + url, json.dumps(data or {}), content_type="application/json")
-
-
 @pytest.fixture
 def api(accounts):
-    return lambda who: Api(accounts[who] if isinstance(who, str) else who)
-
-
-def body(r):
-    return json.loads(r.content.decode())
-
-
-def chinese_error(r, status: int) -> list[str]:
-    assert r.status_code == status, r.content.decode()
-    detail = body(r)["detail"]
-    assert detail and all(CJK.search(m) for m in detail), detail
-    return detail
+    return lambda who: TokenClient(accounts[who] if isinstance(who, str) else who)
 
 
 def _content(r) -> bytes:
@@ -71,7 +42,7 @@ def people(tree, person_factory):
     return mine
 
 
-def _start(client: Api, capture, data) -> dict:
+def _start(client: TokenClient, capture, data) -> dict:
     with capture(execute=True):
         r = client.post("/exports", data)
     assert r.status_code == 201, r.content.decode()

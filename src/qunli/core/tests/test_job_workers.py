@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qunli.core import jobs
-from qunli.core.tests.worker_env import REDIS_URL, WorkerEnv, claim_redis_db, database_url, wait_for
+from qunli.core.tests.worker_env import REDIS_URL, WorkerEnv, claim_redis_db, migrated_worker_env, wait_for
 
 ROWS = 24000  # enough batches (2,000 rows each) that the kill lands mid-commit
 pytestmark = pytest.mark.django_db  # (the session fixtures need the test database set up)
@@ -85,14 +85,10 @@ def worker_env(request, tmp_path):
     if request.param == "redis":
         _redis_or_skip()
         redis_url, release = claim_redis_db()
-    url, drop = database_url(tmp_path)
-    env = WorkerEnv(tmp_path, url, request.param, redis_url)
     try:
-        env.cli("migrate", "-v", "0")
-        yield env
+        with migrated_worker_env(tmp_path, request.param, redis_url) as env:
+            yield env
     finally:
-        if drop:
-            drop()
         if release:
             release()
 

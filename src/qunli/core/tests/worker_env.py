@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -112,6 +113,19 @@ def database_url(tmp_path) -> tuple[str, object]:
 
     auth = f"{params['user']}:{params['password']}@" if params["password"] else f"{params['user']}@"
     return f"postgres://{auth}{params['host']}:{params['port']}/{name}", drop
+
+
+@contextmanager
+def migrated_worker_env(tmp_path, jobs: str = "database", redis_url: str = REDIS_URL):
+    """A ``WorkerEnv`` on a database of its own, migrated; the database dropped afterwards."""
+    url, drop = database_url(tmp_path)
+    try:
+        env = WorkerEnv(tmp_path, url, jobs, redis_url)
+        env.cli("migrate", "-v", "0")
+        yield env
+    finally:
+        if drop:
+            drop()
 
 
 def wait_for(predicate, what: str, limit_s: float = 300):

@@ -28,6 +28,18 @@ def jpeg(size=(8, 8), colour=(200, 40, 40)) -> bytes:
     return buf.getvalue()
 
 
+def page_scan() -> bytes:
+    """A scanned page as PNG: white A4-ish portrait with one black bar (a headline), so a
+    watermark or a crop shows against it."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (600, 800), "white")
+    ImageDraw.Draw(img).rectangle((60, 60, 540, 140), fill="black")
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
 def docx(text: str = "正文") -> bytes:
     from docx import Document
 

@@ -7,7 +7,6 @@ nothing and answers 400 in Chinese."""
 import datetime as dt
 import hashlib
 import io
-import json
 import re
 import zipfile
 
@@ -16,8 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from conftest import add_unit, grant, make_user
-from qunli.core.actions import issue_api_token
+from conftest import CJK, TokenClient, add_unit, body, chinese_error, grant, make_user
 from qunli.core.api import NOT_VISIBLE
 from qunli.core.models import ChangeLog
 from qunli.records import actions, holdings, transfer
@@ -34,7 +32,6 @@ from qunli.records.tests.samples import minimal_pdf
 
 pytestmark = pytest.mark.django_db
 
-CJK = re.compile(r"[\u4e00-\u9fff]")
 PDF = minimal_pdf()
 FOREIGN_WORD = "邻县独有词"
 
@@ -51,36 +48,9 @@ def _files(settings, tmp_path):
     settings.QUNLI_CHECK_WORKERS = 1
 
 
-class Api:
-    """A bearer-token client (an integration), JSON bodies unless told otherwise."""
-
-    def __init__(self, user):
-        self.client = Client(headers={"Authorization": f"Bearer {issue_api_token(user, user, 'test')}"})
-
-    def get(self, url, **params):
-        return self.client.get("/api/records" + url, params)
-
-    def post(self, url, data=None):
-        return self.client.post("/api/records" + url, json.dumps(data or {}), content_type="application/json")
-
-    def post_form(self, url, data):
-        return self.client.post("/api/records" + url, data)  # multipart
-
-
 @pytest.fixture
 def api(accounts):
-    return lambda who: Api(accounts[who] if isinstance(who, str) else who)
-
-
-def body(r):
-    return json.loads(r.content.decode())
-
-
-def chinese_error(r, status: int) -> list[str]:
-    assert r.status_code == status, r.content.decode()
-    detail = body(r)["detail"]
-    assert detail and all(CJK.search(m) for m in detail), detail
-    return detail
+    return lambda who: TokenClient(accounts[who] if isinstance(who, str) else who, "/api/records")
 
 
 def ids(r) -> list[int]:

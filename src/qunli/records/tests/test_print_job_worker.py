@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from qunli.core.tests.worker_env import WorkerEnv, database_url, wait_for
+from qunli.core.tests.worker_env import WorkerEnv, migrated_worker_env, wait_for
 
 ITEMS = 400  # some 12 pages: the kill lands after the first page is laid out, long before the last
 pytestmark = pytest.mark.django_db  # (the session fixtures need the test database set up)
@@ -51,14 +51,8 @@ print("REQUEUED", jobs.requeue(ExportJob.objects.get(pk=sys.argv[1])))
 
 @pytest.fixture
 def worker_env(tmp_path):
-    url, drop = database_url(tmp_path)
-    env = WorkerEnv(tmp_path, url, "database")
-    try:
-        env.cli("migrate", "-v", "0")
+    with migrated_worker_env(tmp_path) as env:
         yield env
-    finally:
-        if drop:
-            drop()
 
 
 def _state(env: WorkerEnv, job_id) -> dict:
