@@ -13,7 +13,8 @@ to another county. At 1,000,000 cases a supervisor holds about 7,600 cases and a
 caseworker 300–1,100.
 
 Rows are written with one prepared ``INSERT`` per table (``executemany``) under explicit
-primary keys, the way ``qunli.demo.insert_rows`` does, straight from tuples. Sealed columns
+primary keys, the way ``qunli.demo.insert_rows`` does, straight from tuples; on PostgreSQL
+they stream through ``COPY`` instead. Sealed columns
 (requester name, phone, description) hold real ciphertext and a real blind index and mask,
 but one ciphertext per distinct value is reused across rows: the lists never decrypt.
 """
@@ -71,6 +72,8 @@ def _inserter(model):
 def _write(model, dict_rows) -> int:
     from django.db import connection
 
+    if connection.vendor == "postgresql":
+        return _copy(model, dict_rows)
     sql, row = _inserter(model)
     n, batch = 0, []
     with connection.cursor() as cur:
@@ -83,6 +86,21 @@ def _write(model, dict_rows) -> int:
         if batch:
             cur.executemany(sql, batch)
             n += len(batch)
+    return n
+
+
+def _copy(model, dict_rows) -> int:
+    """PostgreSQL: the rows stream through ``COPY … FROM STDIN`` — row by row through
+    ``executemany`` the 1,000,000 cases took hours, the server parsing and binding each."""
+    from django.db import connection
+
+    insert, row = _inserter(model)
+    target = insert.split(" VALUES ", 1)[0].removeprefix("INSERT INTO ")
+    n = 0
+    with connection.cursor() as cur, cur.cursor.copy(f"COPY {target} FROM STDIN") as copy:
+        for d in dict_rows:
+            copy.write_row(row(d))
+            n += 1
     return n
 
 
