@@ -283,6 +283,18 @@ def test_due_dates_overdue_and_on_time_rate(team, tree, client_for):
     assert on_time(Case.objects.all())["rate"] is None
 
 
+def test_sorting_by_received_time_follows_the_request_not_the_order_of_entry(team, tree, client_for):
+    """A hotline call logged days later sorts by when it was received (受理时间), not by
+    when it was typed in."""
+    now = timezone.now()
+    yesterday = new_case(team, tree, received_at=now - dt.timedelta(days=1))
+    last_week = new_case(team, tree, received_at=now - dt.timedelta(days=7))  # entered after yesterday's
+    today = new_case(team, tree)
+    html = client_for(team["intake"]).get("/casework/", {"sort": "-created_at"}).content.decode()
+    codes = [c.request.tracking_code for c in (today, yesterday, last_week)]
+    assert sorted(codes, key=html.index) == codes
+
+
 # --- encryption at rest ------------------------------------------------------------------------
 
 def test_sensitive_text_is_sealed_and_reveal_is_logged(team, tree, client_for):
@@ -349,7 +361,7 @@ def test_case_list_query_counts_stay_flat(team, tree, client_for, django_assert_
         new_case(team, tree)  # one unassigned, for the intake queue
 
     urls = ("/casework/mine/", "/casework/supervised/", "/casework/unassigned/", "/casework/due/", "/casework/",
-            "/casework/?sort=-request__received_at", "/casework/supervised/?sort=status")
+            "/casework/?sort=-created_at", "/casework/supervised/?sort=status")
     ceilings = {}
     make(3)
     for who in ("worker", "super", "member", "intake"):
