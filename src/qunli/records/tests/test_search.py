@@ -188,6 +188,18 @@ def test_drift_check_and_reindex(items, capture):
     assert items[0].pk in [h.pk for h in search.search(KIND, "妇女", staff_visible)]
 
 
+def test_warm_reads_the_index_text_and_items_and_search_still_answers(items, accounts):
+    out = StringIO()
+    call_command("reindex", "--warm", stdout=out)
+    line = out.getvalue()
+    assert line.startswith("records.item: 已读入内存") and "records_item" in line
+    read = dict(search.warm(KIND))
+    index, text = (("search_records_item_tsv", "search_records_item") if connection.vendor == "postgresql" else
+                   ("search_records_item_data", "search_records_item_content"))
+    assert read[index] > 0 and read[text] > 0 and read["records_item"] > 0
+    assert items[0].pk in [h.pk for h in search.search(KIND, "妇女", Item.objects.all())]
+
+
 def test_list_page_search(items, accounts, client_for):
     c = client_for(accounts["women_staff"])
     url = reverse("records:item_list")

@@ -1,10 +1,13 @@
-"""``qunli reindex [--check] [--kind K]``: drain the search outbox and rebuild the full-text
-indexes from the database, or (``--check``) report drift — ids in the database missing from
-the index, index rows whose object is gone, stale text digests — exiting 1 when there is any."""
+"""``qunli reindex [--check | --warm] [--kind K]``: drain the search outbox and rebuild the
+full-text indexes from the database, or (``--check``) report drift — ids in the database
+missing from the index, index rows whose object is gone, stale text digests — exiting 1 when
+there is any, or (``--warm``) read the indexes into memory after the database server restarted
+(``search.warm``)."""
 
 import sys
+import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from qunli.core import search
 
@@ -14,10 +17,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--check", action="store_true", help="只检查差异，有差异时以非零状态退出")
+        parser.add_argument("--warm", action="store_true", help="把索引读入内存（数据库重启后运行，首批检索不再等磁盘）")
         parser.add_argument("--kind", action="append", help="只处理该类索引（如 records.item），可重复")
 
-    def handle(self, check: bool = False, kind=None, **options):
+    def handle(self, check: bool = False, warm: bool = False, kind=None, **options):
         kinds = kind or search.kinds()
+        if warm:
+            for k in kinds:
+                started = time.perf_counter()
+                try:
+                    read = search.warm(k)
+                except search.WarmError as e:
+                    raise CommandError(str(e)) from None
+                parts = "，".join(f"{rel} {n / 1048576:.1f} MB" for rel, n in read)
+                self.stdout.write(f"{k}: 已读入内存 {parts}（用时 {time.perf_counter() - started:.1f} 秒）")
+            return
         if check:
             drifted = False
             for k in kinds:
