@@ -3,10 +3,11 @@ filters, the outbox (index updates after commit, repaired after a crash), drift 
 and the list page with highlighted snippets."""
 
 import datetime as dt
+import uuid
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
 
@@ -198,6 +199,23 @@ def test_warm_reads_the_index_text_and_items_and_search_still_answers(items, acc
                    ("search_records_item_data", "search_records_item_content"))
     assert read[index] > 0 and read[text] > 0 and read["records_item"] > 0
     assert items[0].pk in [h.pk for h in search.search(KIND, "妇女", Item.objects.all())]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_prewarm is a PostgreSQL extension")
+def test_warm_without_the_right_to_create_pg_prewarm_says_what_to_do_in_chinese(items):
+    role = f"qunli_warm_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cur:
+        cur.execute("DROP EXTENSION IF EXISTS pg_prewarm")
+        cur.execute(f"CREATE ROLE {role} NOLOGIN")
+        cur.execute(f"SET ROLE {role}")
+    try:
+        out, err = StringIO(), StringIO()
+        with pytest.raises(CommandError, match="CREATE EXTENSION pg_prewarm"):
+            call_command("reindex", "--warm", stdout=out, stderr=err)
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("RESET ROLE")
+    assert out.getvalue() == ""
 
 
 def test_list_page_search(items, accounts, client_for):
