@@ -72,6 +72,7 @@ FOREIGN_QUERY = {k: str(FOREIGN_PK) for k in (
 # Answer anonymous requests by design.
 PUBLIC = {
     "/healthz",  # load-balancer probe; reports database status only
+    "/favicon.ico",  # a redirect to the static icon, which every page links anyway
     "/accounts/login/",  # the login page itself
     "/api/openapi.json",  # the API's schema: no data, and clients need it before they have a token
     # The public portal (网上群团) is for citizens without accounts. It shows published notices,

@@ -5,6 +5,7 @@ from qunli.core import views as core_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
+    path("favicon.ico", core_views.favicon),
     path("", core_views.home, name="home"),
     path("accounts/", include("qunli.core.auth_urls")),
     path("core/", include("qunli.core.urls")),

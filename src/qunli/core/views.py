@@ -7,9 +7,15 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 
 from .actions import ActionError, change_own_password
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says: send them to the icon."""
+    return redirect(static("qunli/icon.svg"), permanent=True)
 
 
 @never_cache

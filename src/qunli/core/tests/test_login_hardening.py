@@ -72,3 +72,14 @@ def test_idle_session_is_signed_out_after_thirty_minutes(client, account, settin
 def test_healthz_reports_database(client, db):
     data = client.get("/healthz").json()
     assert data["status"] == "ok" and data["database"]["status"] == "ok"
+
+
+def test_favicon_is_served_locally_for_staff_pages_and_the_portal(client, db):
+    from django.contrib.staticfiles import finders
+
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 301 and icon["Location"].endswith("qunli/icon.svg")
+    assert finders.find("qunli/icon.svg")
+    for url in (reverse("login"), "/portal/"):
+        html = client.get(url).content.decode()
+        assert 'rel="icon"' in html and "qunli/icon.svg" in html
