@@ -178,7 +178,7 @@ class _IdPaginator(Paginator):
         return self.count > self.CAP
 
 
-SNIPPET_COLUMN = Column("search_snippet", "匹配内容", display=False)
+SNIPPET_COLUMN = Column("search_snippet", "匹配内容", display=False, link=True)  # a pending item has no 档号 to click
 
 
 class ItemListView(ObjectListView):

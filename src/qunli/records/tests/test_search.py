@@ -3,6 +3,7 @@ filters, the outbox (index updates after commit, repaired after a crash), drift 
 and the list page with highlighted snippets."""
 
 import datetime as dt
+import re
 import uuid
 from io import StringIO
 
@@ -225,6 +226,8 @@ def test_list_page_search(items, accounts, client_for):
     assert r.status_code == 200
     body = r.content.decode()
     assert "<mark>妇女代表</mark>" in body and TITLES[1] not in body
+    # the match itself opens the item, filed or not (a pending item has no 档号 to click)
+    assert re.search(f'<a href="{items[0].get_absolute_url()}">[^<]*<mark>妇女代表</mark>', body)
     r = c.get(url, {"q": "关于", "year": 2022})
     body = r.content.decode()
     assert TITLES[1] in body and TITLES[0] not in body
