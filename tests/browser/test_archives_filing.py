@@ -115,11 +115,11 @@ def test_file_a_batch_search_it_and_print_its_catalogue(page, live_server, offic
     expect(page.locator("#object-table tbody tr")).to_have_count(1)
     hit = row(page, "巾帼建功")
     expect(hit.locator("mark")).to_have_text("巾帼")
-    expect(hit.get_by_role("link", name=CODE.format(3))).to_be_visible()
+    expect(hit.get_by_role("link", name=CODE.format(3), exact=True)).to_be_visible()
     expect(page.get_by_text("共 1 条")).to_be_visible()
 
     # --- open it; print the class's 归档文件目录 (PDF) and download it (xlsx) ----------------------------
-    hit.get_by_role("link", name=CODE.format(3)).click()
+    hit.get_by_role("link", name=CODE.format(3), exact=True).click()
     expect(page.get_by_role("heading", name="关于表彰2023年度巾帼建功标兵的决定")).to_be_visible()
     expect(page.locator("main code").first).to_have_text(CODE.format(3))
     with (
