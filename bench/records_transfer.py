@@ -18,8 +18,8 @@ cache, so the dev database and files are never touched.
 Read the ratio with the disk's state in mind. The peer only reads cached files, while the
 directory bag creates a folder and a metadata file per item. On the 2-core VMs this was built
 on, each of those cost 30–90 µs of kernel time on an idle disk and 500–900 µs after a few GB
-of writes (the volume throttles writes). Five runs in a row went from 4.1 s to 10 s for the
-same package, against a steady 2.8–3.2 s for the peer, so the ratio fell from 0.69 to 0.33.
+of writes (the volume throttles writes). Seven runs in a row went from 4.1 s to 9.7 s for the
+same package, against a steady 2.8–3.2 s for the peer, so the ratio fell from 0.69 to 0.30.
 Measure on a rested machine, first run of the session."""
 
 import datetime as dt
