@@ -80,6 +80,7 @@ MAX_ENTRIES = 500_000
 MAX_RATIO = 200  # unpacked / packed, above 50 MB
 WINDOW = 32  # files per unit of work while packaging (whole items: one with more files is a window alone)
 LOOKAHEAD = 4  # windows being read and hashed ahead of the writer
+LOAD_CHUNK = 5000  # item ids per query when loading a package's rows
 CATALOGUE_CHILD_ROWS = 1000  # from this many items the catalogue xlsx is written by a child process
 
 
@@ -204,14 +205,15 @@ def _chunks(seq, n):
 def load_items(item_ids: list[int]) -> tuple[list[dict], dict, dict, set]:
     """Rows, files by item, process events by item, fonds that use org codes — in a few queries."""
     rows, files, events = [], defaultdict(list), defaultdict(list)
-    for part in _chunks(sorted(item_ids), 5000):
-        rows += list(Item.objects.filter(pk__in=part).order_by("archival_code", "id").values(*_ROW))
+    for part in _chunks(sorted(item_ids), LOAD_CHUNK):
+        rows += list(Item.objects.filter(pk__in=part).values(*_ROW))
         for f in ItemFile.objects.filter(item_id__in=part).order_by("item_id", "id").values(
                 "item_id", "name", "size", "mime", "sm3", "sha256", "storage_name"):
             files[f["item_id"]].append(f)
         for c in ChangeLog.objects.filter(object_type="records.item", object_id__in=[str(i) for i in part]) \
                 .order_by("seq").values("object_id", "action", "at", "actor__username"):
             events[int(c["object_id"])].append((c["action"], c["at"].isoformat(), c["actor__username"] or ""))
+    rows.sort(key=lambda r: (r["archival_code"], r["id"]))  # each chunk came sorted, the whole must be too
     batches = {r["filing_batch"] for r in rows if r["filing_batch"]}
     by_batch = {}
     for part in _chunks(sorted(batches), 2000):

@@ -197,6 +197,20 @@ def test_a_large_package_has_its_catalogue_written_by_a_child_process_with_the_s
     assert rows[0][:2] == ("件号", "档号") and [r[1] for r in rows[1:]] == [i.archival_code for i in filed]
     assert rows[1][0] == 1 and rows[1][4] == filed[0].title  # numbers stay numbers, text stays text
 
+def test_catalogue_and_items_follow_archival_code_order_across_loading_chunks(fonds, capture, accounts, tmp_path,
+                                                                             monkeypatch):
+    """Items captured in one order and filed (numbered by date) in another: the 归档文件目录 of
+    a large package lists them by 档号, not by the chunks they were loaded in."""
+    items = [capture(date=dt.date(2023, m, 1), files=[("通知.pdf", PDF)]) for m in (5, 3, 4)]
+    actions.file_items(accounts["women_staff"], [i.pk for i in items])
+    codes = sorted(Item.objects.filter(pk__in=[i.pk for i in items]).values_list("archival_code", flat=True))
+    monkeypatch.setattr(transfer, "LOAD_CHUNK", 2)  # as 5,000 items per query do in a larger package
+    packed = transfer.write_package(transfer.DirTarget(tmp_path / "bag"), [i.pk for i in items], {"number": "T1"})
+    rows = list(openpyxl.load_workbook(tmp_path / "bag/data/catalogue.xlsx").active.values)
+    assert [r[1] for r in rows[1:]] == codes and [r[0] for r in rows[1:]] == [1, 2, 3]
+    assert [r.meta["archival_code"] for r in packed.records] == codes
+
+
 # --- online transfer ----------------------------------------------------------------------------------
 
 def test_online_transfer_receipt_check_and_accept_moves_custody(fonds, filed, archives, accounts):
