@@ -39,7 +39,8 @@ class Spec:
 
 
 def _inserter(model):
-    """(sql, row builder) for ``model``: the builder turns a dict of attnames into a tuple,
+    """(target, width, row builder) for ``model``: the target is ``table (columns)`` for an
+    INSERT or a COPY, width the number of columns; the builder turns a dict of attnames into a tuple,
     filling every other column with the field's default and adapting dates for the backend."""
     from django.db import connection
     from django.db import models as m
@@ -47,7 +48,7 @@ def _inserter(model):
     ops = connection.ops
     fields = list(model._meta.concrete_fields)
     cols = ", ".join(ops.quote_name(f.column) for f in fields)
-    sql = f"INSERT INTO {ops.quote_name(model._meta.db_table)} ({cols}) VALUES ({', '.join(['%s'] * len(fields))})"
+    target = f"{ops.quote_name(model._meta.db_table)} ({cols})"
     plan = []
     for f in fields:
         if isinstance(f, m.DateTimeField):
@@ -66,7 +67,7 @@ def _inserter(model):
             out.append(conv(v) if conv is not None and v is not None else v)
         return tuple(out)
 
-    return sql, row
+    return target, len(fields), row
 
 
 def _write(model, dict_rows) -> int:
@@ -74,7 +75,8 @@ def _write(model, dict_rows) -> int:
 
     if connection.vendor == "postgresql":
         return _copy(model, dict_rows)
-    sql, row = _inserter(model)
+    target, width, row = _inserter(model)
+    sql = f"INSERT INTO {target} VALUES ({', '.join(['%s'] * width)})"
     n, batch = 0, []
     with connection.cursor() as cur:
         for d in dict_rows:
@@ -94,8 +96,7 @@ def _copy(model, dict_rows) -> int:
     ``executemany`` the 1,000,000 cases took hours, the server parsing and binding each."""
     from django.db import connection
 
-    insert, row = _inserter(model)
-    target = insert.split(" VALUES ", 1)[0].removeprefix("INSERT INTO ")
+    target, _, row = _inserter(model)
     n = 0
     with connection.cursor() as cur, cur.cursor.copy(f"COPY {target} FROM STDIN") as copy:
         for d in dict_rows:

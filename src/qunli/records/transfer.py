@@ -203,7 +203,8 @@ def _chunks(seq, n):
 
 
 def load_items(item_ids: list[int]) -> tuple[list[dict], dict, dict, set]:
-    """Rows, files by item, process events by item, fonds that use org codes — in a few queries."""
+    """Rows in 档号 order, files by item, process events by item, fonds that use org codes — in a
+    few queries."""
     rows, files, events = [], defaultdict(list), defaultdict(list)
     for part in _chunks(sorted(item_ids), LOAD_CHUNK):
         rows += list(Item.objects.filter(pk__in=part).values(*_ROW))
@@ -213,7 +214,7 @@ def load_items(item_ids: list[int]) -> tuple[list[dict], dict, dict, set]:
         for c in ChangeLog.objects.filter(object_type="records.item", object_id__in=[str(i) for i in part]) \
                 .order_by("seq").values("object_id", "action", "at", "actor__username"):
             events[int(c["object_id"])].append((c["action"], c["at"].isoformat(), c["actor__username"] or ""))
-    rows.sort(key=lambda r: (r["archival_code"], r["id"]))  # each chunk came sorted, the whole must be too
+    rows.sort(key=lambda r: (r["archival_code"], r["id"]))  # as a whole: an ORDER BY would sort each chunk only
     batches = {r["filing_batch"] for r in rows if r["filing_batch"]}
     by_batch = {}
     for part in _chunks(sorted(batches), 2000):

@@ -16,8 +16,9 @@ class Command(BaseCommand):
     help = "重建全文索引，或（--check）检查索引与数据库是否一致"
 
     def add_arguments(self, parser):
-        parser.add_argument("--check", action="store_true", help="只检查差异，有差异时以非零状态退出")
-        parser.add_argument("--warm", action="store_true", help="把索引读入内存（数据库重启后运行，首批检索不再等磁盘）")
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument("--check", action="store_true", help="只检查差异，有差异时以非零状态退出")
+        mode.add_argument("--warm", action="store_true", help="把索引读入内存（数据库重启后运行，首批检索不再等磁盘）")
         parser.add_argument("--kind", action="append", help="只处理该类索引（如 records.item），可重复")
 
     def handle(self, check: bool = False, warm: bool = False, kind=None, **options):
