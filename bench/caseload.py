@@ -25,7 +25,7 @@ intake and referral conditions, each under its grant, which no index can serve (
 database walks the grant's whole subtree of cases), then the view's role filter, a page
 query and a separate capped count. Its page and count are checked against ours. The ratio
 is on ``p95_ms``. The peer runs on the same (current) schema, so it profits from the
-covering ``(user, resolve_due, unit)`` indexes too: it measures the query's shape, not the
+covering ``(user, resolve_due, id, unit)`` indexes too: it measures the query's shape, not the
 indexes (SQLite, at 1M, before both: ~100 ms for the caseworker and ~250 ms for the
 supervisor under a load average of 8).
 """

@@ -329,10 +329,12 @@ class Case(models.Model):
                    models.Index(fields=["supervisor", "status", "resolve_due"], name="case_super_status_due"),
                    models.Index(fields=["unit", "status"], name="case_unit_status"),
                    # the need-to-know arms (case_q) and the caseworker's / supervisor's lists:
-                   # cases of one user in resolve-date order, with the unit for the grant check,
-                   # without touching the table
-                   models.Index(fields=["caseworker", "resolve_due", "unit"], name="case_worker_due"),
-                   models.Index(fields=["supervisor", "resolve_due", "unit"], name="case_super_due")]
+                   # cases of one user in list order (resolve date, then id) with the unit for
+                   # the grant check, without touching the table. The id is spelled out:
+                   # SQLite keeps it in every index anyway, PostgreSQL only when asked, and
+                   # without it PostgreSQL reads one table page per case (4× slower at 7,500)
+                   models.Index(fields=["caseworker", "resolve_due", "id", "unit"], name="case_worker_due_id"),
+                   models.Index(fields=["supervisor", "resolve_due", "id", "unit"], name="case_super_due_id")]
 
     def __str__(self):
         return f"个案 {self.request.tracking_code}" if self.request_id else "个案"
