@@ -155,7 +155,7 @@ def _child_peer(db: Path, file: Path, limit: int):
     )
     from qunli.core.models import User
     from qunli.orgs.models import Unit
-    from qunli.people.models import Person
+    from qunli.people.models import HAS_ID_NUMBER, Person
 
     user = User.objects.get(username="bench")
     visible = Unit.objects.visible_to(user, "change")
@@ -177,6 +177,10 @@ def _child_peer(db: Path, file: Path, limit: int):
             batch_size = 1000
             skip_diff = True
             use_transactions = True
+
+        def get_queryset(self):
+            # its per-row look-up by id_number_hash, through the unique index as ours
+            return Person.objects.filter(HAS_ID_NUMBER)
 
         def before_import_row(self, row, **kwargs):
             from qunli.core.crypto import blind_index

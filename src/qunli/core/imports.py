@@ -286,7 +286,7 @@ def person_ids_by_hash(hashes) -> dict[str, int]:
     hashes = list(hashes)
     out = {}
     for i in range(0, len(hashes), 900):
-        out.update(Person.objects.filter(id_number_hash__in=hashes[i:i + 900]).values_list("id_number_hash", "id"))
+        out.update(Person.objects.with_id_number_hash(*hashes[i:i + 900]).values_list("id_number_hash", "id"))
     return out
 
 
@@ -518,6 +518,11 @@ class PersonImporter(Importer):
                 cur.execute(sql)
 
 
+# An imported person is never merged: this partial index takes none of the new rows, and
+# rebuilding it would scan the whole table for nothing.
+KEPT_DURING_IMPORT = {"person_merged_into_partial"}
+
+
 def _sqlite_defer_indexes(ctx) -> None:
     """A large import into a SQLite table that is not already huge: drop people_person's
     secondary indexes for the load and recreate them at the end, inside the same
@@ -538,7 +543,7 @@ def _sqlite_defer_indexes(ctx) -> None:
         known = {h for (h,) in cur.fetchall()}
         cur.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s AND sql IS NOT NULL",
                     [table])
-        indexes = cur.fetchall()
+        indexes = [(name, sql) for name, sql in cur.fetchall() if name not in KEPT_DURING_IMPORT]
         for name, _ in indexes:
             cur.execute(f'DROP INDEX "{name}"')
     ctx.extra["known_hashes"] = known

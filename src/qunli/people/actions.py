@@ -44,7 +44,7 @@ def clean_identity(id_number: str = "", phone: str = "") -> tuple[str, str]:
 
 
 def duplicate_by_id(id_number: str, exclude_pk=None) -> Person | None:
-    qs = Person.objects.filter(id_number_hash=blind_index(id_number))
+    qs = Person.objects.with_id_number_hash(blind_index(id_number))
     if exclude_pk:
         qs = qs.exclude(pk=exclude_pk)
     return qs.select_related("unit").first()

@@ -273,7 +273,7 @@ def list_persons(request, filters: Query[PersonFilters]):
     if filters.q:
         q = filters.q.strip()
         if len(q) == 18 and q[:17].isdigit():
-            qs = qs.filter(id_number_hash=blind_index(q.upper()))
+            qs = qs.with_id_number_hash(blind_index(q.upper()))
         elif len(q) == 11 and q.isdigit():
             qs = qs.filter(phone_hash=blind_index(q))
         else:

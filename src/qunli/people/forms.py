@@ -57,7 +57,7 @@ class PersonRefField(forms.CharField):
         if value.isdigit() and len(value) < 15:
             person = qs.filter(pk=int(value)).first()
         else:
-            person = qs.filter(id_number_hash=blind_index(normalize_id_number(value))).first()
+            person = qs.with_id_number_hash(blind_index(normalize_id_number(value))).first()
         if person is None:
             raise forms.ValidationError("找不到该人员，或不在您的数据范围内。")
         return person

@@ -23,13 +23,26 @@ class PoliticalStatus(models.TextChoices):
     MASSES = "masses", "群众"
 
 
+# A person with a resident ID number: the condition of the unique index on its blind index.
+HAS_ID_NUMBER = ~Q(id_number_hash="")
+
+
+class PersonQuerySet(ScopedQuerySet):
+    def with_id_number_hash(self, *hashes: str):
+        """The persons whose ID number has one of these blind indexes, found through the
+        unique index. The query repeats the index's condition (``HAS_ID_NUMBER``): SQLite
+        uses a partial index only when the query's WHERE contains the index's condition term
+        for term — ``id_number_hash = ?`` alone does not prove the value is not ''."""
+        return self.filter(HAS_ID_NUMBER, id_number_hash__in=hashes)
+
+
 class Person(models.Model):
     # Indexes: each one costs every insert (a 1M-row import maintains all of them), so only
     # those a query needs. ``name`` is served by (name, phone_hash), the ``unit`` FK by
-    # (unit, name). ``id_number_hash`` keeps a plain index besides the partial unique
-    # constraint: SQLite cannot use a partial index for ``id_number_hash = ?`` (it cannot
-    # prove the bound value is not ''), so look-ups would scan. ``phone_hash`` alone is
-    # searched by the API. ``merged_into`` is almost always NULL: a partial index serves the
+    # (unit, name), ``id_number_hash`` by the partial unique index (look-ups go through
+    # ``with_id_number_hash``). ``phone_hash`` alone is searched by the API: a Meta index,
+    # since ``db_index`` on a CharField also builds a LIKE-prefix index on PostgreSQL that no
+    # hash look-up uses. ``merged_into`` is almost always NULL: a partial index serves the
     # reverse look-up (PROTECT on delete) and the merged count without growing on import.
     name = models.CharField("姓名", max_length=50)
     gender = models.CharField("性别", max_length=1, choices=Gender.choices, blank=True)
@@ -42,10 +55,10 @@ class Person(models.Model):
 
     # Sensitive fields: ciphertext, keyed blind index for look-ups, and the display mask.
     id_number_enc = models.TextField(blank=True, default="")
-    id_number_hash = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    id_number_hash = models.CharField(max_length=32, blank=True, default="")
     id_number_mask = models.CharField("身份证号", max_length=18, blank=True, default="")
     phone_enc = models.TextField(blank=True, default="")
-    phone_hash = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    phone_hash = models.CharField(max_length=32, blank=True, default="")
     phone_mask = models.CharField("联系电话", max_length=20, blank=True, default="")
     address_enc = models.TextField(blank=True, default="")
     address_mask = models.CharField("住址", max_length=20, blank=True, default="")
@@ -58,7 +71,7 @@ class Person(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     scope = ScopeSpec(unit="unit", line="unit__line")
-    objects = ScopedQuerySet.as_manager()
+    objects = PersonQuerySet.as_manager()
 
     SENSITIVE = {"id_number": "身份证号", "phone": "联系电话", "address": "住址"}
 
@@ -66,10 +79,11 @@ class Person(models.Model):
         verbose_name = "人员"
         verbose_name_plural = "人员"
         constraints = [
-            models.UniqueConstraint(fields=["id_number_hash"], condition=~Q(id_number_hash=""),
+            models.UniqueConstraint(fields=["id_number_hash"], condition=HAS_ID_NUMBER,
                                     name="person_unique_id_number"),
         ]
         indexes = [models.Index(fields=["unit", "name"]), models.Index(fields=["name", "phone_hash"]),
+                   models.Index(fields=["phone_hash"], name="person_phone_hash"),
                    models.Index(fields=["merged_into"], condition=Q(merged_into__isnull=False),
                                 name="person_merged_into_partial")]
 

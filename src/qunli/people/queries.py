@@ -20,7 +20,7 @@ def search_people(qs, q: str):
     if not q:
         return qs
     if looks_like_id_number(q):
-        return qs.filter(id_number_hash=blind_index(normalize_id_number(q)))
+        return qs.with_id_number_hash(blind_index(normalize_id_number(q)))
     return qs.filter(name__icontains=q)
 
 

@@ -31,6 +31,39 @@ def test_same_id_number_twice_is_one_person(accounts, tree):
     assert Person.objects.count() == 1
 
 
+def test_the_database_itself_refuses_a_second_person_with_the_same_id_number(accounts, tree):
+    from django.db import IntegrityError, transaction
+
+    first = actions.register_person(accounts["women_staff"], unit=tree["village_women"], name="李秀英", id_number=ID)
+    twin = Person(name="李秀英", unit=tree["union"], id_number_hash=first.id_number_hash)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        twin.save()
+    Person.objects.bulk_create([Person(name="无证甲", unit=tree["union"]), Person(name="无证乙", unit=tree["union"])])
+    assert Person.objects.filter(id_number_hash="").count() == 2  # no ID number: not unique
+
+
+def _plan(qs) -> str:
+    sql, params = qs.values("pk").query.sql_with_params()
+    with connection.cursor() as cur:
+        if connection.vendor == "sqlite":
+            cur.execute("EXPLAIN QUERY PLAN " + sql, params)
+        else:  # a handful of test rows: make the planner show which index it can use
+            cur.execute("SET LOCAL enable_seqscan = off")
+            cur.execute("EXPLAIN " + sql, params)
+        return " ".join(str(row) for row in cur.fetchall())
+
+
+def test_looking_up_a_person_by_id_number_uses_the_unique_index(accounts, tree):
+    from qunli.core.crypto import blind_index
+
+    actions.register_person(accounts["women_staff"], unit=tree["village_women"], name="李秀英", id_number=ID)
+    found = Person.objects.with_id_number_hash(blind_index(ID))
+    assert found.get().name == "李秀英"
+    assert "person_unique_id_number" in _plan(found)
+    if connection.vendor == "sqlite":  # why the helper: a bare equality cannot use the partial index
+        assert "person_unique_id_number" not in _plan(Person.objects.filter(id_number_hash=blind_index(ID)))
+
+
 def test_bad_id_number_is_refused_and_nothing_written(accounts, tree):
     with pytest.raises(ActionError, match="校验位错误"):
         actions.register_person(accounts["women_staff"], unit=tree["village_women"], name="王芳",
