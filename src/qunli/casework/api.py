@@ -354,6 +354,12 @@ class ReasonIn(Schema):
     reason: str = Field(..., min_length=1, max_length=200)
 
 
+class ClaimIn(Schema):
+    name: str = Field(..., min_length=1, max_length=50, description="认领人姓名")
+    phone: str = Field(..., description="认领人联系电话（加密保存）")
+    org: str = Field("", max_length=100, description="单位或组织")
+
+
 def _wishes(user):
     return Wish.objects.visible_to(user).select_related("unit")
 
@@ -409,6 +415,11 @@ def publish_wish(request, wish_id: int):
 @router.post("/wishes/{int:wish_id}/unpublish", response=WishOut, summary="从心愿墙撤回（未被认领的）微心愿")
 def unpublish_wish(request, wish_id: int):
     return _wish_verb(request, wish_id, wishes.unpublish_wish)
+
+
+@router.post("/wishes/{int:wish_id}/claim", response=WishOut, summary="登记认领（电话、来访或结对认领；已发布 → 已认领）")
+def record_claim(request, wish_id: int, payload: ClaimIn):
+    return _wish_verb(request, wish_id, wishes.record_claim, name=payload.name, phone=payload.phone, org=payload.org)
 
 
 @router.post("/wishes/{int:wish_id}/cancel-claim", response=WishOut, summary="取消认领（须填写原因；心愿重回心愿墙）")

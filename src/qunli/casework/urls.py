@@ -48,7 +48,7 @@ urlpatterns += [
     *[path(f"wishes/<int:pk>/{verb}/", wish_views.WishVerbView.as_view(verb=verb), name=f"wish_{verb}")
       for verb in wish_views.WISH_VERBS],
     *[path(f"wishes/<int:pk>/{verb}/", wish_views.WishFormVerbView.as_view(verb=verb), name=f"wish_{verb}")
-      for verb in ("reject", "cancel_claim", "fulfil")],
+      for verb in ("reject", "cancel_claim", "claim", "fulfil")],
     path("wishes/<int:pk>/reveal/", wish_views.WishRevealView.as_view(), name="wish_reveal"),
     path("wishes/<int:pk>/photo/", wish_views.WishPhotoView.as_view(), name="wish_photo"),
     path("projects/", wish_views.ProjectListView.as_view(), name="project_list"),

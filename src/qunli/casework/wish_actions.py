@@ -147,35 +147,59 @@ def _is_portal(actor) -> bool:
     return actor.username == PORTAL_ACCOUNT and not actor.has_usable_password() and actor.is_business
 
 
-@action
-def claim_wish(actor, wish_id: int, *, name: str, phone: str, org: str = "") -> Wish:
-    """A donor claims a published wish on the portal (the actor is the portal's system
-    account). Exactly once: the UPDATE only matches while the wish is still 已发布待认领."""
-    if not _is_portal(actor):
-        raise PermissionDenied("只有网上群团系统账户可以登记认领。")
+def _donor(name: str, phone: str, org: str) -> tuple[str, str, dict]:
     name = clean_text(name, "认领人姓名", limit=50)
     org = clean_text(org, "单位或组织", required=False, limit=100)
     try:
         phone = validate_phone(phone)
     except InvalidIdentifier as e:
         raise ActionError("请填写正确的联系电话。") from e
-    current = Wish.objects.select_related("unit").filter(pk=wish_id).first()
-    if current is None or current.status not in (S.PUBLISHED, S.CLAIMED, S.FULFILLED):
-        raise ActionError("该微心愿不存在或未发布。")
+    return name, org, crypto.seal("phone", phone)
+
+
+def _claim(actor, current: Wish, name: str, org: str, sealed: dict, log_name: str) -> Wish:
+    """Exactly once: the UPDATE only matches while the wish is still 已发布待认领."""
     before = snapshot(current)
-    sealed = crypto.seal("phone", phone)
     n = Wish.objects.filter(pk=current.pk, status=S.PUBLISHED).update(
         status=S.CLAIMED, donor_name=name, donor_org=org, donor_phone_enc=sealed["phone_enc"],
         donor_phone_hash=sealed["phone_hash"], donor_phone_mask=sealed["phone_mask"], claimed_at=timezone.now())
     if n != 1:
         raise ActionError("很抱歉，该微心愿已被其他爱心人士认领。")
     current.refresh_from_db()
-    _log(actor, "claim_wish", current, before)
+    _log(actor, log_name, current, before)
     # the wish's number and category only: neither the donor nor the person served
     notify(staff_of_unit(current.unit, current.unit.line_id), NoticeKind.WISH_CLAIMED,
            f"微心愿#{current.pk}（{current.get_category_display()}）已被认领，请联系认领人跟进圆梦", obj=current,
            exclude=actor)
     return current
+
+
+@action
+def claim_wish(actor, wish_id: int, *, name: str, phone: str, org: str = "") -> Wish:
+    """A donor claims a published wish on the portal (the actor is the portal's system
+    account)."""
+    if not _is_portal(actor):
+        raise PermissionDenied("只有网上群团系统账户可以登记认领。")
+    name, org, sealed = _donor(name, phone, org)
+    current = Wish.objects.select_related("unit").filter(pk=wish_id).first()
+    if current is None or current.status not in (S.PUBLISHED, S.CLAIMED, S.FULFILLED):
+        raise ActionError("该微心愿不存在或未发布。")
+    return _claim(actor, current, name, org, sealed, "claim_wish")
+
+
+@action
+def record_claim(actor, wish: Wish, *, name: str, phone: str, org: str = "") -> Wish:
+    """A donor who came forward off the portal — on the phone, at the office, a unit pairing
+    up with wishes (结对认领) — recorded by staff with CHANGE on the wish's unit. The same
+    exactly-once rule as the portal's claim: whichever comes first wins."""
+    current = Wish.objects.select_related("unit").filter(pk=wish.pk).first()
+    if current is None:
+        raise PermissionDenied("微心愿不存在。")
+    _require(actor, current)
+    if current.status not in (S.PUBLISHED, S.CLAIMED, S.FULFILLED):  # the last two: "已被认领"
+        raise ActionError(f"只有已发布待认领的微心愿可以登记认领（当前：{current.get_status_display()}），请先发布。")
+    name, org, sealed = _donor(name, phone, org)
+    return _claim(actor, current, name, org, sealed, "record_claim")
 
 
 @action

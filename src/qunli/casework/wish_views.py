@@ -54,6 +54,12 @@ class ReasonForm(UserForm):
     reason = forms.CharField(label="原因", max_length=200)
 
 
+class ClaimForm(UserForm):
+    name = forms.CharField(label="认领人姓名", max_length=50)
+    phone = forms.CharField(label="联系电话", max_length=20, help_text="加密保存，列表只显示脱敏号码。")
+    org = forms.CharField(label="单位或组织", max_length=100, required=False)
+
+
 class PhotoForm(UserForm):
     photo = forms.FileField(label="圆梦照片", help_text="JPG 或 PNG，不超过 5 MB。",
                             widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}))
@@ -168,11 +174,12 @@ class WishVerbView(BusinessRequiredMixin, View):
 
 
 class WishFormVerbView(ActionFormView):
-    """reject / cancel_claim (a reason) and fulfil (a photo)."""
+    """reject / cancel_claim (a reason), claim (a donor who came forward off the portal) and
+    fulfil (a photo)."""
 
     template_name = "casework/wish_form.html"
     verb = ""
-    titles = {"reject": "审核不通过", "cancel_claim": "取消认领", "fulfil": "确认圆梦"}
+    titles = {"reject": "审核不通过", "cancel_claim": "取消认领", "claim": "登记认领", "fulfil": "确认圆梦"}
 
     def wish(self) -> Wish:
         if not hasattr(self, "_wish"):
@@ -187,10 +194,15 @@ class WishFormVerbView(ActionFormView):
         self.wish()
         if self.verb == "fulfil":
             return PhotoForm(data, self.request.FILES if data is not None else None, **self.form_kwargs())
+        if self.verb == "claim":
+            return ClaimForm(data, **self.form_kwargs())
         return ReasonForm(data, **self.form_kwargs())
 
     def get_context_data(self, **kwargs):
         kwargs["title"] = self.titles[self.verb]
+        if self.verb == "claim":
+            kwargs["intro"] = ("爱心人士通过电话、来访或单位结对方式认领时在此登记；网上心愿墙的认领会自动登记。"
+                               "认领后心愿从心愿墙上显示为已认领，不能再被他人认领。")
         w = self.wish()
         return super().get_context_data(object=w, cancel_url=w.get_absolute_url(), multipart=self.verb == "fulfil",
                                         **kwargs)
@@ -201,6 +213,8 @@ class WishFormVerbView(ActionFormView):
             w = actions.reject_wish(user, w, reason=d["reason"])
         elif self.verb == "cancel_claim":
             w = actions.cancel_claim(user, w, reason=d["reason"])
+        elif self.verb == "claim":
+            w = actions.record_claim(user, w, name=d["name"], phone=d["phone"], org=d["org"])
         else:
             w = actions.fulfil_wish(user, w, photo=d["photo"])
         messages.success(self.request, f"{self.titles[self.verb]}：已完成。")

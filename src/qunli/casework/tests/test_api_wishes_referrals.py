@@ -134,11 +134,14 @@ def test_wish_lifecycle_through_the_api_calls_the_actions(accounts, tree, child)
     assert post(c, f"{url}/cancel-claim").status_code == 422  # the reason is required
     r = post(c, f"{url}/cancel-claim", {"reason": "认领人联系不上"})
     assert r.json()["status"] == "published" and r.json()["donor_name"] == ""
-    wa.claim_wish(portal_actions.portal_account(), w["id"], name="王爱心", phone="13812345679")
+    assert detail(post(c, f"{url}/claim", {"name": "王爱心", "phone": "1381234"})) == ["请填写正确的联系电话。"]
+    r = post(c, f"{url}/claim", {"name": "王爱心", "phone": "13812345679", "org": "县实验中学"})  # came by phone
+    assert r.json()["status"] == "claimed" and r.json()["donor_phone"] == "138****5679"
     r = c.post(f"{url}/fulfil", {"photo": SimpleUploadedFile("done.png", PNG, content_type="image/png")})
     assert r.status_code == 200 and r.json()["status"] == "fulfilled" and r.json()["has_photo"]
     logged = list(ChangeLog.objects.filter(object_type="casework.wish").values_list("action", flat=True))
-    for name in ("collect_wish", "approve_wish", "publish_wish", "claim_wish", "cancel_claim", "fulfil_wish"):
+    for name in ("collect_wish", "approve_wish", "publish_wish", "claim_wish", "cancel_claim", "record_claim",
+                 "fulfil_wish"):
         assert f"casework.{name}" in logged
 
 
@@ -408,7 +411,7 @@ def test_openapi_documents_the_new_routes_in_chinese(db):
         for method, op in item.items()
         if re.match(r"/api/casework/(wishes|projects|referrals|cases/\{case_id\}/referrals)", path)
     ]
-    assert len(ops) == 20
+    assert len(ops) == 21
     for path, method, op in ops:
         assert re.search(r"[\u4e00-\u9fff]", op.get("summary", "")), (method, path)
     wish = schema["components"]["schemas"]["WishOut"]["properties"]

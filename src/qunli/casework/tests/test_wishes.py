@@ -216,6 +216,37 @@ def test_cancel_claim_puts_it_back_on_the_wall(staff, child, tree, portal):
     assert claim(portal, w, name="第二位").status == S.CLAIMED
 
 
+def test_staff_record_an_offline_claim_and_the_portal_can_no_longer_claim_it(staff, child, tree, portal):
+    w = published(staff, child, tree["women"])
+    w = wa.record_claim(staff, w, name="县建设银行支行", phone=DONOR_PHONE, org="结对认领")
+    assert w.status == S.CLAIMED and w.donor_name == "县建设银行支行" and w.donor_phone_mask == "138****5678"
+    assert DONOR_PHONE not in w.donor_phone_enc and wa.reveal_donor(staff, w) == DONOR_PHONE
+    log = ChangeLog.objects.get(action="casework.record_claim")
+    assert log.actor_id == staff.pk and log.after["donor_phone_enc"] == "已加密"
+    with pytest.raises(ActionError, match="已被其他爱心人士认领"):
+        claim(portal, w, name="网上来的")
+    assert Wish.objects.get(pk=w.pk).donor_name == "县建设银行支行"
+
+
+def test_recording_a_claim_refuses_what_is_not_on_the_wall_or_bad_input_and_changes_nothing(
+        accounts, staff, child, tree, portal):
+    pending = collect(staff, child, tree["women"])
+    with pytest.raises(ActionError, match="请先发布"):
+        wa.record_claim(staff, pending, name="李爱心", phone=DONOR_PHONE)
+    w = published(staff, child, tree["women"], text="想要一个新书包")
+    with pytest.raises(ActionError, match="联系电话"):
+        wa.record_claim(staff, w, name="李爱心", phone="12345")
+    with pytest.raises(ActionError, match="认领人姓名"):
+        wa.record_claim(staff, w, name=" ", phone=DONOR_PHONE)
+    with pytest.raises(PermissionDenied):  # read-only on the unit
+        wa.record_claim(accounts["leader"], w, name="李爱心", phone=DONOR_PHONE)
+    assert Wish.objects.get(pk=w.pk).status == S.PUBLISHED and Wish.objects.get(pk=w.pk).donor_name == ""
+    assert not ChangeLog.objects.filter(action="casework.record_claim").exists()
+    claim(portal, w)
+    with pytest.raises(ActionError, match="已被其他爱心人士认领"):
+        wa.record_claim(staff, w, name="来晚了", phone="13900000000")
+
+
 def test_donor_phone_sealed_and_revealed_with_access_log(accounts, staff, child, tree, portal):
     w = claim(portal, published(staff, child, tree["women"]))
     with connection.cursor() as cur:
@@ -274,7 +305,11 @@ def test_staff_ui_lifecycle(client_for, staff, child, tree, portal):
     c.post(reverse("casework:wish_approve", args=[w.pk]))
     c.post(reverse("casework:wish_publish", args=[w.pk]))
     assert Wish.objects.get().status == S.PUBLISHED
-    claim(portal, w)
+    assert c.get(reverse("casework:wish_claim", args=[w.pk])).status_code == 200
+    r = c.post(reverse("casework:wish_claim", args=[w.pk]), {"name": "李爱心", "phone": "138", "org": ""})
+    assert "请填写正确的联系电话" in r.content.decode() and Wish.objects.get().status == S.PUBLISHED
+    r = c.post(reverse("casework:wish_claim", args=[w.pk]), {"name": "李爱心", "phone": DONOR_PHONE, "org": "县实验中学"})
+    assert r.status_code == 302 and Wish.objects.get().status == S.CLAIMED
     for name in ("wish_add", "wish_reject", "wish_cancel_claim", "wish_fulfil"):
         url = reverse(f"casework:{name}", args=[] if name == "wish_add" else [w.pk])
         assert c.get(url).status_code == 200, name
