@@ -112,7 +112,7 @@ def _views():
         Peer.__name__ = f"OrFilter{cls.__name__}"
         return Peer
 
-    ours = {"mine": views.MyCasesView, "supervised": views.SupervisedView, "all": views.CaseListView}
+    ours = {"mine": views.MyCasesView, "supervised": views.SupervisedView, "all": views.AllCasesView}
     return ours, {k: peer(v, k) for k, v in ours.items()}
 
 
@@ -143,7 +143,7 @@ def _query(view_cls, user, params=None):
     sort = view.sort_key()
     qs = qs.order_by(sort, "pk")
     if view.paginator_class is IdsFirstPaginator:
-        paginator = IdsFirstPaginator(qs, view.paginate_by, view.select_related)
+        paginator = IdsFirstPaginator(qs, view.paginate_by, view.select_related, ids=view.sorted_ids(sort))
     else:
         paginator = view.paginator_class(qs, view.paginate_by)
     page = paginator.get_page(1)

@@ -79,8 +79,16 @@ def case_q(user, action: str = VIEW) -> Q | None:
     cannot use any of those indexes, so the database walks every case of the grant's
     subtree — at a province's million cases, hundreds of milliseconds per list (``qunli
     bench caseload`` measures both)."""
-    if not getattr(user, "is_authenticated", False):
+    arms = _case_arms(user, action)
+    if not arms:
         return None
+    return Q(pk__in=arms[0].union(*arms[1:], all=True))  # IN ignores duplicates: no dedup pass
+
+
+def _case_arms(user, action: str) -> list:
+    """``case_q``'s arms: one query of case ids per way in, each under its grant."""
+    if not getattr(user, "is_authenticated", False):
+        return []
     grant = scope_q(Case.scope, user, action)
     change = scope_q(Case.scope, user, CHANGE)
     cases = Case._base_manager.order_by()
@@ -94,9 +102,7 @@ def case_q(user, action: str = VIEW) -> Q | None:
         to_q = scope_q(Referral.receiver_scope, user, CHANGE)
         if to_q is not None:
             arms.append(Referral._base_manager.filter(to_q, status=Referral.Status.PENDING).order_by().values("case_id"))
-    if not arms:
-        return None
-    return Q(pk__in=arms[0].union(*arms[1:], all=True))  # IN ignores duplicates: no dedup pass
+    return arms
 
 
 class NeedToKnowQuerySet(models.QuerySet):
@@ -117,6 +123,19 @@ class NeedToKnowQuerySet(models.QuerySet):
             return self.filter(case__in=cases)
         # a to-many path (a person served with several cases): a subquery keeps rows unique
         return self.filter(pk__in=self.model._base_manager.filter(**{f"{self.case_path}__in": cases}).values("pk"))
+
+    def visible_ids(self, user, action: str = VIEW, *, newest_first: bool = True, limit: int = 10_001) -> list[int]:
+        """The ids of ``visible_to(user, action)`` (only on Case) in id order, at most
+        ``limit``, read from ``case_q``'s arms alone: what an unfiltered list sorted by id
+        needs, without ``visible_to``'s outer look-up of every visible case by its id (one
+        index probe each: at 7,500 cases, about half of that list's time on PostgreSQL).
+        ``test_visible_ids_equal_the_visible_cases_ids`` checks it."""
+        assert not self.case_path
+        arms = _case_arms(user, action)
+        if not arms:
+            return []
+        union = arms[0].union(*arms[1:]).order_by("-pk" if newest_first else "pk")  # UNION: duplicates go
+        return [row["pk"] for row in union[:limit]]
 
     def in_team_of(self, user, role: str, action: str = VIEW):
         """Cases (only on Case) where ``user`` is the ``role`` — "supervisor", or "worker"

@@ -5,7 +5,7 @@ from . import views
 app_name = "casework"
 
 urlpatterns = [
-    path("", views.CaseListView.as_view(), name="case_list"),
+    path("", views.AllCasesView.as_view(), name="case_list"),
     path("mine/", views.MyCasesView.as_view(), name="my_cases"),
     path("supervised/", views.SupervisedView.as_view(), name="supervised"),
     path("unassigned/", views.IntakeQueueView.as_view(), name="unassigned"),

@@ -91,6 +91,18 @@ class CaseListView(ObjectListView):
         return super().get_context_data(**kwargs)
 
 
+class AllCasesView(CaseListView):
+    """全部个案: every case the user may see. Unfiltered in id order (its default), the ids
+    come from the need-to-know arms alone (``Case.objects.visible_ids``)."""
+
+    def sorted_ids(self, sort):
+        filtered = any(value for key, value in self.request.GET.items() if key not in ("sort", "page"))
+        if filtered or sort.lstrip("-") != "pk":
+            return None
+        return Case.objects.visible_ids(self.request.user, VIEW, newest_first=sort.startswith("-"),
+                                        limit=IdsFirstPaginator.CAP + 1)
+
+
 class TeamCasesView(CaseListView):
     """A list of the cases the user works on in one role: ``Case.objects.in_team_of`` —
     the need-to-know rule narrowed to that role, served by the role's index."""

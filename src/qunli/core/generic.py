@@ -71,9 +71,11 @@ class IdsFirstPaginator(CappedPaginator):
     of narrow rows instead of thousands of joined ones, and finding the set once instead of
     twice (count and page)."""
 
-    def __init__(self, object_list, per_page, select_related=(), **kwargs):
+    def __init__(self, object_list, per_page, select_related=(), ids: list | None = None, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.select_related = select_related
+        if ids is not None:  # found by the view some cheaper way (``ObjectListView.sorted_ids``)
+            self.ids = ids[: self.CAP + 1]
 
     @cached_property
     def ids(self) -> list:
@@ -147,6 +149,12 @@ class ObjectListView(BusinessRequiredMixin, TemplateView):
             qs = qs.filter(pk__in=[p for p in selected if p.isdigit()])
         return qs, form
 
+    def sorted_ids(self, sort: str) -> list | None:
+        """With ``IdsFirstPaginator``: the list's ids in ``sort`` order (at most
+        ``CappedPaginator.CAP + 1``) when the view can find them more cheaply than the
+        filtered queryset would; None to let the paginator ask the queryset."""
+        return None
+
     def sort_key(self) -> str:
         wanted = self.request.GET.get("sort", "")
         allowed = {c.sort for c in self.columns if c.sort}
@@ -160,7 +168,7 @@ class ObjectListView(BusinessRequiredMixin, TemplateView):
         if request.GET.get("export") == "xlsx":
             return stream_xlsx(self.export_name, [c.label for c in self.columns],
                                ([c.value(o) for c in self.columns] for o in qs.iterator(chunk_size=2000)))
-        paginator = (IdsFirstPaginator(qs, self.paginate_by, self.select_related)
+        paginator = (IdsFirstPaginator(qs, self.paginate_by, self.select_related, ids=self.sorted_ids(sort))
                      if self.paginator_class is IdsFirstPaginator else self.paginator_class(qs, self.paginate_by))
         page = paginator.get_page(request.GET.get("page"))
         context = self.get_context_data(page=page, filter_form=form, sort=sort, columns=self.columns,

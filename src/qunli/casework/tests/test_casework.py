@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from conftest import grant, make_user
@@ -379,6 +380,38 @@ def test_case_list_query_counts_stay_flat(team, tree, client_for, django_assert_
         for url in urls:
             with django_assert_max_num_queries(ceilings[(who, url)]):  # no query per row
                 assert c.get(url).status_code == 200
+
+
+def test_visible_ids_equal_the_visible_cases_ids(team, tree, accounts, lines):
+    """``visible_ids`` (the 全部个案 list's ids, read from the need-to-know arms alone) is
+    ``visible_to`` in id order: each case once even when the user reaches it two ways (here
+    the caseworker of a case transferred to a unit where they may accept it), and honouring
+    the order and the limit."""
+    from django.contrib.auth.models import AnonymousUser
+
+    cases = [assigned(team, tree) for _ in range(3)]
+    actions.add_member(team["worker"], cases[0], user=team["member"])
+    new_case(team, tree)  # unassigned: the intake arm
+    actions.transfer(team["worker"], cases[1], to_unit=tree["village_women"], reason="属地管辖")
+    for user in (team["worker"], team["super"], team["member"], team["colleague"], team["intake"],
+                 accounts["union_staff"], AnonymousUser()):
+        expected = list(Case.objects.visible_to(user).order_by("-pk").values_list("pk", flat=True))
+        assert Case.objects.visible_ids(user) == expected, user
+        assert Case.objects.visible_ids(user, newest_first=False) == expected[::-1], user
+    assert len(Case.objects.visible_ids(team["worker"])) == 4  # 3 assigned (one also through the transfer) + 1 new
+    assert Case.objects.visible_ids(team["intake"], limit=2) == Case.objects.visible_ids(team["intake"])[:2]
+
+
+def test_all_cases_page_lists_the_same_cases_with_and_without_a_filter(client_for, team, tree):
+    """The unfiltered 全部个案 page takes its ids from ``visible_ids``; with a filter that
+    keeps every row it goes the general way — the same rows, the same order."""
+    for _ in range(3):
+        assigned(team, tree)
+    c = client_for(team["super"])
+    plain = c.get(reverse("casework:case_list")).context["page"].object_list
+    filtered = c.get(reverse("casework:case_list"), {"channel": "12338"}).context["page"].object_list
+    assert [x.pk for x in plain] == [x.pk for x in filtered] == sorted((x.pk for x in plain), reverse=True)
+    assert len(plain) == 3
 
 
 def test_in_team_of_equals_visible_to_filtered(team, tree, accounts, lines):
