@@ -5,6 +5,7 @@ raises ``InvalidIdentifier`` with a message in Chinese that says exactly what is
 
 import datetime as dt
 import re
+import unicodedata
 
 # Province-level prefixes of GB/T 2260 (71 台湾, 81 香港, 82 澳门 included).
 PROVINCE_CODES = frozenset(
@@ -14,11 +15,11 @@ PROVINCE_CODES = frozenset(
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_ID_SHAPE = re.compile(r"^\d{17}[\dX]$", re.ASCII)
 
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+_USCC_SHAPE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$", re.ASCII)
 
 
 class InvalidIdentifier(ValueError):
@@ -26,12 +27,23 @@ class InvalidIdentifier(ValueError):
 
 
 def id_check_digit(first17: str) -> str:
-    total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11]
+    """GB 11643's check character of 17 ASCII digits: Σ digit × weight mod 11, where the
+    weights (``_ID_WEIGHTS``) are 2^17 … 2^1 mod 11. Read as a base-13 number the digits give
+    Σ digit × 13^(16-i), and 13 ≡ 2 (mod 11), so twice that number has the same remainder —
+    one ``int()`` in C instead of seventeen multiplications in Python (an import checks a
+    million of them)."""
+    return _ID_CHECK[2 * int(first17, 13) % 11]
+
+
+def plain(value: str) -> str:
+    """Full-width digits, letters, hyphens and spaces (a Chinese input method's full-width
+    mode, common in Excel rosters) as their ASCII forms (NFKC); ASCII text as it is."""
+    value = value or ""
+    return value if value.isascii() else unicodedata.normalize("NFKC", value)
 
 
 def normalize_id_number(value: str) -> str:
-    return (value or "").strip().upper().replace(" ", "")
+    return plain(value).strip().upper().replace(" ", "")
 
 
 def validate_id_number(value: str, today: dt.date | None = None) -> str:
@@ -82,7 +94,7 @@ def uscc_check_char(first17: str) -> str:
 
 def validate_uscc(value: str) -> str:
     """Validate a unified social credit code (统一社会信用代码, GB 32100)."""
-    v = (value or "").strip().upper()
+    v = plain(value).strip().upper()
     if len(v) != 18:
         raise InvalidIdentifier(f"统一社会信用代码应为18位，实际为{len(v)}位")
     if not _USCC_SHAPE.match(v):
@@ -103,8 +115,8 @@ def make_uscc(prefix2: str, region6: str, body9: str) -> str:
 def validate_division_code(value: str) -> str:
     """Validate an administrative division code: 6 digits (GB/T 2260: province, city,
     county), 9 digits (township) or 12 digits (village/community statistical code)."""
-    v = (value or "").strip()
-    if not v.isdigit() or len(v) not in (6, 9, 12):
+    v = plain(value).strip()
+    if not (v.isascii() and v.isdigit()) or len(v) not in (6, 9, 12):
         raise InvalidIdentifier("行政区划代码应为6位（县级及以上）、9位（乡镇）或12位（村/社区）数字")
     if v[:2] not in PROVINCE_CODES:
         raise InvalidIdentifier(f"行政区划代码“{v}”的省级代码“{v[:2]}”无效")
@@ -113,11 +125,11 @@ def validate_division_code(value: str) -> str:
     return v
 
 
-_PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+_PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", re.ASCII)
 
 
 def validate_phone(value: str) -> str:
-    v = (value or "").strip().replace(" ", "")
+    v = plain(value).strip().replace(" ", "")
     if not _PHONE.match(v):
         raise InvalidIdentifier("电话号码格式不正确（手机11位，座机如0731-12345678）")
     return v

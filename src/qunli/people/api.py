@@ -12,6 +12,7 @@ from ninja.pagination import paginate
 from qunli.core.actions import ActionError
 from qunli.core.api import Pagination, business_auth, get_referenced, get_visible, under_unit
 from qunli.core.crypto import blind_index
+from qunli.core.identifiers import plain
 from qunli.orgs.models import Line, Unit
 
 from . import actions
@@ -271,10 +272,10 @@ def list_persons(request, filters: Query[PersonFilters]):
     if filters.gender:
         qs = qs.filter(gender=filters.gender)
     if filters.q:
-        q = filters.q.strip()
-        if len(q) == 18 and q[:17].isdigit():
+        q = plain(filters.q).strip()
+        if len(q) == 18 and q[:17].isascii() and q[:17].isdigit():
             qs = qs.with_id_number_hash(blind_index(q.upper()))
-        elif len(q) == 11 and q.isdigit():
+        elif len(q) == 11 and q.isascii() and q.isdigit():
             qs = qs.filter(phone_hash=blind_index(q))
         else:
             qs = qs.filter(name__icontains=q)

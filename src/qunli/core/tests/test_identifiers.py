@@ -5,12 +5,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qunli.core.identifiers import (
+    _ID_CHECK,
+    _ID_WEIGHTS,
     InvalidIdentifier,
     id_check_digit,
     make_id_number,
     make_uscc,
     validate_division_code,
     validate_id_number,
+    validate_phone,
     validate_uscc,
 )
 
@@ -33,6 +36,29 @@ def test_known_id_number_is_valid_and_normalized():
 def test_bad_id_numbers_are_refused_with_the_reason(value, reason):
     with pytest.raises(InvalidIdentifier, match=reason):
         validate_id_number(value, today=dt.date(2026, 11, 23))
+
+
+@given(st.text("0123456789", min_size=17, max_size=17))
+def test_check_digit_is_the_weighted_sum_of_gb_11643(first17):
+    assert id_check_digit(first17) == _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def test_full_width_input_from_a_chinese_input_method_reads_as_ascii():
+    assert validate_id_number("１１０１０５１９４９１２３１００２ｘ") == KNOWN_ID
+    assert validate_id_number("１１０１０５１９４９１２３１００２Ｘ\u3000") == KNOWN_ID
+    assert validate_phone("１３８\u3000１２３４\u3000５６７８") == "13812345678"
+    assert validate_phone("０７３１－１２３４５６７８") == "0731-12345678"
+    assert validate_phone("13８1234567８") == "13812345678"
+    assert validate_division_code("４２０１０２") == "420102"
+
+
+def test_digits_of_other_scripts_are_refused_not_stored():
+    """Python's \\d matches Arabic-Indic digits too; a phone or ID number made of them would be
+    stored unusable and escape deduplication."""
+    with pytest.raises(InvalidIdentifier):
+        validate_phone("١٣٨١٢٣٤٥٦٧٨")
+    with pytest.raises(InvalidIdentifier, match="只能由17位数字"):
+        validate_id_number("11010519491231002" + "٣")
 
 
 regions = st.sampled_from(["110105", "430121", "440305", "650102", "820000"])

@@ -99,6 +99,20 @@ def test_missing_required_and_duplicates(tmp_path, staff, person_factory, tree):
     assert Person.objects.count() == 1
 
 
+def test_a_roster_typed_in_full_width_imports_as_ascii_and_still_finds_the_duplicate(
+        tmp_path, staff, person_factory, tree):
+    full = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
+    existing = person_factory(unit=tree["village_women"], id_number=idn(9))
+    rows = [["甲", idn(12).translate(full), "东风村妇联", "１３７００００１１１１"],
+            ["丙", existing.reveal("id_number").translate(full), "东风村妇联", ""]]
+    out = run_import("persons", write(tmp_path, "f.csv", roster(rows)), user=staff, commit=True)
+    assert [(e["row"], e["reason"][:8]) for e in out.errors] == [(3, "该身份证号已登记")]
+    out = run_import("persons", write(tmp_path, "g.csv", roster(rows[:1])), user=staff, commit=True)
+    person = Person.objects.get(name="甲")
+    assert person.reveal("id_number") == idn(12) and person.reveal("phone") == "13700001111"
+    assert person.id_number_hash == crypto.blind_index(idn(12))
+
+
 def test_out_of_scope_and_unknown_unit_same_message(tmp_path, staff, accounts):
     rows = [["甲", idn(20), "邻县妇联", ""], ["乙", idn(21), "不存在的单位", ""], ["丙", idn(22), "示范县总工会", ""]]
     out = run_import("persons", write(tmp_path, "s.csv", roster(rows)), user=staff, commit=True)
