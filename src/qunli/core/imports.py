@@ -82,20 +82,29 @@ def p_text(max_len: int) -> Callable[[str], str]:
 
 
 _TODAY = [dt.date.today()]
+_BIRTH_OK: dict[str, bool] = {}  # YYYYMMDD → a real date from 1900 to _TODAY; cleared with _TODAY
+
+
+def _birth_ok(ymd: str) -> bool:
+    ok = _BIRTH_OK.get(ymd)
+    if ok is None:  # a roster repeats birth dates: a million rows hold some 30,000 of them
+        try:
+            birth = dt.date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
+        except ValueError:
+            ok = False
+        else:
+            ok = 1900 <= birth.year and birth <= _TODAY[0]
+        _BIRTH_OK[ymd] = ok
+    return ok
 
 
 def p_id_number(v: str) -> str:
     # Fast path for the common, already clean and valid value; anything else goes through
     # validate_id_number, which normalizes and words the error.
     if len(v) == 18 and v.isascii() and v[:17].isdigit() and (v[17] == "X" or v[17].isdigit()) \
-            and v[:2] in PROVINCE_CODES:
-        try:
-            birth = dt.date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
-        except ValueError:
-            birth = None
-        if birth is not None and 1900 <= birth.year and birth <= _TODAY[0] \
-                and _ID_CHECK[2 * int(v[:17], 13) % 11] == v[17]:  # identifiers.id_check_digit, inlined
-            return v
+            and v[:2] in PROVINCE_CODES and _birth_ok(v[6:14]) \
+            and _ID_CHECK[2 * int(v[:17], 13) % 11] == v[17]:  # identifiers.id_check_digit, inlined
+        return v
     try:
         return validate_id_number(v, _TODAY[0])
     except InvalidIdentifier as e:
@@ -317,7 +326,9 @@ class Importer:
 
     def prepare(self, user) -> Context:
         ctx = Context(user=user, now=timezone.now(), blind=crypto.bulk_functions()[1])
-        _TODAY[0] = timezone.localdate()
+        if _TODAY[0] != timezone.localdate():
+            _TODAY[0] = timezone.localdate()
+            _BIRTH_OK.clear()
         ctx.load_units()
         return ctx
 

@@ -99,6 +99,28 @@ def test_missing_required_and_duplicates(tmp_path, staff, person_factory, tree):
     assert Person.objects.count() == 1
 
 
+@given(st.one_of(
+    st.builds(lambda d, n, check: make_id_number("430121", d, n)[:17 if check else 18] + check,
+              st.dates(min_value=dt.date(1890, 1, 1), max_value=dt.date(2100, 1, 1)), st.integers(0, 999),
+              st.sampled_from(["", "", "0", "X"])),  # mostly the right check digit
+    st.text("0123456789X", min_size=18, max_size=18).map(lambda v: "43" + v[2:])))
+def test_the_importers_fast_id_check_agrees_with_validate_id_number(value):
+    """``p_id_number`` takes a shortcut for clean values (birth dates cached, the check digit
+    inlined): it accepts exactly what ``validate_id_number`` accepts, as the same value."""
+    from qunli.core.identifiers import InvalidIdentifier, validate_id_number
+    from qunli.core.imports import _TODAY, RowError, p_id_number
+
+    try:
+        expected = validate_id_number(value, _TODAY[0])
+    except InvalidIdentifier:
+        expected = None
+    try:
+        got = p_id_number(value)
+    except RowError:
+        got = None
+    assert got == expected
+
+
 def test_a_roster_typed_in_full_width_imports_as_ascii_and_still_finds_the_duplicate(
         tmp_path, staff, person_factory, tree):
     full = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
