@@ -129,6 +129,9 @@ def test_tracking_needs_code_and_correct_last_four(client, tree):
     ok = track(other, code, "5678").content.decode()
     assert "已收到，正在安排工作人员" in ok and "示范县妇联" in ok
     assert track(other, code.lower(), "5678").content.decode().count("已收到") == 1  # case-insensitive code
+    full_width = str.maketrans("0123456789abcdefghijklmnopqrstuvwxyz", "０１２３４５６７８９ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ")
+    assert "已收到" in track(other, code.lower().translate(full_width), "５６７８").content.decode()  # a phone's IME
+    assert "已收到" in track(other, code, "５６７８").content.decode()  # was a 500: compare_digest takes ASCII only
     for code_, last4 in ((code, "5679"), (code, "1234"), (code, "0000"), ("ABCDEFGHJK", "5678"), (code[:-1], "5678")):
         html = track(other, code_, last4).content.decode()
         assert "查询码或手机号后四位不正确" in html or "请填写" in html, (code_, last4)

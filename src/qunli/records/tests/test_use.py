@@ -182,6 +182,10 @@ def test_portal_request_shows_the_code_once_and_opens_the_reading_room(scanned):
     assert other.get(reverse("portal:read_line", args=[line.pk])).status_code == 404
     r = other.post(reverse("portal:reading_room"), {"code": code.lower(), "last4": "5678"})
     assert r.status_code == 302
+    # typed in a phone input method's full-width mode: the same request (was a 500 for the digits)
+    full_width = str.maketrans("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ")
+    r = Client().post(reverse("portal:reading_room"), {"code": code.translate(full_width), "last4": "５６７８"})
+    assert r.status_code == 302
     room = other.get(reverse("portal:reading_room")).content.decode()
     assert scanned["open"].title in room
 
