@@ -22,6 +22,7 @@ from qunli.core.generic import (
     ObjectListView,
 )
 from qunli.core.models import User
+from qunli.core.params import parse_id
 from qunli.core.scoping import VIEW
 
 from . import actions, queries
@@ -410,7 +411,7 @@ class HolidayView(KindRequiredMixin, View):
         year = request.GET.get("year", "")
         from django.utils import timezone
 
-        year = int(year) if year.isdigit() and 2000 <= int(year) <= 2100 else timezone.localdate().year
+        year = int(year) if year.isdecimal() and 2000 <= int(year) <= 2100 else timezone.localdate().year
         days = Holiday.objects.filter(date__year=year)
         return render(request, "casework/holidays.html", {"title": "节假日与调休", "days": days, "year": year,
                                                           "form": form or HolidayForm()})
@@ -422,7 +423,7 @@ class HolidayView(KindRequiredMixin, View):
             messages.success(request, f"已从 chinese-calendar 补充 {n} 天。")
             return redirect("casework:holidays")
         if op == "delete":
-            h = Holiday.objects.filter(pk=request.POST.get("id") if str(request.POST.get("id", "")).isdigit() else None).first()
+            h = Holiday.objects.filter(pk=parse_id(request.POST.get("id"))).first()
             if h is not None:
                 actions.delete_holiday(request.user, h)
                 messages.success(request, f"已删除 {h.date:%Y-%m-%d}。")

@@ -16,6 +16,7 @@ from .actions import ActionError, add_grant, create_user, remove_grant, reset_pa
 from .exports import stream_xlsx
 from .forms import BootstrapFormMixin
 from .models import AccessLog, ChangeLog, Grant, LoginEvent, User
+from .params import parse_id
 
 
 class KindRequiredMixin(LoginRequiredMixin):
@@ -124,14 +125,14 @@ class GrantUnitSearchView(KindRequiredMixin, View):
         if request.GET.get("reset"):
             return render(request, "core/_grant_unit_search.html")
         pick = request.GET.get("pick", "")
-        if pick.isdigit():
-            unit = Unit.objects.filter(pk=int(pick)).first()
+        if parse_id(pick) is not None:
+            unit = Unit.objects.filter(pk=parse_id(pick)).first()
             return render(request, "core/_grant_unit_chosen.html", {"unit": unit, "full_name": _full_name(unit)})
         q = request.GET.get("unit_q", "").strip()
         units = []
         if q:
             qs = Unit.objects.filter(status="active").select_related("line")
-            qs = qs.filter(division_code__startswith=q) if q.isdigit() else qs.filter(name__icontains=q)
+            qs = qs.filter(division_code__startswith=q) if q.isdecimal() else qs.filter(name__icontains=q)
             units = [(u, _full_name(u)) for u in qs.order_by("depth", "path")[: self.LIMIT]]
         return render(request, "core/_grant_unit_results.html", {"units": units, "q": q})
 

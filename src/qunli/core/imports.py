@@ -101,7 +101,7 @@ def _birth_ok(ymd: str) -> bool:
 def p_id_number(v: str) -> str:
     # Fast path for the common, already clean and valid value; anything else goes through
     # validate_id_number, which normalizes and words the error.
-    if len(v) == 18 and v.isascii() and v[:17].isdigit() and (v[17] == "X" or v[17].isdigit()) \
+    if len(v) == 18 and v.isascii() and v[:17].isdecimal() and (v[17] == "X" or v[17].isdecimal()) \
             and v[:2] in PROVINCE_CODES and _birth_ok(v[6:14]) \
             and _ID_CHECK[2 * int(v[:17], 13) % 11] == v[17]:  # identifiers.id_check_digit, inlined
         return v
@@ -123,7 +123,7 @@ _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]00:00(
 
 def p_date(v: str) -> dt.date:
     m = _DATE.match(v)
-    if not m and len(v) == 8 and v.isdigit():
+    if not m and len(v) == 8 and v.isdecimal():
         m = re.match(r"^(\d{4})(\d{2})(\d{2})$", v)
     if not m:
         raise RowError(f"日期“{v}”格式不正确，应如 2024-05-01")
@@ -210,7 +210,7 @@ class Context:
 
     def unit(self, ref: str) -> UnitInfo:
         ref = ref.strip()
-        if ref.isdigit() and int(ref) in self.units:
+        if ref.isdecimal() and int(ref) in self.units:
             return self.units[int(ref)]
         uid = self.by_name.get(ref, 0)
         if uid is None:
@@ -373,7 +373,7 @@ class Importer:
                 cleaned[key] = ""
                 continue
             c0 = raw[0]
-            if c0 in "=+@\t\r" or (c0 == "-" and not raw[1:2].isdigit()):
+            if c0 in "=+@\t\r" or (c0 == "-" and not raw[1:2].isdecimal()):
                 errors.append(RowError("内容以“=”“+”“-”“@”等符号开头，疑似公式，已拒绝", col.header))
                 continue
             if col.parse is None:
@@ -747,7 +747,7 @@ class TeamMemberImporter(Importer):
         cleaned = self.clean_or_raise(row)
         ref = cleaned["team"]
         teams, names = ctx.extra["teams"], ctx.extra["team_names"]
-        tid = int(ref) if ref.isdigit() and int(ref) in teams else names.get(ref, 0)
+        tid = int(ref) if ref.isdecimal() and int(ref) in teams else names.get(ref, 0)
         if tid is None:
             raise RowError(f"有多个名为“{ref}”的队伍，请改填队伍编号", "队伍")
         if not tid:
@@ -858,7 +858,7 @@ class UnitImporter(Importer):
         created by an earlier, valid row of this file (by name; then its row number)."""
         ref = ref.strip()
         earlier = ctx.extra["file_units"].get(ref, [])
-        if earlier and not (ref.isdigit() and int(ref) in ctx.units):
+        if earlier and not (ref.isdecimal() and int(ref) in ctx.units):
             if len(earlier) > 1 or ctx.by_name.get(ref, 0) != 0:
                 rows = "、".join(str(n) for n, _ in earlier)
                 raise RowError(f"有多个名为“{ref}”的单位（含本文件第{rows}行），无法确定是哪一个", "上级单位")

@@ -76,7 +76,7 @@ def search_units(user, q: str, limit: int = 50):
     if not q:
         return Unit.objects.none()
     qs = visible_units(user).select_related("line")
-    if q.isdigit():
+    if q.isdecimal():
         qs = qs.filter(division_code__startswith=q)
     else:
         qs = qs.filter(name__icontains=q)

@@ -14,8 +14,15 @@ from django.views.generic import TemplateView
 
 from qunli.core.actions import ActionError
 from qunli.core.admin_views import KindRequiredMixin
-from qunli.core.generic import ActionFormView, BusinessRequiredMixin, Column, ObjectDetailView, ObjectListView
+from qunli.core.generic import (
+    ActionFormView,
+    BusinessRequiredMixin,
+    Column,
+    ObjectDetailView,
+    ObjectListView,
+)
 from qunli.core.models import User
+from qunli.core.params import parse_id
 from qunli.core.scoping import CHANGE, VIEW, can
 
 from . import actions, queries, widgets
@@ -129,7 +136,7 @@ class UnitPickerView(BusinessRequiredMixin, View):
         scope = widgets.unit_scope(request.user, params)
         if "pick" in request.GET:
             pick = request.GET["pick"].strip()
-            unit = scope.filter(pk=int(pick)).first() if pick.isdigit() else None
+            unit = scope.filter(pk=parse_id(pick)).first() if parse_id(pick) is not None else None
             return HttpResponse(widgets.render_picker(request, name=name, html_id=html_id, params=params, unit=unit))
         q = (request.GET.get(f"{name}_q") or request.GET.get("q") or "").strip()
         units = widgets.with_full_names(request.user, widgets.search(scope, q))
@@ -203,7 +210,8 @@ class UnitAddView(ActionFormView):
             # Only ?parent= fixes the parent; a parent chosen in the form goes through the
             # picker field, which turns an id outside the grant into a form error.
             pk = self.request.GET.get("parent")
-            self._parent = get_visible(Unit, self.request.user, pk, action=CHANGE) if pk and str(pk).isdigit() else None
+            self._parent = get_visible(Unit, self.request.user, parse_id(pk), action=CHANGE) \
+                if parse_id(pk) is not None else None
         return self._parent
 
     def form_kwargs(self):
@@ -319,7 +327,7 @@ class UnitSplitView(ObjectActionView):
 
     def get(self, request, *args, **kwargs):
         rows = request.GET.get("rows", "")
-        rows = min(max(int(rows), 2), SPLIT_MAX_ROWS) if rows.isdigit() else self.default_rows
+        rows = min(max(int(rows), 2), SPLIT_MAX_ROWS) if rows.isdecimal() else self.default_rows
         return self.render_to_response(self.get_context_data(form=self.get_form(), formset=self.get_formset(rows=rows)))
 
     def post(self, request, *args, **kwargs):

@@ -18,6 +18,7 @@ from django import forms
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from qunli.core.params import parse_id
 from qunli.core.scoping import CHANGE, VIEW
 
 from .models import Level, Unit, UnitStatus
@@ -38,13 +39,13 @@ def clean_params(params: Mapping) -> dict[str, str]:
     out["action"] = VIEW if action == VIEW else CHANGE
     out["active"] = "0" if str(params.get("active", "1")) == "0" else "1"
     line = str(params.get("line") or "")
-    if line in ("none", "any") or line.isdigit():
+    if line in ("none", "any") or parse_id(line) is not None:
         out["line"] = line
     level = str(params.get("level") or "")
     if level in Level.values:
         out["level"] = level
     exclude = str(params.get("exclude") or "")
-    if exclude.isdigit():
+    if parse_id(exclude) is not None:
         out["exclude"] = exclude
     not_under = str(params.get("not_under") or "")
     if _PATH.match(not_under):
@@ -79,7 +80,7 @@ def search(qs, q: str, limit: int = PICKER_LIMIT) -> list[Unit]:
     q = (q or "").strip()
     if not q:
         return []
-    if q.isdigit():
+    if q.isdecimal():
         from django.db.models import Q
 
         cond = Q(division_code__startswith=q)
@@ -155,9 +156,9 @@ class UnitPickerWidget(forms.Widget):
         """The unit a value names, if this picker offers it (a foreign id shows nothing)."""
         if isinstance(value, Unit):
             value = value.pk
-        if value in (None, "") or not str(value).isdigit() or self.user is None:
+        if parse_id(value) is None or self.user is None:
             return None
-        return unit_scope(self.user, self.params).filter(pk=int(value)).first()
+        return unit_scope(self.user, self.params).filter(pk=parse_id(value)).first()
 
     def get_context(self, name, value, attrs):
         ctx = super().get_context(name, value, attrs)

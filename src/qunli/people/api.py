@@ -273,9 +273,9 @@ def list_persons(request, filters: Query[PersonFilters]):
         qs = qs.filter(gender=filters.gender)
     if filters.q:
         q = plain(filters.q).strip()
-        if len(q) == 18 and q[:17].isascii() and q[:17].isdigit():
+        if len(q) == 18 and q[:17].isascii() and q[:17].isdecimal():
             qs = qs.with_id_number_hash(blind_index(q.upper()))
-        elif len(q) == 11 and q.isascii() and q.isdigit():
+        elif len(q) == 11 and q.isascii() and q.isdecimal():
             qs = qs.filter(phone_hash=blind_index(q))
         else:
             qs = qs.filter(name__icontains=q)

@@ -54,7 +54,7 @@ class PersonRefField(forms.CharField):
             return None
         qs = Person.objects.visible_to(self.user, VIEW).filter(merged_into__isnull=True).select_related("unit")
         value = value.strip()
-        if value.isdigit() and len(value) < 15:
+        if value.isdecimal() and len(value) < 15:
             person = qs.filter(pk=int(value)).first()
         else:
             person = qs.with_id_number_hash(blind_index(normalize_id_number(value))).first()

@@ -11,7 +11,7 @@ from .models import Membership, Person, Recognition, TeamMember, Training, Volun
 
 def looks_like_id_number(q: str) -> bool:
     v = normalize_id_number(q)
-    return len(v) in (15, 18) and v[:-1].isdigit()
+    return len(v) in (15, 18) and v[:-1].isdecimal()
 
 
 def search_people(qs, q: str):

@@ -10,7 +10,14 @@ from django.urls import reverse
 from django.views import View
 
 from qunli.core.actions import ActionError
-from qunli.core.generic import ActionFormView, BusinessRequiredMixin, Column, ObjectDetailView, ObjectListView
+from qunli.core.generic import (
+    ActionFormView,
+    BusinessRequiredMixin,
+    Column,
+    ObjectDetailView,
+    ObjectListView,
+)
+from qunli.core.params import parse_id
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.views import ObjectActionView, get_visible
 
@@ -137,8 +144,8 @@ class PersonAddView(PersonFormMixin, ActionFormView):
     def get_form(self, data=None):
         initial = {}
         unit = self.request.GET.get("unit")
-        if unit and unit.isdigit():
-            initial["unit"] = int(unit)
+        if parse_id(unit) is not None:
+            initial["unit"] = parse_id(unit)
         return PersonForm(data, initial=initial, user=self.request.user)
 
     def perform(self, data):

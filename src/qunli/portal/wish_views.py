@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from qunli.casework import wish_actions
 from qunli.casework.models import PracticalProject, Wish, WishCategory
+from qunli.core.params import parse_id
 from qunli.orgs.models import Unit
 
 from . import actions
@@ -37,15 +38,10 @@ class ClaimForm(PublicForm):
                                  error_messages={"required": "请勾选同意，负责单位才能与您联系。"})
 
 
-def _int(raw) -> int | None:
-    raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
-
-
 @require_GET
 def wall(request):
     wishes = wish_actions.wall_wishes()
-    unit_id, category = _int(request.GET.get("unit")), request.GET.get("category", "")
+    unit_id, category = parse_id(request.GET.get("unit")), request.GET.get("category", "")
     if unit_id is not None:
         wishes = wishes.filter(unit_id=unit_id)
     if category in WishCategory.values:

@@ -58,7 +58,7 @@ def code_of(file_name: str) -> str:
     ``_<n>`` (``J001-WS·2023-Y-BGS-0001_2.jpg`` is the second scan of that item)."""
     stem = posixpath.basename(file_name.replace("\\", "/")).rsplit(".", 1)[0].strip()
     head, sep, tail = stem.rpartition("_")
-    return head if sep and tail.isdigit() else stem
+    return head if sep and tail.isdecimal() else stem
 
 
 def _zip_name(info: zipfile.ZipInfo) -> str:

@@ -358,7 +358,7 @@ def code_formats(items: list[ItemRec]) -> dict[str, numbering.CodeFormat]:
 def expected_code(meta: dict, fmt: numbering.CodeFormat | None = None) -> str:
     fmt = fmt or numbering.CodeFormat()
     piece = meta.get("piece_no")
-    piece = int(piece) if isinstance(piece, int) or str(piece or "").isdigit() else 0
+    piece = int(piece) if isinstance(piece, int) or str(piece or "").isdecimal() else 0
     try:
         year = int(meta.get("year") or 0)
     except (TypeError, ValueError):

@@ -120,7 +120,7 @@ def _docx(path: str) -> Analysis:
             if "docProps/app.xml" in zf.namelist():
                 root = ET.fromstring(_read_member(zf, "docProps/app.xml"))
                 for el in root.iter():
-                    if _local(el.tag) == "Pages" and (el.text or "").strip().isdigit():
+                    if _local(el.tag) == "Pages" and (el.text or "").strip().isdecimal():
                         pages = int(el.text.strip())
     except (zipfile.BadZipFile, ET.ParseError, BrokenFile, KeyError):
         pages = 0

@@ -26,7 +26,7 @@ def _numbered():
 
 
 def _p_pages(v: str) -> int:
-    if not v.isdigit() or int(v) < 1:
+    if not v.isdecimal() or int(v) < 1:
         raise RowError(f"页数“{v}”应为正整数")
     return int(v)
 

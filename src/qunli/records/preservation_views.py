@@ -19,6 +19,7 @@ from django.views.generic import TemplateView
 from qunli.core.actions import ActionError
 from qunli.core.exports import stream_xlsx
 from qunli.core.generic import BusinessRequiredMixin, Column, ObjectDetailView, ObjectListView
+from qunli.core.params import parse_id
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.views import get_visible
 
@@ -41,7 +42,7 @@ def _messages(request, e: ActionError):
 
 
 def _checked(request) -> list[int]:
-    return [int(p) for p in request.POST.getlist("pk") if p.isdigit()]
+    return [i for i in map(parse_id, request.POST.getlist("pk")) if i is not None]
 
 
 # --- fixity -----------------------------------------------------------------------------------
@@ -59,9 +60,9 @@ class FixityView(BusinessRequiredMixin, TemplateView):
                     .select_related("fonds")[:30])
         problems = (PreservationEvent.objects.visible_to(user).exclude(outcome=PreservationEvent.Outcome.OK)
                     .select_related("item__fonds__unit", "run"))
-        run_id = self.request.GET.get("run", "")
-        if run_id.isdigit():
-            problems = problems.filter(run_id=int(run_id))
+        run_id = parse_id(self.request.GET.get("run"))
+        if run_id is not None:
+            problems = problems.filter(run_id=run_id)
         problems = list(problems[:200])
         for p in problems:
             p.can_restore = can(user, CHANGE, p.item) and p.kind in ("fixity", "restore") and bool(p.storage_name)
@@ -186,11 +187,11 @@ class DestructionAddView(BusinessRequiredMixin, View):
     def post(self, request):
         back = reverse("records:destruction_candidates")
         ids = _checked(request)
-        fonds_id = request.POST.get("fonds", "")
-        if not ids or not fonds_id.isdigit():
+        fonds_id = parse_id(request.POST.get("fonds"))
+        if not ids or fonds_id is None:
             messages.warning(request, "请选择全宗并勾选要列入清册的条目。")
             return redirect(back)
-        fonds = get_visible(Fonds, request.user, int(fonds_id), select_related=("unit",))
+        fonds = get_visible(Fonds, request.user, fonds_id, select_related=("unit",))
         if Item.objects.visible_to(request.user).filter(pk__in=ids).count() != len(set(ids)):
             raise Http404("部分条目不存在或不在您的数据范围内。")
         try:
@@ -283,7 +284,7 @@ class HoldingsView(BusinessRequiredMixin, TemplateView):
 
     def get(self, request, *args, **kwargs):
         year = request.GET.get("year", "")
-        year = int(year) if year.isdigit() and 1900 <= int(year) <= 2100 else timezone.localdate().year
+        year = int(year) if year.isdecimal() and 1900 <= int(year) <= 2100 else timezone.localdate().year
         report = holdings.annual_report(request.user, year)
         if request.GET.get("export") == "xlsx":
             rows = [[r[k] for k, _ in holdings.REPORT_COLUMNS] for r in report["rows"]]

@@ -172,7 +172,7 @@ def parse_item_xml(data: bytes) -> tuple[dict, list[dict], int]:
         digests = {d.get("摘要算法"): (d.text or "").strip() for d in el.findall(f"{ns}数字摘要")}
         size = (el.findtext(f"{ns}计算机文件大小") or "").strip()
         files.append({"name": (el.findtext(f"{ns}计算机文件名") or "").strip(),
-                      "size": int(size) if size.isdigit() else -1,
+                      "size": int(size) if size.isdecimal() else -1,
                       "mime": (el.findtext(f"{ns}格式信息") or "").strip(),
                       "path": (el.findtext(f"{ns}存储位置") or "").strip(),
                       "sm3": digests.get("SM3"), "sha256": digests.get("SHA-256")})
@@ -553,9 +553,9 @@ def parse_destroyed(info: dict) -> dict[tuple, set[int]]:
     out: dict[tuple, set[int]] = {}
     for entry in (info.get("Qunli-Destroyed-Pieces") or "").split(";"):
         bits = entry.strip().split("|")
-        if len(bits) != 5 or not bits[1].isdigit():
+        if len(bits) != 5 or not bits[1].isdecimal():
             continue
-        pieces = {int(n) for n in bits[4].split(",") if n.strip().isdigit()}
+        pieces = {int(n) for n in bits[4].split(",") if n.strip().isdecimal()}
         out.setdefault((fonds_code, bits[0], int(bits[1]), bits[2], bits[3]), set()).update(pieces)
     return out
 
@@ -781,7 +781,7 @@ def read_package(reader: PackageReader) -> Package:
 
     def num(key):
         v = info.get(key, "")
-        return int(v) if v.isdigit() else None
+        return int(v) if v.isdecimal() else None
 
     declared = checks.Declared(num("Qunli-Item-Count"), num("Qunli-File-Bytes"), num("Qunli-File-Count"), problems)
     if declared.item_count is None:
@@ -988,6 +988,12 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
         _discard_package(name)
         raise
     return batch
+
+
+def _pages(raw) -> int | None:
+    """页数 from a package's item XML: a count that fits the column, else none recorded."""
+    raw = str(raw or "").strip()
+    return int(raw) if raw.isdecimal() and len(raw) <= 9 else None
 
 
 def _discard_package(name: str) -> None:
@@ -1254,7 +1260,7 @@ def _import_offline(actor, batch: TransferBatch) -> None:
                     date=dt.date.fromisoformat(meta["date"]) if meta.get("date") else None,
                     doc_no=meta.get("doc_no", "")[:60], classification=meta.get("classification") or "internal",
                     openness="pending",  # the receiving archives decides opening (开放鉴定)
-                    pages=int(meta["pages"]) if str(meta.get("pages") or "").isdigit() else None,
+                    pages=_pages(meta.get("pages")),
                     note=meta.get("note", "")[:200], status=Item.Status.FILED, filed_at=timezone.now(),
                     source_type="records.transferbatch", source_id=str(batch.pk),
                     source_repr=f"离线接收 {batch.number}"[:200])

@@ -242,7 +242,7 @@ def find_request(code: str, last4: str) -> UseRequest | None:
     if req is None or not req.reader_phone_mask or not req.reader_phone_enc:
         return None
     last4 = plain(last4).strip()  # full-width digits from a phone's input method too
-    if not (last4.isascii() and last4.isdigit()) or len(last4) != 4:
+    if not (last4.isascii() and last4.isdecimal()) or len(last4) != 4:
         return None
     if not secrets.compare_digest(crypto.decrypt(req.reader_phone_enc)[-4:], last4):
         return None

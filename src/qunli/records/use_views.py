@@ -18,6 +18,7 @@ from django.views.generic import TemplateView
 from qunli.core.actions import ActionError
 from qunli.core.exports import stream_xlsx
 from qunli.core.generic import ActionFormView, BusinessRequiredMixin, Column, ObjectListView
+from qunli.core.params import parse_id
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.filters import _FilterForm
 from qunli.orgs.views import get_visible
@@ -75,7 +76,7 @@ class OpeningQueueView(ObjectListView):
 class OpeningEnqueueView(BusinessRequiredMixin, View):
     def post(self, request):
         raw = request.POST.get("fonds", "")
-        fonds = get_visible(Fonds, request.user, int(raw) if raw.isdigit() else 0, select_related=("unit",),
+        fonds = get_visible(Fonds, request.user, parse_id(raw) or 0, select_related=("unit",),
                             action=CHANGE)
         n = opening.enqueue_due(request.user, fonds)
         messages.success(request, f"已将 {n} 件到期档案列入开放鉴定队列。" if n else "没有新的到期档案。")
@@ -86,10 +87,10 @@ class OpeningDecideView(BusinessRequiredMixin, View):
     """The batch decision: the checked reviews, one decision, one reason."""
 
     def post(self, request):
-        ids = [p for p in request.POST.getlist("pk") if p.isdigit()]
+        ids = [i for i in map(parse_id, request.POST.getlist("pk")) if i is not None]
         back = reverse("records:opening_queue") + "?decision=queued"
         visible = set(OpeningReview.objects.visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True))
-        if len(visible) != len(set(map(int, ids))):
+        if len(visible) != len(set(ids)):
             raise Http404("部分条目不存在或不在您的数据范围内。")
         defer = None
         raw = request.POST.get("defer_until", "").strip()
@@ -275,7 +276,7 @@ class UseStatsView(BusinessRequiredMixin, TemplateView):
 
     def get(self, request):
         raw = request.GET.get("year", "")
-        year = int(raw) if raw.isdigit() and 1900 <= int(raw) <= 2100 else timezone.localdate().year
+        year = int(raw) if raw.isdecimal() and 1900 <= int(raw) <= 2100 else timezone.localdate().year
         figures = use.access_figures(year, user=request.user)
         if request.GET.get("export") == "xlsx":
             rows = [["合计", figures["persons"], figures["items"]]]

@@ -24,6 +24,7 @@ from qunli.core.generic import (
     ObjectListView,
 )
 from qunli.core.models import ChangeLog
+from qunli.core.params import parse_id
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.views import ObjectActionView, get_visible
 
@@ -258,13 +259,13 @@ class FileItemsView(BusinessRequiredMixin, View):
     """The 归档 bulk action of the pending list: all the checked items, or none."""
 
     def post(self, request):
-        ids = [p for p in request.POST.getlist("pk") if p.isdigit()]
+        ids = [i for i in map(parse_id, request.POST.getlist("pk")) if i is not None]
         back = reverse("records:pending_list")
         if not ids:
             messages.warning(request, "请先勾选要归档的条目。")
             return redirect(back)
         visible = set(Item.objects.visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True))
-        if len(visible) != len(set(map(int, ids))):
+        if len(visible) != len(set(ids)):
             raise Http404("部分条目不存在或不在您的数据范围内。")
         try:
             out = actions.file_items(request.user, ids)

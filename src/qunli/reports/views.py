@@ -4,6 +4,7 @@ from django.http import Http404
 from django.views.generic import TemplateView
 
 from qunli.core.generic import BusinessRequiredMixin
+from qunli.core.params import parse_id
 from qunli.core.scoping import VIEW, grants_of
 from qunli.orgs.models import Unit
 
@@ -28,10 +29,10 @@ def selected_unit(request):
     raw = request.GET.get("unit", "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    if parse_id(raw) is None:
         raise Http404("单位编号无效。")
     try:
-        return Unit.objects.visible_to(request.user, VIEW).get(pk=int(raw))
+        return Unit.objects.visible_to(request.user, VIEW).get(pk=parse_id(raw))
     except Unit.DoesNotExist as e:
         raise Http404("单位不存在或不在您的数据范围内。") from e
 
