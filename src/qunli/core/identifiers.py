@@ -35,7 +35,7 @@ def id_check_digit(first17: str) -> str:
     return _ID_CHECK[2 * int(first17, 13) % 11]
 
 
-def plain(value: str) -> str:
+def halfwidth(value: str) -> str:
     """Full-width digits, letters, hyphens and spaces (a Chinese input method's full-width
     mode, common in Excel rosters) as their ASCII forms (NFKC); ASCII text as it is."""
     value = value or ""
@@ -43,7 +43,7 @@ def plain(value: str) -> str:
 
 
 def normalize_id_number(value: str) -> str:
-    return plain(value).strip().upper().replace(" ", "")
+    return halfwidth(value).strip().upper().replace(" ", "")
 
 
 def validate_id_number(value: str, today: dt.date | None = None) -> str:
@@ -94,7 +94,7 @@ def uscc_check_char(first17: str) -> str:
 
 def validate_uscc(value: str) -> str:
     """Validate a unified social credit code (统一社会信用代码, GB 32100)."""
-    v = plain(value).strip().upper()
+    v = halfwidth(value).strip().upper()
     if len(v) != 18:
         raise InvalidIdentifier(f"统一社会信用代码应为18位，实际为{len(v)}位")
     if not _USCC_SHAPE.match(v):
@@ -115,7 +115,7 @@ def make_uscc(prefix2: str, region6: str, body9: str) -> str:
 def validate_division_code(value: str) -> str:
     """Validate an administrative division code: 6 digits (GB/T 2260: province, city,
     county), 9 digits (township) or 12 digits (village/community statistical code)."""
-    v = plain(value).strip()
+    v = halfwidth(value).strip()
     if not (v.isascii() and v.isdigit()) or len(v) not in (6, 9, 12):
         raise InvalidIdentifier("行政区划代码应为6位（县级及以上）、9位（乡镇）或12位（村/社区）数字")
     if v[:2] not in PROVINCE_CODES:
@@ -129,7 +129,7 @@ _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", re.ASCII)
 
 
 def validate_phone(value: str) -> str:
-    v = plain(value).strip().replace(" ", "")
+    v = halfwidth(value).strip().replace(" ", "")
     if not _PHONE.match(v):
         raise InvalidIdentifier("电话号码格式不正确（手机11位，座机如0731-12345678）")
     return v

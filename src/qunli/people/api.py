@@ -12,7 +12,7 @@ from ninja.pagination import paginate
 from qunli.core.actions import ActionError
 from qunli.core.api import Pagination, business_auth, get_referenced, get_visible, under_unit
 from qunli.core.crypto import blind_index
-from qunli.core.identifiers import plain
+from qunli.core.identifiers import halfwidth
 from qunli.orgs.models import Line, Unit
 
 from . import actions
@@ -272,7 +272,7 @@ def list_persons(request, filters: Query[PersonFilters]):
     if filters.gender:
         qs = qs.filter(gender=filters.gender)
     if filters.q:
-        q = plain(filters.q).strip()
+        q = halfwidth(filters.q).strip()
         if len(q) == 18 and q[:17].isascii() and q[:17].isdecimal():
             qs = qs.with_id_number_hash(blind_index(q.upper()))
         elif len(q) == 11 and q.isascii() and q.isdecimal():

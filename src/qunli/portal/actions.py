@@ -18,7 +18,7 @@ from qunli.casework import actions as casework
 from qunli.casework.models import Case, Referral, Request
 from qunli.core.actions import ActionError, action
 from qunli.core.audit import log_change, snapshot
-from qunli.core.identifiers import plain
+from qunli.core.identifiers import halfwidth
 from qunli.core.models import User
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.models import Level, Unit, UnitStatus
@@ -90,7 +90,7 @@ PUBLIC_STATUS = {
 
 
 def normalize_code(code: str) -> str:
-    return re.sub(r"[\s-]", "", plain(code)).upper()
+    return re.sub(r"[\s-]", "", halfwidth(code)).upper()
 
 
 def track(code: str, last4: str) -> dict | None:
@@ -98,7 +98,7 @@ def track(code: str, last4: str) -> dict | None:
     handling unit, and the result once closed. None when the code does not exist or the last
     four digits do not match (the same answer, so a guess learns nothing). Never notes, staff
     names, the description or the timeline."""
-    code, last4 = normalize_code(code), plain(last4).strip()  # a phone's full-width digits too
+    code, last4 = normalize_code(code), halfwidth(last4).strip()  # a phone's full-width digits too
     if not CODE_RE.match(code) or not re.fullmatch(r"[0-9]{4}", last4):
         return None
     req = Request.objects.filter(tracking_code=code).select_related("type", "case", "case__unit").first()

@@ -30,7 +30,7 @@ from django.utils import timezone
 from qunli.core import crypto
 from qunli.core.actions import ActionError, action, clean_text, require_change
 from qunli.core.audit import log_access, log_change, snapshot
-from qunli.core.identifiers import plain
+from qunli.core.identifiers import halfwidth
 from qunli.core.scoping import grants_of
 
 from .models import Certificate, Fonds, Item, Purpose, ReadingEvent, UseLine, UseRequest
@@ -52,7 +52,7 @@ def new_code(length: int = 10) -> str:
 
 
 def normalize_code(raw: str) -> str:
-    return "".join(ch for ch in plain(raw).upper() if ch.isascii() and ch.isalnum())[:20]
+    return "".join(ch for ch in halfwidth(raw).upper() if ch.isascii() and ch.isalnum())[:20]
 
 
 # --- who approves -------------------------------------------------------------------------
@@ -241,7 +241,7 @@ def find_request(code: str, last4: str) -> UseRequest | None:
     req = UseRequest.objects.filter(code=code).select_related("fonds__unit").first()
     if req is None or not req.reader_phone_mask or not req.reader_phone_enc:
         return None
-    last4 = plain(last4).strip()  # full-width digits from a phone's input method too
+    last4 = halfwidth(last4).strip()  # full-width digits from a phone's input method too
     if not (last4.isascii() and last4.isdecimal()) or len(last4) != 4:
         return None
     if not secrets.compare_digest(crypto.decrypt(req.reader_phone_enc)[-4:], last4):
