@@ -124,9 +124,9 @@ class GrantUnitSearchView(KindRequiredMixin, View):
     def get(self, request):
         if request.GET.get("reset"):
             return render(request, "core/_grant_unit_search.html")
-        pick = request.GET.get("pick", "")
-        if parse_id(pick) is not None:
-            unit = Unit.objects.filter(pk=parse_id(pick)).first()
+        pick = parse_id(request.GET.get("pick"))
+        if pick is not None:
+            unit = Unit.objects.filter(pk=pick).first()
             return render(request, "core/_grant_unit_chosen.html", {"unit": unit, "full_name": _full_name(unit)})
         q = request.GET.get("unit_q", "").strip()
         units = []

@@ -16,7 +16,7 @@ from django.views.generic import TemplateView
 
 from .exports import stream_xlsx
 from .models import ChangeLog
-from .params import parse_id
+from .params import parse_ids
 from .scoping import VIEW
 
 
@@ -147,7 +147,7 @@ class ObjectListView(BusinessRequiredMixin, TemplateView):
             qs = qs.filter(cond)
         selected = self.request.GET.getlist("pk")
         if selected:
-            qs = qs.filter(pk__in=[i for i in map(parse_id, selected) if i is not None])
+            qs = qs.filter(pk__in=parse_ids(selected))
         return qs, form
 
     def sorted_ids(self, sort: str) -> list | None:

@@ -40,10 +40,10 @@ from django.utils import timezone
 
 from . import crypto
 from .identifiers import (
-    _ID_CHECK,
     PROVINCE_CODES,
     InvalidIdentifier,
     id_birth_date,
+    id_check_digit,
     id_gender,
     validate_id_number,
     validate_phone,
@@ -103,7 +103,7 @@ def p_id_number(v: str) -> str:
     # validate_id_number, which normalizes and words the error.
     if len(v) == 18 and v.isascii() and v[:17].isdecimal() and (v[17] == "X" or v[17].isdecimal()) \
             and v[:2] in PROVINCE_CODES and _birth_ok(v[6:14]) \
-            and _ID_CHECK[2 * int(v[:17], 13) % 11] == v[17]:  # identifiers.id_check_digit, inlined
+            and id_check_digit(v[:17]) == v[17]:
         return v
     try:
         return validate_id_number(v, _TODAY[0])

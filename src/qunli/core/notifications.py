@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from .audit import log_change
 from .notification_models import Notification, NotificationKind
-from .params import parse_id
+from .params import parse_ids
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ def visible_targets(user, notifications) -> set[tuple[str, str]]:
         manager = model._default_manager
         if not hasattr(manager, "visible_to"):
             continue
-        pks = [i for i in map(parse_id, ids) if i is not None]
+        pks = parse_ids(ids)
         for pk in manager.visible_to(user).filter(pk__in=pks).values_list("pk", flat=True):
             out.add((obj_type, str(pk)))
     return out

@@ -13,3 +13,8 @@ def parse_id(raw) -> int | None:
         return None
     value = int(raw)
     return value if value <= MAX_ID else None
+
+
+def parse_ids(values) -> list[int]:
+    """The ids among ``values`` (checked boxes, a multi-valued parameter); the rest dropped."""
+    return [i for i in map(parse_id, values) if i is not None]

@@ -135,8 +135,8 @@ class UnitPickerView(BusinessRequiredMixin, View):
         params = {k: request.GET[k] for k in widgets.FILTER_KEYS if k in request.GET}
         scope = widgets.unit_scope(request.user, params)
         if "pick" in request.GET:
-            pick = request.GET["pick"].strip()
-            unit = scope.filter(pk=parse_id(pick)).first() if parse_id(pick) is not None else None
+            pick = parse_id(request.GET["pick"])
+            unit = scope.filter(pk=pick).first() if pick is not None else None
             return HttpResponse(widgets.render_picker(request, name=name, html_id=html_id, params=params, unit=unit))
         q = (request.GET.get(f"{name}_q") or request.GET.get("q") or "").strip()
         units = widgets.with_full_names(request.user, widgets.search(scope, q))
@@ -209,9 +209,8 @@ class UnitAddView(ActionFormView):
         if not hasattr(self, "_parent"):
             # Only ?parent= fixes the parent; a parent chosen in the form goes through the
             # picker field, which turns an id outside the grant into a form error.
-            pk = self.request.GET.get("parent")
-            self._parent = get_visible(Unit, self.request.user, parse_id(pk), action=CHANGE) \
-                if parse_id(pk) is not None else None
+            pk = parse_id(self.request.GET.get("parent"))
+            self._parent = get_visible(Unit, self.request.user, pk, action=CHANGE) if pk is not None else None
         return self._parent
 
     def form_kwargs(self):

@@ -156,9 +156,10 @@ class UnitPickerWidget(forms.Widget):
         """The unit a value names, if this picker offers it (a foreign id shows nothing)."""
         if isinstance(value, Unit):
             value = value.pk
-        if parse_id(value) is None or self.user is None:
+        pk = parse_id(value)
+        if pk is None or self.user is None:
             return None
-        return unit_scope(self.user, self.params).filter(pk=parse_id(value)).first()
+        return unit_scope(self.user, self.params).filter(pk=pk).first()
 
     def get_context(self, name, value, attrs):
         ctx = super().get_context(name, value, attrs)

@@ -143,9 +143,9 @@ class PersonAddView(PersonFormMixin, ActionFormView):
 
     def get_form(self, data=None):
         initial = {}
-        unit = self.request.GET.get("unit")
-        if parse_id(unit) is not None:
-            initial["unit"] = parse_id(unit)
+        unit = parse_id(self.request.GET.get("unit"))
+        if unit is not None:
+            initial["unit"] = unit
         return PersonForm(data, initial=initial, user=self.request.user)
 
     def perform(self, data):

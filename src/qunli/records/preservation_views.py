@@ -19,7 +19,7 @@ from django.views.generic import TemplateView
 from qunli.core.actions import ActionError
 from qunli.core.exports import stream_xlsx
 from qunli.core.generic import BusinessRequiredMixin, Column, ObjectDetailView, ObjectListView
-from qunli.core.params import parse_id
+from qunli.core.params import parse_id, parse_ids
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.views import get_visible
 
@@ -42,7 +42,7 @@ def _messages(request, e: ActionError):
 
 
 def _checked(request) -> list[int]:
-    return [i for i in map(parse_id, request.POST.getlist("pk")) if i is not None]
+    return parse_ids(request.POST.getlist("pk"))
 
 
 # --- fixity -----------------------------------------------------------------------------------

@@ -990,12 +990,6 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
     return batch
 
 
-def _pages(raw) -> int | None:
-    """页数 from a package's item XML: a count that fits the column, else none recorded."""
-    raw = str(raw or "").strip()
-    return int(raw) if raw.isdecimal() and len(raw) <= 9 else None
-
-
 def _discard_package(name: str) -> None:
     try:
         path = default_storage.path(name)
@@ -1210,6 +1204,12 @@ def receive_package(actor, *, receiver, uploaded, title: str = "") -> TransferBa
                {"number": batch.number, "items": batch.item_count, "package_sm3": batch.package_sm3,
                 "check_passed": run.passed}, unit_path=receiver.path)
     return batch
+
+
+def _pages(raw) -> int | None:
+    """页数 from a package's item XML: a count that fits the column, else none recorded."""
+    raw = str(raw or "").strip()
+    return int(raw) if raw.isdecimal() and len(raw) <= 9 else None
 
 
 def _import_offline(actor, batch: TransferBatch) -> None:

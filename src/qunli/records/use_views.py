@@ -18,7 +18,7 @@ from django.views.generic import TemplateView
 from qunli.core.actions import ActionError
 from qunli.core.exports import stream_xlsx
 from qunli.core.generic import ActionFormView, BusinessRequiredMixin, Column, ObjectListView
-from qunli.core.params import parse_id
+from qunli.core.params import parse_id, parse_ids
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.filters import _FilterForm
 from qunli.orgs.views import get_visible
@@ -87,7 +87,7 @@ class OpeningDecideView(BusinessRequiredMixin, View):
     """The batch decision: the checked reviews, one decision, one reason."""
 
     def post(self, request):
-        ids = [i for i in map(parse_id, request.POST.getlist("pk")) if i is not None]
+        ids = parse_ids(request.POST.getlist("pk"))
         back = reverse("records:opening_queue") + "?decision=queued"
         visible = set(OpeningReview.objects.visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True))
         if len(visible) != len(set(ids)):

@@ -24,7 +24,7 @@ from qunli.core.generic import (
     ObjectListView,
 )
 from qunli.core.models import ChangeLog
-from qunli.core.params import parse_id
+from qunli.core.params import parse_ids
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.views import ObjectActionView, get_visible
 
@@ -259,7 +259,7 @@ class FileItemsView(BusinessRequiredMixin, View):
     """The 归档 bulk action of the pending list: all the checked items, or none."""
 
     def post(self, request):
-        ids = [i for i in map(parse_id, request.POST.getlist("pk")) if i is not None]
+        ids = parse_ids(request.POST.getlist("pk"))
         back = reverse("records:pending_list")
         if not ids:
             messages.warning(request, "请先勾选要归档的条目。")

@@ -29,10 +29,11 @@ def selected_unit(request):
     raw = request.GET.get("unit", "").strip()
     if not raw:
         return None
-    if parse_id(raw) is None:
+    pk = parse_id(raw)
+    if pk is None:
         raise Http404("单位编号无效。")
     try:
-        return Unit.objects.visible_to(request.user, VIEW).get(pk=parse_id(raw))
+        return Unit.objects.visible_to(request.user, VIEW).get(pk=pk)
     except Unit.DoesNotExist as e:
         raise Http404("单位不存在或不在您的数据范围内。") from e
 
