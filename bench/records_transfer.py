@@ -16,11 +16,13 @@ Runs in a child process on a fresh SQLite file and a fresh storage directory und
 cache, so the dev database and files are never touched.
 
 Read the ratio with the disk's state in mind. The peer only reads cached files, while the
-directory bag creates a folder and a metadata file per item. On the 2-core VMs this was built
-on, each of those cost 30–90 µs of kernel time on an idle disk and 500–900 µs after a few GB
-of writes (the volume throttles writes). Seven runs in a row went from 4.1 s to 9.7 s for the
-same package, against a steady 2.8–3.2 s for the peer, so the ratio fell from 0.69 to 0.30.
-Measure on a rested machine, first run of the session."""
+directory bag allocates two inodes per item (its folder and its metadata file). On an ext4
+without a journal, as on the VMs this was built on, the kernel skips every inode freed in the
+last 60 s (360 s while its table block is dirty) when it allocates one (``recently_deleted()``
+in fs/ext4/ialloc.c, seen with ``perf record``): after a large delete — a previous run's
+clean-up, a pip or npm install — each mkdir or create costs 300–900 µs of kernel time instead
+of 25–40 µs, and the ratio falls from about 0.7 to 0.5. A file system with a journal (ext4's
+default) does not do this. Measure after a few quiet minutes."""
 
 import datetime as dt
 import hashlib
