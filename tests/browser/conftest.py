@@ -23,7 +23,10 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def browser_context_factory():
+def browser_context_factory(live_server):
+    """Asks for the live server so that it is torn down after the browser: Chromium's open
+    keep-alive connections end first, and no request thread closes a database connection the
+    stopped server no longer shares (pytest's unhandled-thread-exception warnings)."""
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
