@@ -17,3 +17,9 @@ urlpatterns = [
     path("portal/", include("qunli.portal.urls")),  # public 网上群团; "/" stays the staff home
     path("api/", api.urls),
 ]
+
+# Chinese error pages (core.errors): the portal keeps its layout, the API answers JSON
+handler400 = "qunli.core.errors.bad_request"
+handler403 = "qunli.core.errors.permission_denied"
+handler404 = "qunli.core.errors.page_not_found"
+handler500 = "qunli.core.errors.server_error"
