@@ -137,8 +137,13 @@ class ObjectListView(BusinessRequiredMixin, TemplateView):
     def filtered_queryset(self):
         qs = self.base_queryset()
         form = self.get_filter_form()
-        if form is not None and form.is_valid():
-            qs = self.apply_filters(qs, form.cleaned_data)
+        if form is not None:
+            # a first visit (no query string) filters by the form's defaults as the choice of
+            # its blank options would: a view's apply_filters may give blank a meaning
+            # (到期与超期: overdue or due soon), and the shown form stays unbound (no errors)
+            bound = form if form.is_bound else self.filter_form({}, user=self.request.user)
+            if bound.is_valid():
+                qs = self.apply_filters(qs, bound.cleaned_data)
         q = self.request.GET.get("q", "").strip()
         if q and self.search_fields:
             cond = Q()
