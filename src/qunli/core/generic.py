@@ -17,7 +17,7 @@ from django.views.generic import TemplateView
 from .exports import stream_xlsx
 from .models import ChangeLog
 from .params import parse_ids
-from .scoping import VIEW
+from .scoping import VIEW, writes_anywhere
 
 
 @dataclass
@@ -233,6 +233,13 @@ class ActionFormView(BusinessRequiredMixin, TemplateView):
     template_name = "core/object_form.html"
     form_class = None
     title = ""
+
+    def dispatch(self, request, *args, **kwargs):
+        # a read-only account (领导) is told so before it fills a form it cannot submit,
+        # rather than refused later with a message about the unit
+        if request.user.is_authenticated and request.user.is_business and not writes_anywhere(request.user):
+            raise PermissionDenied("您的账户只有查看权限，不能登记或修改数据。")
+        return super().dispatch(request, *args, **kwargs)
 
     def get_form(self, data=None):
         return self.form_class(data, **self.form_kwargs())

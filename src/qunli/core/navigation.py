@@ -5,12 +5,15 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
+from .scoping import writes_anywhere
+
 
 @dataclass
 class NavItem:
     label: str
     url_name: str
     icon: str
+    writes: bool = False  # a form that enters data: not offered to a read-only account
 
     def url(self) -> str:
         return reverse(self.url_name)
@@ -38,7 +41,7 @@ BUSINESS = [
         NavItem("到期鉴定", "records:appraisal_list", "hourglass-split"),
         NavItem("销毁清册", "records:destruction_list", "trash3"),
         NavItem("馆藏统计", "records:holdings", "bar-chart-line"),
-        NavItem("挂接扫描件", "records:scan_upload", "upload"),
+        NavItem("挂接扫描件", "records:scan_upload", "upload", writes=True),
         NavItem("开放鉴定", "records:opening_queue", "unlock"),
         NavItem("利用登记", "records:use_list", "book"),
         NavItem("利用统计", "records:use_stats", "graph-up"),
@@ -47,7 +50,7 @@ BUSINESS = [
         NavItem("四性检测", "records:check_list", "patch-check"),
     ]),
     ("服务群众", [
-        NavItem("受理登记", "casework:intake", "telephone-inbound"),
+        NavItem("受理登记", "casework:intake", "telephone-inbound", writes=True),
         NavItem("我的个案", "casework:my_cases", "person-workspace"),
         NavItem("督导个案", "casework:supervised", "person-check"),
         NavItem("待分派", "casework:unassigned", "inboxes"),
@@ -62,7 +65,7 @@ BUSINESS = [
         NavItem("我为群众办实事", "casework:project_list", "clipboard-check"),
         NavItem("服务群众概览", "casework:dashboard", "bar-chart"),
     ]),
-    ("数据", [NavItem("导入", "core:import_start", "upload")]),
+    ("数据", [NavItem("导入", "core:import_start", "upload", writes=True)]),
 ]
 dict(BUSINESS)["数据"].append(NavItem("导出", "core:export_start", "download"))  # background export jobs
 SYSADMIN = [("系统管理", [NavItem("账户", "core:user_list", "person-gear"),
@@ -80,10 +83,13 @@ AUDITOR = [("安全审计", [NavItem("变更日志", "core:changelog_list", "jou
 
 def menu_for(user, current_path: str):
     groups = {"sysadmin": SYSADMIN, "secadmin": SECADMIN, "auditor": AUDITOR}.get(user.kind, BUSINESS)
+    writer = user.kind != "business" or writes_anywhere(user)
     out = []
     for title, items in groups:
         entries = []
         for item in items:
+            if item.writes and not writer:
+                continue
             url = item.url()
             entries.append({"label": item.label, "url": url, "icon": item.icon,
                             "active": current_path.startswith(url) and url != "/"})

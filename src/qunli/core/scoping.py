@@ -55,6 +55,11 @@ def grants_of(user) -> list[GrantInfo]:
     return infos
 
 
+def writes_anywhere(user) -> bool:
+    """Whether any grant lets the account change data (a leader's only reads)."""
+    return any(CHANGE in ROLE_ACTIONS.get(g.role, set()) for g in grants_of(user))
+
+
 def forget_grants(user) -> None:
     if hasattr(user, "_qunli_grants"):
         del user._qunli_grants
