@@ -13,6 +13,8 @@ def _blank(choices, label="全部"):
 
 
 class _FilterForm(BootstrapFormMixin, forms.Form):
+    blank_label = "全部"
+
     def __init__(self, *args, user=None, **kwargs):
         self.user = user
         super().__init__(*args, **kwargs)

@@ -3,6 +3,7 @@
 from django import forms
 
 from qunli.casework.models import RequestType
+from qunli.core.forms import plain_messages
 from qunli.orgs.widgets import UnitPickerField
 from qunli.people.forms import UserForm
 
@@ -63,6 +64,7 @@ class PublicForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
+            plain_messages(field)
             css = ("form-check-input" if isinstance(field.widget, forms.CheckboxInput)
                    else "form-select" if isinstance(field.widget, forms.Select) else "form-control")
             field.widget.attrs.setdefault("class", css)

@@ -193,9 +193,8 @@ def test_move_refuses_bad_targets_with_chinese_messages(client_for, accounts, tr
 
 
 def test_move_and_split_are_404_outside_the_grant_and_403_read_only(client_for, accounts, tree):
-    c = client_for(accounts["women_staff"])
-    for name in ("orgs:unit_move", "orgs:unit_split"):
-        assert c.get(reverse(name, args=[tree["other_women"].pk])).status_code == 404
+    for name in ("orgs:unit_move", "orgs:unit_split"):  # one test client: each request signs its account in
+        assert client_for(accounts["women_staff"]).get(reverse(name, args=[tree["other_women"].pk])).status_code == 404
         assert client_for(accounts["leader"]).get(reverse(name, args=[tree["women"].pk])).status_code == 403
 
 

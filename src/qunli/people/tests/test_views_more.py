@@ -105,7 +105,7 @@ def test_cadre_form_refuses_bad_input_and_foreign_units(client_for, accounts, tr
     assert r.status_code == 200 and NOT_FOUND in r.content.decode()
     r = c.post(url, {"unit": tree["town_women"].pk, "post": "", "source": "elected", "grassroots_years": "-1"})
     body = r.content.decode()
-    assert r.status_code == 200 and "这个字段是必填项" in body and "大于或等于0" in body
+    assert r.status_code == 200 and "请填写“" in body and "不能小于 0" in body
     assert not CadreProfile.objects.exists() and not ChangeLog.objects.filter(action="people.set_cadre_profile")
 
 
@@ -142,7 +142,7 @@ def test_membership_status_form_refuses_bad_or_unchanged_status(client_for, acco
     c = client_for(accounts["women_staff"])
     url = reverse("people:membership_status", args=[membership.pk])
     r = c.post(url, {"status": "expelled"})
-    assert r.status_code == 200 and "选择一个有效的选项" in r.content.decode()
+    assert r.status_code == 200 and "的选项无效，请重新选择" in r.content.decode()
     r = c.post(url, {"status": MembershipStatus.ACTIVE})
     assert r.status_code == 200 and "状态未改变" in r.content.decode()
     membership.refresh_from_db()
