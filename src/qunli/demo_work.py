@@ -263,9 +263,10 @@ def _wishes(w: _World) -> int:
         if stop == "pending":
             continue
         if stop == "rejected":
-            wa.reject_wish(w.users["qunban"], wish, reason="同一对象本学期已有心愿")
+            wa.reject_wish(w.users["shegong"], wish, reason="同一对象本学期已有心愿")
             continue
-        wish = wa.publish_wish(w.users["qunban"], wa.approve_wish(w.users["qunban"], wish))
+        # four-eyes: the county social worker reviews what the 群团办 registered
+        wish = wa.publish_wish(w.users["qunban"], wa.approve_wish(w.users["shegong"], wish))
         if stop in ("claimed", "fulfilled"):
             wish = wa.claim_wish(donor, wish.pk, name=w.r.choice(["县农商银行团支部", "爱心人士周女士", "县一中教师"]),
                                  phone=f"139{w.r.randint(0, 99999999):08d}")
@@ -276,15 +277,23 @@ def _wishes(w: _World) -> int:
 
 def _projects(w: _World) -> int:
     from qunli.casework import wish_actions as wa
+    from qunli.casework.models import PracticalProject
 
     for i, (title, description, line) in enumerate(PROJECTS):
         actor = {"union": w.users["gonghui"], "women": w.users["fulian"], "ggw": w.users["shegong"]}[line]
+        deadline = w.today + dt.timedelta(days=30 * (i - 1))
         p = wa.create_project(actor, unit=w.line_unit[line], title=title, description=description,
-                              deadline=w.today + dt.timedelta(days=30 * (i - 1)))
+                              deadline=max(deadline, w.today))
         if i % 3 != 2:
             p = wa.set_project_status(actor, p, status="in_progress")
+        if i == 4:
+            p = wa.set_project_status(actor, p, status="delayed", deadline=deadline + dt.timedelta(days=60),
+                                      reason="部分学校期中考试，宣讲顺延到下学期开学")
         if i == 0:
             p = wa.complete_project(actor, p, result="排查企业126家，追回欠薪312万元，惠及农民工487人")
+            # set up months ago, with a deadline that has passed since (creation refuses a past one)
+            set_up = timezone.make_aware(dt.datetime.combine(w.today - dt.timedelta(days=135), dt.time(9, 30)))
+            PracticalProject.objects.filter(pk=p.pk).update(deadline=deadline, created_at=set_up)
         wa.publish_project(actor, p)
     return len(PROJECTS)
 

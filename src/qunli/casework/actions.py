@@ -210,6 +210,10 @@ def add_consent(actor, case: Case, *, given_on: dt.date, given_by: str, scope_te
     _require_role(actor, case, ("caseworker", "supervisor", "member"), "登记知情同意")
     if case.served_person is None:
         raise ActionError("该个案未关联服务对象（人员档案）。")
+    if given_on > timezone.localdate():
+        # a consent is evidence of what was agreed before data was shared: a date to come
+        # would make it look given when it was not
+        raise ActionError("同意日期不能晚于今天。")
     c = Consent.objects.create(served_person=case.served_person, given_on=given_on,
                                given_by=clean_text(given_by, "同意人", limit=50),
                                scope_text=clean_text(scope_text, "同意范围", limit=200), recorded_by=actor)
@@ -256,11 +260,22 @@ def assign_case(actor, case: Case, *, caseworker, supervisor) -> Case:
     return case
 
 
+def _refuse_if_sent_away(case: Case, verb: str) -> None:
+    """A case may not end while another unit may still accept it: the acceptance would bring
+    it back to life at a unit that never saw it closed, with its old outcome and deadlines."""
+    pending = Referral.objects.filter(case=case, status=Referral.Status.PENDING).first()
+    if pending is not None:
+        kind = pending.get_kind_display()
+        raise ActionError(f"本个案有待对方处理的{kind}，请先撤回{kind}或等待对方处理后再{verb}。")
+
+
 def _step(actor, case: Case, *, name: str, step: str, allowed, roles, verb: str, to: str | None, note: str,
-          note_label: str, visit_type: str = "", **changes) -> Case:
+          note_label: str, visit_type: str = "", ends: bool = False, **changes) -> Case:
     case = _lock(actor, case)
     _require_state(case, allowed, verb)
     _require_role(actor, case, roles, verb)
+    if ends:
+        _refuse_if_sent_away(case, verb)
     note = clean_text(note, note_label, limit=5000)
     before = snapshot(case)
     if to:
@@ -326,30 +341,71 @@ def follow_up(actor, case: Case, *, note: str, visit_type: str = VisitType.PHONE
 
 
 @action
-def close_case(actor, case: Case, *, outcome: str, satisfaction: int, note: str = "") -> Case:
-    """结案 with its outcome and the requester's satisfaction (1–5). After the transaction
-    commits, the closed case is offered to the archives (``archive.capture_closed_case``)."""
-    try:
-        satisfaction = int(satisfaction)
-    except (TypeError, ValueError):
-        satisfaction = 0
-    if not 1 <= satisfaction <= 5:
-        raise ActionError("满意度须为1到5分。")
+def close_case(actor, case: Case, *, outcome: str, satisfaction: int | None = None, note: str = "") -> Case:
+    """结案 with its outcome and the requester's satisfaction (1–5, or None: 未评价 when the
+    requester could not be reached). After the transaction commits, the closed case is
+    offered to the archives (``archive.capture_closed_case``)."""
+    if satisfaction in (None, ""):
+        satisfaction = None  # 未评价: counted nowhere, rather than as a made-up score
+    else:
+        try:
+            satisfaction = int(satisfaction)
+        except (TypeError, ValueError):
+            satisfaction = 0
+        if not 1 <= satisfaction <= 5:
+            raise ActionError("满意度须为1到5分，或选择“未评价”。")
     outcome = clean_text(outcome, "结案结果", limit=200)
     case = _step(actor, case, name="close_case", step="close", allowed=[S.FOLLOW_UP], roles=("caseworker", "supervisor"),
-                 verb="结案", to=S.CLOSED, note=note or outcome, note_label="结案说明", outcome=outcome,
+                 verb="结案", to=S.CLOSED, note=note or outcome, note_label="结案说明", ends=True, outcome=outcome,
                  satisfaction=satisfaction, closed_at=timezone.now())
+    _offer_to_archives(case)
+    return case
+
+
+def _offer_to_archives(case: Case) -> None:
     from .archive import capture_closed_case
 
     # robust: the archives must never cost the notifications and index drains queued after it
     transaction.on_commit(lambda: capture_closed_case(case), robust=True)
+
+
+DISMISSED = "不予受理"
+DISMISS_REASON_LIMIT = 200 - len(DISMISSED) - 1  # the outcome column holds "不予受理：<reason>"
+
+
+@action
+def dismiss(actor, case: Case, *, reason: str) -> Case:
+    """不予受理: end a request that is no case for the unit (a prank call, advertising, a
+    matter for no 群团 at all) before any service starts. The outcome reads
+    "不予受理：<reason>", which is what the requester sees on the portal's tracking page;
+    nobody outside is told. Intake staff dismiss an unassigned case; once assigned, its
+    caseworker or supervisor."""
+    case = _lock(actor, case)
+    verb = DISMISSED
+    _require_state(case, [S.RECEIVED, S.ASSIGNED], verb)
+    if case.caseworker_id is not None:
+        _require_role(actor, case, ("caseworker", "supervisor"), verb)
+    elif not can(actor, CHANGE, case.unit):
+        raise PermissionDenied("您没有处理该单位个案的权限。")
+    _refuse_if_sent_away(case, verb)
+    reason = clean_text(reason, "不予受理理由", limit=DISMISS_REASON_LIMIT)
+    before = snapshot(case)
+    now = timezone.now()
+    case.status, case.outcome, case.satisfaction, case.closed_at = S.CLOSED, f"{DISMISSED}：{reason}", None, now
+    case.save()
+    _event(actor, case, "dismiss", note=reason)
+    _log(actor, "dismiss", case, before, {"step": "dismiss"})
+    _offer_to_archives(case)
     return case
 
 
 @action
 def reopen(actor, case: Case, *, reason: str) -> Case:
+    # a dismissed case never had a plan: it goes back to be assessed, not into service
+    last = CaseEvent.objects.filter(case=case, step__in=["close", "dismiss"]).order_by("-at", "-id").first()
+    to = S.ASSIGNED if last is not None and last.step == "dismiss" else S.IN_SERVICE
     c = _step(actor, case, name="reopen", step="reopen", allowed=[S.CLOSED], roles=("caseworker", "supervisor"),
-              verb="重新开启", to=S.IN_SERVICE, note=reason, note_label="重新开启理由", closed_at=None, outcome="",
+              verb="重新开启", to=to, note=reason, note_label="重新开启理由", closed_at=None, outcome="",
               satisfaction=None)
     Case.objects.filter(pk=c.pk).update(reopen_count=c.reopen_count + 1)
     c.reopen_count += 1
@@ -369,6 +425,22 @@ def add_member(actor, case: Case, *, user) -> CaseMember:
     _event(actor, case, "add_member", note=f"增加成员：{user}")
     _log(actor, "add_member", case, None, {"member": user.username})
     return m
+
+
+@action
+def remove_member(actor, case: Case, *, user) -> None:
+    """移出成员: the person leaves the case's need-to-know (the case is a 404 for them from
+    now on). Allowed on a closed case too: taking access away is always safe."""
+    case = _lock(actor, case)
+    _require_role(actor, case, ("caseworker", "supervisor"), "移出个案成员")
+    if user is not None and user.pk in (case.caseworker_id, case.supervisor_id):
+        raise ActionError("个案社工和督导不能移出；如需更换，请由督导改派。")
+    m = CaseMember.objects.filter(case=case, user=user).first() if user is not None else None
+    if m is None:
+        raise ActionError("该账户不是本案成员。")
+    m.delete()
+    _event(actor, case, "remove_member", note=f"移出成员：{user}")
+    _log(actor, "remove_member", case, None, {"member": user.username})
 
 
 # --- transfer (转办) and referral (转介) ----------------------------------------------------------
@@ -422,31 +494,43 @@ def refer(actor, case: Case, *, to_unit, reason: str) -> Referral:
     return _send(actor, case, kind=Referral.Kind.REFERRAL, to_unit=to_unit, reason=reason)
 
 
-def _decide(actor, referral: Referral) -> tuple[Referral, Case]:
+def _decide(actor, referral: Referral, verb: str) -> tuple[Referral, Case]:
     referral = Referral.objects.select_for_update().select_related("to_unit", "from_unit").get(pk=referral.pk)
     if not can(actor, CHANGE, referral.to_unit):
         raise PermissionDenied("只有接收单位的工作人员可以处理该转办/转介。")
     if referral.status != Referral.Status.PENDING:
         raise ActionError(f"该转办/转介已{referral.get_status_display()[1:]}，不能再处理。")
-    case = Case.objects.select_for_update().select_related("unit", "request").get(pk=referral.case_id)
+    case = Case.objects.select_for_update().select_related("unit", "request", "request__type").get(pk=referral.case_id)
+    # closing is refused while a referral is pending; this guards referrals left pending
+    # before that rule (or written around it), which would otherwise reopen a closed case
+    if not case.is_open:
+        raise ActionError(f"个案已结案，不能再{verb}{referral.get_kind_display()}。")
     return referral, case
 
 
 @action
 def accept_referral(actor, referral: Referral) -> Case:
     """The receiving unit takes the case over: it moves to that unit, awaiting assignment;
-    the sending team no longer sees it (need-to-know follows the case)."""
-    referral, case = _decide(actor, referral)
+    the sending team no longer sees it (need-to-know follows the case). The time limits
+    start again from the acceptance, on the working-day calendar, as at intake: the
+    receiver answers for its own handling, not for the days the case spent elsewhere (the
+    old limits stay in the change log's before-image)."""
+    referral, case = _decide(actor, referral, "接收")
     before = snapshot(case)
-    referral.status, referral.decided_by, referral.decided_at = Referral.Status.ACCEPTED, actor, timezone.now()
+    now = timezone.now()
+    referral.status, referral.decided_by, referral.decided_at = Referral.Status.ACCEPTED, actor, now
     referral.save()
     case.unit = referral.to_unit
     case.caseworker = case.supervisor = None
     case.status = S.RECEIVED
     case.acknowledged_at = None
+    day, rtype = timezone.localdate(now), case.request.type
+    case.acknowledge_due = add_working_days(day, rtype.acknowledge_days)
+    case.resolve_due = add_working_days(day, rtype.resolve_days)
     case.save()
     CaseMember.objects.filter(case=case).delete()
-    _event(actor, case, "accept_referral", note=f"{referral.to_unit.name}接收")
+    _event(actor, case, "accept_referral", note=f"{referral.to_unit.name}接收；受理时限{case.acknowledge_due:%Y-%m-%d}，"
+                                                 f"办结时限{case.resolve_due:%Y-%m-%d}")
     _log(actor, "accept_referral", case, before, {"referral": referral.pk})
     # the sending side no longer sees the case: the notice carries no link
     notify([referral.created_by_id], NoticeKind.REFERRAL_ACCEPTED,
@@ -456,7 +540,7 @@ def accept_referral(actor, referral: Referral) -> Case:
 
 @action
 def decline_referral(actor, referral: Referral, *, reason: str) -> Referral:
-    referral, case = _decide(actor, referral)
+    referral, case = _decide(actor, referral, "拒收")
     reason = clean_text(reason, "拒收理由", limit=300)
     before = snapshot(referral)
     referral.status, referral.decided_by, referral.decided_at = Referral.Status.DECLINED, actor, timezone.now()
@@ -467,6 +551,32 @@ def decline_referral(actor, referral: Referral, *, reason: str) -> Referral:
                obj_repr=f"{case} 拒收")
     notify([referral.created_by_id, case.caseworker_id, case.supervisor_id], NoticeKind.REFERRAL_DECLINED,
            f"{referral.to_unit.name}拒收{case}的{referral.get_kind_display()}", obj=case, exclude=actor)
+    return referral
+
+
+@action
+def withdraw_referral(actor, referral: Referral) -> Referral:
+    """撤回 a pending 转办/转介 from the sending side: without it a case the receiver leaves
+    undecided can be neither reassigned, closed nor sent elsewhere. The same people who may
+    send it may take it back (the case team, or the unit's intake staff while unassigned).
+    Allowed on a closed case too, to clear a referral left pending before closing was
+    refused for it."""
+    # the referral first, then the case: the order ``_decide`` locks them in
+    referral = Referral.objects.select_for_update().select_related("to_unit").get(pk=referral.pk)
+    kind = referral.get_kind_display()
+    case = _lock(actor, referral.case)
+    if case.caseworker_id is not None:
+        _require_role(actor, case, ("caseworker", "supervisor"), f"撤回{kind}")
+    elif not can(actor, CHANGE, case.unit):
+        raise PermissionDenied(f"只有转出单位的工作人员可以撤回{kind}。")
+    if referral.status != Referral.Status.PENDING:
+        raise ActionError(f"该{kind}已{referral.get_status_display()[1:]}，不能撤回。")
+    before = snapshot(referral)
+    referral.status, referral.decided_by, referral.decided_at = Referral.Status.WITHDRAWN, actor, timezone.now()
+    referral.save()
+    _event(actor, case, "withdraw_referral", note=f"撤回{kind}（{referral.to_unit.name}）")
+    log_change(actor, "casework.withdraw_referral", referral, before, snapshot(referral), unit_path=case.unit.path,
+               obj_repr=f"{case} 撤回{kind}")
     return referral
 
 

@@ -5,7 +5,8 @@ requester's name and phone are masked here, always; the timeline shows whether a
 note, never the note (plaintext only through the case page's reveal, access-logged).
 
 Referrals (转办/转介) follow their case's need-to-know (``Referral.objects.visible_to``): the
-sending team and, while one is pending, the receiving unit's staff. Wishes (微心愿) and
+sending team and, while one is pending, the receiving unit's staff (who accept or decline it;
+the sending side may withdraw it). Wishes (微心愿) and
 practical projects (我为群众办实事) are unit-grant scoped like their pages; a wish shows the
 person served by the masked name only and the donor's phone by its mask (plaintext only
 through the page's access-logged reveal)."""
@@ -19,7 +20,7 @@ from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 
 from qunli.core.actions import ActionError
-from qunli.core.api import Pagination, business_auth, get_referenced, get_visible, under_unit
+from qunli.core.api import Id, Pagination, business_auth, get_referenced, get_visible, under_unit
 from qunli.core.models import User
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.models import Unit
@@ -98,8 +99,27 @@ class StepIn(Schema):
 
 class CloseIn(Schema):
     outcome: str = Field(..., min_length=1, max_length=200)
-    satisfaction: int = Field(..., ge=1, le=5)
+    satisfaction: int | None = Field(None, ge=1, le=5, description="1–5；不填或 null：未评价（无法联系诉求人）")
     note: str = Field("", max_length=5000)
+
+
+class DismissIn(Schema):
+    reason: str = Field(..., min_length=1, max_length=195, description="不予受理理由（诉求人在网上群团查询进度时可见）")
+
+
+class MemberIn(Schema):
+    user_id: Id = Field(..., description="要加入本案团队的账户编号")
+
+
+class MemberOut(Schema):
+    user_id: int
+    name: str
+    added_by_id: int
+    added_at: dt.datetime
+
+    @staticmethod
+    def resolve_name(obj) -> str:
+        return str(obj.user)
 
 
 class EventOut(Schema):
@@ -199,6 +219,46 @@ def close(request, case_id: int, payload: CloseIn):
     return get_visible(_cases(me), me, case.pk)
 
 
+def _answer(case: Case) -> Case:
+    """The answer to the actor's own step, even when the step took the case out of their
+    need-to-know (intake staff dismissing an unassigned case): masked, as always."""
+    return Case.objects.select_related("request", "request__type", "unit").get(pk=case.pk)
+
+
+@router.post("/cases/{int:case_id}/dismiss", response=CaseOut, summary="不予受理（仅受理、分派阶段；须填写理由）")
+def dismiss(request, case_id: int, payload: DismissIn):
+    me = request.auth
+    case = get_visible(_cases(me, CHANGE), me, case_id, CHANGE)
+    actions.dismiss(me, case, reason=payload.reason)
+    return _answer(case)
+
+
+@router.get("/cases/{int:case_id}/members", response=list[MemberOut], summary="个案成员（个案社工、督导以外）")
+def list_members(request, case_id: int):
+    case = get_visible(_cases(request.auth), request.auth, case_id)
+    return list(CaseMember.objects.filter(case=case).select_related("user").order_by("added_at", "pk"))
+
+
+@router.post("/cases/{int:case_id}/members", response={201: list[MemberOut]}, summary="增加个案成员")
+def add_member(request, case_id: int, payload: MemberIn):
+    me = request.auth
+    case = get_visible(_cases(me, CHANGE), me, case_id, CHANGE)
+    # an id that is no business account is refused like one without a grant: no oracle
+    user = User.objects.filter(pk=payload.user_id, is_active=True, kind=User.Kind.BUSINESS).first()
+    actions.add_member(me, case, user=user)
+    return Status(201, list(CaseMember.objects.filter(case=case).select_related("user").order_by("added_at", "pk")))
+
+
+@router.delete("/cases/{int:case_id}/members/{int:user_id}", response={204: None},
+              summary="移出个案成员（个案社工、督导不能移出）")
+def remove_member(request, case_id: int, user_id: int):
+    me = request.auth
+    case = get_visible(_cases(me, CHANGE), me, case_id, CHANGE)
+    # the action answers alike for any account that is not a member (no oracle for ids)
+    actions.remove_member(me, case, user=User.objects.filter(pk=user_id).first())
+    return Status(204, None)
+
+
 @router.get("/cases/{int:case_id}/events", response=list[EventOut], summary="个案办理过程（不含记录内容）",
             url_name="list_case_events")
 def list_events(request, case_id: int):
@@ -295,6 +355,14 @@ def accept_referral(request, referral_id: int):
     return _referral_answer(r.pk)
 
 
+@router.post("/referrals/{int:referral_id}/withdraw", response=ReferralOut, summary="撤回待接收的转办/转介（转出方）")
+def withdraw_referral(request, referral_id: int):
+    me = request.auth
+    r = get_visible(_referrals(me, CHANGE), me, referral_id, CHANGE)  # the action refuses the receiving side
+    actions.withdraw_referral(me, r)
+    return _referral_answer(r.pk)
+
+
 @router.post("/referrals/{int:referral_id}/decline", response=ReferralOut, summary="拒收转办/转介（须填写理由）")
 def decline_referral(request, referral_id: int, payload: DeclineIn):
     me = request.auth
@@ -350,6 +418,12 @@ class WishIn(Schema):
     amount: Decimal = Field(..., description="预计金额（元），大于0且不超过100000")
 
 
+class WishPatch(Schema):
+    category: WishCategory | None = None
+    text: str | None = Field(None, min_length=1, max_length=200, description="心愿内容（将公开，请勿填写可识别个人的信息）")
+    amount: Decimal | None = Field(None, description="预计金额（元），大于0且不超过100000")
+
+
 class ReasonIn(Schema):
     reason: str = Field(..., min_length=1, max_length=200)
 
@@ -397,7 +471,13 @@ def _wish_verb(request, wish_id: int, verb, **kwargs):
     return get_visible(_wishes(me), me, w.pk)
 
 
-@router.post("/wishes/{int:wish_id}/approve", response=WishOut, summary="审核通过微心愿（待审核 → 已审核待发布）")
+@router.patch("/wishes/{int:wish_id}", response=WishOut, summary="修改未发布的微心愿（回到待审核）")
+def edit_wish(request, wish_id: int, payload: WishPatch):
+    return _wish_verb(request, wish_id, wishes.edit_wish, **payload.dict(exclude_unset=True))
+
+
+@router.post("/wishes/{int:wish_id}/approve", response=WishOut,
+             summary="审核通过微心愿（待审核 → 已审核待发布；须由登记人、修改人以外的工作人员审核）")
 def approve_wish(request, wish_id: int):
     return _wish_verb(request, wish_id, wishes.approve_wish)
 
@@ -464,13 +544,21 @@ class ProjectIn(Schema):
     unit_id: int = Field(..., description="责任单位编号")
     title: str = Field(..., min_length=1, max_length=100)
     description: str = Field(..., min_length=1, max_length=2000, description="项目内容（公开后向公众展示）")
-    deadline: dt.date = Field(..., description="完成时限")
+    deadline: dt.date = Field(..., description="完成时限（不早于今天）")
 
 
 class ProjectStatusIn(Schema):
     status: Literal["planned", "in_progress", "delayed"] = Field(
         ..., description="planned 计划；in_progress 推进中；delayed 已延期（完成请用 /complete）")
-    deadline: dt.date | None = Field(None, description="新的完成时限（延期时填写）")
+    deadline: dt.date | None = Field(None, description="新的完成时限（延期时必填，须晚于原完成时限和今天）")
+    reason: str = Field("", max_length=200, description="原因（延期时说明；记入修改记录）")
+
+
+class ProjectPatch(Schema):
+    unit_id: int | None = Field(None, description="责任单位编号")
+    title: str | None = Field(None, min_length=1, max_length=100)
+    description: str | None = Field(None, min_length=1, max_length=2000, description="项目内容（公开后向公众展示）")
+    deadline: dt.date | None = Field(None, description="完成时限（不早于今天；已开始推进的项目推迟请用 /status 延期）")
 
 
 class ProjectCompleteIn(Schema):
@@ -518,7 +606,19 @@ def create_project(request, payload: ProjectIn):
 def set_project_status(request, project_id: int, payload: ProjectStatusIn):
     me = request.auth
     p = get_visible(_projects(me), me, project_id, CHANGE)
-    wishes.set_project_status(me, p, status=payload.status, deadline=payload.deadline)
+    wishes.set_project_status(me, p, status=payload.status, deadline=payload.deadline, reason=payload.reason)
+    return get_visible(_projects(me), me, p.pk)
+
+
+@router.patch("/projects/{int:project_id}", response=ProjectOut, summary="编辑办实事项目")
+def edit_project(request, project_id: int, payload: ProjectPatch):
+    me = request.auth
+    p = get_visible(_projects(me), me, project_id, CHANGE)
+    data = payload.dict(exclude_unset=True)
+    if data.get("unit_id") is not None:
+        data["unit"] = get_referenced(Unit, me, data["unit_id"], "责任单位")
+    data.pop("unit_id", None)
+    wishes.edit_project(me, p, **data)
     return get_visible(_projects(me), me, p.pk)
 
 

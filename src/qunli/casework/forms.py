@@ -1,6 +1,7 @@
 """Forms for casework pages. They collect input; ``casework.actions`` checks and writes."""
 
 from django import forms
+from django.utils import timezone
 
 from qunli.core.models import User
 from qunli.core.scoping import CHANGE, VIEW, can
@@ -46,14 +47,20 @@ class ApproveForm(UserForm):
 
 class CloseForm(UserForm):
     outcome = forms.CharField(label="结案结果", max_length=200)
-    satisfaction = forms.TypedChoiceField(label="满意度", coerce=int,
+    # blank = 未评价 (the requester could not be reached): no score rather than a guessed one
+    satisfaction = forms.TypedChoiceField(label="满意度", coerce=int, required=False, empty_value=None,
                                           choices=[(5, "5 非常满意"), (4, "4 满意"), (3, "3 一般"), (2, "2 不满意"),
-                                                   (1, "1 非常不满意")])
+                                                   (1, "1 非常不满意"), ("", "未评价（无法联系诉求人）")])
     note = forms.CharField(label="结案说明", widget=TEXT, max_length=2000, required=False)
 
 
 class ReasonForm(UserForm):
     reason = forms.CharField(label="理由", widget=forms.Textarea(attrs={"rows": 3}), max_length=300)
+
+
+class DismissForm(UserForm):
+    reason = forms.CharField(label="不予受理理由", widget=forms.Textarea(attrs={"rows": 3}), max_length=195,
+                             help_text="诉求人在网上群团查询进度时可以看到该理由，请勿填写个人信息。")
 
 
 class StaffChoiceField(forms.ModelChoiceField):
@@ -121,6 +128,16 @@ class ConsentForm(UserForm):
     given_on = forms.DateField(label="同意日期", widget=DATE)
     given_by = forms.CharField(label="同意人", max_length=50, help_text="本人或监护人姓名")
     scope_text = forms.CharField(label="同意范围", max_length=200, help_text="如：同意将个案信息转介法律援助机构")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["given_on"].widget.attrs["max"] = timezone.localdate().isoformat()
+
+    def clean_given_on(self):
+        day = self.cleaned_data["given_on"]
+        if day > timezone.localdate():
+            raise forms.ValidationError("同意日期不能晚于今天。")
+        return day
 
 
 class CaseFilterForm(_FilterForm):

@@ -421,6 +421,7 @@ class CaseEvent(models.Model):
         "approve_plan": "批准服务计划", "return_plan": "退回服务计划", "service": "服务记录",
         "follow_up": "回访", "close": "结案", "reopen": "重新开启", "transfer": "转办", "refer": "转介",
         "accept_referral": "接收转办/转介", "decline_referral": "拒收转办/转介", "add_member": "增加成员",
+        "withdraw_referral": "撤回转办/转介", "remove_member": "移出成员", "dismiss": "不予受理",
     }
 
     class Meta:
@@ -441,7 +442,8 @@ class CaseEvent(models.Model):
 
 class Referral(models.Model):
     """转办 (to another unit of the same line) or 转介 (to another line's unit). The receiver
-    accepts (the case moves to its unit, awaiting assignment) or declines with a reason."""
+    accepts (the case moves to its unit, awaiting assignment, with fresh time limits) or
+    declines with a reason; until then the sender may withdraw it."""
 
     class Kind(models.TextChoices):
         TRANSFER = "transfer", "转办"
@@ -451,6 +453,7 @@ class Referral(models.Model):
         PENDING = "pending", "待接收"
         ACCEPTED = "accepted", "已接收"
         DECLINED = "declined", "已拒收"
+        WITHDRAWN = "withdrawn", "已撤回"  # by the sending side, before the receiver decided
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="referrals")
     kind = models.CharField("类型", max_length=10, choices=Kind.choices)

@@ -13,11 +13,13 @@ urlpatterns = [
     path("intake/", views.IntakeView.as_view(), name="intake"),
     path("<int:pk>/", views.CaseDetailView.as_view(), name="case_detail"),
     path("<int:pk>/reveal/", views.CaseRevealView.as_view(), name="case_reveal"),
+    path("<int:pk>/remove_member/", views.CaseMemberRemoveView.as_view(), name="case_remove_member"),
     *[path(f"<int:pk>/{step}/", views.CaseStepView.as_view(step=step), name=f"case_{step}")
       for step in views.STEP_FORMS],
     path("referrals/", views.ReferralInboxView.as_view(), name="referral_inbox"),
     path("referrals/<int:pk>/accept/", views.ReferralDecideView.as_view(decision="accept"), name="referral_accept"),
     path("referrals/<int:pk>/decline/", views.ReferralDecideView.as_view(decision="decline"), name="referral_decline"),
+    path("referrals/<int:pk>/withdraw/", views.ReferralWithdrawView.as_view(), name="referral_withdraw"),
     path("holidays/", views.HolidayView.as_view(), name="holidays"),
     path("types/", views.RequestTypeView.as_view(), name="request_types"),
 ]
@@ -49,11 +51,13 @@ urlpatterns += [
       for verb in wish_views.WISH_VERBS],
     *[path(f"wishes/<int:pk>/{verb}/", wish_views.WishFormVerbView.as_view(verb=verb), name=f"wish_{verb}")
       for verb in ("reject", "cancel_claim", "claim", "fulfil")],
+    path("wishes/<int:pk>/edit/", wish_views.WishEditView.as_view(), name="wish_edit"),
     path("wishes/<int:pk>/reveal/", wish_views.WishRevealView.as_view(), name="wish_reveal"),
     path("wishes/<int:pk>/photo/", wish_views.WishPhotoView.as_view(), name="wish_photo"),
     path("projects/", wish_views.ProjectListView.as_view(), name="project_list"),
     path("projects/add/", wish_views.ProjectCreateView.as_view(), name="project_add"),
     path("projects/<int:pk>/", wish_views.ProjectDetailView.as_view(), name="project_detail"),
+    path("projects/<int:pk>/edit/", wish_views.ProjectEditView.as_view(), name="project_edit"),
     path("projects/<int:pk>/status/", wish_views.ProjectFormVerbView.as_view(verb="status"), name="project_status"),
     path("projects/<int:pk>/complete/", wish_views.ProjectFormVerbView.as_view(verb="complete"),
          name="project_complete"),

@@ -23,7 +23,7 @@ from qunli.core.generic import (
 )
 from qunli.core.models import User
 from qunli.core.params import parse_id
-from qunli.core.scoping import VIEW
+from qunli.core.scoping import CHANGE, VIEW, can
 
 from . import actions, queries
 from .forms import (
@@ -32,6 +32,7 @@ from .forms import (
     CaseFilterForm,
     CloseForm,
     ConsentForm,
+    DismissForm,
     DueFilterForm,
     HolidayForm,
     IntakeForm,
@@ -43,7 +44,7 @@ from .forms import (
     ServedPersonForm,
     ServiceForm,
 )
-from .models import Case, CaseMember, Holiday, Referral, RequestType
+from .models import Case, CaseMember, Holiday, Referral, RequestType, mask_name
 
 S = Case.Status
 
@@ -183,8 +184,18 @@ def visible_case(user, pk, act=VIEW) -> Case:
     return case
 
 
-def available_steps(user, case: Case, is_member: bool) -> list[tuple[str, str]]:
-    """The buttons the user may press now (the actions check again)."""
+def sending_side(user, case: Case) -> bool:
+    """Whether the user acts for the case's own unit: its caseworker or supervisor, or — while
+    nobody is assigned — its intake staff (not the receiving unit's staff of a referral,
+    who see the case only to decide on it)."""
+    if case.caseworker_id is not None:
+        return user.pk in (case.caseworker_id, case.supervisor_id)
+    return can(user, CHANGE, case.unit)
+
+
+def available_steps(user, case: Case, is_member: bool, intake: bool = False) -> list[tuple[str, str]]:
+    """The buttons the user may press now (the actions check again). ``intake``: the user is
+    the unit's intake staff of an unassigned case (``sending_side``)."""
     worker = user.pk == case.caseworker_id or is_member
     sup = user.pk == case.supervisor_id
     steps = []
@@ -192,6 +203,8 @@ def available_steps(user, case: Case, is_member: bool) -> list[tuple[str, str]]:
         steps.append(("assign", "分派"))
     elif case.is_open and sup:
         steps.append(("assign", "改派"))
+    if case.status in (S.RECEIVED, S.ASSIGNED) and (sup or user.pk == case.caseworker_id or intake):
+        steps.append(("dismiss", "不予受理"))
     if case.status == S.ASSIGNED and worker:
         steps.append(("assess", "评估"))
     if case.status == S.ASSESSED and worker:
@@ -229,16 +242,32 @@ class CaseDetailView(ObjectDetailView):
         members = list(CaseMember.objects.filter(case=case).select_related("user"))
         is_member = any(m.user_id == user.pk for m in members)
         in_team = is_member or user.pk in (case.caseworker_id, case.supervisor_id)
+        referrals = list(case.referrals.select_related("from_unit", "to_unit", "created_by", "decided_by"))
+        pending = next((r for r in referrals if r.status == Referral.Status.PENDING), None)
+        sender = sending_side(user, case)
+        events = list(case.events.select_related("actor"))
         return {
-            "title": str(case), "tabs": CASE_TABS, "members": members,
-            "events": list(case.events.select_related("actor")),
-            "referrals": list(case.referrals.select_related("from_unit", "to_unit", "created_by", "decided_by")),
-            "consents": list(case.served_person.consents.all()) if case.served_person_id else [],
-            "steps": available_steps(user, case, is_member), "in_team": in_team,
+            "title": str(case), "tabs": CASE_TABS, "members": members, "events": events,
+            # 结案 or 不予受理: the last step that ended the case (a reopened case may have both)
+            "ended_by": next((e.step for e in reversed(events) if e.step in ("close", "dismiss")), ""),
+            "referrals": referrals, "can_withdraw": pending is not None and sender,
+            "can_remove_members": user.pk in (case.caseworker_id, case.supervisor_id),
+            "consents": list(case.served_person.consents.all()) if case.served_person_id and in_team else [],
+            "served_masked": served_masked(case) if case.served_person_id and not in_team else None,
+            "steps": available_steps(user, case, is_member, intake=case.caseworker_id is None and sender),
+            "in_team": in_team,
             "overdue": case.is_overdue(),
             # the sweep's escalation to the supervisor (a query only for an overdue case)
             "escalation": case.escalations.first() if case.is_open and case.is_overdue() else None,
         }
+
+
+def served_masked(case: Case) -> dict:
+    """The served person as shown to someone who may see the case but is not on its team
+    (intake staff before assignment, the receiving unit of a pending referral): enough to
+    tell the case apart, nothing that identifies a (often minor) person or their family."""
+    served = case.served_person
+    return {"name": mask_name(served.person.name), "guardian": mask_name(served.guardian_name)}
 
 
 class CaseRevealView(BusinessRequiredMixin, View):
@@ -263,7 +292,7 @@ STEP_FORMS = {
     "follow_up": ("回访", ServiceForm), "close": ("结案", CloseForm), "reopen": ("重新开启", ReasonForm),
     "transfer": ("转办（本条线内）", SendForm), "refer": ("转介（其他条线）", SendForm),
     "add_member": ("增加个案成员", MemberForm), "served": ("服务对象信息", ServedPersonForm),
-    "consent": ("登记知情同意", ConsentForm),
+    "consent": ("登记知情同意", ConsentForm), "dismiss": ("不予受理", DismissForm),
 }
 
 
@@ -291,7 +320,8 @@ class CaseStepView(ActionFormView):
         title, form_class = STEP_FORMS[self.step]
         initial = {}
         served = self.case().served_person
-        if self.step == "served" and served is not None:
+        # pre-filled for the team only: the page opens for anyone who may see the case
+        if self.step == "served" and served is not None and self.case().in_team(self.request.user):
             initial = {k: getattr(served, k) for k in ("categories", "guardian_name", "guardian_relation",
                                                         "school_or_employer", "risk_flags")}
         if self.step == "follow_up":
@@ -330,6 +360,8 @@ class CaseStepView(ActionFormView):
             return actions.close_case(user, case, outcome=d["outcome"], satisfaction=d["satisfaction"], note=d["note"])
         if s == "reopen":
             return actions.reopen(user, case, reason=d["reason"])
+        if s == "dismiss":
+            return actions.dismiss(user, case, reason=d["reason"])
         if s in ("transfer", "refer"):
             getattr(actions, s)(user, case, to_unit=d["to_unit"], reason=d["reason"])
             return case
@@ -351,6 +383,21 @@ class CaseStepView(ActionFormView):
         if Case.objects.visible_to(self.request.user).filter(pk=case.pk).exists():
             return case.get_absolute_url()
         return "/casework/mine/"
+
+
+class CaseMemberRemoveView(BusinessRequiredMixin, View):
+    """POST only (a button on each member of the case page): 移出成员."""
+
+    def post(self, request, pk):
+        case = visible_case(request.user, pk)
+        user = User.objects.filter(pk=parse_id(request.POST.get("member"))).first()
+        try:
+            actions.remove_member(request.user, case, user=user)
+        except ActionError as e:
+            messages.error(request, "；".join(e.messages))
+        else:
+            messages.success(request, f"已将{user}移出本案团队。")
+        return redirect(case.get_absolute_url())
 
 
 # --- referrals ---------------------------------------------------------------------------------
@@ -398,6 +445,22 @@ class ReferralDecideView(BusinessRequiredMixin, View):
                 form.add_error(None, m)
         return render(request, "casework/referral_decide.html",
                       {"title": "拒收转办/转介", "referral": r, "decision": self.decision, "form": form})
+
+
+class ReferralWithdrawView(BusinessRequiredMixin, View):
+    """POST only (a button on the case page): the sending side takes a pending referral back."""
+
+    def post(self, request, pk):
+        r = Referral.objects.visible_to(request.user, CHANGE).filter(pk=pk).first()
+        if r is None:
+            raise Http404("转办/转介不存在，或您不能查看该个案。")
+        try:
+            actions.withdraw_referral(request.user, r)
+        except ActionError as e:
+            messages.error(request, "；".join(e.messages))
+        else:
+            messages.success(request, f"已撤回{r.get_kind_display()}。")
+        return redirect(r.case.get_absolute_url())
 
 
 # --- configuration (system administrator) -------------------------------------------------------

@@ -8,6 +8,10 @@ Wish lifecycle::
 
 Each verb runs in one transaction, checks CHANGE on the wish's unit (unit-grant scoped,
 like pairing), refuses an illegal transition in Chinese and appends its change-log row.
+The wish's text goes on a public page, so collecting, editing, approving and publishing all
+refuse text that names the person served, their guardian, school or employer, or carries a
+phone- or ID-number-like digit run (``identifying_detail``); and approval is four-eyes: not
+by whoever registered or edited the text. ``edit_wish`` sends a wish back to 待审核.
 Every transition is one conditional UPDATE (``WHERE pk = … AND status = <expected>``): of two
 concurrent requests only the one whose UPDATE matched a row goes on, the other is refused —
 that is what makes a wish claimable exactly once. The donor's phone is sealed with
@@ -16,6 +20,7 @@ that is what makes a wish claimable exactly once. The donor's phone is sealed wi
 (``pairing_actions._photo``: JPEG/PNG, size, leading bytes, SM3, stored once). A claim
 from the portal tells the wish unit's staff (``staff_of_unit``), after the commit."""
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied
@@ -27,6 +32,7 @@ from qunli.core import crypto
 from qunli.core.actions import ActionError, action, clean_text
 from qunli.core.audit import log_access, log_change, snapshot
 from qunli.core.identifiers import InvalidIdentifier, validate_phone
+from qunli.core.models import ChangeLog
 from qunli.core.notifications import Kind as NoticeKind
 from qunli.core.notifications import notify, staff_of_unit
 from qunli.core.scoping import CHANGE, VIEW, can
@@ -57,6 +63,92 @@ def _amount(value) -> Decimal:
     if not Decimal("0") < amount <= AMOUNT_MAX:
         raise ActionError(f"预计金额须大于0且不超过{AMOUNT_MAX:,.0f}元。")
     return amount
+
+
+# --- what must not reach the public wall ------------------------------------------------------------
+
+# Two-character family names, so that the given name is what follows them. An unlisted one
+# only means its second character is taken as part of the given name: that errs on refusing.
+COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "长孙", "宇文",
+                     "司徒", "夏侯", "轩辕", "端木", "独孤", "南宫", "西门", "呼延", "申屠", "万俟", "澹台", "钟离")
+# Seven digits or more in a row (mobile, landline, ID number, QQ) or a mobile written in groups;
+# shorter runs are amounts, years and class numbers.
+_DIGIT_RUN = re.compile(r"\d{7,}[Xx]?|1\d{2}[ -]\d{4}[ -]\d{4}")
+# An institution's name ends in one of these: "城关初级中学初二(3)班" still yields "城关初级中学".
+_INSTITUTION = re.compile(r".+(?:小学|中学|学校|幼儿园|大学|学院|公司|医院|银行|厂|合作社|委员会|中心|站|所)")
+_PIECES = re.compile(r"[\s,，、;；/／()（）·]+")
+
+
+def _given_names(name: str) -> list[str]:
+    parts = [p for p in re.split(r"[·•.]", name) if p]
+    if len(parts) > 1:  # 买买提·艾力: every part is a name
+        return [p for p in parts if len(p) >= 2]
+    surname = next((s for s in COMPOUND_SURNAMES if name.startswith(s) and len(name) > len(s)), name[:1])
+    given = name[len(surname):]
+    return [given] if len(given) >= 2 else []
+
+
+def _place_names(place: str) -> set[str]:
+    # A short piece ("教师", "初二") is an ordinary word, not a place anyone can be found at.
+    out = set()
+    for piece in _PIECES.split(place or ""):
+        out.add(piece)
+        m = _INSTITUTION.match(piece)
+        if m:
+            out.add(m.group(0))
+    return {p for p in out if len(p) >= 3}
+
+
+def _masked_digits(run: str) -> str:
+    return run[:3] + "*" * (len(run) - 7) + run[-4:] if len(run) >= 10 else run[:2] + "*" * (len(run) - 2)
+
+
+def identifying_detail(text: str, *, name: str = "", guardian: str = "", places=()) -> str | None:
+    """The first thing in ``text`` that would identify the person served on a public page, as
+    a phrase for a refusal (服务对象的姓名“杨欣怡”), or None. Looked for: their full name and
+    a given name of two characters or more, the guardian's full name, the name of their school
+    or employer, and a phone- or ID-number-like digit run. A one-character given name or a
+    bare family name is not looked for: alone it is an ordinary word (芳, 王)."""
+    compact = re.sub(r"\s+", "", text or "")
+    name = re.sub(r"\s+", "", name or "")
+    if len(name) >= 2 and (name in compact or name.replace("·", "") in compact):
+        return f"服务对象的姓名“{name}”"
+    for given in _given_names(name):
+        if given in compact:
+            return f"服务对象的名字“{given}”"
+    guardian = re.sub(r"\s+", "", guardian or "")
+    if len(guardian) >= 2 and guardian in compact:
+        return f"监护人的姓名“{guardian}”"
+    for place in places:
+        for piece in sorted(_place_names(place), key=len, reverse=True):
+            if piece in compact:
+                return f"服务对象的学校或工作单位“{piece}”"
+    m = _DIGIT_RUN.search(text or "")
+    if m:
+        return f"疑似电话号码或身份证号的数字“{_masked_digits(re.sub(r'[ -]', '', m.group(0)))}”"
+    return None
+
+
+def _refuse_identifying(text: str, served: ServedPerson) -> None:
+    person = served.person
+    found = identifying_detail(text, name=person.name, guardian=served.guardian_name,
+                               places=(served.school_or_employer, person.workplace))
+    if found:
+        raise ActionError(f"心愿内容含有{found}，公开前请删去可识别身份的信息。")
+
+
+def is_author(wish: Wish, user) -> bool:
+    """Whoever registered the wish or has edited its text since (the change log is the
+    record of who edited it: the row keeps no list)."""
+    return wish.created_by_id == user.pk or ChangeLog.objects.filter(
+        object_type="casework.wish", object_id=str(wish.pk), action="casework.edit_wish", actor=user).exists()
+
+
+def _fresh(wish) -> Wish:
+    current = Wish.objects.select_related("unit", "served__person").filter(pk=wish.pk).first()
+    if current is None:
+        raise PermissionDenied("微心愿不存在。")
+    return current
 
 
 def _transition(actor, wish: Wish, frm: tuple, to: str, refusal: str, **fields) -> tuple[Wish, dict]:
@@ -94,16 +186,53 @@ def collect_wish(actor, *, served, unit, category: str, text: str, amount) -> Wi
     text = clean_text(text, "心愿内容", limit=200)
     amount = _amount(amount)
     if not isinstance(served, ServedPerson):
-        served = ServedPerson.objects.filter(person=person).first() or \
-            ServedPerson.objects.create(person=person, unit=unit)
+        served = ServedPerson.objects.filter(person=person).first() or ServedPerson(person=person, unit=unit)
+    _refuse_identifying(text, served)
+    if served.pk is None:
+        served.save()
     w = Wish.objects.create(served=served, unit=unit, category=category, text=text, amount=amount,
                             served_name_mask=mask_name(person.name), created_by=actor)
     _log(actor, "collect_wish", w, None)
     return w
 
 
+EDITABLE = (S.PENDING, S.APPROVED, S.REJECTED)
+
+
+@action
+def edit_wish(actor, wish: Wish, *, category: str | None = None, text: str | None = None, amount=None) -> Wish:
+    """Correct a wish that is not on the wall (None keeps a field). It goes back to 待审核
+    whatever its state: an approval was of the old text, and a rejected wish that is put
+    right is submitted again."""
+    current = _fresh(wish)
+    _require(actor, current)
+    if current.status not in EDITABLE:
+        raise ActionError(f"只有未发布的微心愿可以修改（当前：{current.get_status_display()}），已发布的请先从心愿墙撤回。")
+    category = current.category if category is None else category
+    if category not in WishCategory.values:
+        raise ActionError("请选择心愿类别。")
+    text = current.text if text is None else clean_text(text, "心愿内容", limit=200)
+    amount = current.amount if amount is None else _amount(amount)
+    if (category, text, amount) == (current.category, current.text, current.amount):
+        raise ActionError("没有修改任何内容。")
+    _refuse_identifying(text, current.served)
+    w, before = _transition(actor, current, EDITABLE, S.PENDING, "只有未发布的微心愿可以修改（当前：{status}）。",
+                            category=category, text=text, amount=amount, reviewed_by=None, reviewed_at=None,
+                            reject_reason="")
+    _log(actor, "edit_wish", w, before)
+    return w
+
+
 @action
 def approve_wish(actor, wish: Wish) -> Wish:
+    """审核通过, by someone other than whoever wrote the text: the review is the one check
+    between a staff member's typing and a public page."""
+    current = _fresh(wish)
+    _require(actor, current)
+    if current.status == S.PENDING:  # any other state: _transition's refusal says why
+        if is_author(current, actor):
+            raise ActionError("心愿需由登记人以外的工作人员审核。")
+        _refuse_identifying(current.text, current.served)
     w, before = _transition(actor, wish, (S.PENDING,), S.APPROVED, "只有待审核的微心愿可以审核通过（当前：{status}）。",
                             reviewed_by=actor, reviewed_at=timezone.now(), reject_reason="")
     _log(actor, "approve_wish", w, before)
@@ -124,10 +253,11 @@ def reject_wish(actor, wish: Wish, *, reason: str) -> Wish:
 def publish_wish(actor, wish: Wish) -> Wish:
     """发布 on the portal's wall. The public name and age range are fixed now, from the
     person record; nothing else about the person is ever copied to the wish."""
-    current = Wish.objects.select_related("served__person").filter(pk=wish.pk).first()
-    if current is None:
-        raise PermissionDenied("微心愿不存在。")
+    current = _fresh(wish)
+    _require(actor, current)
     person = current.served.person
+    if current.status == S.APPROVED:  # checked again: the person's record may have changed since
+        _refuse_identifying(current.text, current.served)
     w, before = _transition(actor, current, (S.APPROVED,), S.PUBLISHED, "只有审核通过的微心愿可以发布（当前：{status}）。",
                             published_at=timezone.now(), public_name=public_name(person.name),
                             age_range=age_range(person.birth_date))
@@ -265,6 +395,19 @@ def _project_fields(title, description, deadline) -> tuple[str, str]:
     return title, description
 
 
+def _not_past(deadline) -> None:
+    if deadline < timezone.localdate():
+        raise ActionError("完成时限不能早于今天。")
+
+
+def _project_unit(actor, unit) -> None:
+    if unit is None:
+        raise ActionError("请选择责任单位。")
+    _require(actor, unit, "您没有为该单位建立办实事项目的权限。")
+    if not unit.is_active:
+        raise ActionError(f"“{unit.name}”已撤销、合并或拆分，不能再建立办实事项目。")
+
+
 def _lock_project(actor, project) -> PracticalProject:
     p = PracticalProject.objects.select_for_update().filter(pk=project.pk).first()
     if p is None:
@@ -280,25 +423,52 @@ def _plog(actor, name, p, before, **extra) -> None:
 
 @action
 def create_project(actor, *, unit, title: str, description: str, deadline) -> PracticalProject:
-    if unit is None:
-        raise ActionError("请选择责任单位。")
-    _require(actor, unit, "您没有为该单位建立办实事项目的权限。")
-    if not unit.is_active:
-        raise ActionError(f"“{unit.name}”已撤销、合并或拆分，不能再建立办实事项目。")
+    _project_unit(actor, unit)
     title, description = _project_fields(title, description, deadline)
+    _not_past(deadline)
     p = PracticalProject.objects.create(unit=unit, title=title, description=description, deadline=deadline,
                                         created_by=actor)
     _plog(actor, "create_project", p, None)
     return p
 
 
+@action
+def edit_project(actor, project, *, unit=None, title: str | None = None, description: str | None = None,
+                 deadline=None) -> PracticalProject:
+    """Correct a project's unit, name, content or deadline (None keeps a field), checked as at
+    creation. A later deadline once work has started is a postponement: that goes through
+    延期 (``set_project_status``), so the list shows it as such and the log has its reason."""
+    p = _lock_project(actor, project)
+    unit = p.unit if unit is None else unit
+    if unit.pk != p.unit_id:
+        _project_unit(actor, unit)
+    title, description = _project_fields(p.title if title is None else title,
+                                         p.description if description is None else description,
+                                         p.deadline if deadline is None else deadline)
+    deadline = p.deadline if deadline is None else deadline
+    if deadline != p.deadline:
+        if p.status == P.COMPLETED:
+            raise ActionError("已完成的项目不能修改完成时限。")
+        _not_past(deadline)
+        if deadline > p.deadline and p.status != P.PLANNED:
+            raise ActionError(f"项目{p.get_status_display()}，推迟完成时限请在“更新状态”中选择“已延期”并说明原因。")
+    if (unit.pk, title, description, deadline) == (p.unit_id, p.title, p.description, p.deadline):
+        raise ActionError("没有修改任何内容。")
+    before = snapshot(p)
+    p.unit, p.title, p.description, p.deadline = unit, title, description, deadline
+    p.save(update_fields=["unit", "title", "description", "deadline"])
+    _plog(actor, "edit_project", p, before)
+    return p
+
+
 ALLOWED_STATUS = {P.PLANNED: {P.IN_PROGRESS, P.DELAYED}, P.IN_PROGRESS: {P.DELAYED, P.PLANNED},
-                  P.DELAYED: {P.IN_PROGRESS}, P.COMPLETED: set()}
+                  P.DELAYED: {P.IN_PROGRESS, P.DELAYED}, P.COMPLETED: set()}
 
 
 @action
-def set_project_status(actor, project, *, status: str, deadline=None) -> PracticalProject:
-    """计划 / 推进中 / 已延期 (with an optional new deadline). 已完成 only through
+def set_project_status(actor, project, *, status: str, deadline=None, reason: str = "") -> PracticalProject:
+    """计划 / 推进中 / 已延期. 延期 needs a new deadline after both the old one and today, and
+    may be repeated; its reason, when given, goes into the change log. 已完成 only through
     ``complete_project``, with its result; a completed project does not move back."""
     p = _lock_project(actor, project)
     if status == P.COMPLETED:
@@ -307,12 +477,23 @@ def set_project_status(actor, project, *, status: str, deadline=None) -> Practic
         raise ActionError("请选择状态。")
     if status not in ALLOWED_STATUS[p.status]:
         raise ActionError(f"项目状态不能从“{p.get_status_display()}”改为“{P(status).label}”。")
+    reason = clean_text(reason, "原因", required=False, limit=200)
+    if status == P.DELAYED:
+        if deadline is None:
+            raise ActionError("延期请填写新的完成时限。")
+        if deadline <= p.deadline:
+            raise ActionError(f"新的完成时限须晚于原完成时限（{p.deadline:%Y-%m-%d}）。")
+        if deadline <= timezone.localdate():
+            raise ActionError("新的完成时限须晚于今天。")
+    elif deadline is not None and deadline != p.deadline:
+        # a deadline moved without 延期 would hide a postponement from the list and the log
+        raise ActionError("只有延期时可以填写新的完成时限；更正完成时限请使用“编辑”。")
     before = snapshot(p)
     p.status = status
     if deadline is not None:
         p.deadline = deadline
     p.save(update_fields=["status", "deadline"])
-    _plog(actor, "set_project_status", p, before)
+    _plog(actor, "set_project_status", p, before, **({"reason": reason} if reason else {}))
     return p
 
 

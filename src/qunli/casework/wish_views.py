@@ -41,13 +41,17 @@ class WishFilterForm(_FilterForm):
         self.fields["unit"].bind(self.user)
 
 
-class WishForm(PersonRefMixin, UserForm):
-    unit = UnitPickerField(label="负责单位")
-    served = PersonRefField(label="服务对象", help_text="填写人员编号或身份证号；列表和网上只显示脱敏姓名。")
+class WishEditForm(UserForm):
     category = forms.ChoiceField(label="心愿类别", choices=_blank(WishCategory.choices, "请选择"))
     text = forms.CharField(label="心愿内容", max_length=200, widget=forms.Textarea(attrs={"rows": 3}),
-                           help_text="将公开在网上群团心愿墙，请勿填写姓名、学校、住址等可识别信息。")
+                           help_text="将公开在网上群团心愿墙，请勿填写姓名、学校、电话、住址等可识别信息。")
     amount = forms.DecimalField(label="预计金额（元）", min_value=0, max_digits=10, decimal_places=2)
+
+
+class WishForm(PersonRefMixin, WishEditForm):
+    field_order = ["unit", "served", "category", "text", "amount"]
+    unit = UnitPickerField(label="负责单位")
+    served = PersonRefField(label="服务对象", help_text="填写人员编号或身份证号；列表和网上只显示脱敏姓名。")
 
 
 class ReasonForm(UserForm):
@@ -87,7 +91,9 @@ class ProjectForm(UserForm):
 class ProjectStatusForm(UserForm):
     status = forms.ChoiceField(label="状态", choices=[(v, lbl) for v, lbl in PracticalProject.Status.choices
                                                       if v != PracticalProject.Status.COMPLETED])
-    deadline = forms.DateField(label="新的完成时限（延期时填写）", widget=DATE, required=False)
+    deadline = forms.DateField(label="新的完成时限（延期时填写）", widget=DATE, required=False,
+                               help_text="延期须晚于原完成时限和今天；已延期的项目可以再次延期。")
+    reason = forms.CharField(label="原因（延期时请说明）", max_length=200, required=False)
 
 
 class ProjectCompleteForm(UserForm):
@@ -150,7 +156,9 @@ class WishDetailView(ObjectDetailView):
 
     def extra_context_for(self, w) -> dict:
         return {"title": str(w), "tabs": [("detail", "微心愿"), ("history", "处理记录")],
-                "can_change": can(self.request.user, CHANGE, w), "S": Wish.Status}
+                "can_change": can(self.request.user, CHANGE, w), "S": Wish.Status,
+                "editable": w.status in actions.EDITABLE,
+                "is_author": w.status == Wish.Status.PENDING and actions.is_author(w, self.request.user)}
 
 
 # POST-only verbs without input
@@ -218,6 +226,32 @@ class WishFormVerbView(ActionFormView):
         else:
             w = actions.fulfil_wish(user, w, photo=d["photo"])
         messages.success(self.request, f"{self.titles[self.verb]}：已完成。")
+        return w
+
+
+class WishEditView(ActionFormView):
+    template_name = "casework/wish_form.html"
+    title = "修改微心愿"
+
+    def wish(self) -> Wish:
+        if not hasattr(self, "_wish"):
+            self._wish = visible_wish(self.request.user, self.kwargs["pk"], CHANGE)
+        return self._wish
+
+    def get_form(self, data=None):
+        w = self.wish()
+        return WishEditForm(data, initial={"category": w.category, "text": w.text, "amount": w.amount},
+                            **self.form_kwargs())
+
+    def get_context_data(self, **kwargs):
+        w = self.wish()
+        kwargs["intro"] = "修改后心愿回到“待审核”，须由登记人和修改人以外的工作人员重新审核。"
+        return super().get_context_data(object=w, cancel_url=w.get_absolute_url(), **kwargs)
+
+    def perform(self, d):
+        w = actions.edit_wish(self.request.user, self.wish(), category=d["category"], text=d["text"],
+                              amount=d["amount"])
+        messages.success(self.request, "已修改，待重新审核。")
         return w
 
 
@@ -340,9 +374,32 @@ class ProjectFormVerbView(ActionFormView):
     def perform(self, d):
         if self.verb == "status":
             p = actions.set_project_status(self.request.user, self.project(), status=d["status"],
-                                           deadline=d.get("deadline"))
+                                           deadline=d.get("deadline"), reason=d.get("reason", ""))
         else:
             p = actions.complete_project(self.request.user, self.project(), result=d["result"])
+        messages.success(self.request, "已保存。")
+        return p
+
+
+class ProjectEditView(ProjectFormVerbView):
+    """编辑: the fields of creation, filled in from the project."""
+
+    verb = "edit"
+    titles = {"edit": "编辑办实事项目"}
+
+    def get_form(self, data=None):
+        p = self.project()
+        initial = {"unit": p.unit_id, "title": p.title, "description": p.description, "deadline": p.deadline}
+        return ProjectForm(data, initial=initial, **self.form_kwargs())
+
+    def get_context_data(self, **kwargs):
+        if self.project().status != PracticalProject.Status.PLANNED:
+            kwargs["intro"] = "项目已开始推进：推迟完成时限请在“更新状态”中选择“已延期”并说明原因。"
+        return super().get_context_data(**kwargs)
+
+    def perform(self, d):
+        p = actions.edit_project(self.request.user, self.project(), unit=d["unit"], title=d["title"],
+                                 description=d["description"], deadline=d["deadline"])
         messages.success(self.request, "已保存。")
         return p
 

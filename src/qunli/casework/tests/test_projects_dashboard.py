@@ -85,11 +85,17 @@ def test_project_bad_input(staff, tree):
     assert not PracticalProject.objects.exists()
 
 
+def passed(p, deadline) -> PracticalProject:
+    """A project set up earlier whose deadline has passed since (creation refuses a past one)."""
+    PracticalProject.objects.filter(pk=p.pk).update(deadline=deadline)
+    return PracticalProject.objects.get(pk=p.pk)
+
+
 def test_overdue_flag_in_list_and_portal(client_for, staff, tree):
-    late = project(staff, tree["women"], title="逾期项目", deadline=TODAY - dt.timedelta(days=1))
+    late = passed(project(staff, tree["women"], title="逾期项目"), TODAY - dt.timedelta(days=1))
     ontime = project(staff, tree["women"], title="按期项目")
-    done_late = wa.complete_project(staff, project(staff, tree["women"], title="已完成项目",
-                                                   deadline=TODAY - dt.timedelta(days=5)), result="完成")
+    done_late = wa.complete_project(staff, passed(project(staff, tree["women"], title="已完成项目"),
+                                                  TODAY - dt.timedelta(days=5)), result="完成")
     assert late.is_overdue() and not ontime.is_overdue() and not done_late.is_overdue()
     page = client_for(staff).get(reverse("casework:project_list"), {"overdue": "1"}).content.decode()
     assert "逾期项目" in page and "按期项目" not in page and "已完成项目" not in page
@@ -175,7 +181,7 @@ def data(staff, accounts, tree, person_factory):
         w = wa.collect_wish(staff, served=ch, unit=unit, category="school", text=f"心愿{i}", amount=10 * (i + 1))
         if stage == "pending":
             continue
-        wa.approve_wish(staff, w)
+        wa.approve_wish(accounts["women_staff"], w)  # four-eyes: not the registrant
         if stage == "approved":
             continue
         wa.publish_wish(staff, w)

@@ -151,7 +151,7 @@ def wish(tree, people, person_factory) -> Wish:
         text="想要一套新的课外书",
         amount="120",
     )
-    wa.approve_wish(staff, w)
+    wa.approve_wish(people["women_staff"], w)  # four-eyes: not the registrant
     return wa.publish_wish(staff, w)
 
 
