@@ -391,6 +391,11 @@ def dismiss(actor, case: Case, *, reason: str) -> Case:
     reason = clean_text(reason, "不予受理理由", limit=DISMISS_REASON_LIMIT)
     before = snapshot(case)
     now = timezone.now()
+    if case.caseworker_id is None:
+        # whoever dismisses an unassigned request answers for it: need-to-know shows intake
+        # staff only the requests still waiting, so without an owner a dismissed case would
+        # be seen by nobody again — not reviewed, not reopened
+        case.caseworker = actor
     case.status, case.outcome, case.satisfaction, case.closed_at = S.CLOSED, f"{DISMISSED}：{reason}", None, now
     case.save()
     _event(actor, case, "dismiss", note=reason)

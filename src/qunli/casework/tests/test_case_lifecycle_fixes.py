@@ -337,3 +337,12 @@ def test_consent_dated_after_today_is_refused(team, tree, client_for, person_fac
     resp = c.post(f"/casework/{case.pk}/consent/", {"given_on": timezone.localdate().isoformat(), "given_by": "王大山",
                                                      "scope_text": "转介法律援助"})
     assert resp.status_code == 302 and Consent.objects.count() == 1
+
+
+def test_intake_who_dismisses_an_unassigned_request_still_sees_it_and_can_reopen_it(team, tree, client_for):
+    case = actions.dismiss(team["intake"], new_case(team, tree), reason="推销广告，非求助")
+    assert case.caseworker_id == team["intake"].pk
+    assert client_for(team["intake"]).get(f"/casework/{case.pk}/").status_code == 200
+    assert client_for(team["colleague"]).get(f"/casework/{case.pk}/").status_code == 404
+    case = actions.reopen(team["intake"], case, reason="来电人补充说明确需帮助")
+    assert case.status == Case.Status.ASSIGNED
