@@ -494,9 +494,28 @@ class HolidayView(KindRequiredMixin, View):
         form = HolidayForm(request.POST)
         if form.is_valid():
             h = actions.set_holiday(request.user, **form.cleaned_data)
-            messages.success(request, f"已保存 {h}。")
+            label = f"{h.date:%Y-%m-%d} {h.name}（{'调休上班' if h.is_workday else '放假'}）".replace(" （", "（")
+            messages.success(request, f"已保存 {label}。")
+            redundant = calendar_note(h.date, h.is_workday)
+            if redundant:
+                messages.warning(request, redundant)
             return redirect(f"{request.path}?year={h.date.year}")
         return self.get(request, form=form)
+
+
+WEEKDAYS = "一二三四五六日"
+
+
+def calendar_note(day, is_workday: bool) -> str:
+    """A calendar entry that changes nothing — a 放假 on a weekend, a 调休上班 on a weekday —
+    is allowed (a holiday week is often entered whole) but said to be so: it is usually a
+    date typed wrong."""
+    weekend = day.weekday() >= 5
+    if weekend and not is_workday:
+        return f"{day:%Y-%m-%d} 是星期{WEEKDAYS[day.weekday()]}，本来就是休息日：登记为放假不改变时限计算，请核对日期。"
+    if not weekend and is_workday:
+        return f"{day:%Y-%m-%d} 是星期{WEEKDAYS[day.weekday()]}，本来就是工作日：登记为调休上班不改变时限计算，请核对日期。"
+    return ""
 
 
 class RequestTypeView(KindRequiredMixin, View):
