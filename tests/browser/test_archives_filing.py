@@ -141,9 +141,10 @@ def test_file_a_batch_search_it_and_print_its_catalogue(page, live_server, offic
     saved = tmp_path / "catalogue.xlsx"
     download_info.value.save_as(saved)
     rows = list(openpyxl.load_workbook(saved, read_only=True).active.iter_rows(values_only=True))
-    assert rows[0][:5] == ("件号", "档号", "文号", "责任者", "题名")
-    assert [(r[0], r[1]) for r in rows[1:]] == [(n, CODE.format(n)) for n in (1, 2, 3)]
-    assert rows[3][4] == "关于表彰2023年度巾帼建功标兵的决定"
+    assert rows[0][0] == "归档文件目录" and "J001" in rows[1][0]  # the title and the class line, as printed
+    assert rows[2][:5] == ("件号", "档号", "文号", "责任者", "题名")
+    assert [(r[0], r[1]) for r in rows[3:]] == [(n, CODE.format(n)) for n in (1, 2, 3)]
+    assert rows[5][4] == "关于表彰2023年度巾帼建功标兵的决定"
 
 
 def test_a_selection_with_an_item_missing_its_responsible_files_nothing(page, live_server, office, tree):

@@ -35,7 +35,7 @@ def test_choosing_a_decision_keeps_the_ticked_row_and_decides_it(page, live_serv
     page.wait_for_timeout(300)  # a reload of the table, had one been triggered, has landed by now
     expect(row.locator(".row-check")).to_be_checked()
     page.locator("#reason").fill("涉及未成年人隐私")
-    page.get_by_role("button", name="鉴定所选").click()
+    page.get_by_role("button", name="鉴定所选", exact=True).click()
 
     expect(page.get_by_role("alert").first).not_to_contain_text("请先选择")
     controlled = Item.objects.get(pk=items[0].pk)

@@ -5,13 +5,36 @@
 steps and outcome — never the requester's name, phone, description or the service notes,
 which stay sealed in the case. Closing a case never depends on the archives: when the unit
 (and its ancestors) keep no fonds, or capture refuses, the case stays closed and the reason is
-logged; the archives office can capture it later."""
+logged; the archives office can capture it later.
+
+The captured item carries what filing (DA/T 22, 必著项 of DA/T 18) needs, so it can be filed
+from the pending list as it is:
+
+* 页数 (``case_pages``): no document is generated for a case — its papers stay sealed in the
+  case — so the count is of the case file's documents the summary stands for: one page per
+  recorded handling step (受理, 分派, 评估, 计划, 服务, 回访, 结案 …), at least one.
+* 机构（问题）代码 (``case_org_code``), only when the fonds classes by them (has codes); the
+  first rule that names one code wins:
+  1. 机构 — a code named after the unit that handled the case, or a unit between it and the
+     fonds' unit (a department unit "…权益部" → code 权益部);
+  2. 问题 — a code whose name, without its 部/科/室/处/办 ending, occurs in the request type
+     (家庭暴力/妇女儿童权益 → 权益部);
+  3. the department that serves the masses' cases in a 群团 organ: a code whose name contains
+     ``CASE_DEPARTMENT_HINTS`` (权益, 维权, 信访, 社会工作 …), in that order;
+  4. the fonds' only code.
+  None fits: left empty, and the pending list names the item (with a link) when it is filed."""
 
 import logging
+import re
 
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
+
+# departments of 群团 organs that handle the masses' requests (妇联权益部, 工会法律/权益保障部,
+# 团委维护青少年权益部, 信访办, 社会工作部), most specific first
+CASE_DEPARTMENT_HINTS = ("权益", "维权", "信访", "群众工作", "社会工作", "社工", "服务")
+_DEPT_SUFFIX = re.compile(r"(办公室|中心|部|科|室|处|办|股|组)$")
 
 
 def case_summary(case) -> dict:
@@ -30,9 +53,40 @@ def case_summary(case) -> dict:
     }
 
 
+def case_pages(summary: dict) -> int:
+    """页数 of the captured record: one page per recorded handling step, at least one."""
+    return max(1, len(summary["steps"]))
+
+
+def case_org_code(fonds, case) -> str:
+    """The 机构（问题）代码 for a closed case in ``fonds`` (rules in the module docstring), or ""."""
+    codes = list(fonds.org_codes.order_by("code"))
+    if not codes:
+        return ""
+    from qunli.orgs.models import Unit
+
+    unit, top = case.unit, fonds.unit
+    # the case's unit and its ancestors inside the fonds' unit: materialized-path prefixes
+    paths = [unit.path[: i * unit.steplen] for i in range(1, unit.depth + 1)]
+    handling = list(Unit.objects.filter(path__in=paths, path__startswith=top.path).values_list("name", flat=True))
+    for c in codes:
+        if c.name and any(n == c.name or n.endswith(c.name) for n in handling):
+            return c.code
+    problem = case.request.type.name
+    for c in codes:
+        stem = _DEPT_SUFFIX.sub("", c.name or "")
+        if len(stem) >= 2 and stem in problem:
+            return c.code
+    for hint in CASE_DEPARTMENT_HINTS:
+        for c in codes:
+            if hint in (c.name or ""):
+                return c.code
+    return codes[0].code if len(codes) == 1 else ""
+
+
 def _note(summary: dict) -> str:
     return (f"渠道：{summary['channel']}；受理：{summary['received_at'][:10]}；结案：{(summary['closed_at'] or '')[:10]}；"
-            f"结果：{summary['outcome']}；满意度：{summary['satisfaction']}；办理环节：{len(summary['steps'])}个")
+            f"结果：{summary['outcome']}；满意度：{summary['satisfaction'] or '未评价'}；办理环节：{len(summary['steps'])}个")
 
 
 def capture_closed_case(case) -> bool:
@@ -40,7 +94,7 @@ def capture_closed_case(case) -> bool:
     from django.core.exceptions import PermissionDenied
 
     from qunli.core.actions import ActionError
-    from qunli.records.actions import capture_record
+    from qunli.records.actions import capture_record, fonds_for
     from qunli.records.models import Item
 
     if Item.objects.filter(source_type=case._meta.label_lower, source_id=str(case.pk)).exists():
@@ -49,9 +103,11 @@ def capture_closed_case(case) -> bool:
     summary = case_summary(case)
     actor = case.caseworker or case.supervisor
     closed_on = timezone.localdate(case.closed_at) if case.closed_at else timezone.localdate()
+    fonds = fonds_for(case.unit)
     try:
         capture_record(actor, unit=case.unit, title=summary["title"], responsible=case.unit.name, date=closed_on,
-                       source=case, doc_no=summary["tracking_code"], record_type="个案", note=_note(summary))
+                       source=case, doc_no=summary["tracking_code"], record_type="个案", note=_note(summary),
+                       pages=case_pages(summary), org_code=case_org_code(fonds, case) if fonds else "")
     except (ActionError, PermissionDenied) as e:
         log.info("closed case %s not captured for the archives: %s", case.pk, e)
         return False

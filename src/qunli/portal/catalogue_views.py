@@ -5,7 +5,9 @@ Every item shown, searched, exported or requested here comes from ``Item.objects
 (``records/public.py``) and nothing else: a controlled, unopened, secret, unfiled (or
 destroyed) item is a 404 here, never in a list, a search hit or an export. Detail pages show
 catalogue fields only; files are never offered — an approved reader sees page images
-rendered with a watermark (``records.use.render_page``). Anti-abuse as on the other portal
+rendered with a watermark (``records.use.render_page``). Search, its snippets and the export
+go through the catalogue index (``records.search.CATALOGUE_KIND``: 题名, 责任者, 文件编号,
+档号), never the full-text one: a word found only in a file's text finds nothing here. Anti-abuse as on the other portal
 forms: body size limit (413), rate limits per IP, phone and code (429), honeypot (400)."""
 
 from django import forms
@@ -79,10 +81,16 @@ def filtered(data) -> tuple:
 
 
 def matching_ids(qs, q: str, limit: int) -> list[int] | None:
-    """Ids of the full-text hits among ``qs`` (newest first), or None when ``q`` is no query."""
+    """Ids of the catalogue hits among ``qs`` (newest first), or None when ``q`` is no query.
+    The public matches catalogue fields only: the files' text is not public."""
     if not fulltext.parse(q):
         return None
-    return [h.pk for h in fulltext.search(records_search.KIND, q, qs, limit=limit, snippets=False)]
+    return [h.pk for h in fulltext.search(records_search.CATALOGUE_KIND, q, qs, limit=limit, snippets=False)]
+
+
+def snippets(q: str, ids: list[int]) -> dict:
+    """Highlighted catalogue text of these (public) items — never a file's text."""
+    return fulltext.snippets_for(records_search.CATALOGUE_KIND, q, ids)
 
 
 def _rows(qs, ids):
@@ -114,7 +122,7 @@ def catalogue(request):
         capped = len(ids) > SEARCH_CAP
         page = Paginator(ids[:SEARCH_CAP], PAGE).get_page(request.GET.get("page"))
         objs = _rows(qs, list(page.object_list))
-        marks = fulltext.snippets_for(records_search.KIND, q, [r["id"] for r in objs])
+        marks = snippets(q, [r["id"] for r in objs])
         for r in objs:
             r["snippet"] = marks.get(r["id"], "")
     params = request.GET.copy()

@@ -247,21 +247,64 @@ def capture_record(actor, *, unit, title: str, responsible: str, date: dt.date, 
 
 
 EDITABLE = ("title", "responsible", "date", "doc_no", "classification", "openness", "pages", "retention", "note")
+# Parts of the 档号 (DA/T 22): on a filed item they change only through renumbering (件号, within
+# the class) — never through a description edit, which would leave the 档号 saying otherwise.
+CODE_PARTS = ("category", "retention", "org_code")
+# 开放标识 of a filed item follows the opening decisions only (records.opening)
+FILED_LOCKED = (*CODE_PARTS, "openness")
+FIELD_LABELS = {"category": "门类", "retention": "保管期限", "org_code": "机构（问题）代码", "openness": "开放标识"}
+
+
+def _filed_refusals(item: Item, changes: dict, org_code: str | None, category: str | None) -> list[str]:
+    """Why a correction of a filed item is refused: a 档号 part or the 开放标识 would change, the
+    date would leave the 年度 of the 档号, or a required element would be emptied. A locked
+    field sent with its current value (the edit form sends every field) is no change."""
+    out = []
+    asked = {"category": category, "org_code": None if org_code is None else org_code.strip().upper(),
+             "retention": changes.get("retention"), "openness": changes.get("openness")}
+    now = {"category": item.category.code, "org_code": item.org_code.code if item.org_code_id else "",
+           "retention": item.retention, "openness": item.openness}
+    for k in FILED_LOCKED:
+        if k in ("retention", "openness") and k not in changes:
+            continue
+        if asked[k] is not None and (asked[k] or "") != (now[k] or ""):
+            if k == "openness":
+                out.append("已归档条目的开放标识只能通过开放鉴定（或重新鉴定）改变。")
+            else:
+                out.append(f"{FIELD_LABELS[k]}是档号的组成部分，已归档条目不能在著录项中修改；"
+                           f"档号的调整请用“调整件号”（重新编号）办理。")
+    if "date" in changes:
+        if changes["date"] is None:
+            out.append("已归档条目的日期是必著项，不能清空。")
+        elif changes["date"].year != item.year:
+            out.append(f"日期须在{item.year}年内：年度是档号的组成部分，已归档条目不能改变年度。")
+    for k, label in (("title", "题名"), ("responsible", "责任者"), ("pages", "页数"), ("classification", "密级")):
+        if k in changes and changes[k] in (None, ""):
+            out.append(f"已归档条目的{label}是必著项，不能清空。")
+    return out
 
 
 @action
 def update_item(actor, item: Item, *, org_code: str | None = None, category: str | None = None, **changes) -> Item:
-    """Complete or correct the description of a pending item (a filed one is corrected by
-    renumbering, which keeps its class gapless)."""
+    """Complete or correct the description of an item. Pending: every field. Filed: the
+    description (题名, 责任者, 日期 within its 年度, 文件编号, 密级 — e.g. 解密 —, 页数, 备注), a
+    logged correction with before/after; the 档号 and its parts (全宗, 门类, 年度, 保管期限,
+    机构代码, 件号) change only by renumbering, the 开放标识 only by opening decisions."""
     require_change(actor, item)
-    if item.is_filed:
-        raise ActionError("已归档的条目不能修改分类和著录项。")
     if item.status == Item.Status.DISPOSED:
         raise ActionError("已销毁的条目不能修改。")
-    before = snapshot(item)
-    for k, v in changes.items():
+    for k in changes:
         if k not in EDITABLE:
             raise ActionError(f"不能修改字段 {k}")
+    filed = item.is_filed
+    if filed:
+        refused = _filed_refusals(item, changes, org_code, category)
+        if refused:
+            raise ActionError(refused)
+        changes = {k: v for k, v in changes.items() if k not in FILED_LOCKED}
+        org_code = category = None
+    before = snapshot(item)
+    for k, v in changes.items():
         setattr(item, k, v if v is not None or k in ("date", "pages") else "")
     if item.date:
         item.year = item.date.year
@@ -272,9 +315,15 @@ def update_item(actor, item: Item, *, org_code: str | None = None, category: str
     if category:
         item.category = Category.objects.filter(code=category).first() or item.category
     full_clean_or_raise(item)
+    after = snapshot(item)
+    changed = {k for k in after if after[k] != before.get(k)}
+    if filed and not changed:
+        raise ActionError("著录项没有改动。")
     item.save()
-    log_change(actor, "records.update_item", item, before, snapshot(item), unit_path=item.fonds.unit.path)
-    search.enqueue([item.pk])
+    log_change(actor, "records.correct_filed_item" if filed else "records.update_item", item,
+               {k: before.get(k) for k in sorted(changed)} if filed else before,
+               {k: after[k] for k in sorted(changed)} if filed else after, unit_path=item.fonds.unit.path)
+    search.enqueue([item.pk])  # 题名, 责任者, 文件编号 are indexed (full text and public catalogue)
     return item
 
 
@@ -363,17 +412,21 @@ def file_items(actor, item_ids) -> dict:
         if not can(actor, CHANGE, f):
             raise PermissionDenied("您没有对该对象执行此操作的权限。")
     needs_org = set(OrgCode.objects.filter(fonds_id__in=fonds).values_list("fonds_id", flat=True).distinct())
-    errors = []
+    errors, named = [], []
     for r in rows:
         label = f"“{r['title'] or '（无题名）'}”（条目 {r['id']}）"
         if r["status"] != Item.Status.PENDING:
             errors.append(f"{label}已归档，不能重复归档。")
+            named.append((r["id"], "filed"))
             continue
         missing = missing_elements(r, r["fonds_id"] in needs_org)
         if missing:
             errors.append(f"{label}缺少必著项：{'、'.join(missing)}。")
+            named.append((r["id"], "missing"))
     if errors:
-        raise ActionError(errors)
+        refused = ActionError(errors)
+        refused.named_items = named  # (item id, why) per message, so a page can link each line to its item
+        raise refused
 
     classes = defaultdict(list)
     for r in rows:

@@ -25,7 +25,7 @@ from pydantic import ConfigDict
 from qunli.core.actions import ActionError, require_change
 from qunli.core.api import Id, Pagination, business_auth, get_referenced, get_visible, require_visible_ids
 from qunli.core.job_api import JobOut
-from qunli.core.scoping import CHANGE, can
+from qunli.core.scoping import CHANGE, VIEW, can
 from qunli.orgs.models import Unit
 
 from . import actions, holdings, printing, queries, transfer, use
@@ -771,8 +771,8 @@ def _requests(user):
 
 
 def _use_detail(user, pk: int) -> UseRequest:
-    req = get_visible(UseRequest.objects.select_related("fonds__unit"), user, pk)
-    req.is_leader = use.is_archives_leader(user, req.fonds)
+    req = get_visible(UseRequest.objects.select_related("fonds", "holder"), user, pk)
+    req.is_leader = use.is_archives_leader(user, req.holder)
     return req
 
 
@@ -801,7 +801,10 @@ def get_use(request, request_id: int):
 )
 def create_use(request, payload: UseIn):
     me = request.auth
-    fonds = get_referenced(Fonds.objects.select_related("unit"), me, payload.fonds_id, "全宗")
+    # an archives provides the fonds it received (Custody) as well as its own
+    fonds = use.fonds_for_use(me, VIEW).select_related("unit").filter(pk=payload.fonds_id).first()
+    if fonds is None:
+        raise ActionError(f"所选全宗（编号 {payload.fonds_id}）不存在或不在您的数据范围内。")
     codes = [c.strip() for c in payload.archival_codes if c.strip()]
     req = use.register_use(
         me,

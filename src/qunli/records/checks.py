@@ -390,8 +390,9 @@ def run_checks(items: list[ItemRec], *, declared: Declared | None = None, scan_p
     """Run every numbered item over ``items``. ``existing_codes``: 档号 already held elsewhere
     (at receipt, a package 档号 the receiver already holds is a duplicate). ``scan_paths``:
     what the virus scanner reads (the package file, or the stored files). ``destroyed``: per
-    class (全宗号, 门类, 年度, 保管期限, 机构), the 件号 destroyed under a 销毁清册 — accounted
-    for, so not gaps."""
+    class (全宗号, 门类, 年度, 保管期限, 机构), the 件号 accounted for outside ``items`` —
+    destroyed under a 销毁清册, or held elsewhere (``transfer.accounted_pieces``) — so not
+    gaps. Every other number from 0001 to the highest present must be in ``items``."""
     declared = declared or Declared()
     r = {code: Result(code) for code, *_ in ITEMS}
 
@@ -568,12 +569,14 @@ def _metadata_checks(items: list[ItemRec], r: dict, existing_codes: set[str], de
         dups = sorted(n for n, c in seen.items() if c > 1)
         if dups:
             r["2-4"].fail(f"{cls}：件号重复 {', '.join(f'{n:04d}' for n in dups[:20])}")
-        lo, hi = min(seen), max(seen)
+        # 件号 start at 1 in every class (DA/T 22), so a missing 0001 is a gap too — not just
+        # the holes between the lowest and highest number present
+        hi = max(seen)
         gone = destroyed.get(key, ())
-        gaps = [n for n in range(lo, hi + 1) if n not in seen and n not in gone]
+        gaps = [n for n in range(1, hi + 1) if n not in seen and n not in gone]
         if gaps:
             shown = "、".join(f"{n:04d}" for n in gaps[:20]) + ("…" if len(gaps) > 20 else "")
-            r["2-4"].fail(f"{cls}：件号 {lo:04d}–{hi:04d} 之间缺号 {len(gaps)} 个（{shown}）")
+            r["2-4"].fail(f"{cls}：件号 0001–{hi:04d} 之间缺号 {len(gaps)} 个（{shown}）")
 
 
 def summary(results: list[Result]) -> dict:
@@ -581,3 +584,15 @@ def summary(results: list[Result]) -> dict:
             "failed": sum(x.status == FAILED for x in results),
             "warnings": sum(x.status == WARNING for x in results),
             "not_performed": sum(x.status == NOT_PERFORMED for x in results)}
+
+
+def verdict(passed: bool, results: Iterable[dict | Result]) -> str:
+    """The headline of a run, wherever it is shown (report page, xlsx, PDF, lists, messages).
+    An item not performed does not block, but the headline names it: DA/T 70 (and issue 3)
+    say “not performed” must never read as “passed”."""
+    skipped = [r["name"] if isinstance(r, dict) else r.name for r in results
+               if (r["status"] if isinstance(r, dict) else r.status) == NOT_PERFORMED]
+    head = "通过" if passed else "不通过"
+    if not skipped:
+        return head
+    return f"{head}（{'另有 ' if not passed else ''}{len(skipped)} 项未执行：{'、'.join(skipped)}）"

@@ -257,14 +257,31 @@ def execute_destruction(actor, batch: DestructionBatch, store=None) -> Destructi
                 "deleted_objects": gone + thumbs, "deleted_contents": contents_gone,
                 "closed_opening_reviews": closed}, unit_path=batch.fonds.unit.path)
     search.enqueue(list(by_pk))
+    from .offsite import configured_store, delete_everywhere
+
+    offsite_store = store if store is not None else configured_store()
 
     def delete_bytes():
-        from .offsite import delete_everywhere
-
-        delete_everywhere(gone + thumbs, store)
+        delete_everywhere(gone + thumbs, offsite_store)
 
     transaction.on_commit(delete_bytes)
+    # what really happens, for the message of the page that ran it (execution_message)
+    batch.outcome = {"items": len(by_pk), "files": len(files), "offsite": offsite_store is not None,
+                     "kept": sum(f.storage_name in shared for f in files)}
     return batch
+
+
+def execution_message(batch: DestructionBatch) -> str:
+    """Say what an executed destruction did — no files to delete, no off-site copy configured,
+    or deleted from both storages — rather than one sentence that claims all of it."""
+    o = getattr(batch, "outcome", None) or {}
+    items, files, kept = o.get("items", 0), o.get("files", 0), o.get("kept", 0)
+    kept_entry = "目录条目保留并标注“已销毁”。"
+    if not files:
+        return f"已执行销毁：{items} 件条目均没有电子文件，无文件可删除；{kept_entry}"
+    where = "主存储和异地备份" if o.get("offsite") else "主存储（未配置异地备份，没有异地副本）"
+    shared = f"其中 {kept} 个与在保条目内容相同，这部分存储内容为在保条目保留；" if kept else ""
+    return f"已执行销毁：{items} 件条目的 {files} 个电子文件已从{where}删除；{shared}{kept_entry}"
 
 
 def retention_end(item) -> int | None:

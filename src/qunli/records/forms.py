@@ -102,6 +102,21 @@ class RenumberForm(UserForm):
 
 
 class CatalogueForm(forms.Form):
-    year = forms.IntegerField(label="年度", min_value=1900, max_value=2100)
-    retention = forms.ChoiceField(label="保管期限", choices=Retention.choices)
-    category = forms.CharField(label="门类代码", max_length=10, required=False, initial="WS")
+    year = forms.IntegerField(label="年度", min_value=1900, max_value=2100,
+                              widget=forms.NumberInput(attrs={"class": "form-control form-control-sm"}))
+    retention = forms.ChoiceField(label="保管期限", choices=Retention.choices,
+                                  widget=forms.Select(attrs={"class": "form-select form-select-sm"}))
+    # a choice, not free text: an unknown code ("XX", "zp") printed an empty catalogue silently
+    category = forms.ChoiceField(label="门类", required=False, initial="WS",
+                                 error_messages={"invalid_choice": "门类代码“%(value)s”不存在，请从门类列表中选择。"},
+                                 widget=forms.Select(attrs={"class": "form-select form-select-sm"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # 门类 are shared by every fonds (records.models.Category)
+        self.fields["category"].choices = _blank([(c.code, str(c)) for c in Category.objects.all()], "（全部门类）")
+
+    def problems(self) -> list[str]:
+        """The refusal of an invalid selection, in Chinese and naming what is wrong."""
+        out = ["请填写年度和保管期限。"] if {"year", "retention"} & set(self.errors) else []
+        return out + list(self.errors.get("category", [])) or ["请填写年度和保管期限。"]

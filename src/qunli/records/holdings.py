@@ -1,22 +1,35 @@
 """Holdings statistics (馆藏统计) in the shape of the annual archives statistics report
 (档案馆（室）基本情况年报): per fonds — items held by retention, digitized items and rate,
 electronic volume, items filed, destroyed and used in the year — plus breakdowns by 门类,
-年度 and 保管期限. Everything is counted over ``Item.objects.visible_to(user)``. An item
-handed to an archives (a ``Custody`` row naming another unit) is no longer held by its fonds'
-unit: it leaves 馆藏 and is counted under 已移交.
+年度 and 保管期限.
 
-Use (利用) figures per fonds come from the 利用 register (``records.use.figures_by_fonds``):
-人次 = requests made in the year, 件次 = their approved items."""
+Two sets are counted, each a row per fonds:
+
+* the fonds in reach (``Item.objects.visible_to(user)``): an item handed to an archives (a
+  ``Custody`` row naming another unit) is no longer held by its fonds' unit — it leaves 馆藏
+  and is counted under 已移交;
+* what units in reach hold in custody after accepting a transfer (``Custody.objects
+  .visible_to(user)``): the receiving archives' 馆藏, one row per (archives, fonds) named
+  "全宗名称（某档案馆保管）", its 本年归档 being the items received in the year.
+
+An account reaching both sides sees both rows: each held item is counted once, in the row of
+the unit that holds it.
+
+Use (利用) figures come from the 利用 register (``records.use.figures_by_holder``): 人次 =
+requests made in the year, 件次 = their approved items, each counted for the unit that
+provided it."""
 
 from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Coalesce
 
-from .models import Item, ItemFile, Retention
+from .models import Custody, Item, ItemFile, Retention
 
 
-def access_figures(user, fonds_ids: list[int], year: int) -> dict[int, dict[str, int]]:
-    from .use import figures_by_fonds
+def access_figures(user, keys: list[tuple[int, int]], year: int) -> dict[tuple[int, int], dict[str, int]]:
+    """Use figures per (holder unit id, fonds id)."""
+    from .use import figures_by_holder
 
-    return figures_by_fonds(fonds_ids, year, user)
+    return figures_by_holder(keys, year, user)
 
 
 FILED = Q(status=Item.Status.FILED)
@@ -32,37 +45,59 @@ def _held_counts():
                 d10=Count("id", filter=HELD & Q(retention=Retention.D10)))
 
 
+def received_items(user):
+    """Items held in custody by a unit in reach after an accepted transfer from another unit
+    (the receiving archives' holdings; the fonds stays the sender's)."""
+    return Item.objects.filter(custody__in=Custody.objects.visible_to(user)).exclude(custody__unit=F("fonds__unit"))
+
+
 def annual_report(user, year: int, fonds=None) -> dict:
-    """The report rows per fonds and a total row, plus the breakdowns."""
+    """The report rows per fonds (and per receiving archives) and a total row, plus the breakdowns."""
     items = Item.objects.visible_to(user)
+    received = received_items(user).filter(FILED)
     if fonds is not None:
-        items = items.filter(fonds=fonds)
-    per_fonds = list(items.values("fonds_id", "fonds__code", "fonds__name").order_by("fonds__code").annotate(
+        items, received = items.filter(fonds=fonds), received.filter(fonds=fonds)
+    per_fonds = list(items.values("fonds_id", "fonds__code", "fonds__name", holder_id=F("fonds__unit_id"))
+                     .order_by("fonds__code").annotate(
         **_held_counts(),
         pending=Count("id", filter=Q(status=Item.Status.PENDING)),
         filed_in_year=Count("id", filter=FILED & Q(filed_at__year=year)),
         disposed=Count("id", filter=Q(status=Item.Status.DISPOSED)),
         transferred=Count("id", filter=TRANSFERRED),
         pages=Sum("pages", filter=HELD)))
-    files = ItemFile.objects.filter(item__in=items.filter(HELD).values("pk"))
-    digitized = {r["item__fonds_id"]: r for r in files.values("item__fonds_id").order_by().annotate(
+    by_receiver = list(received.values("fonds_id", "fonds__code", "fonds__name", holder_id=F("custody__unit_id"),
+                                       holder_name=F("custody__unit__name"))
+                       .order_by("fonds__code", "custody__unit_id").annotate(
+        total=Count("id"), y=Count("id", filter=Q(retention=Retention.PERMANENT)),
+        d30=Count("id", filter=Q(retention=Retention.D30)), d10=Count("id", filter=Q(retention=Retention.D10)),
+        filed_in_year=Count("id", filter=Q(custody__since__year=year)),  # received in the year
+        pages=Sum("pages")))
+    for r in by_receiver:  # nothing pending, destroyed or handed on is the receiver's to count here
+        r.update(pending=0, disposed=0, transferred=0, fonds__name=f"{r['fonds__name']}（{r.pop('holder_name')}保管）")
+    # one held set: what the fonds' units keep, and what archives in reach received
+    held = Item.objects.filter(Q(pk__in=items.filter(HELD).values("pk")) | Q(pk__in=received.values("pk")))
+    # the holder of a held item is its custodian when there is one, else its fonds' unit
+    files = ItemFile.objects.filter(item__in=held.values("pk"))
+    digitized = {(r["h"], r["item__fonds_id"]): r for r in files.values(
+        "item__fonds_id", h=Coalesce("item__custody__unit_id", "item__fonds__unit_id")).order_by().annotate(
         items=Count("item_id", distinct=True), bytes=Sum("size"))}
-    use = access_figures(user, [r["fonds_id"] for r in per_fonds], year)
+    all_rows = sorted(per_fonds + by_receiver, key=lambda r: r["fonds__code"])  # stable: the fonds' own row first
+    use = access_figures(user, [(r["holder_id"], r["fonds_id"]) for r in all_rows], year)
     rows = []
-    for r in per_fonds:
-        d = digitized.get(r["fonds_id"], {})
+    for r in all_rows:
+        key = (r["holder_id"], r["fonds_id"])
+        d = digitized.get(key, {})
         rows.append({**r, "pages": r["pages"] or 0, "digitized": d.get("items", 0),
                      "mb": round((d.get("bytes") or 0) / 1024 / 1024, 2),
                      "rate": _rate(d.get("items", 0), r["total"]),
-                     "use_persons": use[r["fonds_id"]]["persons"], "use_items": use[r["fonds_id"]]["items"]})
+                     "use_persons": use[key]["persons"], "use_items": use[key]["items"]})
     keys = ("total", "y", "d30", "d10", "pending", "filed_in_year", "disposed", "pages", "digitized", "mb",
             "use_persons", "use_items", "transferred")
     total = {k: sum(r[k] for r in rows) for k in keys}
     total["mb"] = round(total["mb"], 2)
     total["rate"] = _rate(total["digitized"], total["total"])
-    held = items.filter(HELD)
     return {
-        "year": year, "rows": rows, "total": total, "fonds_count": len(rows),
+        "year": year, "rows": rows, "total": total, "fonds_count": len({r["fonds_id"] for r in rows}),
         "by_category": list(held.values("category__code", "category__name").order_by("category__order")
                             .annotate(n=Count("id"))),
         "by_year": list(held.values("year").order_by("-year").annotate(n=Count("id"))),

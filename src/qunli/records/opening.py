@@ -3,7 +3,9 @@
 (``enqueue_due``) and the committee decides, in batches, open / controlled (控制使用) /
 deferred (延期开放, with a date when the item comes back), always with a reason
 (``decide_opening``). The decision sets the item's 开放标识; nothing else changes it once
-the item is filed.
+the item is filed. A decision is never edited: it is reversed by 重新鉴定 (``requeue``, with a
+reason) and a new decision — the item goes back to 待定 at once, so one opened by mistake leaves
+every public path the moment someone asks for a new appraisal, not when the committee meets.
 
 Date rule: formation is the item's date (or, without one, 31 December of its year); the
 item is due on the same day ``years`` later — 29 February counts as 1 March in a year
@@ -152,14 +154,68 @@ def decide_opening(actor, review_ids, *, decision: str, reason: str, defer_until
     return len(reviews)
 
 
-@action
-def requeue(actor, item: Item, on: dt.date | None = None) -> OpeningReview:
-    """Put a decided (e.g. controlled) item back into the queue for a new appraisal."""
-    require_change(actor, item)
+REQUEUE_PREFIX = "重新鉴定："
+
+
+def _requeue_problem(item: Item) -> str | None:
     if not item.is_filed:
-        raise ActionError("未归档的条目不能进行开放鉴定。")
+        return f"{item}：未归档的条目不能进行开放鉴定。"
     if OpeningReview.objects.filter(item=item, decision=OpeningReview.Decision.QUEUED).exists():
-        raise ActionError("该条目已在开放鉴定队列中。")
-    r = OpeningReview.objects.create(item=item, due_on=due_date(item.date, item.year))
-    log_change(actor, "records.requeue_opening", item, None, {"review": r.pk}, unit_path=item.fonds.unit.path)
+        return f"{item}：该条目已在开放鉴定队列中。"
+    return None
+
+
+def _requeue(actor, item: Item, reason: str) -> OpeningReview:
+    before = {"openness": item.openness}
+    # the reason shows in the queue until the committee's decision replaces it
+    r = OpeningReview.objects.create(item=item, due_on=due_date(item.date, item.year),
+                                     reason=(REQUEUE_PREFIX + reason)[:REASON_MAX])
+    # 待定 at once: an item opened by mistake must not stay public while it waits
+    Item.objects.filter(pk=item.pk).update(openness=Openness.PENDING)
+    item.openness = Openness.PENDING
+    log_change(actor, "records.requeue_opening", item, before,
+               {"openness": Openness.PENDING, "review": r.pk, "reason": reason}, unit_path=item.fonds.unit.path)
     return r
+
+
+@action
+def requeue(actor, item: Item, on: dt.date | None = None, *, reason: str) -> OpeningReview:
+    """重新鉴定: put a decided item (opened by mistake, controlled, deferred) back into the queue
+    for a new appraisal, with a reason. Its 开放标识 returns to 待定 until the new decision.
+    Allowed to whoever may decide on it (write reach on the item)."""
+    require_change(actor, item)
+    reason = clean_text(reason, "重新鉴定的理由", limit=REASON_MAX - len(REQUEUE_PREFIX))
+    item = Item.objects.select_for_update(of=("self",)).select_related("fonds__unit").get(pk=item.pk)
+    problem = _requeue_problem(item)
+    if problem:
+        raise ActionError(problem)
+    return _requeue(actor, item, reason)
+
+
+@action
+def requeue_reviews(actor, review_ids, *, reason: str) -> int:
+    """重新鉴定 of the items of these (decided) reviews, from the queue page. All or nothing."""
+    ids = sorted({int(i) for i in review_ids})
+    if not ids:
+        raise ActionError("请先选择要重新鉴定的条目。")
+    if len(ids) > MAX_BATCH:
+        raise ActionError(f"一次最多重新鉴定{MAX_BATCH}件。")
+    reason = clean_text(reason, "重新鉴定的理由", limit=REASON_MAX - len(REQUEUE_PREFIX))
+    reviews = list(OpeningReview.objects.filter(pk__in=ids).order_by("id").values_list("pk", "item_id"))
+    if len(reviews) != len(ids):
+        raise ActionError("部分鉴定条目不存在或不在您的数据范围内。")
+    item_ids = sorted({item_id for _, item_id in reviews})
+    items = list(Item.objects.filter(pk__in=item_ids).select_for_update(of=("self",))
+                 .select_related("fonds__unit").order_by("id"))
+    problems = []
+    for item in items:
+        if not can(actor, CHANGE, item):
+            raise PermissionDenied("您没有对所选档案进行开放鉴定的权限。")
+        problem = _requeue_problem(item)
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise ActionError(problems)
+    for item in items:
+        _requeue(actor, item, reason)
+    return len(items)

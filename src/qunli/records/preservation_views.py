@@ -47,6 +47,16 @@ def _checked(request) -> list[int]:
 
 # --- fixity -----------------------------------------------------------------------------------
 
+def size_label(n: int) -> str:
+    """Bytes as an archivist reads them, one decimal: KB under 1 MB (0.3 MB is not “0 MB”),
+    MB under 1 GB, then GB."""
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    if n < 1024 ** 3:
+        return f"{n / 1024 ** 2:.1f} MB"
+    return f"{n / 1024 ** 3:.1f} GB"
+
+
 class FixityView(BusinessRequiredMixin, TemplateView):
     """Runs (those over all the storage, and those of a visible fonds) and the problems found
     in the items the user may see; the latest problems first."""
@@ -58,6 +68,9 @@ class FixityView(BusinessRequiredMixin, TemplateView):
         fonds = Fonds.objects.visible_to(user)
         runs = list(FixityRun.objects.filter(Q(fonds__isnull=True) | Q(fonds__in=fonds))
                     .select_related("fonds")[:30])
+        for r in runs:  # the outcomes count item files (one event each), not stored objects
+            r.files_checked = r.ok_count + r.mismatch_count + r.missing_count
+            r.size_label = size_label(r.bytes_checked)
         problems = (PreservationEvent.objects.visible_to(user).exclude(outcome=PreservationEvent.Outcome.OK)
                     .select_related("item__fonds__unit", "run"))
         run_id = parse_id(self.request.GET.get("run"))
@@ -237,11 +250,11 @@ class DestructionExecuteView(BusinessRequiredMixin, View):
     def post(self, request, pk):
         batch = get_visible(DestructionBatch, request.user, pk, select_related=("fonds__unit",), action=CHANGE)
         try:
-            destruction.execute_destruction(request.user, batch)
+            batch = destruction.execute_destruction(request.user, batch)
         except ActionError as e:
             _messages(request, e)
         else:
-            messages.success(request, "已执行销毁：电子文件已从主存储和异地备份删除，目录条目保留并标注“已销毁”。")
+            messages.success(request, destruction.execution_message(batch))
         return redirect(batch.get_absolute_url())
 
 

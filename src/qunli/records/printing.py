@@ -1,6 +1,10 @@
-"""Printing of the 归档文件目录 (PDF; the xlsx is ``views.CatalogueView``) and of the 归档章
-fields (DA/T 22-2015 §9: 全宗号, 年度, 件号, 机构（问题）, 保管期限, 页数) for one fonds, year,
-retention (and 门类), through weasyprint (HTML → PDF).
+"""Printing of the 归档文件目录 (PDF and xlsx) and of the 归档章 fields (DA/T 22-2015 §9:
+全宗号, 年度, 件号, 机构（问题）, 保管期限, 页数) for one fonds, year, retention (and 门类),
+through weasyprint (HTML → PDF) and xlsxwriter.
+
+The catalogue is laid out per class (门类 · 年度 · 保管期限 · 机构（问题）), as DA/T 22 numbers
+件号 per class: each class is its own section (PDF: a heading, a table, a new page; xlsx: a
+sheet with its heading rows), so 件号 1, 1, 2, 3 of two 机构 never share one table.
 
 Two paths, one selection and one renderer:
 
@@ -27,19 +31,23 @@ package, instead of a PDF of empty boxes; a job fails with the same message."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
+import re
 import shutil
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 
 from qunli.core import export_jobs
@@ -49,7 +57,7 @@ from qunli.core.models import ExportJob
 from qunli.orgs.views import get_visible
 
 from .forms import CatalogueForm
-from .models import Fonds, Item, Retention
+from .models import Category, Fonds, Item, Retention
 
 DEFAULT_FONTS = (
     "Noto Sans CJK SC",
@@ -120,27 +128,146 @@ def cjk_font() -> str | None:
 
 
 def selection(user, fonds: Fonds, year: int, retention: str, category: str, statuses):
-    """The items of one class the user may see, in catalogue order."""
+    """The items of one year and retention the user may see, in catalogue order: class by
+    class (门类, then 机构（问题）), 件号 within each."""
     qs = (
         Item.objects.visible_to(user)
         .filter(fonds=fonds, year=year, retention=retention, status__in=statuses)
         .select_related("org_code", "category")
-        .order_by("org_code__code", "piece_no")
+        .order_by("category__order", "category__code", "org_code__code", "piece_no")
     )
     if category:
         qs = qs.filter(category__code=category)
     return qs
 
 
+@dataclass
+class CatalogueClass:
+    """One class of the catalogue (门类 · 年度 · 保管期限 · 机构（问题）) and its items."""
+
+    fonds: Fonds
+    category: Category
+    year: int
+    retention: str
+    org_code: str
+    org_name: str
+    items: list
+
+    @property
+    def retention_label(self) -> str:
+        return dict(Retention.choices).get(self.retention, self.retention)
+
+    @property
+    def org_label(self) -> str:
+        return f"{self.org_name}（{self.org_code}）" if self.org_code else ""
+
+    @property
+    def heading(self) -> str:
+        parts = [f"{self.category.name}（{self.category.code}）", f"{self.year}年度", self.retention_label]
+        if self.org_code:
+            parts.append(f"机构（问题）：{self.org_label}")
+        return " · ".join(parts)
+
+    @property
+    def meta(self) -> str:
+        """The line under the title, as on a DA/T 22 catalogue's cover of a class."""
+        line = (f"全宗：{self.fonds.code} {self.fonds.name}　门类：{self.category.name}（{self.category.code}）"
+                f"　年度：{self.year}　保管期限：{self.retention_label}")
+        return line + (f"　机构（问题）：{self.org_label}" if self.org_code else "")
+
+    @property
+    def sheet_name(self) -> str:
+        """The class as an xlsx sheet name (≤ 31 characters, none of []:*?/\\)."""
+        name = f"{self.category.code}·{self.year}-{self.retention}" + (f"-{self.org_code}" if self.org_code else "")
+        return re.sub(r"[\[\]:*?/\\]", "_", name)[:31]
+
+
+def catalogue_classes(fonds: Fonds, items, year: int, retention: str, lists: bool = True):
+    """The items (in ``selection`` order) cut into their classes. ``lists=False`` keeps each
+    class's items a lazy iterator (the xlsx streams any number of items)."""
+    for _, group in itertools.groupby(items, key=lambda i: (i.category_id, i.org_code_id)):
+        first, members = _peek(group)
+        oc = first.org_code
+        yield CatalogueClass(fonds, first.category, year, retention, oc.code if oc else "", oc.name if oc else "",
+                             list(members) if lists else members)
+
+
+def _peek(it):
+    """(first, all of ``it`` including first) of a non-empty iterator."""
+    first = next(it)
+    return first, itertools.chain((first,), it)
+
+
 def print_context(fonds: Fonds, items: list, year: int, retention: str, font: str) -> dict:
     return {
         "fonds": fonds,
         "items": items,
+        "classes": list(catalogue_classes(fonds, items, year, retention)),
         "year": year,
         "retention": retention,
         "retention_label": dict(Retention.choices).get(retention, ""),
         "font": font,
     }
+
+
+# --- the catalogue as xlsx: one sheet per class ----------------------------------------------------
+
+CATALOGUE_HEADERS = ["件号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "备注"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_WIDTHS = [6, 26, 18, 16, 50, 10, 6, 6, 16]
+
+
+def catalogue_row(i: Item) -> list:
+    # a destroyed entry stays in the catalogue with its 件号, marked 已销毁
+    remark = i.note if i.status != Item.Status.DISPOSED else (f"已销毁；{i.note}" if i.note else "已销毁")
+    return [i.piece_no, i.archival_code or "", i.doc_no, i.responsible, i.title,
+            f"{i.date:%Y%m%d}" if i.date else "", i.get_classification_display(),
+            i.pages if i.pages is not None else "", remark]
+
+
+def write_catalogue_xlsx(fh, fonds: Fonds, items, year: int, retention: str) -> int:
+    """The catalogue workbook: a sheet per class, each with the title, the class line and the
+    column headers on top (repeated on every printed page), A4 landscape, one page wide.
+    Streams: constant memory, the items read once in order. Returns the number of items."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(fh, {"constant_memory": True, "in_memory": False, "tmpdir": tempfile.gettempdir(),
+                                  "strings_to_numbers": False, "strings_to_formulas": False})
+    title = wb.add_format({"bold": True, "font_size": 16, "align": "center"})
+    head = wb.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1, "align": "center"})
+    cell = wb.add_format({"border": 1, "valign": "top", "text_wrap": True})
+
+    def sheet(name: str, meta: str):
+        ws = wb.add_worksheet(name)
+        ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(0, 2)
+        ws.set_footer("&C第 &P 页 共 &N 页")
+        for col, width in enumerate(_WIDTHS):
+            ws.set_column(col, col, width)
+        ws.merge_range(0, 0, 0, len(CATALOGUE_HEADERS) - 1, "归档文件目录", title)
+        ws.write_string(1, 0, meta)
+        ws.write_row(2, 0, CATALOGUE_HEADERS, head)
+        ws.freeze_panes(3, 0)
+        return ws
+
+    n, used = 0, set()
+    for cls in catalogue_classes(fonds, items, year, retention, lists=False):
+        name = cls.sheet_name
+        while name.lower() in used:  # sheet names are unique regardless of case
+            name = f"{name[:28]}~{len(used)}"
+        used.add(name.lower())
+        ws = sheet(name, cls.meta)
+        for row, item in enumerate(cls.items, start=3):
+            ws.write_row(row, 0, catalogue_row(item), cell)
+            n += 1
+    if n == 0:
+        ws = sheet("归档文件目录", f"全宗：{fonds.code} {fonds.name}　年度：{year}"
+                                  f"　保管期限：{dict(Retention.choices).get(retention, retention)}")
+        ws.write_string(3, 0, "（无已归档条目）")
+    wb.close()
+    return n
 
 
 class _LaidOutPages(logging.Handler):
@@ -203,7 +330,10 @@ def _clean_selection(year, retention, category) -> tuple[int, str, str]:
         raise ActionError("请填写年度和保管期限。") from None
     if not 1900 <= year <= 2100 or retention not in Retention.values:
         raise ActionError("请填写年度和保管期限。")
-    return year, retention, (category or "").strip()[:10]
+    category = (category or "").strip()[:10]
+    if category and not Category.objects.filter(code=category).exists():  # else an empty catalogue, silently
+        raise ActionError(f"门类代码“{category}”不存在，请从门类列表中选择。")
+    return year, retention, category
 
 
 @action
@@ -312,7 +442,8 @@ class _PrintView(BusinessRequiredMixin, View):
         fonds = get_visible(Fonds, request.user, pk, select_related=("unit",))
         form = CatalogueForm(request.GET)
         if not form.is_valid():
-            messages.error(request, "请填写年度和保管期限。")
+            for m in form.problems():
+                messages.error(request, m)
             return redirect(fonds.get_absolute_url())
         font = cjk_font()
         if font is None:
@@ -347,7 +478,8 @@ class _PrintView(BusinessRequiredMixin, View):
         fonds = get_visible(Fonds, request.user, pk, select_related=("unit",))
         form = CatalogueForm(request.POST)
         if not form.is_valid():
-            messages.error(request, "请填写年度和保管期限。")
+            for m in form.problems():
+                messages.error(request, m)
             return redirect(fonds.get_absolute_url())
         d = form.cleaned_data
         try:
@@ -368,6 +500,27 @@ class _PrintView(BusinessRequiredMixin, View):
 
 class CataloguePdfView(_PrintView):
     kind = "catalogue"
+
+
+class CatalogueXlsxView(BusinessRequiredMixin, View):
+    """归档文件目录 as xlsx, a sheet per class; no item limit (the workbook streams)."""
+
+    def get(self, request, pk):
+        fonds = get_visible(Fonds, request.user, pk)
+        form = CatalogueForm(request.GET)
+        if not form.is_valid():
+            for m in form.problems():
+                messages.error(request, m)
+            return redirect(fonds.get_absolute_url())
+        d = form.cleaned_data
+        qs = selection(request.user, fonds, d["year"], d["retention"], d.get("category") or "",
+                       PRINTS["catalogue"].statuses)
+        tmp = tempfile.TemporaryFile(suffix=".xlsx")
+        write_catalogue_xlsx(tmp, fonds, qs.iterator(chunk_size=2000), d["year"], d["retention"])
+        tmp.seek(0)
+        return FileResponse(tmp, as_attachment=True, content_type=XLSX,
+                            filename=f"归档文件目录-{fonds.code}-{d['year']}-{d['retention']}"
+                                     f"-{timezone.localtime():%Y%m%d%H%M}.xlsx")
 
 
 class StampsPdfView(_PrintView):

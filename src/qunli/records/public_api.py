@@ -3,7 +3,8 @@
 Every answer comes from ``Item.objects.public()`` through the portal's own filter and search
 (``portal.catalogue_views.filtered`` / ``matching_ids``), so the API can show nothing the
 public catalogue would not: a controlled, unopened, secret or unfiled item is a 404 here and
-never part of a list or a search."""
+never part of a list or a search, and a search matches catalogue fields only (never a file's
+text, which is read through a 利用 request)."""
 
 import datetime as dt
 
@@ -34,7 +35,7 @@ class PublicItemOut(Schema):
 
 
 class PublicFilters(Schema):
-    q: str = Field("", max_length=100, description="关键词（题名、责任者、文号、档号，全文检索）")
+    q: str = Field("", max_length=100, description="关键词（检索题名、责任者、文号、档号等目录信息；不检索电子文件内容）")
     fonds: int | None = Field(None, description="全宗编号")
     year: int | None = Field(None, ge=1000, le=9999, description="年度")
     category: int | None = Field(None, description="门类编号")

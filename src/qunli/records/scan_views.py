@@ -110,18 +110,33 @@ class ItemFileInlineView(BusinessRequiredMixin, View):
         return resp
 
 
+def _rate(scanned: int, pages: int | None) -> float:
+    return round(100 * scanned / pages, 1) if pages else 0.0
+
+
+def item_progress(scanned: int, pages: int | None) -> dict:
+    """One item's digitization progress, counted as ``digitization_rows`` counts it for the
+    fonds: scanned pages count at most the item's 页数, so the item page and the fonds page
+    agree; more pages scanned than described is flagged (``over``) for the 页数 to be checked."""
+    counted = min(scanned, pages) if pages else 0
+    return {"scanned": scanned, "pages": pages, "counted": counted, "rate": _rate(counted, pages),
+            "over": bool(pages) and scanned > pages}
+
+
 def digitization_rows(items_qs):
     """Per year: items, items with a page count, pages, pages digitized (an item counts at
-    most its 页数), items fully digitized, and the rate."""
+    most its 页数), items fully digitized, items with more pages scanned than described, and
+    the rate."""
     rows = (items_qs.values("year").order_by("-year")
             .annotate(n_items=Count("id"), n_pages=Coalesce(Sum("pages"), 0),
                       n_scanned=Coalesce(Sum(Least(F("scanned_pages"), Coalesce(F("pages"), 0))), 0),
-                      n_done=Count("id", filter=Q(pages__gt=0, scanned_pages__gte=F("pages")))))
+                      n_done=Count("id", filter=Q(pages__gt=0, scanned_pages__gte=F("pages"))),
+                      n_over=Count("id", filter=Q(pages__gt=0, scanned_pages__gt=F("pages")))))
     out = []
     for r in rows:
         row = {"year": r["year"], "items": r["n_items"], "pages": r["n_pages"], "scanned": r["n_scanned"],
-               "done": r["n_done"]}
-        row["rate"] = round(100 * row["scanned"] / row["pages"], 1) if row["pages"] else 0.0
+               "done": r["n_done"], "over": r["n_over"]}
+        row["rate"] = _rate(row["scanned"], row["pages"])
         out.append(row)
     return out
 
@@ -130,8 +145,8 @@ class DigitizationView(BusinessRequiredMixin, View):
     def get(self, request, pk):
         fonds = get_visible(Fonds, request.user, pk, select_related=("unit",))
         rows = digitization_rows(Item.objects.visible_to(request.user).filter(fonds=fonds))
-        total = {k: sum(r[k] for r in rows) for k in ("items", "pages", "scanned", "done")}
-        total["rate"] = round(100 * total["scanned"] / total["pages"], 1) if total["pages"] else 0.0
+        total = {k: sum(r[k] for r in rows) for k in ("items", "pages", "scanned", "done", "over")}
+        total["rate"] = _rate(total["scanned"], total["pages"])
         return render(request, "records/digitization.html", {"title": f"{fonds} 数字化进度", "fonds": fonds,
                                                              "rows": rows, "total": total})
 

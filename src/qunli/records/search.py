@@ -1,12 +1,20 @@
-"""The records index: one document per item (件) — 题名, 责任者, 文件编号, 档号 and the
-extracted text of its files when there is any — kept up to date through the search outbox by
-``records.actions`` (capture, update, file, renumber). See ``qunli.core.search``."""
+"""The records indexes, kept up to date through the search outbox by ``records.actions``
+(capture, update, file, renumber) and the other writers of items. See ``qunli.core.search``.
+
+* ``records.item`` (full text) — one document per item (件): 题名, 责任者, 文件编号, 档号 and the
+  extracted text of its files when there is any. Staff search only.
+* ``records.catalogue`` (目录数据库) — the same catalogue fields and nothing else. Every public
+  path (portal catalogue search, its xlsx export, the public API) matches and highlights through
+  this one: the public sees catalogue information only; a file's content is read through a 利用
+  request, watermarked, and must not be findable — let alone quoted in a snippet — by a word
+  that only the file contains."""
 
 from qunli.core import search
 
 from .models import Item
 
 KIND = "records.item"
+CATALOGUE_KIND = "records.catalogue"
 FIELDS = ("title", "responsible", "doc_no", "archival_code")
 # written only by capture and update_item, both of which re-enqueue the item
 FACETS = ("fonds_id", "year", "category_id", "retention")
@@ -53,5 +61,23 @@ INDEX = search.register(search.SearchIndex(kind=KIND, model=Item, document=docum
                                            table="search_records_item", facets=FACETS))
 
 
+def catalogue_document(item: Item) -> str:
+    """The public catalogue's text of an item: the catalogue fields only, never file text."""
+    return "\n".join(getattr(item, f) or "" for f in FIELDS)
+
+
+def _catalogue_queryset():
+    return Item.objects.only("id", *FIELDS, *FACETS)
+
+
+# Every item is in it, public or not: the public candidates (``Item.objects.public()``) decide
+# what may match at query time, so an opening decision needs no reindexing.
+CATALOGUE = search.register(search.SearchIndex(kind=CATALOGUE_KIND, model=Item, document=catalogue_document,
+                                               queryset=_catalogue_queryset, table="search_records_catalogue",
+                                               facets=FACETS))
+
+
 def enqueue(pks) -> None:
+    pks = list(pks)
     search.enqueue(KIND, pks)
+    search.enqueue(CATALOGUE_KIND, pks)

@@ -831,15 +831,49 @@ def _existing_codes(codes: list[str]) -> set[str]:
     return found
 
 
+def _pieces(qs, skip: set[int] | frozenset = frozenset()) -> dict[tuple, set[int]]:
+    """件号 of the items of ``qs`` (except the ids in ``skip``) per class (全宗号, 门类, 年度, 保管期限, 机构)."""
+    out: dict[tuple, set[int]] = {}
+    rows = qs.filter(piece_no__isnull=False).values_list("pk", "fonds__code", "category__code", "year", "retention",
+                                                         "org_code__code", "piece_no")
+    for pk, code, category, year, retention, org, piece in rows.iterator(chunk_size=5000):
+        if pk not in skip:
+            out.setdefault((code, category, year, retention, org or ""), set()).add(piece)
+    return out
+
+
+def _merge(*parts: dict[tuple, set[int]]) -> dict[tuple, set[int]]:
+    out: dict[tuple, set[int]] = {}
+    for part in parts:
+        for key, pieces in part.items():
+            out.setdefault(key, set()).update(pieces)
+    return out
+
+
 def destroyed_pieces(fonds: Fonds) -> dict[tuple, set[int]]:
     """件号 of the fonds' items destroyed under a 销毁清册, per class: their entries stay in the
     catalogue, so the numbering is complete even though the files are gone."""
-    out: dict[tuple, set[int]] = {}
-    rows = (Item.objects.filter(fonds=fonds, status=Item.Status.DISPOSED, piece_no__isnull=False)
-            .values_list("fonds__code", "category__code", "year", "retention", "org_code__code", "piece_no"))
-    for code, category, year, retention, org, piece in rows:
-        out.setdefault((code, category, year, retention, org or ""), set()).add(piece)
-    return out
+    return _pieces(Item.objects.filter(fonds=fonds, status=Item.Status.DISPOSED))
+
+
+def held_pieces(fonds_code: str) -> dict[tuple, set[int]]:
+    """件号 of a fonds already held by an archives here (an earlier transfer, accepted)."""
+    return _pieces(Item.objects.filter(fonds__code=fonds_code, custody__isnull=False))
+
+
+def accounted_pieces(fonds: Fonds, checked_ids=None) -> dict[tuple, set[int]]:
+    """件号 the gap check (2-4) counts as present though their items are not among those
+    checked. The check numbers every class from 0001, so a set checked on its own needs the
+    rest of its classes: destroyed entries, pieces an archives already received (an earlier
+    batch of the class) and — for a check of some filed items (the ones just filed) — the
+    class's other filed items. A filed item merely left out of a transfer batch stays a gap."""
+    parts = [destroyed_pieces(fonds), held_pieces(fonds.code)]
+    if checked_ids is not None:
+        checked = set(checked_ids)
+        years = {y for part in _chunks(sorted(checked), 5000)
+                 for y in Item.objects.filter(pk__in=part).values_list("year", flat=True).distinct()}
+        parts.append(_pieces(Item.objects.filter(fonds=fonds, status=Item.Status.FILED, year__in=years), skip=checked))
+    return _merge(*parts)
 
 
 @action
@@ -854,7 +888,8 @@ def check_holdings(actor, fonds: Fonds, *, phase: str = CheckRun.Phase.STORAGE, 
     if not ids:
         raise ActionError("没有可检测的已归档条目。")
     recs, paths = holdings_records(ids)
-    results = checks.run_checks(recs, scan_paths=paths, workers=workers(), destroyed=destroyed_pieces(fonds))
+    results = checks.run_checks(recs, scan_paths=paths, workers=workers(),
+                                destroyed=accounted_pieces(fonds, ids if item_ids is not None else None))
     label = "归档" if phase == CheckRun.Phase.FILING else "馆藏"
     return _save_run(actor, phase=phase, unit=fonds.unit, fonds=fonds, subject=f"{fonds.code} {label} {len(ids)} 件",
                      results=results, started=started, item_count=len(ids),
@@ -884,8 +919,9 @@ def check_package_file(actor, path, *, unit, phase, subject, batch=None) -> tupl
         existing = _existing_codes(codes)
         destroyed = parse_destroyed(pkg.info)  # declared by the sender in bag-info.txt
         if batch is not None and batch.fonds_id:  # an online batch: this system's own destruction records too
-            for key, pieces in destroyed_pieces(batch.fonds).items():
-                destroyed.setdefault(key, set()).update(pieces)
+            destroyed = _merge(destroyed, accounted_pieces(batch.fonds))
+        elif batch is not None:  # offline: what this system's archives already received of that fonds
+            destroyed = _merge(destroyed, held_pieces(batch.fonds_code))
         results = checks.run_checks(pkg.records, declared=pkg.declared, scan_paths=[str(path)],
                                     existing_codes=existing, workers=workers(), destroyed=destroyed)
     finally:
@@ -951,6 +987,7 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
     TransferItem.objects.bulk_create([TransferItem(batch=batch, item_id=i, archival_code=codes[i]) for i in ids],
                                      batch_size=2000)
     started = time.perf_counter()
+    accounted = accounted_pieces(fonds)  # the check's; bag-info declares the destroyed ones only
     info = {"sender": fonds.unit.name, "number": batch.number, "title": title, "fonds_code": fonds.code,
             "fonds_name": fonds.name, "receiver": receiver.name, "destroyed": destroyed_pieces(fonds)}
     try:
@@ -962,7 +999,7 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
         part = os.path.join(local_root, f"{batch.number}.part")
         try:
             packed = write_package(DirTarget(part), ids, info)
-            results = checks.run_checks(packed.records, scan_paths=[part], workers=1, destroyed=info["destroyed"])
+            results = checks.run_checks(packed.records, scan_paths=[part], workers=1, destroyed=accounted)
             os.replace(part, os.path.join(local_root, batch.number))
         finally:
             shutil.rmtree(part, ignore_errors=True)
@@ -975,7 +1012,7 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
                 target = ZipTarget(fh)
                 packed = write_package(target, ids, info)
                 target.close()
-            results = checks.run_checks(packed.records, scan_paths=[part], workers=1, destroyed=info["destroyed"])
+            results = checks.run_checks(packed.records, scan_paths=[part], workers=1, destroyed=accounted)
             os.replace(part, os.path.join(local_root, f"{batch.number}.zip"))
         finally:
             if os.path.exists(part):
@@ -985,7 +1022,7 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
             target = ZipTarget(tmp)
             packed = write_package(target, ids, info)
             target.close()
-            results = checks.run_checks(packed.records, workers=1, destroyed=info["destroyed"])
+            results = checks.run_checks(packed.records, workers=1, destroyed=accounted)
             tmp.seek(0)
             name = default_storage.save(package_path(batch), tmp)
     batch.package_name, batch.package_size, batch.package_sm3 = name, packed.package_bytes, packed.fingerprint

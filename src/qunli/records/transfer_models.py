@@ -66,7 +66,12 @@ class CheckRun(models.Model):
 
     @property
     def verdict(self) -> str:
-        return "通过" if self.passed else "不通过"
+        """“通过”, “不通过”, or with the items not performed named: “通过（1 项未执行：病毒检测）”."""
+        from .checks import verdict
+
+        if not self.not_performed_items:  # the common case needs no look at the results
+            return "通过" if self.passed else "不通过"
+        return verdict(self.passed, self.results)
 
 
 RECEIVER_SCOPE = ScopeSpec(unit="receiver", line="receiver__line")

@@ -60,8 +60,8 @@ class TransferAddView(ActionFormView):
         batch = transfer.create_transfer(self.request.user, fonds, receiver=data["receiver"], item_ids=ids,
                                          title=data.get("title") or "")
         run = transfer.latest_run(batch, CheckRun.Phase.TRANSFER)
-        if run.passed:
-            messages.success(self.request, f"已组包 {batch.item_count} 件，移交检测通过，可以移交。")
+        if run.passed:  # the verdict names items not performed (no virus scanner): never a bare 通过
+            messages.success(self.request, f"已组包 {batch.item_count} 件，移交检测{run.verdict}，可以移交。")
         else:
             messages.error(self.request, "移交检测（四性检测）有不通过项，本批次不能移交，请查看检测报告。")
         return batch
@@ -71,6 +71,7 @@ class TransferReceiveView(ActionFormView):
     form_class = ReceiveForm
     template_name = "records/transfer/form.html"
     title = "离线接收（上传移交数据包）"
+    side = "receive"  # form.html explains receipt, not packaging
 
     def get_form(self, data=None):
         return self.form_class(data, self.request.FILES if data is not None else None, **self.form_kwargs())
@@ -79,8 +80,11 @@ class TransferReceiveView(ActionFormView):
         batch = transfer.receive_package(self.request.user, receiver=data["receiver"], uploaded=data["package"],
                                          title=data.get("title") or "")
         run = transfer.latest_run(batch, CheckRun.Phase.RECEIPT)
-        (messages.success if run.passed else messages.error)(
-            self.request, f"已接收数据包 {batch.item_count} 件，接收检测{'通过' if run.passed else '有不通过项'}。")
+        if run.passed:
+            messages.success(self.request, f"已接收数据包 {batch.item_count} 件，接收检测{run.verdict}，可以接收。")
+        else:
+            messages.error(self.request, f"已接收数据包 {batch.item_count} 件，接收检测{run.verdict}，"
+                                         "问题见检测报告；不能接收，请退回移交单位并说明原因。")
         return batch
 
 
@@ -122,9 +126,10 @@ class _BatchAction(BusinessRequiredMixin, View):
             for msg in e.messages:
                 messages.error(request, msg)
             return redirect(batch.get_absolute_url())
-        messages.success(request, self.done)
         if isinstance(out, CheckRun):
+            (messages.success if out.passed else messages.warning)(request, f"{self.done.rstrip('。')}：{out.verdict}。")
             return redirect(out.get_absolute_url())
+        messages.success(request, self.done)
         return redirect(batch.get_absolute_url())
 
 
@@ -239,6 +244,9 @@ REPORT_HEADERS = ["编号", "检测项目", "检测内容", "结论", "检测数
 
 
 def _report_rows(run: CheckRun):
+    # the headline first, as on the page and the PDF (it names the items not performed)
+    yield ["", "总体结论", f"{run.get_phase_display()}检测：{run.subject}", run.verdict, run.item_count,
+           run.failed_items, f"不通过 {run.failed_items} 项，警告 {run.warning_items} 项，未执行 {run.not_performed_items} 项"]
     for r in run.results:
         yield [r["code"], r["aspect"], r["name"], r["status_label"], r["checked"], r["failure_count"], r["note"]]
         for line in r["failures"]:

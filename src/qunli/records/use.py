@@ -6,9 +6,16 @@ Approval rule (``rule_for``): an item in ``Item.objects.public()`` (filed, 开�
 is approved the moment it is requested; a filed item that is controlled (控制使用) or not yet
 opened waits for an archives leader — an account with a *leader* grant reaching the fonds's
 unit (``is_archives_leader``); a 秘密/机密 item, an unfiled one or one not public offered to an
-online request, is refused. The reader never receives a file: ``render_page`` draws the page
-(Pillow; PDF pages through pypdfium2) and the watermark (reader, time, 利用单号) onto a JPEG,
-and every page shown is a ``ReadingEvent`` plus an access-log row."""
+online request, is refused.
+
+Who provides (``holder_of``): the unit that holds the item — its fonds' unit, or, once a
+transfer was accepted, the archives named by its ``Custody`` row. A request belongs to one
+holder (``UseRequest.holder``): the sender can no longer register use of, or certify, what it
+handed over (its certificate says "本单位保存有下列档案"), and the archives can.
+
+The reader never receives a file: ``render_page`` draws the page (Pillow; PDF pages through
+pypdfium2) and the watermark (reader, time, 利用单号) onto a JPEG, and every page shown is a
+``ReadingEvent`` plus an access-log row."""
 
 import datetime as dt
 import hashlib
@@ -23,7 +30,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.db.models.functions import ExtractMonth
 from django.utils import timezone
 
@@ -31,9 +38,9 @@ from qunli.core import crypto
 from qunli.core.actions import ActionError, action, clean_text, require_change
 from qunli.core.audit import log_access, log_change, snapshot
 from qunli.core.identifiers import halfwidth
-from qunli.core.scoping import grants_of
+from qunli.core.scoping import CHANGE, VIEW, can, grants_of
 
-from .models import Certificate, Fonds, Item, Purpose, ReadingEvent, UseLine, UseRequest
+from .models import Certificate, Custody, Fonds, Item, Purpose, ReadingEvent, UseLine, UseRequest
 from .public import SECRET_LEVELS
 
 READING_DAYS = 30  # an approved line can be read online for this many days
@@ -57,9 +64,10 @@ def normalize_code(raw: str) -> str:
 
 # --- who approves -------------------------------------------------------------------------
 
-def is_archives_leader(user, fonds: Fonds) -> bool:
-    """A *leader* grant whose subtree holds the fonds's unit (and whose lines include its line)."""
-    unit = fonds.unit
+def is_archives_leader(user, where) -> bool:
+    """A *leader* grant whose subtree holds ``where`` — a request's holder (a unit), or a
+    fonds's unit — and whose lines include its line."""
+    unit = where.unit if isinstance(where, Fonds) else where
     for g in grants_of(user):
         if g.role != "leader" or not unit.path.startswith(g.path):
             continue
@@ -68,11 +76,60 @@ def is_archives_leader(user, fonds: Fonds) -> bool:
     return False
 
 
+# --- who holds ---------------------------------------------------------------------------------
+
+def custodies(items) -> dict[int, Custody]:
+    """The ``Custody`` rows (with their unit) of these items, by item id: one query."""
+    ids = [i.pk for i in items]
+    return {c.item_id: c for c in Custody.objects.filter(item_id__in=ids).select_related("unit")} if ids else {}
+
+
+def holder_of(item: Item, held: dict[int, Custody] | None = None):
+    """The unit that holds ``item``: the archives that accepted it in a transfer, else its
+    fonds' unit. ``held`` is ``custodies(...)`` of a batch already loaded (else one query)."""
+    held = custodies([item]) if held is None else held
+    custody = held.get(item.pk)
+    return custody.unit if custody is not None else item.fonds.unit
+
+
+def reachable_items(user, action: str = VIEW):
+    """Items ``user`` may name for use: those of fonds in reach, and those held in custody by
+    a unit in reach (an archives finds what it received; the fonds stays the sender's)."""
+    held = Custody.objects.visible_to(user, action).values("item_id")
+    return Item.objects.visible_to(user, action) | Item.objects.filter(pk__in=held)
+
+
+def fonds_for_use(user, action: str = CHANGE):
+    """Fonds whose items ``user`` may provide: those of units in reach, and those with items
+    held in custody by a unit in reach."""
+    held = Custody.objects.visible_to(user, action).values("item__fonds_id")
+    return Fonds.objects.visible_to(user, action) | Fonds.objects.filter(pk__in=held)
+
+
+def _holder_for(actor, fonds: Fonds, items: list[Item]):
+    """The unit a new request is registered for: the items' holder when they share one the
+    actor may act for; else the fonds' unit; else an archives holding items of the fonds.
+    Items held elsewhere are then refused by name (``_add_lines``)."""
+    held = custodies(items)
+    holders = {u.pk: u for u in (holder_of(i, held) for i in items)}
+    candidates = list(holders.values()) if len(holders) == 1 else []
+    candidates.append(fonds.unit)
+    from qunli.orgs.models import Unit
+
+    candidates += list(Unit.objects.filter(pk__in=Custody.objects.filter(item__fonds=fonds).values("unit_id"))
+                       .order_by("pk"))
+    for unit in candidates:
+        if can(actor, CHANGE, unit):
+            return unit
+    raise PermissionDenied("您没有为该全宗的档案办理利用的权限。")
+
+
 def items_by_code(user, fonds: Fonds, codes: list[str]) -> list[Item]:
-    """The items of ``fonds`` named by 档号 that ``user`` may see, in the order given (each
-    once); a code missing or out of reach is refused, alike, by name."""
-    found = {i.archival_code: i for i in Item.objects.visible_to(user).filter(fonds=fonds, archival_code__in=codes)
-             .select_related("fonds")}
+    """The items of ``fonds`` named by 档号 that ``user`` may see (or whose custodian is in
+    reach), in the order given (each once); a code missing or out of reach is refused, alike,
+    by name."""
+    found = {i.archival_code: i for i in reachable_items(user).filter(fonds=fonds, archival_code__in=codes)
+             .select_related("fonds__unit")}
     missing = [c for c in codes if c not in found]
     if missing:
         raise ActionError([f"档号“{c}”不存在或不在您的数据范围内。" for c in missing])
@@ -100,13 +157,25 @@ def rule_for(item: Item, *, online: bool) -> str:
     return UseLine.Rule.LEADER
 
 
+def _not_held(item: Item, custody: Custody | None, req: UseRequest) -> str:
+    if custody is not None and custody.unit_id != item.fonds.unit_id:
+        return (f"档号“{item.archival_code}”的档案已于{timezone.localtime(custody.since):%Y-%m-%d}移交"
+                f"“{custody.unit.name}”保管，本单位不能再提供利用或出具证明；请到{custody.unit.name}办理。")
+    holder = custody.unit if custody is not None else item.fonds.unit
+    return f"档号“{item.archival_code}”的档案由“{holder.name}”保管，不属于{req.holder.name}的馆藏。"
+
+
 def _add_lines(actor, req: UseRequest, items, *, online: bool) -> list[UseLine]:
     lines, problems = [], []
     have = set(req.lines.values_list("item_id", flat=True))
     today = timezone.localdate()
+    held = custodies(items)
     for item in items:
         if item.fonds_id != req.fonds_id:
             problems.append(f"{item}：不属于全宗{req.fonds.code}。")
+            continue
+        if holder_of(item, held).pk != req.holder_id:  # the custodian provides, nobody else
+            problems.append(_not_held(item, held.get(item.pk), req))
             continue
         if item.pk in have:
             problems.append(f"{item}：已在本利用单中。")
@@ -137,10 +206,11 @@ def _seal_reader(req: UseRequest, phone: str) -> None:
         req.reader_phone_mask = sealed["phone_mask"]
 
 
-def _request(actor, *, fonds, channel, reader_name, phone, organization, purpose, description) -> UseRequest:
+def _request(actor, *, fonds, holder, channel, reader_name, phone, organization, purpose,
+             description) -> UseRequest:
     if purpose not in Purpose.values:
         raise ActionError("请选择利用目的。")
-    req = UseRequest(code=new_code(), fonds=fonds, channel=channel,
+    req = UseRequest(code=new_code(), fonds=fonds, holder=holder, channel=channel,
                      reader_name=clean_text(reader_name, "利用者姓名", limit=50),
                      organization=clean_text(organization, "工作单位", required=False, limit=100),
                      purpose=purpose, description=clean_text(description, "需求说明", required=False, limit=500),
@@ -153,17 +223,20 @@ def _request(actor, *, fonds, channel, reader_name, phone, organization, purpose
 def _log_request(actor, req: UseRequest, lines) -> None:
     after = snapshot(req, exclude=("reader_phone_enc", "reader_phone_hash"))
     after["lines"] = [{"item": ln.item_id, "rule": ln.rule, "status": ln.status} for ln in lines]
-    log_change(actor, "records.register_use", req, None, after, unit_path=req.fonds.unit.path)
+    log_change(actor, "records.register_use", req, None, after, unit_path=req.holder.path)
 
 
 @action
 def register_use(actor, *, fonds: Fonds, reader_name: str, purpose: str, phone: str = "", organization: str = "",
-                 description: str = "", items=()) -> UseRequest:
-    """At the desk (窗口): staff with write reach on the fonds register the reader and the items."""
-    require_change(actor, fonds)
-    req = _request(actor, fonds=fonds, channel=UseRequest.Channel.DESK, reader_name=reader_name, phone=phone,
-                   organization=organization, purpose=purpose, description=description)
-    lines = _add_lines(actor, req, list(items), online=False)
+                 description: str = "", items=(), holder=None) -> UseRequest:
+    """At the desk (窗口): staff with write reach on the holder — the fonds' unit, or the
+    archives holding the items after a transfer — register the reader and the items."""
+    items = list(items)
+    holder = holder or _holder_for(actor, fonds, items)
+    require_change(actor, holder)
+    req = _request(actor, fonds=fonds, holder=holder, channel=UseRequest.Channel.DESK, reader_name=reader_name,
+                   phone=phone, organization=organization, purpose=purpose, description=description)
+    lines = _add_lines(actor, req, items, online=False)
     _log_request(actor, req, lines)
     return req
 
@@ -181,8 +254,9 @@ def submit_online(actor, *, item_pk: int, reader_name: str, phone: str, purpose:
         raise ActionError("该档案不存在或未开放。")
     if not phone:
         raise ActionError("请填写手机号码。")
-    req = _request(actor, fonds=item.fonds, channel=UseRequest.Channel.ONLINE, reader_name=reader_name,
-                   phone=phone, organization=organization, purpose=purpose, description=description)
+    req = _request(actor, fonds=item.fonds, holder=holder_of(item), channel=UseRequest.Channel.ONLINE,
+                   reader_name=reader_name, phone=phone, organization=organization, purpose=purpose,
+                   description=description)
     lines = _add_lines(actor, req, [item], online=True)
     _log_request(actor, req, lines)
     return req
@@ -198,16 +272,16 @@ def add_items(actor, req: UseRequest, items) -> list[UseLine]:
     lines = _add_lines(actor, req, items, online=False)
     log_change(actor, "records.add_use_items", req, None,
                {"lines": [{"item": ln.item_id, "rule": ln.rule, "status": ln.status} for ln in lines]},
-               unit_path=req.fonds.unit.path)
+               unit_path=req.holder.path)
     return lines
 
 
 @action
 def decide_line(actor, line: UseLine, *, approve: bool, reason: str = "") -> UseLine:
     """An archives leader approves or refuses a controlled item; refusing needs a reason."""
-    line = UseLine.objects.select_for_update(of=("self",)).select_related("request__fonds__unit", "item").get(
+    line = UseLine.objects.select_for_update(of=("self",)).select_related("request__holder", "item").get(
         pk=line.pk)
-    if not is_archives_leader(actor, line.request.fonds):
+    if not is_archives_leader(actor, line.request.holder):
         raise PermissionDenied("控制使用的档案须由档案部门领导审批。")
     if line.status != UseLine.Status.PENDING:
         raise ActionError("该条目已审批。")
@@ -223,7 +297,7 @@ def decide_line(actor, line: UseLine, *, approve: bool, reason: str = "") -> Use
     line.save(update_fields=["status", "reason", "decided_by", "decided_at", "expires_on"])
     log_change(actor, "records.decide_use", line, before,
                {"status": line.status, "reason": line.reason, "item": line.item_id},
-               unit_path=line.request.fonds.unit.path)
+               unit_path=line.request.holder.path)
     return line
 
 
@@ -414,23 +488,26 @@ def _certificate_pdf(cert: Certificate, line: UseLine) -> bytes:
 @action
 def issue_certificate(actor, line: UseLine) -> Certificate:
     """A 档案利用证明 for an approved line: PDF stored once, SHA-256 kept, code to verify."""
-    line = UseLine.objects.select_related("request__fonds__unit", "item").get(pk=line.pk)
+    line = UseLine.objects.select_related("request__holder", "request__fonds", "item__fonds__unit").get(pk=line.pk)
     require_change(actor, line.request)
     if line.status != UseLine.Status.APPROVED:
         raise ActionError("只能为已批准利用的档案出具证明。")
     if not line.item.is_filed:
         raise ActionError(_not_filed(line.item))
+    held = custodies([line.item])
+    if holder_of(line.item, held).pk != line.request.holder_id:  # handed over since the request was approved
+        raise ActionError(_not_held(line.item, held.get(line.item_id), line.request))
     name = line.request.reader_name
     cert = Certificate(code=new_code(12), line=line, archival_code=line.item.archival_code or "",
                        reader_mask=(name[:1] + "*" * max(1, len(name) - 1))[:20],
-                       unit_name=line.request.fonds.unit.name[:100], issued_by=actor, issued_at=timezone.now())
+                       unit_name=line.request.holder.name[:100], issued_by=actor, issued_at=timezone.now())
     pdf = _certificate_pdf(cert, line)
     cert.sha256 = hashlib.sha256(pdf).hexdigest()
     cert.storage_name = f"certificates/{cert.sha256[:2]}/{cert.sha256}.pdf"
     if not default_storage.exists(cert.storage_name):
         default_storage.save(cert.storage_name, ContentFile(pdf))
     cert.save()
-    log_change(actor, "records.issue_certificate", cert, None, snapshot(cert), unit_path=line.request.fonds.unit.path)
+    log_change(actor, "records.issue_certificate", cert, None, snapshot(cert), unit_path=line.request.holder.path)
     return cert
 
 
@@ -455,15 +532,17 @@ def _requests(year: int, user=None):
     return qs.filter(created_at__year=year)
 
 
-def figures_by_fonds(fonds_ids, year: int, user=None) -> dict[int, dict[str, int]]:
-    """人次 (requests) and 件次 (approved items) of a year per fonds, for 馆藏统计."""
-    out = {pk: {"persons": 0, "items": 0} for pk in fonds_ids}
-    reqs = _requests(year, user).filter(fonds_id__in=list(out))
-    for pk, n in reqs.values_list("fonds_id").annotate(n=Count("id")):
-        out[pk]["persons"] = n
-    lines = UseLine.objects.filter(request__in=reqs.values("pk"), status=UseLine.Status.APPROVED)
-    for pk, n in lines.values_list("request__fonds_id").annotate(n=Count("id")):
-        out[pk]["items"] = n
+def figures_by_holder(keys, year: int, user=None) -> dict[tuple[int, int], dict[str, int]]:
+    """人次 and 件次 of a year per (保管单位, 全宗), for 馆藏统计: the archives counts the use
+    it provided of a fonds it received, the fonds' unit the use it provided itself."""
+    out = {tuple(k): {"persons": 0, "items": 0} for k in keys}
+    reqs = _requests(year, user).filter(fonds_id__in={f for _, f in out})
+    # one query: a request is one 人次 (distinct, the join repeats it per line), its approved lines 件次
+    for holder, fonds, persons, items in reqs.values_list("holder_id", "fonds_id").annotate(
+            persons=Count("id", distinct=True),
+            items=Count("lines", filter=Q(lines__status=UseLine.Status.APPROVED))).order_by():
+        if (holder, fonds) in out:
+            out[(holder, fonds)] = {"persons": persons, "items": items}
     return out
 
 

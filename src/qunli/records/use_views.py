@@ -19,13 +19,13 @@ from qunli.core.actions import ActionError
 from qunli.core.exports import stream_xlsx
 from qunli.core.generic import ActionFormView, BusinessRequiredMixin, Column, ObjectListView
 from qunli.core.params import parse_id, parse_ids
-from qunli.core.scoping import CHANGE, can
+from qunli.core.scoping import CHANGE, VIEW, can
 from qunli.orgs.filters import _FilterForm
-from qunli.orgs.views import get_visible
+from qunli.orgs.views import ObjectActionView, get_visible
 from qunli.people.forms import UserForm
 
 from . import opening, use
-from .models import Fonds, OpeningReview, Purpose, UseLine, UseRequest
+from .models import Fonds, Item, OpeningReview, Purpose, UseLine, UseRequest
 
 # --- opening -------------------------------------------------------------------------------------
 
@@ -115,6 +115,52 @@ class OpeningDecideView(BusinessRequiredMixin, View):
         return redirect(back)
 
 
+class ReappraiseForm(UserForm):
+    reason = forms.CharField(label="重新鉴定的理由", max_length=opening.REASON_MAX - len(opening.REQUEUE_PREFIX),
+                             widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text="如：经复查，该件涉及个人隐私，开放有误。提交后开放标识即改为“待定”（不在公众目录中出现），"
+                                       "条目回到开放鉴定队列，由鉴定人员重新作出开放、控制使用或延期开放的结论。")
+
+
+class ReappraiseItemView(ObjectActionView):
+    """重新鉴定 of one filed item (its detail page's button): back into the queue, 待定 at once."""
+
+    model = Item
+    select_related = ("fonds__unit",)
+    form_class = ReappraiseForm
+    title = "重新鉴定（开放）"
+    success_message = "已列入开放鉴定队列，开放标识改为“待定”；请重新作出鉴定结论。"
+
+    def perform(self, data):
+        return opening.requeue(self.request.user, self.get_object(), reason=data["reason"])
+
+    def success_url(self, result) -> str:
+        return reverse("records:opening_queue") + "?decision=queued"
+
+
+class OpeningRequeueView(BusinessRequiredMixin, View):
+    """重新鉴定 of the checked (decided) rows of the queue page, with one reason."""
+
+    def post(self, request):
+        ids = parse_ids(request.POST.getlist("pk"))
+        back = reverse("records:opening_queue")
+        visible = set(OpeningReview.objects.visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True))
+        if len(visible) != len(set(ids)):
+            raise Http404("部分条目不存在或不在您的数据范围内。")
+        try:
+            n = opening.requeue_reviews(request.user, ids, reason=request.POST.get("reason", ""))
+        except ActionError as e:
+            for msg in e.messages:
+                messages.error(request, msg)
+            messages.error(request, "以上问题未解决前，所选条目均未列入重新鉴定。")
+            return redirect(back)
+        except PermissionDenied as e:
+            messages.error(request, str(e))
+            return redirect(back)
+        messages.success(request, f"已将 {n} 件档案列入重新鉴定，开放标识改为“待定”。")
+        return redirect(back + "?decision=queued")
+
+
 # --- use: register, desk registration, detail -------------------------------------------------------
 
 
@@ -127,7 +173,7 @@ class UseFilterForm(_FilterForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["fonds"].queryset = Fonds.objects.visible_to(self.user)
+        self.fields["fonds"].queryset = use.fonds_for_use(self.user, VIEW)  # received fonds too
 
 
 class UseRegisterView(ObjectListView):
@@ -189,7 +235,8 @@ class UseDeskForm(UserForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["fonds"].queryset = Fonds.objects.visible_to(self.user, CHANGE)
+        # an archives provides the fonds it received (Custody) as well as its own
+        self.fields["fonds"].queryset = use.fonds_for_use(self.user, CHANGE)
 
 
 class UseAddView(ActionFormView):
@@ -209,16 +256,16 @@ class UseDetailView(BusinessRequiredMixin, TemplateView):
     template_name = "records/use_detail.html"
 
     def get(self, request, pk):
-        req = get_visible(UseRequest, request.user, pk, select_related=("fonds__unit", "registered_by"))
+        req = get_visible(UseRequest, request.user, pk, select_related=("fonds", "holder", "registered_by"))
         lines = list(req.lines.select_related("item", "decided_by").prefetch_related("certificates"))
         return self.render_to_response(self.get_context_data(
             object=req, title=str(req), lines=lines, can_change=can(request.user, CHANGE, req),
-            is_leader=use.is_archives_leader(request.user, req.fonds)))
+            is_leader=use.is_archives_leader(request.user, req.holder)))
 
 
 class UseAddItemsView(BusinessRequiredMixin, View):
     def post(self, request, pk):
-        req = get_visible(UseRequest, request.user, pk, select_related=("fonds__unit",), action=CHANGE)
+        req = get_visible(UseRequest, request.user, pk, select_related=("fonds", "holder"), action=CHANGE)
         try:
             items = use.items_by_code(request.user, req.fonds, _codes(request.POST.get("codes", "")))
             lines = use.add_items(request.user, req, items)
@@ -234,7 +281,7 @@ class UseDecideView(BusinessRequiredMixin, View):
     approve = True
 
     def post(self, request, pk):
-        line = get_visible(UseLine, request.user, pk, select_related=("request__fonds__unit", "item"))
+        line = get_visible(UseLine, request.user, pk, select_related=("request__holder", "item"))
         try:
             use.decide_line(request.user, line, approve=self.approve, reason=request.POST.get("reason", ""))
         except ActionError as e:
@@ -247,7 +294,7 @@ class UseDecideView(BusinessRequiredMixin, View):
 
 class CertifyView(BusinessRequiredMixin, View):
     def post(self, request, pk):
-        line = get_visible(UseLine, request.user, pk, select_related=("request__fonds__unit", "item"),
+        line = get_visible(UseLine, request.user, pk, select_related=("request__holder", "item"),
                            action=CHANGE)
         try:
             cert = use.issue_certificate(request.user, line)

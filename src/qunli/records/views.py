@@ -11,6 +11,7 @@ from django.db.models import Count, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views import View
 
 from qunli.core.actions import ActionError
@@ -28,7 +29,7 @@ from qunli.core.params import parse_ids
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.views import ObjectActionView, get_visible
 
-from . import actions, queries
+from . import actions, printing, queries
 from .filters import ItemFilterForm, PendingFilterForm
 from .forms import (
     CaptureForm,
@@ -120,34 +121,8 @@ class ScheduleAddView(ObjectActionView):
         return result.get_absolute_url() + "?tab=schedules"
 
 
-CATALOGUE_HEADERS = ["件号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "备注"]
-
-
-class CatalogueView(BusinessRequiredMixin, View):
-    """归档文件目录 (DA/T 22) of one fonds, year, retention (and 门类) as xlsx; destroyed entries
-    stay in it, marked 已销毁 in 备注."""
-
-    def get(self, request, pk):
-        fonds = get_visible(Fonds, request.user, pk)
-        form = CatalogueForm(request.GET)
-        if not form.is_valid():
-            messages.error(request, "请填写年度和保管期限。")
-            return redirect(fonds.get_absolute_url())
-        d = form.cleaned_data
-        qs = (Item.objects.visible_to(request.user).filter(fonds=fonds, year=d["year"], retention=d["retention"],
-                                                           status__in=(Item.Status.FILED, Item.Status.DISPOSED))
-              .select_related("org_code").order_by("org_code__code", "piece_no"))
-        if d.get("category"):
-            qs = qs.filter(category__code=d["category"])
-
-        def remark(i):  # a destroyed entry stays in the catalogue with its 件号, marked 已销毁
-            if i.status != Item.Status.DISPOSED:
-                return i.note
-            return f"已销毁；{i.note}" if i.note else "已销毁"
-
-        rows = ([i.piece_no, i.archival_code, i.doc_no, i.responsible, i.title, f"{i.date:%Y%m%d}" if i.date else "",
-                 i.get_classification_display(), i.pages, remark(i)] for i in qs.iterator(chunk_size=2000))
-        return stream_xlsx(f"归档文件目录-{fonds.code}-{d['year']}-{d['retention']}", CATALOGUE_HEADERS, rows)
+# 归档文件目录 as xlsx: with the PDF in records/printing.py (one layout, a section per class)
+CatalogueView = printing.CatalogueXlsxView
 
 
 # --- items -----------------------------------------------------------------------------------------
@@ -270,7 +245,13 @@ class FileItemsView(BusinessRequiredMixin, View):
         try:
             out = actions.file_items(request.user, ids)
         except ActionError as e:
-            for msg in e.messages:
+            named = getattr(e, "named_items", None) or []
+            for n, msg in enumerate(e.messages):
+                if n < len(named):  # each line links to the item it names, to complete or look at it
+                    pk, why = named[n]
+                    url, label = ((reverse("records:item_edit", args=[pk]), "补全著录项") if why == "missing"
+                                  else (reverse("records:item_detail", args=[pk]), "查看条目"))
+                    msg = format_html('{} <a class="alert-link" href="{}">{}</a>', msg, url, label)
                 messages.error(request, msg)
             messages.error(request, "以上问题未解决前，所选条目均未归档。")
             return redirect(back)
@@ -283,6 +264,30 @@ class FileItemsView(BusinessRequiredMixin, View):
         for run in check_after_filing(request.user, ids):
             (messages.info if run.passed else messages.warning)(request, f"归档检测（四性检测）{run.verdict}：{run.subject}。")
         return redirect(reverse("records:item_list") + "?status=filed")
+
+
+SOURCE_LABELS = {"manual": "手工登记", "api": "接口登记", "legacy_import": "历史目录导入"}
+
+
+def source_label(item: Item) -> str:
+    """Where an item came from, in Chinese: the capture kinds by name, a business record by its
+    model's verbose name (个案, 机构变动 …). ``source_type`` is a code (manual,
+    casework.case) and is never shown as such."""
+    kind = item.source_type
+    if not kind:
+        return ""
+    if kind in SOURCE_LABELS:
+        label = SOURCE_LABELS[kind]
+    else:
+        from django.apps import apps
+
+        try:
+            label = str(apps.get_model(kind)._meta.verbose_name)
+        except (LookupError, ValueError):
+            label = "业务系统"  # a model since removed: still no raw code on the page
+    if kind == "api" and item.source_id:  # the caller's own reference number, meaningful to its users
+        label = f"{label}，来源编号 {item.source_id}"
+    return "" if label == item.source_repr else label
 
 
 ITEM_TABS = [("detail", "著录项"), ("files", "电子文件"), ("history", "修改记录")]
@@ -307,7 +312,10 @@ class ItemDetailView(ObjectDetailView):
             from .scan_views import annotate_files
 
             annotate_files(ctx["files"])
-            ctx["scan_rate"] = round(100 * min(item.scanned_pages, item.pages) / item.pages) if item.pages else 0
+            from .scan_views import item_progress  # counted as the fonds' 数字化进度 page counts it
+
+            ctx["scan"] = item_progress(item.scanned_pages, item.pages)
+            ctx["source_label"] = source_label(item)
         if item.status == Item.Status.DISPOSED:
             ctx["destruction_entry"] = (item.destruction_entries.filter(batch__status="executed")
                                         .select_related("batch", "appraisal").first())
@@ -337,16 +345,30 @@ class ItemAddView(ActionFormView):
 
 
 class ItemEditView(ObjectActionView):
+    """修改著录项 of a pending item; 更正著录项 of a filed one — the 档号 parts and the 开放标识
+    are shown read-only (disabled: the posted values are ignored, the current ones kept)."""
+
     model = Item
     select_related = ("fonds__unit", "category", "org_code")
     form_class = ItemEditForm
+    template_name = "records/item_edit.html"
     title = "修改著录项"
+
+    def get_title(self) -> str:
+        return "更正著录项" if self.get_object().is_filed else self.title
 
     def get_form(self, data=None):
         item = self.get_object()
         initial = {k: getattr(item, k) for k in actions.EDITABLE}
         initial.update(category=item.category.code, org_code=item.org_code.code if item.org_code_id else "")
-        return self.form_class(data, initial=initial, **self.form_kwargs())
+        form = self.form_class(data, initial=initial, **self.form_kwargs())
+        if item.is_filed:
+            for name in actions.FILED_LOCKED:
+                form.fields[name].disabled = True
+                form.fields[name].help_text = ("开放标识由开放鉴定决定。" if name == "openness"
+                                               else "档号的组成部分，已归档后只读。")
+            form.fields["date"].help_text = f"须在{item.year}年内（年度是档号的组成部分）。"
+        return form
 
     def perform(self, data):
         changes = {k: data.get(k) for k in actions.EDITABLE}

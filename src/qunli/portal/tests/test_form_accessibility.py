@@ -41,9 +41,12 @@ def test_portal_submit_form_points_at_help_and_errors_that_exist(client, tree, g
 
 
 def test_required_consent_box_is_marked_required(client, tree):
+    """Seen (the star every required field has) and announced (the input's required attribute)."""
     html = client.get(reverse("portal:submit")).content.decode()
-    consent_label = html[html.index('for="id_consent"'):]
-    assert "（必填）" in consent_label[:300]
+    consent_label = html[html.index('<label class="form-check-label" for="id_consent"'):]
+    assert '<span class="text-danger" aria-hidden="true">*</span>' in consent_label[:200]
+    consent_input = html[html.index('id="id_consent"') - 200:html.index('id="id_consent"') + 50]
+    assert "required" in consent_input
 
 
 def test_staff_form_errors_are_linked_to_their_fields(client_for, accounts, tree):

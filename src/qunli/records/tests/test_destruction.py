@@ -259,8 +259,8 @@ def test_execution_takes_the_destroyed_items_out_of_the_opening_queue(filed, acc
     from qunli.records.models import OpeningReview
 
     staff = accounts["women_staff"]
-    queued = opening.requeue(staff, filed["d10_old2"])
-    kept = opening.requeue(staff, filed["d30_old"])
+    queued = opening.requeue(staff, filed["d10_old2"], reason="重新鉴定")
+    kept = opening.requeue(staff, filed["d30_old"], reason="重新鉴定")
     batch = _proposed(filed, accounts)
     destruction.decide_destruction(accounts["leader"], batch, approve=True, note="同意")
     destruction.execute_destruction(staff, batch)

@@ -155,9 +155,9 @@ def test_controlled_items_stay_out_of_the_queue_until_requeued(filed, fonds, acc
     opening.decide_opening(staff, list(OpeningReview.objects.values_list("pk", flat=True)), decision="controlled",
                            reason="涉及个人隐私")
     assert opening.enqueue_due(staff, fonds, on=dt.date(2040, 1, 1)) == 0
-    opening.requeue(staff, item)
+    opening.requeue(staff, item, reason="情况变化，重新鉴定")
     with pytest.raises(ActionError, match="已在开放鉴定队列"):
-        opening.requeue(staff, item)
+        opening.requeue(staff, item, reason="再次提出")
 
 
 def test_queue_page_and_batch_form(filed, fonds, accounts, client_for, django_assert_max_num_queries):

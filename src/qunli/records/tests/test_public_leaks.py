@@ -91,6 +91,45 @@ def test_searching_a_word_only_a_hidden_item_has_finds_nothing(client, holdings,
     assert api.status_code == 200 and api.json() == {"items": [], "count": 0}
 
 
+FILE_TEXT = "申请人王某某与李某某一九八五年登记结婚，身份证号码见附页。夫妻感情破裂情况说明。"
+FILE_ONLY_WORDS = ("感情破裂", "身份证号码", "王某某", "登记结婚")
+
+
+def test_a_word_only_in_a_files_text_finds_nothing_publicly_and_never_appears(client, capture, accounts,
+                                                                           django_capture_on_commit_callbacks):
+    """The public sees catalogue information only. The text of an *open* item's file — read
+    through a 利用 request, watermarked — is neither searchable nor quoted on any public path:
+    portal search and its snippets, the xlsx export, the public API; staff search still finds it."""
+    import datetime as dt
+
+    from qunli.records import queries
+
+    with django_capture_on_commit_callbacks(execute=True):
+        item = capture(title="关于婚姻登记档案查询的复函", openness="open", classification="internal",
+                       date=dt.date(1985, 3, 1), files=[("复函正文.txt", FILE_TEXT.encode())])
+        actions.file_items(accounts["women_staff"], [item.pk])
+    item = Item.objects.get(pk=item.pk)
+    assert Item.objects.public().filter(pk=item.pk).exists()
+    for word in FILE_ONLY_WORDS:  # indexed for staff: the file text is in the full-text index
+        assert queries.search_ids(Item.objects.visible_to(accounts["women_staff"]), word) == [item.pk], word
+    url = reverse("portal:catalogue")
+    for word in FILE_ONLY_WORDS:
+        page = client.get(url, {"q": word})
+        assert page.status_code == 200 and "共 0 条" in page.content.decode() and item.title not in text_of(page)
+        assert item.title not in text_of(client.get(url, {"q": word, "export": "xlsx"}))
+        assert client.get("/api/public/items", {"q": word}).json() == {"items": [], "count": 0}
+    # found by its catalogue, yet no public answer quotes its file: not the snippet, not the export
+    answers = [client.get(url, {"q": "婚姻登记"}), client.get(url, {"q": "婚姻登记", "export": "xlsx"}), client.get(url),
+               client.get("/api/public/items", {"q": "婚姻登记"}), client.get("/api/public/items"),
+               client.get(reverse("portal:catalogue_item", args=[item.pk])), client.get(f"/api/public/items/{item.pk}")]
+    assert item.title in text_of(answers[0]) and "<mark>婚姻登记</mark>" in text_of(answers[0])
+    assert {i["id"] for i in answers[3].json()["items"]} == {item.pk}
+    for r in answers:
+        assert r.status_code == 200
+        text = text_of(r)
+        assert not [w for w in FILE_ONLY_WORDS if w in text], r
+
+
 @pytest.mark.parametrize("kind", sorted(HIDDEN_WORDS))
 def test_every_public_route_naming_a_hidden_item_is_a_404(client, holdings, kind):
     """Every public URL pattern with a pk, discovered from the resolver, filled with the hidden
@@ -161,7 +200,7 @@ def test_reopening_decision_moves_an_item_in_and_out_of_the_catalogue(client, ho
     from qunli.records import opening
 
     item = holdings["undecided"]
-    review = opening.requeue(accounts["women_staff"], item)
+    review = opening.requeue(accounts["women_staff"], item, reason="到期，提交鉴定")
     opening.decide_opening(accounts["women_staff"], [review.pk], decision="open", reason="经鉴定可以开放")
     r = client.get(reverse("portal:catalogue"), {"q": HIDDEN_WORDS["undecided"]})
     assert item.title in r.content.decode()

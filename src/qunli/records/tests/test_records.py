@@ -220,8 +220,8 @@ def test_catalogue_export_keeps_destroyed_entries_marked(client_for, capture, ac
     Item.objects.filter(pk=items[1].pk).update(status=Item.Status.DISPOSED)
     r = client_for(accounts["leader"]).get(reverse("records:catalogue", args=[fonds.pk]), {"year": 2023, "retention": "Y"})
     rows = list(openpyxl.load_workbook(io.BytesIO(b"".join(r.streaming_content))).active.iter_rows(values_only=True))
-    assert [row[0] for row in rows[1:]] == [1, 2, 3]
-    assert [row[8] or "" for row in rows[1:]] == ["", "已销毁", ""]
+    assert [row[0] for row in rows[3:]] == [1, 2, 3]  # under the title, the class line and the headers
+    assert [row[8] or "" for row in rows[3:]] == ["", "已销毁", ""]
 
 
 def test_catalogue_export(client_for, capture, accounts, fonds):
@@ -231,9 +231,10 @@ def test_catalogue_export(client_for, capture, accounts, fonds):
     r = client_for(accounts["leader"]).get(reverse("records:catalogue", args=[fonds.pk]), {"year": 2023, "retention": "Y"})
     wb = openpyxl.load_workbook(io.BytesIO(b"".join(r.streaming_content)))
     rows = list(wb.active.iter_rows(values_only=True))
-    assert list(rows[0]) == ["件号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "备注"]
-    assert [row[1] for row in rows[1:]] == ["J001-WS·2023-Y-BGS-0001", "J001-WS·2023-Y-BGS-0002"]
-    assert rows[1][5] == "20230101"
+    assert rows[0][0] == "归档文件目录" and "机构（问题）：办公室（BGS）" in rows[1][0]
+    assert list(rows[2]) == ["件号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "备注"]
+    assert [row[1] for row in rows[3:]] == ["J001-WS·2023-Y-BGS-0001", "J001-WS·2023-Y-BGS-0002"]
+    assert rows[3][5] == "20230101"
 
 
 def test_fonds_pages_and_schedule_version(client_for, accounts, fonds):
@@ -278,6 +279,6 @@ def test_query_ceilings(client_for, accounts, capture, django_assert_max_num_que
                 reverse("records:item_detail", args=[items[0].pk]) + "?tab=history",
                 reverse("records:fonds_detail", args=[items[0].fonds_id]),
                 reverse("records:fonds_detail", args=[items[0].fonds_id]) + "?tab=schedules"):
-        with django_assert_max_num_queries(12):
+        with django_assert_max_num_queries(13):  # the fonds page lists the 门类 for its catalogue form
             assert c.get(url).status_code == 200
     assert ItemFile.objects.count() == 30
