@@ -121,7 +121,11 @@ def test_the_receiving_archives_registers_use_and_certifies_in_its_own_name(fond
     assert cert.unit_name == "市档案馆"
     log = ChangeLog.objects.get(action="records.register_use", object_id=str(req.pk))
     assert log.unit_path == unit.path
-    assert c.get(reverse("records:use_detail", args=[req.pk])).status_code == 200
+    page = client_for(archivist).get(reverse("records:use_detail", args=[req.pk]))
+    assert page.status_code == 200 and filed[0].archival_code in page.content.decode()
+    # the items' own pages stay the fonds' (a 404 for the archives): the page links none of them
+    assert filed[0].get_absolute_url() not in page.content.decode()
+    assert client_for(archivist).get(filed[0].get_absolute_url()).status_code == 404
     assert client_for(staff).get(reverse("records:use_detail", args=[req.pk])).status_code == 404
 
 
