@@ -582,6 +582,10 @@ def withdraw_referral(actor, referral: Referral) -> Referral:
     _event(actor, case, "withdraw_referral", note=f"撤回{kind}（{referral.to_unit.name}）")
     log_change(actor, "casework.withdraw_referral", referral, before, snapshot(referral), unit_path=case.unit.path,
                obj_repr=f"{case} 撤回{kind}")
+    # the receiving staff were told it arrived; they are told it is gone (the case is no
+    # longer theirs to open: the notice carries no link)
+    notify(staff_of_unit(referral.to_unit, referral.to_unit.line_id), NoticeKind.REFERRAL_WITHDRAWN,
+           f"{case.unit.name}已撤回{kind}的{case}，无需再处理", exclude=actor)
     return referral
 
 

@@ -18,6 +18,7 @@ class NotificationKind(models.TextChoices):
     REFERRAL_RECEIVED = "referral_received", "收到转办/转介"
     REFERRAL_ACCEPTED = "referral_accepted", "转办/转介已接收"
     REFERRAL_DECLINED = "referral_declined", "转办/转介被拒收"
+    REFERRAL_WITHDRAWN = "referral_withdrawn", "转办/转介已撤回"
     PLAN_SUBMITTED = "plan_submitted", "服务计划待审批"
     PLAN_APPROVED = "plan_approved", "服务计划已批准"
     PLAN_RETURNED = "plan_returned", "服务计划被退回"

@@ -312,3 +312,15 @@ def test_api_case_list_query_count_is_flat(team, tree, client_for, django_assert
     with django_assert_max_num_queries(9):  # session, account, grants (2), count, page: not per row
         body = c.get("/api/casework/cases", {"role": "caseworker"}).json()
     assert body["count"] == 6 and all(item["requester_phone"].startswith("139****") for item in body["items"])
+
+
+def test_withdrawn_referral_tells_the_receiving_staff_without_a_link(team, tree, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        case = actions.assign_case(team["intake"], new_case(team, tree), caseworker=team["worker"],
+                                   supervisor=team["super"])
+        r = actions.transfer(team["worker"], case, to_unit=tree["town_women"], reason="属地办理")
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.withdraw_referral(team["worker"], r)
+    notice = Notification.objects.get(recipient=team["town"], kind="referral_withdrawn")
+    assert "已撤回" in notice.title and notice.url == ""
+    assert not Notification.objects.filter(recipient=team["worker"], kind="referral_withdrawn").exists()
