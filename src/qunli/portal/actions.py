@@ -47,22 +47,26 @@ def portal_account() -> User:
     return user
 
 
+NOT_FOR_REQUESTS = ("archives",)  # lines that serve no one's request for help (档案馆, 档案室)
+
+
 def intake_units():
-    """Units a citizen may address: active line units at county and township level."""
+    """Units a citizen may address: active line units at county and township level, of the
+    lines that take requests."""
     return (Unit.objects.filter(status=UnitStatus.ACTIVE, line__isnull=False, line__is_active=True,
                                 level__in=[Level.COUNTY, Level.TOWNSHIP])
-            .select_related("line").order_by("path"))
+            .exclude(line__code__in=NOT_FOR_REQUESTS).select_related("line").order_by("path"))
 
 
 def intake_unit_groups() -> list[tuple[str, list[tuple[int, str]]]]:
     """The intake units grouped by their county, in tree order: [(county name, [(pk, unit
-    name), ...]), ...] — two queries, values only (the submit form lists every one)."""
+    name, line id), ...]), ...] — two queries, values only (the submit form lists every one)."""
     counties = dict(Unit.objects.filter(level=Level.COUNTY, line__isnull=True).values_list("path", "name"))
     depths = sorted({len(p) for p in counties}, reverse=True)
-    groups: dict[str, list[tuple[int, str]]] = {}
-    for pk, name, path in intake_units().values_list("pk", "name", "path"):
+    groups: dict[str, list[tuple[int, str, int]]] = {}
+    for pk, name, path, line in intake_units().values_list("pk", "name", "path", "line_id"):
         county = next((counties[path[:d]] for d in depths if path[:d] in counties), "")
-        groups.setdefault(county, []).append((pk, name))
+        groups.setdefault(county, []).append((pk, name, line))
     return list(groups.items())
 
 

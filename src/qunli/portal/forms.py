@@ -35,8 +35,8 @@ class GroupedUnitSelect(forms.Select):
         parts = [format_html("<select{}>", flatatt(final)), '<option value="">请选择受理单位</option>']
         for label, options in self.groups():
             parts.append(format_html('<optgroup label="{}">', label or "其他"))
-            parts.extend(f'<option value="{pk}"{" selected" if str(pk) == chosen else ""}>{escape(text)}</option>'
-                         for pk, text in options)
+            parts.extend(f'<option value="{pk}" data-line="{line}"{" selected" if str(pk) == chosen else ""}>'
+                         f'{escape(text)}</option>' for pk, text, line in options)
             parts.append("</optgroup>")
         parts.append("</select>")
         return mark_safe("".join(parts))

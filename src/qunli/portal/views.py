@@ -13,6 +13,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views import View
 from django.views.decorators.http import require_GET, require_http_methods
 
+from qunli.casework.models import RequestType
 from qunli.core.actions import ActionError
 from qunli.core.generic import ActionFormView, BusinessRequiredMixin, Column, ObjectListView
 from qunli.core.scoping import CHANGE, VIEW, can
@@ -92,7 +93,11 @@ def submit(request):
         request.session[SESSION_CODE] = case.request.tracking_code
         return redirect("portal:submitted")
 
-    return guarded_form(request, form_class=SubmitForm, template="portal/submit.html", context=dict,
+    def context():  # each type's line, which the page narrows the unit list to
+        return {"type_lines": {str(pk): line for pk, line in RequestType.objects.filter(is_active=True)
+                               .values_list("pk", "line_id") if line}}
+
+    return guarded_form(request, form_class=SubmitForm, template="portal/submit.html", context=context,
                         ip_limit="submit_ip", phone_limit="submit_phone", perform=perform)
 
 

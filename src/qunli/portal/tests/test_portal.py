@@ -366,4 +366,4 @@ def test_unit_picker_groups_by_county_keeps_the_choice_and_escapes(client, tree,
     assert "东风村妇联" not in html  # village units take no requests
     assert '<optgroup label="邻县">' in html and "邻县妇联" in html
     r = submit(client, tree, description="")  # re-displayed with an error: the chosen unit stays chosen
-    assert f'<option value="{tree["women"].pk}" selected>' in r.content.decode()
+    assert f'<option value="{tree["women"].pk}" data-line="{lines["women"].pk}" selected>' in r.content.decode()
