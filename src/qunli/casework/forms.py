@@ -110,6 +110,7 @@ class SendForm(UserForm):
         qs = qs.filter(line_id=case.unit.line_id) if same_line else qs.exclude(line_id=case.unit.line_id)
         self.fields["to_unit"].queryset = qs.order_by("path")
         self.fields["to_unit"].label_from_instance = lambda u: f"{u.name}（{u.line}）"
+        self.fields["to_unit"].widget.attrs["data-filterable"] = "1"  # up to a thousand units: a search box
 
 
 class ServedPersonForm(UserForm):
