@@ -193,7 +193,7 @@ class CheckRunOut(Schema):
     file_count: int
     total_bytes: int
     passed: bool = Field(..., description="通过：没有不通过的阻断项")
-    verdict: str = Field(..., description="结论：通过 / 不通过")
+    verdict: str = Field(..., description="结论：通过 / 不通过，有未执行项时注明，如“通过（1 项未执行：病毒检测）”")
     failed_items: int = Field(..., description="不通过项数")
     warning_items: int = Field(..., description="警告项数")
     not_performed_items: int = Field(..., description="未执行项数（如未安装杀毒软件）")
