@@ -83,15 +83,34 @@ class OpeningEnqueueView(BusinessRequiredMixin, View):
         return redirect(reverse("records:opening_queue") + "?decision=queued")
 
 
+def _checked_reviews(request) -> list[int]:
+    """The queue page's checked review ids, every one within the user's reach (else a 404)."""
+    ids = parse_ids(request.POST.getlist("pk"))
+    visible = set(OpeningReview.objects.visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True))
+    if len(visible) != len(set(ids)):
+        raise Http404("部分条目不存在或不在您的数据范围内。")
+    return ids
+
+
+def _batch(request, run, nothing_done: str) -> int | None:
+    """Run a batch action of the queue page; its refusals become messages (None returned)."""
+    try:
+        return run()
+    except ActionError as e:
+        for msg in e.messages:
+            messages.error(request, msg)
+        messages.error(request, nothing_done)
+    except PermissionDenied as e:
+        messages.error(request, str(e))
+    return None
+
+
 class OpeningDecideView(BusinessRequiredMixin, View):
     """The batch decision: the checked reviews, one decision, one reason."""
 
     def post(self, request):
-        ids = parse_ids(request.POST.getlist("pk"))
+        ids = _checked_reviews(request)
         back = reverse("records:opening_queue") + "?decision=queued"
-        visible = set(OpeningReview.objects.visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True))
-        if len(visible) != len(set(ids)):
-            raise Http404("部分条目不存在或不在您的数据范围内。")
         defer = None
         raw = request.POST.get("defer_until", "").strip()
         if raw:
@@ -100,18 +119,11 @@ class OpeningDecideView(BusinessRequiredMixin, View):
             except ValueError:
                 messages.error(request, "延期日期格式应为 YYYY-MM-DD。")
                 return redirect(back)
-        try:
-            n = opening.decide_opening(request.user, ids, decision=request.POST.get("decision", ""),
-                                       reason=request.POST.get("reason", ""), defer_until=defer)
-        except ActionError as e:
-            for msg in e.messages:
-                messages.error(request, msg)
-            messages.error(request, "以上问题未解决前，所选条目均未作出鉴定。")
-            return redirect(back)
-        except PermissionDenied as e:
-            messages.error(request, str(e))
-            return redirect(back)
-        messages.success(request, f"已对 {n} 件档案作出鉴定，开放标识已更新。")
+        n = _batch(request, lambda: opening.decide_opening(
+            request.user, ids, decision=request.POST.get("decision", ""), reason=request.POST.get("reason", ""),
+            defer_until=defer), "以上问题未解决前，所选条目均未作出鉴定。")
+        if n is not None:
+            messages.success(request, f"已对 {n} 件档案作出鉴定，开放标识已更新。")
         return redirect(back)
 
 
@@ -142,20 +154,11 @@ class OpeningRequeueView(BusinessRequiredMixin, View):
     """重新鉴定 of the checked (decided) rows of the queue page, with one reason."""
 
     def post(self, request):
-        ids = parse_ids(request.POST.getlist("pk"))
+        ids = _checked_reviews(request)
         back = reverse("records:opening_queue")
-        visible = set(OpeningReview.objects.visible_to(request.user).filter(pk__in=ids).values_list("pk", flat=True))
-        if len(visible) != len(set(ids)):
-            raise Http404("部分条目不存在或不在您的数据范围内。")
-        try:
-            n = opening.requeue_reviews(request.user, ids, reason=request.POST.get("reason", ""))
-        except ActionError as e:
-            for msg in e.messages:
-                messages.error(request, msg)
-            messages.error(request, "以上问题未解决前，所选条目均未列入重新鉴定。")
-            return redirect(back)
-        except PermissionDenied as e:
-            messages.error(request, str(e))
+        n = _batch(request, lambda: opening.requeue_reviews(request.user, ids, reason=request.POST.get("reason", "")),
+                   "以上问题未解决前，所选条目均未列入重新鉴定。")
+        if n is None:
             return redirect(back)
         messages.success(request, f"已将 {n} 件档案列入重新鉴定，开放标识改为“待定”。")
         return redirect(back + "?decision=queued")

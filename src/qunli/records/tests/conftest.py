@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 
+from conftest import add_unit, grant, make_user
 from qunli.records import actions
 from qunli.records.models import Fonds
 
@@ -66,3 +67,21 @@ def holdings(capture, accounts, django_capture_on_commit_callbacks):
         actions.file_items(staff, [i.pk for k, i in made.items()])
         made["unfiled"] = capture(title="草稿丙丁（婚姻登记）", openness="open", date=dt.date(1980, 6, 1))
     return {k: Item.objects.select_related("fonds__unit").get(pk=v.pk) for k, v in made.items()}
+
+
+@pytest.fixture
+def archives(tree):
+    """市档案馆 (outside the county, so the county's staff cannot act for it) and its archivist."""
+    unit = add_unit(tree["province"], name="市档案馆", level="county")
+    archivist = make_user("danganguan")
+    grant(archivist, "staff", unit, all_lines=True)
+    return unit, archivist
+
+
+@pytest.fixture
+def county_archives(tree):
+    """示范县档案馆 inside the county (the county's staff pick it as receiver) and its archivist."""
+    unit = add_unit(tree["county"], name="示范县档案馆", level="county", kind="organ")
+    archivist = make_user("xiandangan")
+    grant(archivist, "staff", unit, all_lines=True)
+    return unit, archivist

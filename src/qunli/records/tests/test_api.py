@@ -388,15 +388,6 @@ def test_check_a_fonds_and_read_the_report(api, capture, accounts):
 
 
 @pytest.fixture
-def county_archives(tree):
-    """示范县档案馆 inside the county (the county's staff may pick it as receiver), and its archivist."""
-    unit = add_unit(tree["county"], name="示范县档案馆", level="county", kind="organ")
-    archivist = make_user("xiandangan")
-    grant(archivist, "staff", unit, all_lines=True)
-    return unit, archivist
-
-
-@pytest.fixture
 def city_archives(tree):
     """市档案馆 outside the county: the county's staff can neither see it nor act for it."""
     unit = add_unit(tree["province"], name="市档案馆", level="county")

@@ -10,7 +10,6 @@ import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from conftest import add_unit, grant, make_user
 from qunli.core.actions import ActionError
 from qunli.records import actions, checks, destruction, fixity, offsite, printing, transfer, use
 from qunli.records.models import CheckRun, Item, TransferBatch
@@ -26,24 +25,6 @@ def _files(settings, tmp_path):
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                                                            "OPTIONS": {"location": str(tmp_path / "storage")}}}
     settings.QUNLI_OFFSITE = ""  # no off-site copy unless a test gives one
-
-
-@pytest.fixture
-def archives(tree):
-    """市档案馆, outside the county, and its archivist (as in test_transfer)."""
-    unit = add_unit(tree["province"], name="市档案馆", level="county")
-    archivist = make_user("danganguan")
-    grant(archivist, "staff", unit, all_lines=True)
-    return unit, archivist
-
-
-@pytest.fixture
-def county_archives(tree):
-    """示范县档案馆 inside the county: the county's staff pick it as receiver on the page."""
-    unit = add_unit(tree["county"], name="示范县档案馆", level="county", kind="organ")
-    archivist = make_user("xiandangan")
-    grant(archivist, "staff", unit, all_lines=True)
-    return unit, archivist
 
 
 @pytest.fixture

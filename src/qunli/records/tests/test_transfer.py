@@ -19,7 +19,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from conftest import add_unit, grant, make_user
 from qunli.core.actions import ActionError
 from qunli.core.models import ChangeLog
 from qunli.records import actions, checks, transfer
@@ -66,15 +65,6 @@ def _files(settings, tmp_path):
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                                                            "OPTIONS": {"location": str(tmp_path / "storage")}}}
     settings.QUNLI_CHECK_WORKERS = 2
-
-
-@pytest.fixture
-def archives(tree):
-    """市档案馆 (outside the county, so the county's staff cannot act for it) and its archivist."""
-    unit = add_unit(tree["province"], name="市档案馆", level="county")
-    archivist = make_user("danganguan")
-    grant(archivist, "staff", unit, all_lines=True)
-    return unit, archivist
 
 
 @pytest.fixture
@@ -556,15 +546,6 @@ def test_metadata_checks_types_duplicates_and_required():
 
 
 # --- pages --------------------------------------------------------------------------------------------------
-
-@pytest.fixture
-def county_archives(tree):
-    """示范县档案馆 inside the county (visible to the county's staff, who pick it as receiver)."""
-    unit = add_unit(tree["county"], name="示范县档案馆", level="county", kind="organ")
-    archivist = make_user("xiandangan")
-    grant(archivist, "staff", unit, all_lines=True)
-    return unit, archivist
-
 
 def test_pages_transfer_send_check_accept_and_holdings(client, fonds, filed, county_archives, accounts):
     from django.urls import reverse
