@@ -13,19 +13,14 @@ from the pending list as it is:
 * 页数 (``case_pages``): no document is generated for a case — its papers stay sealed in the
   case — so the count is of the case file's documents the summary stands for: one page per
   recorded handling step (受理, 分派, 评估, 计划, 服务, 回访, 结案 …), at least one.
-* 机构（问题）代码 (``case_org_code``), only when the fonds classes by them (has codes); the
-  first rule that names one code wins:
-  1. 机构 — a code named after the unit that handled the case, or a unit between it and the
-     fonds' unit (a department unit "…权益部" → code 权益部);
-  2. 问题 — a code whose name, without its 部/科/室/处/办 ending, occurs in the request type
-     (家庭暴力/妇女儿童权益 → 权益部);
-  3. the department that serves the masses' cases in a 群团 organ: a code whose name contains
-     ``CASE_DEPARTMENT_HINTS`` (权益, 维权, 信访, 社会工作 …), in that order;
-  4. the fonds' only code.
-  None fits: left empty, and the pending list names the item (with a link) when it is filed."""
+* 机构（问题）代码 (``case_org_code``), only when the fonds classes by them (has codes), by
+  ``records.classing.org_code_for``: the unit that handled the case or a department above it,
+  then the request type as the problem, then the department that serves the masses' cases in
+  a 群团 organ (``CASE_DEPARTMENT_HINTS``: 权益, 维权, 信访, 社会工作 …), then the fonds' only
+  code. None fits: left empty, and the pending list names the item (with a link) when it is
+  filed."""
 
 import logging
-import re
 
 from django.utils import timezone
 
@@ -34,7 +29,6 @@ log = logging.getLogger(__name__)
 # departments of 群团 organs that handle the masses' requests (妇联权益部, 工会法律/权益保障部,
 # 团委维护青少年权益部, 信访办, 社会工作部), most specific first
 CASE_DEPARTMENT_HINTS = ("权益", "维权", "信访", "群众工作", "社会工作", "社工", "服务")
-_DEPT_SUFFIX = re.compile(r"(办公室|中心|部|科|室|处|办|股|组)$")
 
 
 def case_summary(case) -> dict:
@@ -60,28 +54,9 @@ def case_pages(summary: dict) -> int:
 
 def case_org_code(fonds, case) -> str:
     """The 机构（问题）代码 for a closed case in ``fonds`` (rules in the module docstring), or ""."""
-    codes = list(fonds.org_codes.order_by("code"))
-    if not codes:
-        return ""
-    from qunli.orgs.models import Unit
+    from qunli.records.classing import org_code_for
 
-    unit, top = case.unit, fonds.unit
-    # the case's unit and its ancestors inside the fonds' unit: materialized-path prefixes
-    paths = [unit.path[: i * unit.steplen] for i in range(1, unit.depth + 1)]
-    handling = list(Unit.objects.filter(path__in=paths, path__startswith=top.path).values_list("name", flat=True))
-    for c in codes:
-        if c.name and any(n == c.name or n.endswith(c.name) for n in handling):
-            return c.code
-    problem = case.request.type.name
-    for c in codes:
-        stem = _DEPT_SUFFIX.sub("", c.name or "")
-        if len(stem) >= 2 and stem in problem:
-            return c.code
-    for hint in CASE_DEPARTMENT_HINTS:
-        for c in codes:
-            if hint in (c.name or ""):
-                return c.code
-    return codes[0].code if len(codes) == 1 else ""
+    return org_code_for(fonds, case.unit, problem=case.request.type.name, hints=CASE_DEPARTMENT_HINTS)
 
 
 def _note(summary: dict) -> str:

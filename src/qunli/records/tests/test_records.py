@@ -77,6 +77,30 @@ def test_orgs_events_are_captured_after_commit(fonds, tree, accounts, person_fac
     assert titles == {"关于李四任城关镇妇联主席的任职记录", "关于李四免去城关镇妇联主席职务的离任记录"}
 
 
+def test_orgs_events_arrive_classed_with_pages_and_the_organization_department(
+        fonds, tree, accounts, person_factory, django_capture_on_commit_callbacks):
+    """前端控制 means fileable as captured: 页数 and, in a fonds classed by codes, the code of the
+    department keeping organization and cadre records (组织部 before 办公室, never 权益部)."""
+    staff = accounts["women_staff"]
+    actions.add_org_code(staff, fonds, code="QYB", name="权益部")
+    actions.add_org_code(staff, fonds, code="ZZB", name="组织部")
+    person = person_factory(unit=tree["town_women"], name="李四")
+    with django_capture_on_commit_callbacks(execute=True):
+        pos = orgs_actions.appoint(staff, unit=tree["town_women"], person=person, title="chair",
+                                   started_on=dt.date(2024, 1, 1), term_ends_on=dt.date(2028, 12, 31))
+    with django_capture_on_commit_callbacks(execute=True):
+        orgs_actions.end_position(staff, pos, on=dt.date(2025, 1, 1), reason="调动", confirm_early=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        orgs_actions.dissolve_unit(staff, tree["village_women"], note="村改居")
+    items = list(Item.objects.order_by("pk"))
+    assert [(i.org_code.code, i.pages) for i in items] == [("ZZB", 1)] * 3
+    assert items[0].note == "任职日期：2024-01-01；任期届满：2028-12-31"
+    assert items[1].note == "任职日期：2024-01-01；任期届满：2028-12-31；离任日期：2025-01-01；离任原因：调动"
+    assert items[2].note.startswith("变动日期：") and items[2].note.endswith("说明：村改居")
+    actions.file_items(staff, [i.pk for i in items])
+    assert all(i.archival_code for i in Item.objects.all())
+
+
 def test_orgs_events_without_fonds_capture_nothing(tree, accounts, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         orgs_actions.dissolve_unit(accounts["union_staff"], tree["union"])
