@@ -129,7 +129,7 @@ class UseLine(models.Model):
 
     class Rule(models.TextChoices):
         OPEN = "open", "开放档案（自动批准）"
-        LEADER = "leader", "控制使用（须档案部门领导审批）"
+        LEADER = "leader", "未开放档案（须档案部门领导审批）"
 
     request = models.ForeignKey(UseRequest, on_delete=models.CASCADE, related_name="lines", verbose_name="利用申请")
     item = models.ForeignKey("records.Item", on_delete=models.PROTECT, related_name="use_lines",

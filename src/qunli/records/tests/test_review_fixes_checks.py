@@ -356,3 +356,5 @@ def test_the_use_rule_of_a_pending_item_says_pending_not_controlled(client_for, 
     controlled_row = row[controlled.pk][:row[controlled.pk].index("</tr>")]
     assert "待定（未经开放鉴定，须档案部门领导审批）" in pending_row and "控制使用" not in pending_row
     assert "控制使用（须档案部门领导审批）" in controlled_row
+    api = client_for(staff).get(f"/api/records/use/{req.pk}").json()
+    assert {ln["rule_display"] for ln in api["lines"]} == {"未开放档案（须档案部门领导审批）"}  # true of both
