@@ -21,6 +21,7 @@ that is what makes a wish claimable exactly once. The donor's phone is sealed wi
 from the portal tells the wish unit's staff (``staff_of_unit``), after the commit."""
 
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied
@@ -95,20 +96,89 @@ def _place_names(place: str) -> set[str]:
         out.add(piece)
         m = _INSTITUTION.match(piece)
         if m:
-            out.add(m.group(0))
+            out.update(_short_forms(m.group(0)))
     return {p for p in out if len(p) >= 3}
+
+
+# How people shorten an institution's name (城关初级中学 → 城关中学 / 城关初中), and the
+# leading place names they drop (秦安县第一中学 → 第一中学 → 秦安一中 keeps the county).
+_SHORT_FORMS = (
+    ("初级中学", ("中学", "初中")), ("高级中学", ("中学", "高中")), ("中心小学", ("小学",)), ("完全小学", ("小学",)),
+    ("中心学校", ("学校",)), ("职业技术学校", ("职校", "职中")), ("职业中学", ("职中",)),
+    ("股份有限公司", ("公司", "")), ("有限责任公司", ("公司", "")), ("有限公司", ("公司", "")),
+)
+_ORDINAL = re.compile(r"第([一二三四五六七八九十]+)(中学|小学)")
+_REGION_PREFIX = re.compile(r"^(.{2,3}?)(?:省|市|县|区|镇|乡)")
+# What is left when the distinctive part is gone: these alone identify nobody.
+_GENERIC_STEM = re.compile(r"^(?:第?[一二三四五六七八九十]+|初级|高级|中心|完全|职业|县|镇|乡|市)?$")
+_INSTITUTION_END = re.compile(r"(?:初级中学|高级中学|中心小学|完全小学|中心学校|职业技术学校|职业中学|小学|中学|初中|高中|"
+                              r"学校|职校|职中|幼儿园|公司|[一二三四五六七八九十]+[中小])$")
+
+
+def _short_forms(institution: str) -> set[str]:
+    forms = {institution}
+    for long, shorts in _SHORT_FORMS:
+        for f in list(forms):
+            if long in f:
+                forms.update(f.replace(long, short) for short in shorts)
+    todo = list(forms)
+    while todo:  # 秦安县城关镇中心小学 → 城关镇中心小学 → 城关中心小学, 城关小学
+        m = _REGION_PREFIX.match(f := todo.pop())
+        if m:
+            for shorter in (f[m.end():], m.group(1) + f[m.end():]):  # 秦安县第一中学 → 第一中学, 秦安第一中学
+                if shorter not in forms:
+                    forms.add(shorter)
+                    todo.append(shorter)
+    for f in list(forms):
+        forms.add(_ORDINAL.sub(lambda o: o.group(1) + o.group(2)[0], f))  # 秦安第一中学 → 秦安一中
+    return {f for f in forms if len(f) >= 3 and not _GENERIC_STEM.match(_INSTITUTION_END.sub("", f))}
+
+
+# The parts of an address that point at a household's neighbourhood: a village or community,
+# a residential compound, a street. Province, city, county and township are too broad to matter.
+_ADDRESS_PART = re.compile(r"[^省市县区镇乡村组号楼室路街巷道]*?(?:村|社区|小区|花园|家园|新村|路|街|巷)")
+
+
+def _address_names(address: str) -> set[str]:
+    compact = re.sub(r"\s+", "", address or "")
+    tail = re.sub(r"^.*?(?:镇|乡|街道)", "", compact)  # the township and above are dropped
+    return {m.group(0) for m in _ADDRESS_PART.finditer(tail) if len(m.group(0)) >= 3}
+
+
+_CHINESE_DIGITS = str.maketrans("〇零一二三四五六七八九幺", "001234567891")
+
+
+def _pinyin_names(name: str) -> list[tuple[str, str]]:
+    """The served person's full name and given name spelled in pinyin (every reading of a
+    character with several: 曾 zeng/ceng), as (letters to look for, how to quote it)."""
+    from itertools import islice, product
+
+    from pypinyin import Style, pinyin
+
+    out = []
+    for part in [name, *_given_names(name)]:
+        hans = re.sub(r"[^\u4e00-\u9fff]", "", part)
+        if len(hans) < 2:
+            continue
+        readings = pinyin(hans, style=Style.NORMAL, heteronym=True)
+        for spelled in islice(product(*readings), 16):
+            out.append(("".join(spelled), " ".join(spelled)))
+    return [(s, shown) for s, shown in out if len(s) >= 4]
 
 
 def _masked_digits(run: str) -> str:
     return run[:3] + "*" * (len(run) - 7) + run[-4:] if len(run) >= 10 else run[:2] + "*" * (len(run) - 2)
 
 
-def identifying_detail(text: str, *, name: str = "", guardian: str = "", places=()) -> str | None:
+def identifying_detail(text: str, *, name: str = "", guardian: str = "", places=(), address: str = "") -> str | None:
     """The first thing in ``text`` that would identify the person served on a public page, as
     a phrase for a refusal (服务对象的姓名“杨欣怡”), or None. Looked for: their full name and
-    a given name of two characters or more, the guardian's full name, the name of their school
-    or employer, and a phone- or ID-number-like digit run. A one-character given name or a
-    bare family name is not looked for: alone it is an ordinary word (芳, 王)."""
+    a given name of two characters or more, also in pinyin (yangxinyi, Xinyi); the guardian's
+    full name; the name of their school or employer and the short names people use for it
+    (城关初级中学 → 城关中学, 城关初中; 秦安县第一中学 → 秦安一中); their village, community or
+    street from the address (东风村, 幸福小区); and a phone- or ID-number-like digit run, also
+    written in full-width or Chinese digits (一三九…). A one-character given name or a bare
+    family name is not looked for: alone it is an ordinary word (芳, 王)."""
     compact = re.sub(r"\s+", "", text or "")
     name = re.sub(r"\s+", "", name or "")
     if len(name) >= 2 and (name in compact or name.replace("·", "") in compact):
@@ -116,6 +186,10 @@ def identifying_detail(text: str, *, name: str = "", guardian: str = "", places=
     for given in _given_names(name):
         if given in compact:
             return f"服务对象的名字“{given}”"
+    latin = re.sub(r"[^a-z]", "", unicodedata.normalize("NFKC", text or "").lower())
+    for spelled, shown in _pinyin_names(name):
+        if spelled in latin:
+            return f"服务对象姓名的拼音“{shown}”"
     guardian = re.sub(r"\s+", "", guardian or "")
     if len(guardian) >= 2 and guardian in compact:
         return f"监护人的姓名“{guardian}”"
@@ -123,7 +197,11 @@ def identifying_detail(text: str, *, name: str = "", guardian: str = "", places=
         for piece in sorted(_place_names(place), key=len, reverse=True):
             if piece in compact:
                 return f"服务对象的学校或工作单位“{piece}”"
-    m = _DIGIT_RUN.search(text or "")
+    for piece in sorted(_address_names(address), key=len, reverse=True):
+        if piece in compact:
+            return f"服务对象的住址“{piece}”"
+    digits = unicodedata.normalize("NFKC", text or "").translate(_CHINESE_DIGITS)
+    m = _DIGIT_RUN.search(digits)
     if m:
         return f"疑似电话号码或身份证号的数字“{_masked_digits(re.sub(r'[ -]', '', m.group(0)))}”"
     return None
@@ -131,8 +209,11 @@ def identifying_detail(text: str, *, name: str = "", guardian: str = "", places=
 
 def _refuse_identifying(text: str, served: ServedPerson) -> None:
     person = served.person
+    # The address is read here by the machine, for this check only: nobody is shown it (the
+    # refusal quotes only what the writer typed), so it is not an access to log.
     found = identifying_detail(text, name=person.name, guardian=served.guardian_name,
-                               places=(served.school_or_employer, person.workplace))
+                               places=(served.school_or_employer, person.workplace),
+                               address=crypto.decrypt(person.address_enc) if person.address_enc else "")
     if found:
         raise ActionError(f"心愿内容含有{found}，公开前请删去可识别身份的信息。")
 

@@ -66,6 +66,36 @@ def test_phone_and_id_number_like_digit_runs_are_found_amounts_and_dates_are_not
     assert identifying_detail("想要500元以内的自行车，2026-09-01开学前用，初二3班", name=NAME) is None
 
 
+
+def test_the_short_names_people_use_for_a_school_or_employer_are_found():
+    found = "服务对象的学校或工作单位“{}”".format
+    assert identifying_detail("我在城关中学读初二", name=NAME, places=(SCHOOL,)) == found("城关中学")
+    assert identifying_detail("城关初中的学生", name=NAME, places=(SCHOOL,)) == found("城关初中")
+    assert identifying_detail("秦安一中高三", name=NAME, places=("秦安县第一中学",)) == found("秦安一中")
+    assert identifying_detail("在城关小学读书", name=NAME, places=("秦安县城关镇中心小学",)) == found("城关小学")
+    assert identifying_detail("爸爸在华天电子上班", name=NAME, places=("", "华天电子有限公司")) == found("华天电子")
+    # what every county has, or a generic kind of school, is nobody's address
+    for text in ("想要第一中学的参考书", "想要一本中学生字典", "想要一套初级中学数学辅导书", "想去县城的小学看看"):
+        assert identifying_detail(text, name=NAME, places=(SCHOOL, "秦安县第一中学", "秦安县城关镇中心小学")) is None
+
+
+def test_the_village_community_or_street_of_the_address_is_found_the_township_is_not():
+    address = "甘肃省天水市秦安县城关镇东风村三组12号"
+    assert identifying_detail("东风村的孩子想要书包", name=NAME, address=address) == "服务对象的住址“东风村”"
+    assert identifying_detail("家住幸福小区", name=NAME, address="秦安县兴国镇幸福小区3号楼") == "服务对象的住址“幸福小区”"
+    assert identifying_detail("城关镇的孩子想要书包，秦安县", name=NAME, address=address) is None
+
+
+def test_the_name_in_pinyin_and_digits_written_in_chinese_or_full_width_are_found():
+    assert identifying_detail("From Yang Xinyi: a schoolbag", name=NAME) == "服务对象姓名的拼音“yang xin yi”"
+    assert identifying_detail("XINYI想要书包", name=NAME) == "服务对象姓名的拼音“xin yi”"
+    assert identifying_detail("曾小军想", name="曾小军") == "服务对象的姓名“曾小军”"
+    assert identifying_detail("ceng xiaojun", name="曾小军") is not None  # 曾 read either way
+    assert identifying_detail("want a yang-style kite", name=NAME) is None  # the family name alone
+    assert identifying_detail("电话一三九一二三四五六七八", name=NAME) == "疑似电话号码或身份证号的数字“139****5678”"
+    assert identifying_detail("电话１３９１２３４５６７８", name=NAME) == "疑似电话号码或身份证号的数字“139****5678”"
+    assert identifying_detail("想要一二年级的课外书", name=NAME) is None
+
 # --- the actions -----------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -96,6 +126,10 @@ def test_the_reviewers_wish_is_refused_at_registration_and_nothing_is_written(st
     assert e.value.messages == ["心愿内容含有服务对象的姓名“杨欣怡”，公开前请删去可识别身份的信息。"]
     with pytest.raises(ActionError, match="学校或工作单位“城关初级中学”"):
         collect(staff, child, tree, text="城关初级中学的同学，想要一个书包")
+    child.set_sensitive("address", "秦安县城关镇东风村三组12号")
+    child.save()
+    with pytest.raises(ActionError, match="服务对象的住址“东风村”"):
+        collect(staff, child, tree, text="东风村三组的孩子，想要一个书包")
     assert not Wish.objects.exists() and not ChangeLog.objects.filter(object_type="casework.wish").exists()
 
 
