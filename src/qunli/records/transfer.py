@@ -527,9 +527,12 @@ def write_package(target, item_ids: list[int], info: dict) -> Packed:
         "Qunli-File-Count": str(file_count),
         "Qunli-File-Bytes": str(file_bytes),
     }
-    gone = _destroyed_line(info.get("destroyed") or {}, {_class_of(r.meta) for r in records})
-    if gone:
-        bag_info["Qunli-Destroyed-Pieces"] = gone
+    classes = {_class_of(r.meta) for r in records}
+    for key, pieces in (("Qunli-Destroyed-Pieces", info.get("destroyed")),
+                        ("Qunli-Transferred-Pieces", info.get("transferred"))):
+        line = _pieces_line(pieces or {}, classes)
+        if line:
+            bag_info[key] = line
     tags = {"bagit.txt": BAGIT_TXT,
             "bag-info.txt": "".join(f"{k}: {str(v).replace(chr(10), ' ')}\n" for k, v in bag_info.items()).encode()}
     for algo in ALGOS:
@@ -553,26 +556,58 @@ def _class_of(meta: dict) -> tuple:
             str(meta.get("org") or ""))
 
 
-def _destroyed_line(destroyed: dict, classes: set) -> str:
-    """The destroyed 件号 of the batch's classes for bag-info.txt (covered by the tag
-    manifests): ``门类|年度|保管期限|机构|1,5,9`` entries joined by ``;``."""
+def _pieces_line(pieces: dict, classes: set) -> str:
+    """件号 of the batch's classes that are not in it, for bag-info.txt (covered by the tag
+    manifests): ``门类|年度|保管期限|机构|1-100,105`` entries joined by ``;`` — the destroyed
+    ones (Qunli-Destroyed-Pieces), and those an archives already received in earlier batches
+    (Qunli-Transferred-Pieces), so that a receiver holding only the later part of a class
+    does not see its earlier numbers as gaps."""
     parts = []
-    for key in sorted(k for k in classes if k in destroyed):
+    for key in sorted(k for k in classes if k in pieces):
         _, category, year, retention, org = key
-        parts.append("|".join([category, str(year), retention, org, ",".join(map(str, sorted(destroyed[key])))]))
+        parts.append("|".join([category, str(year), retention, org, _ranges(pieces[key])]))
     return ";".join(parts)
 
 
-def parse_destroyed(info: dict) -> dict[tuple, set[int]]:
-    """The ``Qunli-Destroyed-Pieces`` of a package's bag-info.txt, keyed like ``destroyed_pieces``."""
+def _ranges(numbers) -> str:
+    out, run = [], []
+    for n in sorted(numbers):
+        if run and n == run[-1] + 1:
+            run.append(n)
+            continue
+        if run:
+            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+        run = [n]
+    if run:
+        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ",".join(out)
+
+
+MAX_DECLARED_PIECE = 99999  # 件号 have four digits (five in a configured format); a larger one is no 件号
+
+
+def _parse_ranges(text: str) -> set[int]:
+    out = set()
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        if lo.isdecimal() and (hi.isdecimal() or not hi):
+            a, b = int(lo), int(hi or lo)
+            if 0 < a <= b <= MAX_DECLARED_PIECE:
+                out.update(range(a, b + 1))
+    return out
+
+
+def parse_declared_pieces(info: dict) -> dict[tuple, set[int]]:
+    """件号 a package's bag-info.txt declares outside it (destroyed, or transferred earlier),
+    keyed like ``destroyed_pieces``."""
     fonds_code = (info.get("Qunli-Fonds-Code") or "").strip()
     out: dict[tuple, set[int]] = {}
-    for entry in (info.get("Qunli-Destroyed-Pieces") or "").split(";"):
-        bits = entry.strip().split("|")
-        if len(bits) != 5 or not bits[1].isdecimal():
-            continue
-        pieces = {int(n) for n in bits[4].split(",") if n.strip().isdecimal()}
-        out.setdefault((fonds_code, bits[0], int(bits[1]), bits[2], bits[3]), set()).update(pieces)
+    for key in ("Qunli-Destroyed-Pieces", "Qunli-Transferred-Pieces"):
+        for entry in (info.get(key) or "").split(";"):
+            bits = entry.strip().split("|")
+            if len(bits) != 5 or not bits[1].isdecimal():
+                continue
+            out.setdefault((fonds_code, bits[0], int(bits[1]), bits[2], bits[3]), set()).update(_parse_ranges(bits[4]))
     return out
 
 
@@ -917,7 +952,7 @@ def check_package_file(actor, path, *, unit, phase, subject, batch=None) -> tupl
         pkg = read_package(reader)
         codes = [r.meta.get("archival_code") for r in pkg.records]
         existing = _existing_codes(codes)
-        destroyed = parse_destroyed(pkg.info)  # declared by the sender in bag-info.txt
+        destroyed = parse_declared_pieces(pkg.info)  # destroyed or transferred earlier, as the sender declares
         if batch is not None and batch.fonds_id:  # an online batch: this system's own destruction records too
             destroyed = _merge(destroyed, accounted_pieces(batch.fonds))
         elif batch is not None:  # offline: what this system's archives already received of that fonds
@@ -989,7 +1024,8 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
     started = time.perf_counter()
     accounted = accounted_pieces(fonds)  # the check's; bag-info declares the destroyed ones only
     info = {"sender": fonds.unit.name, "number": batch.number, "title": title, "fonds_code": fonds.code,
-            "fonds_name": fonds.name, "receiver": receiver.name, "destroyed": destroyed_pieces(fonds)}
+            "fonds_name": fonds.name, "receiver": receiver.name, "destroyed": destroyed_pieces(fonds),
+            "transferred": held_pieces(fonds.code)}
     try:
         local_root = default_storage.path("transfers")
     except NotImplementedError:  # remote storage (S3 …): a zip in a temporary file, then saved

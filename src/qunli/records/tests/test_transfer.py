@@ -722,6 +722,40 @@ def test_destroyed_piece_is_accounted_in_transfer_and_receipt_checks(fonds, file
     assert upload(archives, package_bytes(batch)).check_runs.get().passed
 
 
+def test_a_later_part_of_a_class_declares_the_earlier_transferred_pieces_for_another_archives(
+        fonds, filed, archives, county_archives, accounts):
+    """The county archives received 0001 of the class; the later 0002-0003 go offline to an
+    archives that knows nothing of the first batch (another system): the package declares
+    the transferred 件号, so its receipt check sees no gap — and a forged declaration in
+    bag-info.txt is caught by the tag manifests."""
+    staff = accounts["women_staff"]
+    first = send(fonds, filed[:1], county_archives, staff)
+    assert transfer.check_receipt(county_archives[1], first).passed
+    transfer.accept_transfer(county_archives[1], first)
+    later = transfer.create_transfer(staff, fonds, receiver=archives[0], item_ids=[i.pk for i in filed[1:]])
+    assert later.check_runs.get().passed
+    data = package_bytes(later)
+    assert "Qunli-Transferred-Pieces: WS|2023|Y|BGS|1\n" in zipfile.ZipFile(io.BytesIO(data)).read("bag-info.txt").decode()
+    Custody.objects.all().delete()  # the receiving system holds nothing of the fonds
+    TransferBatch.objects.update(status="returned")
+    run = upload(archives, data).check_runs.get()
+    assert run.passed and status_of(run)["2-4"] == "passed", failures(run, "2-4")
+    undeclared = rezip(data, change=lambda name, b: b.replace(b"Qunli-Transferred-Pieces: WS|2023|Y|BGS|1\n", b"")
+                       if name == "bag-info.txt" else b)
+    TransferBatch.objects.update(status="returned")
+    assert not upload(archives, undeclared).check_runs.get().passed  # the tag manifest no longer matches
+
+
+def test_declared_pieces_are_written_as_ranges_and_read_back():
+    line = transfer._pieces_line({("J1", "WS", 2023, "Y", "BGS"): {1, 2, 3, 7, 9, 10}}, {("J1", "WS", 2023, "Y", "BGS")})
+    assert line == "WS|2023|Y|BGS|1-3,7,9-10"
+    info = {"Qunli-Fonds-Code": "J1", "Qunli-Transferred-Pieces": line, "Qunli-Destroyed-Pieces": "WS|2023|Y|BGS|5"}
+    assert transfer.parse_declared_pieces(info) == {("J1", "WS", 2023, "Y", "BGS"): {1, 2, 3, 5, 7, 9, 10}}
+    # nonsense or absurd ranges declare nothing (a forged 1-999999999 would hang the check)
+    assert transfer.parse_declared_pieces({"Qunli-Transferred-Pieces": "WS|2023|Y||1-999999999,x,3-1"}) == {
+        ("", "WS", 2023, "Y", ""): set()}
+
+
 def test_a_plain_gap_still_fails_when_another_piece_was_destroyed(fonds, filed, capture, archives, accounts):
     staff = accounts["women_staff"]
     fourth = capture(date=dt.date(2023, 6, 1), files=[("四.pdf", minimal_pdf(b"4"))])
