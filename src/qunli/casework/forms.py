@@ -99,18 +99,31 @@ class MemberForm(UserForm):
 
 
 class SendForm(UserForm):
-    to_unit = forms.ModelChoiceField(label="接收单位", queryset=None)
+    to_unit = UnitPickerField(label="接收单位", help_text="输入单位名称查找，再点选：本县（区）其他单位。")
     reason = forms.CharField(label="原因", widget=forms.Textarea(attrs={"rows": 3}), max_length=300)
 
     def __init__(self, *args, case=None, same_line=True, **kwargs):
         super().__init__(*args, **kwargs)
-        from .actions import referral_targets
+        # a county has a thousand such units, most outside the sender's grants: a picker bound
+        # to the case (``referral_target_units``), not a select of them all
+        kind = "case_transfer" if same_line else "case_referral"
+        self.fields["to_unit"].bind(self.user, source=f"{kind}:{case.pk}")
 
-        qs = referral_targets(case)
-        qs = qs.filter(line_id=case.unit.line_id) if same_line else qs.exclude(line_id=case.unit.line_id)
-        self.fields["to_unit"].queryset = qs.order_by("path")
-        self.fields["to_unit"].label_from_instance = lambda u: f"{u.name}（{u.line}）"
-        self.fields["to_unit"].widget.attrs["data-filterable"] = "1"  # up to a thousand units: a search box
+
+def referral_target_units(user, case_id: int, *, same_line: bool):
+    """The 转办 (same line) or 转介 (other lines) targets of a case, for the unit picker: only
+    to whoever acts for the case's own unit (its caseworker or supervisor, or its intake staff
+    while nobody is assigned); nobody else learns them through the picker."""
+    from qunli.orgs.models import Unit
+
+    from .actions import referral_targets
+    from .queries import sending_side
+
+    case = Case.objects.visible_to(user, VIEW).select_related("unit").filter(pk=case_id).first()
+    if case is None or not sending_side(user, case):
+        return Unit.objects.none()
+    qs = referral_targets(case)
+    return qs.filter(line_id=case.unit.line_id) if same_line else qs.exclude(line_id=case.unit.line_id)
 
 
 class ServedPersonForm(UserForm):

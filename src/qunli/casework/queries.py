@@ -1,5 +1,5 @@
 """Read-side questions about cases: search, due and overdue, the on-time rate, the
-receiving staff's referral inbox; the overdue flag of practical projects. Every case
+receiving staff's referral inbox; who acts for a case's own unit; the overdue flag of practical projects. Every case
 queryset passed in comes from ``Case.objects.visible_to`` (need-to-know)."""
 
 from collections import Counter
@@ -10,12 +10,21 @@ from django.utils import timezone
 
 from qunli.core.crypto import blind_index
 from qunli.core.identifiers import InvalidIdentifier, validate_phone
-from qunli.core.scoping import CHANGE, scope_q
+from qunli.core.scoping import CHANGE, can, scope_q
 
 from .models import TRACKING_ALPHABET, Case, PracticalProject, Referral
 from .workdays import add_working_days
 
 SOON_DAYS = 3
+
+
+def sending_side(user, case: Case) -> bool:
+    """Whether the user acts for the case's own unit: its caseworker or supervisor, or — while
+    nobody is assigned — its intake staff (not the receiving unit's staff of a referral,
+    who see the case only to decide on it)."""
+    if case.caseworker_id is not None:
+        return user.pk in (case.caseworker_id, case.supervisor_id)
+    return can(user, CHANGE, case.unit)
 
 
 def search_cases(qs, q: str):

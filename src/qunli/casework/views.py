@@ -23,7 +23,7 @@ from qunli.core.generic import (
 )
 from qunli.core.models import User
 from qunli.core.params import parse_id
-from qunli.core.scoping import CHANGE, VIEW, can
+from qunli.core.scoping import CHANGE, VIEW
 
 from . import actions, queries
 from .forms import (
@@ -184,18 +184,9 @@ def visible_case(user, pk, act=VIEW) -> Case:
     return case
 
 
-def sending_side(user, case: Case) -> bool:
-    """Whether the user acts for the case's own unit: its caseworker or supervisor, or — while
-    nobody is assigned — its intake staff (not the receiving unit's staff of a referral,
-    who see the case only to decide on it)."""
-    if case.caseworker_id is not None:
-        return user.pk in (case.caseworker_id, case.supervisor_id)
-    return can(user, CHANGE, case.unit)
-
-
 def available_steps(user, case: Case, is_member: bool, intake: bool = False) -> list[tuple[str, str]]:
     """The buttons the user may press now (the actions check again). ``intake``: the user is
-    the unit's intake staff of an unassigned case (``sending_side``)."""
+    the unit's intake staff of an unassigned case (``queries.sending_side``)."""
     worker = user.pk == case.caseworker_id or is_member
     sup = user.pk == case.supervisor_id
     steps = []
@@ -244,7 +235,7 @@ class CaseDetailView(ObjectDetailView):
         in_team = is_member or user.pk in (case.caseworker_id, case.supervisor_id)
         referrals = list(case.referrals.select_related("from_unit", "to_unit", "created_by", "decided_by"))
         pending = next((r for r in referrals if r.status == Referral.Status.PENDING), None)
-        sender = sending_side(user, case)
+        sender = queries.sending_side(user, case)
         events = list(case.events.select_related("actor"))
         return {
             "title": str(case), "tabs": CASE_TABS, "members": members, "events": events,

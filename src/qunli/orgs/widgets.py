@@ -8,10 +8,15 @@ the server, so it needs no JavaScript beyond htmx; results are buttons (keyboard
 
 The field and the endpoint build their candidates with the same ``unit_scope``: the
 endpoint never offers a unit the field would refuse, and the field still resolves the
-posted id through ``Unit.objects.visible_to`` — an id outside the grant is a form error."""
+posted id through ``Unit.objects.visible_to`` — an id outside the grant is a form error.
+
+A few choices lie outside the user's own grants: a case is 转介'd to another line's unit.
+For those a module registers a *source* (``register_source``): a function of (user, object
+id) answering the units it offers — none to a user who may not act on that object. A
+picker bound to ``source="name:id"`` searches and accepts exactly those units."""
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import urlencode
 
 from django import forms
@@ -27,7 +32,9 @@ PICKER_LIMIT = 20
 NOT_FOUND = "单位不存在或不在您的权限范围内。"
 # Narrowing filters a picker may carry in its URL. Each one only removes candidates; the
 # base set is always what the user may see (``view``) or change (``change``).
-FILTER_KEYS = ("action", "active", "line", "level", "exclude", "not_under")
+FILTER_KEYS = ("action", "active", "line", "level", "exclude", "not_under", "source")
+SOURCES: dict[str, Callable] = {}
+_SOURCE = re.compile(r"^([a-z_]{1,40}):([0-9]{1,12})$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 _PATH = re.compile(r"^[0-9A-Z]{1,255}$")
 
@@ -50,13 +57,26 @@ def clean_params(params: Mapping) -> dict[str, str]:
     not_under = str(params.get("not_under") or "")
     if _PATH.match(not_under):
         out["not_under"] = not_under
+    source = _SOURCE.match(str(params.get("source") or ""))
+    if source and source.group(1) in SOURCES:
+        out["source"] = source.group(0)
     return out
+
+
+def register_source(name: str, units: Callable) -> None:
+    """``units(user, object_id)`` → the units a picker bound to ``source="name:<id>"`` offers
+    instead of the user's own (none to whoever may not act on that object)."""
+    SOURCES[name] = units
 
 
 def unit_scope(user, params: Mapping):
     """The units a picker with these filters offers (and its field accepts)."""
     p = clean_params(params)
-    qs = Unit.objects.visible_to(user, p["action"]).select_related("line")
+    if p.get("source"):
+        name, object_id = p["source"].split(":")
+        qs = SOURCES[name](user, int(object_id)).select_related("line")
+    else:
+        qs = Unit.objects.visible_to(user, p["action"]).select_related("line")
     if p["active"] == "1":
         qs = qs.filter(status=UnitStatus.ACTIVE)
     line = p.get("line")
