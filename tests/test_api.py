@@ -515,3 +515,74 @@ def test_today_default_for_end_position(api, tree, person_factory):
                       {"person_id": p.pk, "title": "vice", "started_on": "2020-01-01"}))
     r = a.post(f"/api/orgs/positions/{pos['id']}/end", {"reason": "退休"})
     assert r.status_code == 200 and body(r)["ended_on"] == dt.date.today().isoformat()
+
+
+# --- review fixes: a unit's line, nulls in PATCH, ids beyond 64 bits, schema names ---------------
+
+def test_staff_cannot_move_a_unit_into_a_line_or_out_of_every_line_beyond_their_grant(api, tree, lines):
+    women, village = api("women_staff"), tree["village_women"]
+    url = f"/api/orgs/units/{village.pk}"
+    assert "条线的管理权限" in assert_chinese_error(women.patch(url, {"line_id": lines["union"].pk}), 400)[0]
+    assert "无条线" in assert_chinese_error(women.patch(url, {"line_id": None}), 400)[0]
+    assert Unit.objects.get(pk=village.pk).line == lines["women"] and not changes("orgs.update_unit")
+    # a new unit too: under its own line's unit, in another line
+    r = women.post(f"/api/orgs/units/{village.pk}/children", {"name": "东风村工会小组", "level": "group",
+                                                             "line_id": lines["union"].pk})
+    assert "条线的管理权限" in assert_chinese_error(r, 400)[0] and not Unit.objects.filter(name="东风村工会小组").exists()
+    # the party's 群团 office holds every line: it may
+    office = api("party_office")
+    assert office.patch(url, {"line_id": lines["union"].pk}).status_code == 200
+    assert Unit.objects.get(pk=village.pk).line == lines["union"]
+
+
+def test_the_unit_form_offers_only_the_lines_the_user_may_place_a_unit_in(client_for, accounts, tree, lines):
+    page = client_for(accounts["women_staff"]).get(f"/orgs/units/{tree['village_women'].pk}/edit/").content.decode()
+    select = page[page.index('name="line"'):]
+    select = select[:select.index("</select>")]
+    assert lines["women"].name in select and lines["union"].name not in select and "无，属地党委节点" not in select
+
+
+def test_null_in_a_patch_clears_a_text_field_and_is_refused_for_a_required_one(api, tree, person_factory):
+    women = api("women_staff")
+    unit_url = f"/api/orgs/units/{tree['village_women'].pk}"
+    assert women.patch(unit_url, {"address": None}).status_code == 200
+    assert "层级" in assert_chinese_error(women.patch(unit_url, {"level": None}), 400)[0]
+    person = person_factory(unit=tree["village_women"], name="王芳")
+    url = f"/api/people/persons/{person.pk}"
+    assert women.patch(url, {"gender": None, "education": None}).status_code == 200
+    assert_chinese_error(women.patch(url, {"name": None}), 400)
+
+
+@pytest.mark.parametrize("url", ["/api/orgs/units?offset=9223372036854775808", "/api/orgs/units?line=9223372036854775808",
+                                 "/api/people/memberships?person=99999999999999999999",
+                                 "/api/people/persons?unit=9223372036854775808"])
+def test_ids_and_offsets_beyond_64_bits_are_a_422_not_a_crash(api, tree, url):
+    assert_chinese_error(api("women_staff").get(url), 422)
+
+
+def test_public_offset_beyond_64_bits_is_a_422(tree):
+    assert_chinese_error(Client().get("/api/public/items?offset=9223372036854775808"), 422)
+
+
+def test_the_schema_documents_each_models_own_status_values(db):
+    from qunli.api import api as ninja_api
+
+    schema = ninja_api.get_openapi_schema()
+    comps = schema["components"]["schemas"]
+    assert "Status" not in comps
+    events = schema["paths"]["/api/orgs/units/{unit_id}/events"]["get"]["responses"]
+    assert "UnitEventOut" in json.dumps(events) and "document_no" in comps["UnitEventOut"]["properties"]
+    params = {p["name"]: p for p in schema["paths"]["/api/casework/cases"]["get"]["parameters"]}
+    assert "received" in json.dumps(params["status"]["schema"]) and "queued" not in json.dumps(params["status"]["schema"])
+
+
+def test_route_level_errors_keep_the_one_error_shape_in_chinese(api, tree):
+    women = api("women_staff")
+    assert_chinese_error(women.get("/api/nope"), 404)
+    r = women.delete("/api/people/persons")
+    assert "DELETE" in assert_chinese_error(r, 405)[0] and "GET" in r["Allow"]
+    r = Client().get("/api/orgs/units")
+    assert_chinese_error(r, 401)
+    assert r["WWW-Authenticate"].startswith("Bearer")
+    detail = assert_chinese_error(women.get("/api/casework/cases", status="nonsense"), 422)
+    assert "received" in detail[0]  # the allowed values are named

@@ -103,7 +103,9 @@ def on_not_found(request, exc):
 
 @api.exception_handler(AuthenticationError)
 def on_unauthenticated(request, exc):
-    return _detail(request, ["未登录或接口令牌无效：请在请求头中提供 Authorization: Bearer <令牌>，或先登录。"], 401)
+    response = _detail(request, ["未登录或接口令牌无效：请在请求头中提供 Authorization: Bearer <令牌>，或先登录。"], 401)
+    response["WWW-Authenticate"] = 'Bearer realm="qunli"'  # RFC 6750: how to authenticate
+    return response
 
 
 _NINJA_MESSAGES = {
@@ -146,6 +148,8 @@ def on_validation_error(request, exc: ValidationError):
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "payload", "filters")]
         where = ".".join(loc)
         text = _PYDANTIC_MESSAGES.get(err.get("type", ""), "取值无效")
+        if err.get("type") == "enum" and err.get("ctx", {}).get("expected"):
+            text += f"（可选：{err['ctx']['expected']}）"
         if err.get("type") in ("string_too_long", "less_than_equal") and err.get("ctx"):
             limit = err["ctx"].get("max_length", err["ctx"].get("le"))
             text += f"（不超过 {limit}）"

@@ -20,7 +20,16 @@ from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 
 from qunli.core.actions import ActionError
-from qunli.core.api import Id, Pagination, business_auth, get_referenced, get_visible, under_unit
+from qunli.core.api import (
+    Id,
+    Pagination,
+    business_auth,
+    choice,
+    get_referenced,
+    get_visible,
+    patch_fields,
+    under_unit,
+)
 from qunli.core.models import User
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.models import Unit
@@ -73,14 +82,14 @@ class CaseOut(Schema):
 class CaseIn(Schema):
     unit_id: int = Field(..., description="受理单位编号")
     type: str = Field(..., description="诉求类型代码，如 domestic_violence")
-    channel: Channel
+    channel: choice(Channel)
     requester_name: str = Field(..., min_length=1, max_length=50)
     requester_phone: str = Field("", max_length=20)
     description: str = Field(..., min_length=1, max_length=5000)
 
 
 class CaseFilters(Schema):
-    status: Case.Status | None = None
+    status: choice(Case.Status) | None = None
     role: Literal["caseworker", "supervisor", "member"] | None = Field(None, description="我在本案中的角色")
     due: Literal["overdue", "soon"] | None = Field(None, description="超期 / 三个工作日内到期")
     q: str | None = Field(None, description="查询码，或诉求人完整手机号")
@@ -279,7 +288,7 @@ class ReferralOut(Schema):
     to_unit_id: int
     to_unit_name: str = Field(..., alias="to_unit.name")
     reason: str
-    status: Referral.Status
+    status: choice(Referral.Status)
     status_display: str = Field(..., alias="get_status_display")
     created_by_id: int
     created_at: dt.datetime
@@ -289,9 +298,9 @@ class ReferralOut(Schema):
 
 
 class ReferralFilters(Schema):
-    status: Referral.Status | None = None
+    status: choice(Referral.Status) | None = None
     kind: Referral.Kind | None = None
-    unit: int | None = Field(None, description="转出或接收单位编号（含其下级）")
+    unit: Id | None = Field(None, description="转出或接收单位编号（含其下级）")
     inbox: bool = Field(False, description="只看待本人所在单位接收或拒收的（收件箱）")
 
 
@@ -384,7 +393,7 @@ class WishOut(Schema):
     category_display: str = Field(..., alias="get_category_display")
     text: str
     amount: Decimal = Field(..., description="预计金额（元）")
-    status: Wish.Status
+    status: choice(Wish.Status)
     status_display: str = Field(..., alias="get_status_display")
     reject_reason: str
     public_name: str = Field(..., description="心愿墙上的称呼（发布时确定）")
@@ -405,9 +414,9 @@ class WishOut(Schema):
 
 
 class WishFilters(Schema):
-    status: Wish.Status | None = None
+    status: choice(Wish.Status) | None = None
     category: WishCategory | None = None
-    unit: int | None = Field(None, description="负责单位编号（含其下级）")
+    unit: Id | None = Field(None, description="负责单位编号（含其下级）")
 
 
 class WishIn(Schema):
@@ -473,7 +482,7 @@ def _wish_verb(request, wish_id: int, verb, **kwargs):
 
 @router.patch("/wishes/{int:wish_id}", response=WishOut, summary="修改未发布的微心愿（回到待审核）")
 def edit_wish(request, wish_id: int, payload: WishPatch):
-    return _wish_verb(request, wish_id, wishes.edit_wish, **payload.dict(exclude_unset=True))
+    return _wish_verb(request, wish_id, wishes.edit_wish, **patch_fields(payload, Wish))
 
 
 @router.post("/wishes/{int:wish_id}/approve", response=WishOut,
@@ -522,7 +531,7 @@ class ProjectOut(Schema):
     unit_id: int
     unit_name: str = Field(..., alias="unit.name")
     deadline: dt.date
-    status: PracticalProject.Status
+    status: choice(PracticalProject.Status)
     status_display: str = Field(..., alias="get_status_display")
     overdue: bool = Field(..., description="已逾期：过了完成时限且未完成")
     result: str
@@ -533,8 +542,8 @@ class ProjectOut(Schema):
 
 
 class ProjectFilters(Schema):
-    status: PracticalProject.Status | None = None
-    unit: int | None = Field(None, description="责任单位编号（含其下级）")
+    status: choice(PracticalProject.Status) | None = None
+    unit: Id | None = Field(None, description="责任单位编号（含其下级）")
     overdue: bool | None = Field(None, description="true 只看已逾期；false 只看未逾期")
     is_published: bool | None = Field(None, description="是否已向公众公开")
     q: str | None = Field(None, max_length=100, description="项目名称（包含）")
@@ -555,7 +564,7 @@ class ProjectStatusIn(Schema):
 
 
 class ProjectPatch(Schema):
-    unit_id: int | None = Field(None, description="责任单位编号")
+    unit_id: Id | None = Field(None, description="责任单位编号")
     title: str | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, min_length=1, max_length=2000, description="项目内容（公开后向公众展示）")
     deadline: dt.date | None = Field(None, description="完成时限（不早于今天；已开始推进的项目推迟请用 /status 延期）")
@@ -614,7 +623,7 @@ def set_project_status(request, project_id: int, payload: ProjectStatusIn):
 def edit_project(request, project_id: int, payload: ProjectPatch):
     me = request.auth
     p = get_visible(_projects(me), me, project_id, CHANGE)
-    data = payload.dict(exclude_unset=True)
+    data = patch_fields(payload, PracticalProject)
     if data.get("unit_id") is not None:
         data["unit"] = get_referenced(Unit, me, data["unit_id"], "责任单位")
     data.pop("unit_id", None)

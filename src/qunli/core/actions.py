@@ -63,6 +63,19 @@ def clean_text(value: str, label: str, *, required: bool = True, limit: int) -> 
     return value
 
 
+def require_active_unit(unit, what: str) -> None:
+    """A merged, split or dissolved unit keeps its records but takes no new ones."""
+    if unit is not None and not unit.is_active:
+        raise ActionError(f"“{unit.name}”{unit.get_status_display()}，不能再{what}。")
+
+
+def require_not_future(day, label: str) -> None:
+    """A date of something that has happened (a departure, an inspection, joining) cannot be
+    after today: the record would show it as done."""
+    if day is not None and day > timezone.localdate():
+        raise ActionError(f"{label}不能晚于今天。")
+
+
 # --- accounts (系统管理员) and grants (安全管理员) --------------------------------
 
 ACCOUNT_FIELDS = ("username", "display_name", "kind", "is_active", "must_change_password")

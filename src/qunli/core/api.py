@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Annotated
 
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.db import models
 from django.http import FileResponse, Http404, HttpRequest
 from django.middleware.csrf import get_token
 from django.template import Context, Template
@@ -25,6 +26,7 @@ from ninja.pagination import LimitOffsetPagination
 from ninja.security import HttpBearer
 from ninja.security import SessionAuth as NinjaSessionAuth
 from ninja.utils import check_csrf
+from pydantic import WithJsonSchema
 
 from .actions import ActionError, issue_api_token, revoke_api_token
 from .models import ApiToken
@@ -97,12 +99,40 @@ business_auth = [BusinessTokenAuth(), BusinessSessionAuth()]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]  # a row id in a list filter or a request body
 
 
+def choice(choices):
+    """A model's TextChoices as a schema field's type, its values listed inline. The models'
+    choices share class names (Case.Status, Wish.Status, ExportJob.Status …): as components
+    they would collapse into one, documenting another model's values."""
+    return Annotated[choices, WithJsonSchema({"type": "string", "enum": [str(v) for v in choices.values]})]
+
+
+def patch_fields(payload: Schema, model) -> dict:
+    """A PATCH body as action keywords: a field left out stays as it is; ``null`` clears a
+    field that may be empty ("" for text) and is refused, naming the field, for one that may
+    not (a 500 from the database's NOT NULL otherwise)."""
+    data = payload.dict(exclude_unset=True)
+    for key, value in data.items():
+        if value is not None:
+            continue
+        try:
+            field = model._meta.get_field(key.removesuffix("_id"))
+        except FieldDoesNotExist:
+            continue  # not a column (a sealed field, a derived input): the action decides
+        if field.null:
+            continue
+        if field.blank and isinstance(field, models.CharField | models.TextField):
+            data[key] = ""
+            continue
+        raise ActionError(f"“{field.verbose_name}”不能为空（{key}）。")
+    return data
+
+
 class Pagination(LimitOffsetPagination):
     """``?limit=`` (1–500, default 50) and ``?offset=``; the answer is ``{"items": [...], "count": N}``."""
 
     class Input(Schema):
         limit: int = Field(50, ge=1, le=500, description="每页条数（1–500）")
-        offset: int = Field(0, ge=0, description="跳过的条数")
+        offset: int = Field(0, ge=0, le=MAX_ID, description="跳过的条数")
 
 
 def get_visible(queryset_or_model, user, pk, action: str = VIEW):

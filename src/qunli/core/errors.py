@@ -29,7 +29,7 @@ def _render(request, status: int, exception=None, message: str = ""):
     title, default = DEFAULTS[status]
     message = message or _own_message(exception) or default
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": message}, status=status, json_dumps_params={"ensure_ascii": False})
+        return api_error(message, status)
     template = "portal/refused.html" if request.path.startswith("/portal/") else "error.html"
     response = TemplateResponse(request, template, {"title": title, "message": message, "status": status},
                                 status=status)
@@ -56,7 +56,7 @@ def server_error(request):
     processor) must not fail the error page too."""
     title, message = DEFAULTS[500]
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": message}, status=500, json_dumps_params={"ensure_ascii": False})
+        return api_error(message, 500)
     return _plain(500, title, message)
 
 
@@ -64,8 +64,23 @@ def csrf_failure(request, reason=""):
     """A form posted from a page that sat open past the session, or from another site."""
     message = "页面已过期或请求来源校验失败，请刷新页面后重新提交。"
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": message}, status=403, json_dumps_params={"ensure_ascii": False})
+        return api_error(message, 403)
     return _plain(403, "无法提交", message)
+
+
+def api_error(message: str, status: int) -> JsonResponse:
+    """The API's one error shape (docs/API.md): ``{"detail": ["…"]}``, also for what fails
+    before an endpoint runs (no such route, the wrong method, a crash)."""
+    return JsonResponse({"detail": [message]}, status=status, json_dumps_params={"ensure_ascii": False})
+
+
+def api_method_not_allowed(request, response) -> JsonResponse:
+    """The router's own 405 (English HTML) as the API's error shape, keeping its Allow header."""
+    allowed = response.get("Allow", "")
+    out = api_error(f"该地址不支持 {request.method} 请求（可用：{allowed or '无'}）。", 405)
+    if allowed:
+        out["Allow"] = allowed
+    return out
 
 
 def _plain(status, title, message):

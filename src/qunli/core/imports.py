@@ -600,6 +600,16 @@ class MembershipImporter(Importer):
         return [o.pk for o in objs if o.pk]
 
 
+def _age_on(birth: dt.date, day: dt.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def _ggw_line_id() -> int | None:
+    from qunli.orgs.models import Line
+
+    return Line.objects.filter(code="ggw").values_list("pk", flat=True).first()
+
+
 class VolunteerImporter(Importer):
     kind = "volunteers"
     label = "五老志愿者"
@@ -621,10 +631,19 @@ class VolunteerImporter(Importer):
         ]
 
     def validate_row(self, row, ctx):
+        from qunli.people.actions import WULAO_MIN_AGE
+
         cleaned = self.clean_or_raise(row)
         if cleaned.get("registered_on") and cleaned["registered_on"] > timezone.localdate():
             raise RowError("登记日期不能晚于今天", "登记日期")
+        birth = id_birth_date(cleaned["id_number"])
+        if birth and _age_on(birth, timezone.localdate()) < WULAO_MIN_AGE:
+            raise RowError(f"五老志愿者应为离退休老同志，该人员现年{_age_on(birth, timezone.localdate())}岁", "身份证号")
         unit = _resolve_unit(ctx, cleaned["unit"])
+        if unit.status != "active":
+            raise RowError(f"“{unit.name}”已不是正常状态的单位", "所属单位")
+        if unit.line_id and unit.line_id != ctx.extra.setdefault("ggw_line", _ggw_line_id()):
+            raise RowError(f"“{unit.name}”不是关工委组织，五老志愿者应登记在关工委下", "所属单位")
         cleaned["unit_id"], cleaned["unit"] = unit.id, unit.name
         self._person_key(cleaned, row["_row"], ctx)
         return cleaned

@@ -20,7 +20,7 @@ from ninja.pagination import paginate
 from qunli.orgs.models import Unit
 
 from . import export_jobs, jobs
-from .api import NOT_VISIBLE, Id, Pagination, business_auth, get_referenced
+from .api import NOT_VISIBLE, Id, Pagination, business_auth, choice, get_referenced
 from .models import ExportJob
 
 router = Router(tags=["jobs"], auth=business_auth)
@@ -48,7 +48,7 @@ class JobOut(Schema):
     id: uuid.UUID
     kind: str = Field(..., description="导出类型（打印任务为 records_catalogue、records_stamps）")
     kind_label: str = Field(..., description="导出类型名称")
-    status: ExportJob.Status = Field(
+    status: choice(ExportJob.Status) = Field(
         ..., description="状态：queued 排队中、running 导出中、done 已完成、error 导出失败、interrupted 已中断"
     )
     status_display: str = Field(..., alias="get_status_display")

@@ -26,6 +26,12 @@ class RequestIdMiddleware:
         finally:
             request_id_var.reset(token)
         response["X-Request-ID"] = rid
+        if response.status_code == 405 and request.path.startswith("/api/") and \
+                not response.get("Content-Type", "").startswith("application/json"):
+            from .errors import api_method_not_allowed
+
+            response = api_method_not_allowed(request, response)
+            response["X-Request-ID"] = rid
         return response
 
 

@@ -7,7 +7,7 @@ from django.http import Http404
 from ninja import Field, Query, Router, Schema
 
 from . import notifications as service
-from .api import NOT_VISIBLE, business_auth
+from .api import NOT_VISIBLE, Id, business_auth
 from .notification_models import Notification, NotificationKind
 
 router = Router(tags=["notifications"], auth=business_auth)
@@ -37,7 +37,7 @@ class ListFilters(Schema):
 
 
 class ReadIn(Schema):
-    ids: list[int] = Field(..., min_length=1, max_length=500)
+    ids: list[Id] = Field(..., min_length=1, max_length=500)
 
 
 class ReadOut(Schema):

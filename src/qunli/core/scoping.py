@@ -60,6 +60,20 @@ def writes_anywhere(user) -> bool:
     return any(CHANGE in ROLE_ACTIONS.get(g.role, set()) for g in grants_of(user))
 
 
+def may_place_in_line(user, unit, line_id: int | None) -> bool:
+    """Whether ``user`` may put a unit at ``unit``'s place in the tree (``unit`` itself, or the
+    parent of a new one) in line ``line_id``. A unit's line decides whose staff see it and its
+    people, so this needs a grant that changes that line there — and for no line (a 党委 or
+    geographic node, which every line's staff see) a grant over all lines."""
+    for g in grants_of(user):
+        if CHANGE not in ROLE_ACTIONS.get(g.role, set()):
+            continue
+        inside = unit.pk == g.unit_id if g.role == "clerk" else unit.path.startswith(g.path)
+        if inside and (g.all_lines or (line_id is not None and line_id in g.line_ids)):
+            return True
+    return False
+
+
 def forget_grants(user) -> None:
     if hasattr(user, "_qunli_grants"):
         del user._qunli_grants

@@ -4,10 +4,19 @@ import datetime as dt
 
 from django.utils import timezone
 
-from qunli.core.actions import ActionError, action, full_clean_or_raise, require_change, require_kind
+from qunli.core.actions import (
+    ActionError,
+    action,
+    full_clean_or_raise,
+    require_active_unit,
+    require_change,
+    require_kind,
+    require_not_future,
+)
 from qunli.core.audit import log_change, snapshot
 from qunli.core.identifiers import InvalidIdentifier, validate_division_code, validate_uscc
 from qunli.core.models import User
+from qunli.core.scoping import may_place_in_line
 from qunli.records import capture
 
 from .models import (
@@ -40,8 +49,16 @@ def _clean_codes(data: dict) -> dict:
 
 
 def _check_level(parent: Unit | None, level: str) -> None:
+    if level not in LEVEL_ORDER:
+        raise ActionError("请选择有效的层级。")
     if parent is not None and LEVEL_ORDER[level] < LEVEL_ORDER[parent.level]:
         raise ActionError(f"下级单位的层级不能高于上级单位（上级为{parent.get_level_display()}）。")
+
+
+def _require_line(actor, where: Unit, line: Line | None) -> None:
+    if not may_place_in_line(actor, where, line.pk if line else None):
+        target = f"“{line.name}”条线" if line else "“无条线（属地党委节点）”"
+        raise ActionError(f"您没有{target}的管理权限，不能把单位设为该条线（单位的条线决定哪些人员能看到它及其人员）。")
 
 
 @action
@@ -51,11 +68,14 @@ def create_unit(actor, *, parent: Unit | None, **data) -> Unit:
     else:
         require_change(actor, parent)
         if not parent.is_active:
-            raise ActionError(f"上级单位“{parent.name}”已{parent.get_status_display()}，不能新增下级。")
+            raise ActionError(f"上级单位“{parent.name}”{parent.get_status_display()}，不能新增下级。")
     data = _clean_codes({k: v for k, v in data.items() if k in UNIT_FIELDS})
     if not data.get("name"):
         raise ActionError("单位名称不能为空。")
     _check_level(parent, data.get("level", ""))
+    require_not_future(data.get("established_on"), "成立日期")
+    if parent is not None:
+        _require_line(actor, parent, data.get("line"))
     probe = Unit(**data, path="0", depth=1)
     full_clean_or_raise(probe, exclude=["path", "depth", "numchild"])
     unit = Unit.objects.add_child(parent, data) if parent else Unit.objects.add_root(data)
@@ -70,6 +90,9 @@ def update_unit(actor, unit: Unit, **changes) -> Unit:
     before = snapshot(unit)
     old_name = unit.name
     changes = _clean_codes({k: v for k, v in changes.items() if k in UNIT_FIELDS})
+    require_not_future(changes.get("established_on"), "成立日期")
+    if "line" in changes and (changes["line"].pk if changes["line"] else None) != unit.line_id:
+        _require_line(actor, unit, changes["line"])
     for k, v in changes.items():
         setattr(unit, k, v)
     parent = Unit.objects.get_parent(unit)
@@ -83,13 +106,17 @@ def update_unit(actor, unit: Unit, **changes) -> Unit:
     return unit
 
 
+def _require_no_active_children(unit: Unit) -> None:
+    if Unit.objects.get_children(unit).filter(status=UnitStatus.ACTIVE).exists():
+        raise ActionError(f"“{unit.name}”还有正常状态的下级单位，请先处理下级单位。")
+
+
 def _end_unit(actor, unit: Unit, status: str, kind: str, on: dt.date, note: str, document_no: str,
               related=(), successor: Unit | None = None) -> UnitEvent:
     require_change(actor, unit)
     if not unit.is_active:
-        raise ActionError(f"“{unit.name}”已{unit.get_status_display()}。")
-    if Unit.objects.get_children(unit).filter(status=UnitStatus.ACTIVE).exists():
-        raise ActionError(f"“{unit.name}”还有正常状态的下级单位，请先处理下级单位。")
+        raise ActionError(f"“{unit.name}”{unit.get_status_display()}，不能再办理。")
+    _require_no_active_children(unit)
     before = snapshot(unit)
     unit.status = status
     unit.successor = successor
@@ -123,6 +150,8 @@ def split_unit(actor, unit: Unit, new_units: list[dict], *, on: dt.date | None =
     """Split ``unit`` into new sibling units; the old one is closed as 已拆分."""
     if len(new_units) < 2:
         raise ActionError("拆分至少需要两个新单位。")
+    require_change(actor, unit)
+    _require_no_active_children(unit)  # before the new units exist: the refusal names the real cause
     parent = Unit.objects.get_parent(unit)
     created = [create_unit(actor, parent=parent, **data) for data in new_units]
     names = "、".join(u.name for u in created)
@@ -160,6 +189,7 @@ def move_unit(actor, unit: Unit, new_parent: Unit) -> Unit:
 def appoint(actor, *, unit: Unit, person, title: str, started_on: dt.date, term_ends_on: dt.date | None = None,
             title_label: str = "", is_parttime: bool = False) -> Position:
     require_change(actor, unit)
+    require_active_unit(unit, "任职")
     if title not in PositionTitle.values:
         raise ActionError("职务无效。")
     if term_ends_on and term_ends_on <= started_on:
@@ -194,6 +224,7 @@ def end_position(actor, position: Position, *, on: dt.date, reason: str, confirm
         raise ActionError("该职务已离任。")
     if on < position.started_on:
         raise ActionError("离任日期不能早于任职日期。")
+    require_not_future(on, "离任日期")
     warning = early_departure_warning(position, on)
     if warning and not (confirm_early and reason.strip()):
         raise ActionError(warning)
@@ -212,6 +243,7 @@ def end_position(actor, position: Position, *, on: dt.date, reason: str, confirm
 @action
 def set_conditions(actor, unit: Unit, **values) -> BaseCondition:
     require_change(actor, unit)
+    require_active_unit(unit, "填报基础条件")
     cond, _ = BaseCondition.objects.get_or_create(unit=unit)
     before = snapshot(cond)
     for k, v in values.items():
@@ -230,6 +262,7 @@ def set_conditions(actor, unit: Unit, **values) -> BaseCondition:
 @action
 def create_venue(actor, *, unit: Unit, **data) -> Venue:
     require_change(actor, unit)
+    require_active_unit(unit, "新增阵地")
     venue = Venue(unit=unit, **data)
     full_clean_or_raise(venue)
     venue.save()
@@ -242,6 +275,8 @@ def record_inspection(actor, venue: Venue, *, checklist: Checklist, on: dt.date,
                       met_item_ids: list[int], findings: str = "") -> Inspection:
     """Score a venue against a checklist; the venue keeps its latest result."""
     require_change(actor, venue.unit)
+    require_active_unit(venue.unit, "检查阵地")
+    require_not_future(on, "检查日期")
     items = {i.pk: i for i in checklist.items.all()}
     unknown = set(met_item_ids) - set(items)
     if unknown:

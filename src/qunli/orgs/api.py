@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from qunli.core.actions import ActionError
-from qunli.core.api import Pagination, business_auth, get_referenced, get_visible
+from qunli.core.api import Id, Pagination, business_auth, get_referenced, get_visible, patch_fields
 from qunli.core.scoping import CHANGE, can
 from qunli.people.models import Person
 
@@ -69,7 +69,7 @@ class UnitIn(Schema):
     name: str = Field(..., min_length=1, max_length=100)
     short_name: str = Field("", max_length=40)
     level: Level
-    line_id: int | None = None
+    line_id: Id | None = None
     kind: UnitKind = UnitKind.GEOGRAPHIC
     division_code: str = ""
     uscc: str = ""
@@ -81,7 +81,7 @@ class UnitPatch(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
     short_name: str | None = Field(None, max_length=40)
     level: Level | None = None
-    line_id: int | None = None
+    line_id: Id | None = None
     kind: UnitKind | None = None
     division_code: str | None = None
     uscc: str | None = None
@@ -90,10 +90,10 @@ class UnitPatch(Schema):
 
 
 class UnitFilters(Schema):
-    line: int | None = Field(None, description="条线编号")
+    line: Id | None = Field(None, description="条线编号")
     level: Level | None = None
     status: UnitStatus | None = None
-    parent: int | None = Field(None, description="只列此单位的直接下级")
+    parent: Id | None = Field(None, description="只列此单位的直接下级")
     q: str | None = Field(None, description="名称或行政区划代码")
 
 
@@ -110,7 +110,7 @@ class DissolveIn(Schema):
     document_no: str = Field("", max_length=60)
 
 
-class EventOut(Schema):
+class UnitEventOut(Schema):
     id: int
     kind: str
     kind_display: str = Field(..., alias="get_kind_display")
@@ -204,7 +204,7 @@ class VenueIn(Schema):
 
 
 class VenueFilters(Schema):
-    unit: int | None = Field(None, description="单位编号（含其下级）")
+    unit: Id | None = Field(None, description="单位编号（含其下级）")
     kind: VenueKind | None = None
     passed: bool | None = Field(None, description="最近一次检查是否达标")
     q: str | None = Field(None, description="名称或地址")
@@ -220,7 +220,7 @@ class InspectionOut(Schema):
     score: int
     passed: bool
     findings: str
-    met_item_ids: list[int]
+    met_item_ids: list[Id]
 
     @staticmethod
     def resolve_met_item_ids(obj):
@@ -231,7 +231,7 @@ class InspectionIn(Schema):
     checklist_id: int
     on: dt.date
     inspector: str = Field(..., min_length=1, max_length=50)
-    met_item_ids: list[int] = []
+    met_item_ids: list[Id] = []
     findings: str = ""
 
 
@@ -335,7 +335,7 @@ def list_children(request, unit_id: int):
     return _units(request.auth).filter(path__startswith=unit.path, depth=unit.depth + 1).order_by("path")
 
 
-@router.get("/units/{int:unit_id}/events", response=list[EventOut], summary="机构变动记录")
+@router.get("/units/{int:unit_id}/events", response=list[UnitEventOut], summary="机构变动记录")
 def list_events(request, unit_id: int):
     return _unit(request, unit_id).events.all()
 
@@ -350,7 +350,7 @@ def create_child(request, unit_id: int, payload: UnitIn):
 @router.patch("/units/{int:unit_id}", response=UnitOut, summary="修改单位")
 def update_unit(request, unit_id: int, payload: UnitPatch):
     unit = _unit(request, unit_id)
-    actions.update_unit(request.auth, unit, **_unit_data(payload.dict(exclude_unset=True)))
+    actions.update_unit(request.auth, unit, **_unit_data(patch_fields(payload, Unit)))
     return _fresh(request, unit)
 
 

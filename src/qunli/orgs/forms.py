@@ -6,6 +6,7 @@ import datetime as dt
 from django import forms
 
 from qunli.core.forms import BootstrapFormMixin
+from qunli.core.scoping import may_place_in_line
 from qunli.people.forms import DATE, PersonRefField, PersonRefMixin, UserForm
 
 from .models import Checklist, Level, Line, PositionTitle, Unit, UnitKind, VenueKind
@@ -29,12 +30,27 @@ class UnitForm(UserForm):
 
     def __init__(self, *args, unit: Unit | None = None, parent: Unit | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self._offer_placeable_lines(unit or parent, keep=unit)
         if unit is not None:
             del self.fields["parent"]
         elif parent is not None:
             self.fields["parent"].queryset = Unit.objects.filter(pk=parent.pk)
             self.fields["parent"].initial = parent.pk
             self.fields["parent"].widget = forms.HiddenInput()
+
+    def _offer_placeable_lines(self, where: Unit | None, keep: Unit | None) -> None:
+        """Only the lines the user may put a unit in here (``orgs.actions._require_line``);
+        an edited unit's current line (``keep``) stays listed so an unrelated edit keeps it."""
+        if where is None or self.user is None:
+            return  # a new unit whose parent is still to be picked: the action checks
+        field = self.fields["line"]
+        ok = {ln.pk for ln in Line.objects.filter(is_active=True) if may_place_in_line(self.user, where, ln.pk)}
+        if keep is not None and keep.line_id:
+            ok.add(keep.line_id)
+        field.queryset = Line.objects.filter(pk__in=ok)
+        if not may_place_in_line(self.user, where, None) and not (keep is not None and keep.line_id is None):
+            field.required = True
+            field.empty_label = "请选择"
 
     def clean(self):
         data = super().clean()

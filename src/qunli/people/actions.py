@@ -6,7 +6,14 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.utils import timezone
 
-from qunli.core.actions import ActionError, action, full_clean_or_raise, require_change
+from qunli.core.actions import (
+    ActionError,
+    action,
+    full_clean_or_raise,
+    require_active_unit,
+    require_change,
+    require_not_future,
+)
 from qunli.core.audit import log_access, log_change, snapshot
 from qunli.core.crypto import blind_index
 from qunli.core.identifiers import (
@@ -30,6 +37,8 @@ from .models import (
     VolunteerProfile,
 )
 
+# 五老 are retired cadres, veterans, experts, teachers and model workers: nobody young
+WULAO_MIN_AGE = 45
 PLAIN_FIELDS = ("name", "gender", "birth_date", "ethnicity", "political_status", "education", "workplace")
 
 
@@ -176,6 +185,8 @@ def duplicate_groups(user, limit: int = 50):
 @action
 def add_membership(actor, *, person: Person, line, unit, number: str = "", joined_on: dt.date | None = None) -> Membership:
     require_change(actor, unit)
+    require_active_unit(unit, "登记会员")
+    require_not_future(joined_on, "加入日期")
     if unit.line_id and unit.line_id != line.pk:
         raise ActionError(f"“{unit.name}”属于{unit.line}条线，不能登记{line}会员。")
     if Membership.objects.filter(person=person, line=line, unit=unit).exists():
@@ -223,6 +234,13 @@ def set_cadre_profile(actor, *, person: Person, unit, **data) -> CadreProfile:
 def register_volunteer(actor, *, person: Person, unit, category: str, skills: str = "", certificate_no: str = "",
                        certificate_date: dt.date | None = None) -> VolunteerProfile:
     require_change(actor, unit)
+    require_active_unit(unit, "登记五老志愿者")
+    require_not_future(certificate_date, "聘书日期")
+    if person.age is not None and person.age < WULAO_MIN_AGE:
+        raise ActionError(f"五老志愿者是离退休的老干部、老战士、老专家、老教师、老模范；{person.name}现年{person.age}岁，"
+                          "请核对人员或出生日期。")
+    if unit.line_id and unit.line.code != "ggw":
+        raise ActionError(f"五老志愿者登记在关工委组织下，“{unit.name}”属于{unit.line}条线。")
     if VolunteerProfile.objects.filter(person=person).exists():
         raise ActionError(f"{person.name}已登记为五老志愿者。")
     v = VolunteerProfile(person=person, unit=unit, category=category, skills=skills, certificate_no=certificate_no,
@@ -236,6 +254,7 @@ def register_volunteer(actor, *, person: Person, unit, category: str, skills: st
 @action
 def add_training(actor, volunteer: VolunteerProfile, *, on: dt.date, title: str, hours=0) -> Training:
     require_change(actor, volunteer)
+    require_not_future(on, "培训日期")
     t = Training(volunteer=volunteer, on=on, title=title, hours=hours)
     full_clean_or_raise(t)
     t.save()
@@ -247,6 +266,7 @@ def add_training(actor, volunteer: VolunteerProfile, *, on: dt.date, title: str,
 @action
 def add_recognition(actor, volunteer: VolunteerProfile, *, on: dt.date, title: str, level: str = "") -> Recognition:
     require_change(actor, volunteer)
+    require_not_future(on, "表彰日期")
     r = Recognition(volunteer=volunteer, on=on, title=title, level=level)
     full_clean_or_raise(r)
     r.save()

@@ -10,7 +10,16 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from qunli.core.actions import ActionError
-from qunli.core.api import Pagination, business_auth, get_referenced, get_visible, under_unit
+from qunli.core.api import (
+    Id,
+    Pagination,
+    business_auth,
+    choice,
+    get_referenced,
+    get_visible,
+    patch_fields,
+    under_unit,
+)
 from qunli.core.crypto import blind_index
 from qunli.core.identifiers import halfwidth
 from qunli.orgs.models import Line, Unit
@@ -85,7 +94,7 @@ class PersonPatch(Schema):
 
 
 class PersonFilters(Schema):
-    unit: int | None = Field(None, description="登记单位编号（含其下级）")
+    unit: Id | None = Field(None, description="登记单位编号（含其下级）")
     q: str | None = Field(None, description="姓名；或完整的身份证号、手机号（精确匹配）")
     political_status: PoliticalStatus | None = None
     gender: Gender | None = None
@@ -126,9 +135,9 @@ class MembershipIn(Schema):
 
 
 class MembershipFilters(Schema):
-    person: int | None = None
-    unit: int | None = Field(None, description="所在组织编号（含其下级）")
-    line: int | None = None
+    person: Id | None = None
+    unit: Id | None = Field(None, description="所在组织编号（含其下级）")
+    line: Id | None = None
     status: MembershipStatus | None = None
 
 
@@ -188,9 +197,9 @@ class VolunteerIn(Schema):
 
 
 class VolunteerFilters(Schema):
-    unit: int | None = Field(None, description="单位编号（含其下级）")
+    unit: Id | None = Field(None, description="单位编号（含其下级）")
     category: VolunteerCategory | None = None
-    status: VolunteerProfile.Status | None = None
+    status: choice(VolunteerProfile.Status) | None = None
     q: str | None = Field(None, description="姓名或特长")
 
 
@@ -221,12 +230,12 @@ class TeamIn(Schema):
     unit_id: int
     name: str = Field(..., min_length=1, max_length=100)
     kind: TeamKind
-    leader_id: int | None = None
+    leader_id: Id | None = None
     founded_on: dt.date | None = None
 
 
 class TeamFilters(Schema):
-    unit: int | None = Field(None, description="组建单位编号（含其下级）")
+    unit: Id | None = Field(None, description="组建单位编号（含其下级）")
     kind: TeamKind | None = None
     q: str | None = None
 
@@ -300,7 +309,7 @@ def create_person(request, payload: PersonIn):
 @router.patch("/persons/{int:person_id}", response=PersonOut, summary="修改人员信息")
 def update_person(request, person_id: int, payload: PersonPatch):
     person = get_visible(_persons(request.auth), request.auth, person_id)
-    actions.update_person(request.auth, person, **payload.dict(exclude_unset=True))
+    actions.update_person(request.auth, person, **patch_fields(payload, Person))
     return get_visible(_persons(request.auth), request.auth, person.pk)
 
 

@@ -23,7 +23,15 @@ from ninja.pagination import paginate
 from pydantic import ConfigDict
 
 from qunli.core.actions import ActionError, require_change
-from qunli.core.api import Id, Pagination, business_auth, get_referenced, get_visible, require_visible_ids
+from qunli.core.api import (
+    Id,
+    Pagination,
+    business_auth,
+    choice,
+    get_referenced,
+    get_visible,
+    require_visible_ids,
+)
 from qunli.core.job_api import JobOut
 from qunli.core.scoping import CHANGE, VIEW, can
 from qunli.orgs.models import Unit
@@ -96,7 +104,7 @@ class ItemOut(Schema):
     openness_display: str = Field(..., alias="get_openness_display")
     pages: int | None = Field(..., description="页数")
     note: str = Field(..., description="备注")
-    status: Item.Status = Field(..., description="状态：pending 待归档、filed 已归档、disposed 已销毁")
+    status: choice(Item.Status) = Field(..., description="状态：pending 待归档、filed 已归档、disposed 已销毁")
     status_display: str = Field(..., alias="get_status_display")
     captured_at: dt.datetime = Field(..., description="登记时间")
     filed_at: dt.datetime | None = Field(..., description="归档时间")
@@ -130,11 +138,11 @@ class ItemFilters(Schema):
     q: str = Field(
         "", max_length=100, description="全文检索：题名、责任者、文件编号、档号及电子文件文本（与界面相同）"
     )
-    fonds: int | None = Field(None, description="全宗编号")
-    year: int | None = Field(None, description="年度")
+    fonds: Id | None = Field(None, description="全宗编号")
+    year: int | None = Field(None, ge=1000, le=9999, description="年度")
     retention: Retention | None = Field(None, description="保管期限")
-    category: int | None = Field(None, description="门类编号")
-    status: Item.Status | None = Field(None, description="状态；已销毁的条目只在 status=disposed 时列出")
+    category: Id | None = Field(None, description="门类编号")
+    status: choice(Item.Status) | None = Field(None, description="状态；已销毁的条目只在 status=disposed 时列出")
     openness: Openness | None = Field(None, description="开放标识")
     classification: Classification | None = Field(None, description="密级")
 
@@ -160,14 +168,14 @@ class CaptureIn(Schema):
 
 
 class FileItemsIn(Schema):
-    item_ids: list[int] = Field(..., max_length=50_000, description="待归档条目编号：全部归档，或全部不归档")
+    item_ids: list[Id] = Field(..., max_length=50_000, description="待归档条目编号：全部归档，或全部不归档")
 
 
 class FiledClassOut(Schema):
     prefix: str = Field(..., description="类别（全宗号-门类·年度-保管期限[-机构代码]）")
     first: int = Field(..., description="本批第一个件号")
     last: int = Field(..., description="本批最后一个件号")
-    item_ids: list[int] = Field(..., description="按件号顺序的条目编号")
+    item_ids: list[Id] = Field(..., description="按件号顺序的条目编号")
 
 
 class FiledItemOut(Schema):
@@ -228,7 +236,7 @@ class FilingOut(Schema):
 class CheckIn(Schema):
     """JSON body, may be ``{}``."""
 
-    item_ids: list[int] | None = Field(None, description="只检测这些已归档条目；不填则检测全宗全部已归档条目")
+    item_ids: list[Id] | None = Field(None, description="只检测这些已归档条目；不填则检测全宗全部已归档条目")
 
 
 class TransferOut(Schema):
@@ -236,7 +244,7 @@ class TransferOut(Schema):
     number: str = Field(..., description="批次号")
     title: str = Field(..., description="批次名称")
     mode: TransferBatch.Mode = Field(..., description="online 在线移交、offline 离线接收")
-    status: TransferBatch.Status = Field(
+    status: choice(TransferBatch.Status) = Field(
         ..., description="prepared 已组包、sent 待接收、accepted 已接收、returned 已退回、withdrawn 已撤回"
     )
     status_display: str = Field(..., alias="get_status_display")
@@ -266,7 +274,7 @@ class TransferDetailOut(TransferOut):
 
 
 class TransferFilters(Schema):
-    status: TransferBatch.Status | None = None
+    status: choice(TransferBatch.Status) | None = None
 
 
 class TransferIn(Schema):
@@ -301,7 +309,7 @@ class UseRequestOut(Schema):
     code: str = Field(..., description="利用单号")
     fonds_id: int
     fonds_code: str = Field(..., alias="fonds.code")
-    channel: UseRequest.Channel = Field(..., description="desk 窗口、online 网上")
+    channel: choice(UseRequest.Channel) = Field(..., description="desk 窗口、online 网上")
     reader_name: str = Field(..., description="利用者")
     reader_phone: str = Field(..., alias="reader_phone_mask", description="联系电话（已脱敏）")
     organization: str
@@ -320,7 +328,7 @@ class UseLineOut(Schema):
     openness: str = Field(..., alias="item.openness", description="开放标识")
     rule: UseLine.Rule = Field(..., description="open 开放档案（自动批准）、leader 须档案部门领导审批")
     rule_display: str = Field(..., alias="get_rule_display")
-    status: UseLine.Status = Field(..., description="pending 待审批、approved 已批准、rejected 不予提供")
+    status: choice(UseLine.Status) = Field(..., description="pending 待审批、approved 已批准、rejected 不予提供")
     status_display: str = Field(..., alias="get_status_display")
     reason: str = Field(..., description="审批意见")
     decided_at: dt.datetime | None

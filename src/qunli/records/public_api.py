@@ -12,7 +12,7 @@ from django.http import Http404
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 
-from qunli.core.api import NOT_VISIBLE, Pagination
+from qunli.core.api import NOT_VISIBLE, Id, Pagination
 
 router = Router(tags=["public"], auth=None)
 
@@ -36,9 +36,9 @@ class PublicItemOut(Schema):
 
 class PublicFilters(Schema):
     q: str = Field("", max_length=100, description="关键词（检索题名、责任者、文号、档号等目录信息；不检索电子文件内容）")
-    fonds: int | None = Field(None, description="全宗编号")
+    fonds: Id | None = Field(None, description="全宗编号")
     year: int | None = Field(None, ge=1000, le=9999, description="年度")
-    category: int | None = Field(None, description="门类编号")
+    category: Id | None = Field(None, description="门类编号")
 
 
 @router.get("/items", response=list[PublicItemOut], summary="开放档案目录",

@@ -26,7 +26,7 @@ def test_unknown_portal_url_keeps_the_portal_layout(client, db):
 def test_unknown_api_url_answers_json_in_chinese(client, db):
     r = client.get("/api/no-such-endpoint")
     assert r.status_code == 404 and r["Content-Type"].startswith("application/json")
-    assert "不存在" in json.loads(r.content)["detail"]
+    assert "不存在" in json.loads(r.content)["detail"][0]
 
 
 def test_signed_in_user_sees_the_error_inside_the_navigation(client_for, accounts):

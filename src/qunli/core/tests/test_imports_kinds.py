@@ -187,3 +187,16 @@ def test_a_registration_date_in_the_future_is_refused_in_chinese(tmp_path, accou
                      user=user, commit=True)
     assert out.error_rows == 1 and out.errors[0]["reason"] == "登记日期不能晚于今天"
     assert VolunteerProfile.objects.count() == 0
+
+
+def test_a_volunteer_import_refuses_a_child_and_a_unit_of_another_line(tmp_path, accounts, tree):
+    from qunli.core.identifiers import make_id_number
+
+    user = accounts["party_office"]
+    header = ["姓名", "身份证号", "所属单位", "五老类别"]
+    child = make_id_number("430121", timezone.localdate().replace(year=timezone.localdate().year - 9), 7)
+    rows = [["黄天佑", child, "示范县关工委", "老干部"], ["老张", idn(15), "示范县总工会", "老教师"]]
+    out = run_import("volunteers", csv_file(tmp_path, "v.csv", header, rows), user=user, commit=True)
+    reasons = {e["reason"] for e in out.errors}
+    assert out.error_rows == 2 and VolunteerProfile.objects.count() == 0
+    assert reasons == {"五老志愿者应为离退休老同志，该人员现年9岁", "“示范县总工会”不是关工委组织，五老志愿者应登记在关工委下"}
