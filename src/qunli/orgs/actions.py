@@ -126,7 +126,48 @@ def _end_unit(actor, unit: Unit, status: str, kind: str, on: dt.date, note: str,
         event.related.set(related)
     log_change(actor, f"orgs.{kind}_unit", unit, before, snapshot(unit), unit_path=unit.path)
     capture.unit_changed(actor, unit)  # 前端控制: archived after commit when a fonds covers the unit
+    _wind_up(actor, unit, on, successor)
     return event
+
+
+def wind_up_summary(unit: Unit) -> dict[str, int]:
+    """What ending ``unit`` will change, for the form's warning: seats in office, members 在册
+    and people registered there."""
+    from qunli.people.models import Membership, MembershipStatus, Person
+
+    return {"positions": Position.objects.filter(unit=unit, ended_on__isnull=True).count(),
+            "members": Membership.objects.filter(unit=unit, status=MembershipStatus.ACTIVE).count(),
+            "persons": Person.objects.filter(unit=unit, merged_into__isnull=True).count()}
+
+
+def _wind_up(actor, unit: Unit, on: dt.date, successor: Unit | None) -> None:
+    """An ended unit's 班子 leaves office on the day it ended (each a 离任 with its archival
+    record); its members 在册 follow it into the unit it merged into, or are 已转出 when it was
+    split or dissolved (to be registered with the new units); the people registered there are
+    registered with the successor of a merge (after a split or dissolution they stay, reachable
+    under the same region, until someone moves them)."""
+    from qunli.people.models import Membership, MembershipStatus, Person
+
+    reason = f"单位{unit.get_status_display()}"
+    for pos in Position.objects.filter(unit=unit, ended_on__isnull=True).select_related("person", "unit"):
+        before = snapshot(pos)
+        pos.ended_on, pos.end_reason, pos.ended_early = max(on, pos.started_on), reason, False
+        pos.save(update_fields=["ended_on", "end_reason", "ended_early"])
+        log_change(actor, "orgs.end_position", pos, before, snapshot(pos), unit_path=unit.path)
+        capture.position_changed(actor, pos, ended=True)
+    members = Membership.objects.filter(unit=unit, status=MembershipStatus.ACTIVE)
+    moved = transferred = persons = 0
+    if successor is not None:
+        already = set(Membership.objects.filter(unit=successor).values_list("person_id", "line_id"))
+        stay = [m.pk for m in members if (m.person_id, m.line_id) not in already]
+        moved = Membership.objects.filter(pk__in=stay).update(unit=successor)
+        persons = Person.objects.filter(unit=unit, merged_into__isnull=True).update(unit=successor)
+    transferred = members.update(status=MembershipStatus.TRANSFERRED)  # what did not move with a merge
+    if moved or transferred or persons:
+        log_change(actor, "orgs.wind_up_unit", unit, None,
+                   {"members_moved_to": successor.pk if successor else None, "members_moved": moved,
+                    "members_transferred": transferred, "persons_moved": persons}, unit_path=unit.path,
+                   obj_repr=f"{unit.name}（{reason}）")
 
 
 @action

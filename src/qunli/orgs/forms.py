@@ -59,6 +59,24 @@ class UnitForm(UserForm):
         return data
 
 
+def _warn_wind_up(form, unit: Unit | None, after: str) -> None:
+    """The confirm box says what ending the unit changes (``actions._wind_up``)."""
+    from .actions import wind_up_summary
+
+    if unit is None:
+        return
+    n = wind_up_summary(unit)
+    parts = []
+    if n["positions"]:
+        parts.append(f"在任班子成员 {n['positions']} 人将于变动日期离任")
+    if n["members"]:
+        parts.append(f"在册会员 {n['members']} 人{after}")
+    if n["persons"] and "并入" in after:
+        parts.append(f"登记在本单位的 {n['persons']} 名人员改登记到并入单位")
+    if parts:
+        form.fields["confirm"].help_text = "；".join(parts) + "。"
+
+
 class MergeUnitForm(UserForm):
     into = UnitPickerField(label="并入单位", help_text="只能选择同一条线、同一层级、您有权管理的正常单位。")
     on = forms.DateField(label="变动日期", widget=DATE, initial=dt.date.today)
@@ -69,6 +87,7 @@ class MergeUnitForm(UserForm):
     def __init__(self, *args, unit: Unit, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["into"].bind(self.user, level=unit.level, line=str(unit.line_id or "none"), exclude=str(unit.pk))
+        _warn_wind_up(self, unit, "转入并入单位")
 
 
 class MoveUnitForm(UserForm):
@@ -92,6 +111,10 @@ class SplitUnitForm(UserForm):
     document_no = forms.CharField(label="批准文号", max_length=60, required=False)
     confirm = forms.BooleanField(label="确认拆分（拆分后本单位状态为“已拆分”，记录仍保留）")
 
+    def __init__(self, *args, unit: Unit | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        _warn_wind_up(self, unit, "标记为“已转出”，请到新单位重新登记")
+
 
 class SplitPartForm(BootstrapFormMixin, forms.Form):
     """One new unit of a split; a row without a name is ignored."""
@@ -114,6 +137,7 @@ class DissolveUnitForm(UserForm):
 
     def __init__(self, *args, unit: Unit, **kwargs):
         super().__init__(*args, **kwargs)
+        _warn_wind_up(self, unit, "标记为“已转出”")
 
 
 class AppointForm(PersonRefMixin, UserForm):

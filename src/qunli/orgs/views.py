@@ -313,6 +313,9 @@ class UnitSplitView(ObjectActionView):
     def get_title(self):
         return f"拆分单位：{self.get_object().name}"
 
+    def form_kwargs(self):
+        return {"user": self.request.user, "unit": self.get_object()}
+
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         ctx["max_rows"] = SPLIT_MAX_ROWS

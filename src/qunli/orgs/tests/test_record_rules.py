@@ -82,3 +82,42 @@ def test_a_wulao_volunteer_is_no_child_and_belongs_to_a_care_committee(accounts,
         people_actions.register_volunteer(office, person=elder, unit=tree["union"], category="teacher")
     assert not VolunteerProfile.objects.exists()
     assert people_actions.register_volunteer(office, person=elder, unit=tree["ggw"], category="teacher").pk
+
+
+def test_merging_ends_the_班子_and_moves_members_and_people_to_the_successor(accounts, tree, person_factory, lines,
+                                                                         client_for):
+    staff = accounts["women_staff"]
+    old, into = tree["village_women"], tree["town_women"]
+    chair = person_factory(unit=old, name="蒋娜")
+    both = person_factory(unit=old, name="李梅")
+    pos = actions.appoint(staff, unit=old, person=chair, title="chair", started_on=dt.date(2024, 1, 1))
+    people_actions.add_membership(staff, person=chair, line=lines["women"], unit=old)
+    people_actions.add_membership(staff, person=both, line=lines["women"], unit=old)
+    people_actions.add_membership(staff, person=both, line=lines["women"], unit=into)  # already a member there
+    page = client_for(staff).get(f"/orgs/units/{old.pk}/merge/").content.decode()
+    assert "在任班子成员 1 人将于变动日期离任；在册会员 2 人转入并入单位" in page
+    actions.merge_unit(staff, old, into, on=dt.date(2025, 6, 30))
+    pos.refresh_from_db()
+    assert pos.ended_on == dt.date(2025, 6, 30) and pos.end_reason == "单位已合并" and not pos.ended_early
+    statuses = {(m.person.name, m.unit_id, m.status) for m in Membership.objects.select_related("person")}
+    assert statuses == {("蒋娜", into.pk, "active"), ("李梅", into.pk, "active"), ("李梅", old.pk, "transferred")}
+    assert set(chair.__class__.objects.filter(pk__in=[chair.pk, both.pk]).values_list("unit_id", flat=True)) == {into.pk}
+    log = ChangeLog.objects.get(action="orgs.wind_up_unit")
+    assert log.after["members_moved"] == 1 and log.after["members_transferred"] == 1 and log.after["persons_moved"] == 2
+
+
+def test_dissolving_ends_the_班子_and_marks_members_transferred(accounts, tree, person_factory, lines):
+    staff = accounts["women_staff"]
+    unit = tree["village_women"]
+    p = person_factory(unit=unit)
+    actions.appoint(staff, unit=unit, person=p, title="chair", started_on=dt.date(2024, 1, 1))
+    people_actions.add_membership(staff, person=p, line=lines["women"], unit=unit)
+    actions.dissolve_unit(staff, unit)
+    assert not Position.objects.filter(ended_on__isnull=True).exists()
+    assert Membership.objects.get().status == "transferred"
+    assert chair_unit(p) == unit.pk  # registration stays (reachable under the same region)
+
+
+def chair_unit(person):
+    person.refresh_from_db()
+    return person.unit_id

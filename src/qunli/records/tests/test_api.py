@@ -612,10 +612,10 @@ def test_ids_beyond_any_database_row_are_refused_in_chinese_not_a_server_error(a
     before = ChangeLog.objects.count()
     assert "batch_id" in chinese_error(a.get("/checks", batch_id=BEYOND), 422)[0]
     assert "fonds" in chinese_error(a.get("/use", fonds=BEYOND), 422)[0]
-    # a bulk request naming a row that cannot exist: the same 404 as a missing id
-    assert chinese_error(a.post("/items/file", {"item_ids": [BEYOND]}), 404) == [NOT_VISIBLE]
+    # a bulk request naming a row that cannot exist: refused as malformed, like any id beyond 2⁶³−1
+    assert "item_ids.0" in chinese_error(a.post("/items/file", {"item_ids": [BEYOND]}), 422)[0]
     r = a.post(f"/fonds/{fonds.pk}/check", {"item_ids": [filed[0].pk, BEYOND]})
-    assert chinese_error(r, 404) == [NOT_VISIBLE]
+    assert "item_ids.1" in chinese_error(r, 422)[0]
     r = a.post("/transfers", {"fonds_id": fonds.pk, "receiver_id": fonds.unit_id, "item_ids": [BEYOND]})
     assert "item_ids" in chinese_error(r, 422)[0]
     assert ChangeLog.objects.count() == before and not TransferBatch.objects.exists()
