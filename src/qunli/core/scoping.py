@@ -74,6 +74,19 @@ def may_place_in_line(user, unit, line_id: int | None) -> bool:
     return False
 
 
+def may_restructure(user, unit) -> bool:
+    """Whether ``user`` may change the tree at ``unit`` (add a child, merge, split, move,
+    dissolve): a CHANGE grant over its subtree. A grassroots clerk's grant is its one unit —
+    it keeps that unit's data, but a child it created would be out of its sight at once."""
+    line_id = getattr(unit, "line_id", None)
+    for g in grants_of(user):
+        if g.role == "clerk" or CHANGE not in ROLE_ACTIONS.get(g.role, set()):
+            continue
+        if unit.path.startswith(g.path) and (g.all_lines or line_id is None or line_id in g.line_ids):
+            return True
+    return False
+
+
 def forget_grants(user) -> None:
     if hasattr(user, "_qunli_grants"):
         del user._qunli_grants

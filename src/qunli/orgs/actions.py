@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from qunli.core.actions import (
@@ -16,7 +17,7 @@ from qunli.core.actions import (
 from qunli.core.audit import log_change, snapshot
 from qunli.core.identifiers import InvalidIdentifier, validate_division_code, validate_uscc
 from qunli.core.models import User
-from qunli.core.scoping import may_place_in_line
+from qunli.core.scoping import may_place_in_line, may_restructure
 from qunli.records import capture
 
 from .models import (
@@ -55,6 +56,12 @@ def _check_level(parent: Unit | None, level: str) -> None:
         raise ActionError(f"下级单位的层级不能高于上级单位（上级为{parent.get_level_display()}）。")
 
 
+def _require_restructure(actor, unit: Unit) -> None:
+    require_change(actor, unit)
+    if not may_restructure(actor, unit):
+        raise PermissionDenied("基层填报员只能维护本单位的信息；新增下级、合并、拆分、调整隶属和撤销单位请由上级单位办理。")
+
+
 def _require_line(actor, where: Unit, line: Line | None) -> None:
     if not may_place_in_line(actor, where, line.pk if line else None):
         target = f"“{line.name}”条线" if line else "“无条线（属地党委节点）”"
@@ -66,7 +73,7 @@ def create_unit(actor, *, parent: Unit | None, **data) -> Unit:
     if parent is None:
         require_kind(actor, User.Kind.SYSADMIN)
     else:
-        require_change(actor, parent)
+        _require_restructure(actor, parent)
         if not parent.is_active:
             raise ActionError(f"上级单位“{parent.name}”{parent.get_status_display()}，不能新增下级。")
     data = _clean_codes({k: v for k, v in data.items() if k in UNIT_FIELDS})
@@ -113,7 +120,7 @@ def _require_no_active_children(unit: Unit) -> None:
 
 def _end_unit(actor, unit: Unit, status: str, kind: str, on: dt.date, note: str, document_no: str,
               related=(), successor: Unit | None = None) -> UnitEvent:
-    require_change(actor, unit)
+    _require_restructure(actor, unit)
     if not unit.is_active:
         raise ActionError(f"“{unit.name}”{unit.get_status_display()}，不能再办理。")
     _require_no_active_children(unit)
@@ -191,7 +198,7 @@ def split_unit(actor, unit: Unit, new_units: list[dict], *, on: dt.date | None =
     """Split ``unit`` into new sibling units; the old one is closed as 已拆分."""
     if len(new_units) < 2:
         raise ActionError("拆分至少需要两个新单位。")
-    require_change(actor, unit)
+    _require_restructure(actor, unit)
     _require_no_active_children(unit)  # before the new units exist: the refusal names the real cause
     parent = Unit.objects.get_parent(unit)
     created = [create_unit(actor, parent=parent, **data) for data in new_units]
@@ -209,8 +216,8 @@ def dissolve_unit(actor, unit: Unit, *, on: dt.date | None = None, note: str = "
 
 @action
 def move_unit(actor, unit: Unit, new_parent: Unit) -> Unit:
-    require_change(actor, unit)
-    require_change(actor, new_parent)
+    _require_restructure(actor, unit)
+    _require_restructure(actor, new_parent)
     if new_parent.path.startswith(unit.path):
         raise ActionError("不能把单位移到它自己的下级之下。")
     _check_level(new_parent, unit.level)

@@ -23,7 +23,7 @@ from qunli.core.generic import (
 )
 from qunli.core.models import User
 from qunli.core.params import parse_id
-from qunli.core.scoping import CHANGE, VIEW, can
+from qunli.core.scoping import CHANGE, VIEW, can, may_restructure
 
 from . import actions, queries, widgets
 from .filters import PositionFilterForm, UnitFilterForm, VenueFilterForm
@@ -181,7 +181,7 @@ class UnitDetailView(ObjectDetailView):
         user = self.request.user
         tab = self.request.GET.get("tab", "detail")
         ctx = {"title": unit.name, "tabs": UNIT_TABS, "ancestors": queries.visible_ancestors(user, unit),
-               "can_change": can(user, CHANGE, unit)}
+               "can_change": can(user, CHANGE, unit), "can_restructure": may_restructure(user, unit)}
         if tab == "detail":
             ctx["team"] = queries.review_team(queries.current_positions(user, unit))
             ctx["condition"] = queries.condition_of(user, unit)

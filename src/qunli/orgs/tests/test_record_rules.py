@@ -121,3 +121,16 @@ def test_dissolving_ends_the_班子_and_marks_members_transferred(accounts, tree
 def chair_unit(person):
     person.refresh_from_db()
     return person.unit_id
+
+
+def test_a_grassroots_clerk_keeps_its_unit_but_does_not_restructure_the_tree(accounts, tree, client_for):
+    from django.core.exceptions import PermissionDenied
+
+    clerk, unit = accounts["clerk"], tree["village_women"]
+    with pytest.raises(PermissionDenied, match="基层填报员只能维护本单位的信息"):
+        actions.create_unit(clerk, parent=unit, name="东风村妇联第五网格", level="group")
+    with pytest.raises(PermissionDenied):
+        actions.dissolve_unit(clerk, unit)
+    assert actions.update_unit(clerk, unit, address="东风村村委会").address == "东风村村委会"  # its own data
+    page = client_for(clerk).get(f"/orgs/units/{unit.pk}/").content.decode()
+    assert "修改</a>" in page and "新增下级" not in page and "撤销</a>" not in page and "合并</a>" not in page
