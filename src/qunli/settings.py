@@ -127,9 +127,9 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "qunli.core.passwords.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "qunli.core.passwords.UserAttributeSimilarityValidator"},
+    {"NAME": "qunli.core.passwords.CommonPasswordValidator"},
     {"NAME": "qunli.core.passwords.ComplexityValidator"},
 ]
 LOGIN_URL = "login"

@@ -90,8 +90,10 @@ def generate_initial_password() -> str:
 def create_user(actor, *, username: str, display_name: str = "", kind: str = User.Kind.BUSINESS,
                 password: str | None = None) -> tuple[User, str]:
     require_kind(actor, User.Kind.SYSADMIN)
-    if User.objects.filter(username=username).exists():
-        raise ActionError(f"用户名“{username}”已存在。")
+    clash = User.objects.filter(username__iexact=username).values_list("username", flat=True).first()
+    if clash:  # gonghui and GONGHUI would be two accounts nobody can tell apart at the login
+        raise ActionError(f"用户名“{username}”已存在。" if clash == username
+                          else f"已有用户名“{clash}”，与“{username}”只差大小写，请换一个。")
     password = password or generate_initial_password()
     user = User(username=username, display_name=display_name, kind=kind, must_change_password=True)
     try:

@@ -83,3 +83,25 @@ def test_favicon_is_served_locally_for_staff_pages_and_the_portal(client, db):
     for url in (reverse("login"), "/portal/"):
         html = client.get(url).content.decode()
         assert 'rel="icon"' in html and "qunli/icon.svg" in html
+
+
+def test_password_rules_speak_chinese_whatever_the_browser_language(client, account):
+    client.force_login(account)
+    response = client.post(reverse("password_change"), {"old_password": PASSWORD, "new_password1": "Ab1!",
+                                                         "new_password2": "Ab1!"}, HTTP_ACCEPT_LANGUAGE="en-US")
+    page = response.content.decode()
+    assert "密码太短，至少需要 10 个字符（现在 4 个）" in page and "too short" not in page
+    response = client.post(reverse("password_change"), {"old_password": PASSWORD, "new_password1": "Zhangsan-2027",
+                                                         "new_password2": "Zhangsan-2027"})
+    assert "密码与用户名太相似" in response.content.decode()
+
+
+def test_a_username_differing_only_in_case_is_refused(db):
+    from qunli.core.actions import ActionError, create_user
+    from qunli.core.models import User
+
+    admin = User.objects.create_user(username="sysadmin", password=PASSWORD, kind=User.Kind.SYSADMIN)
+    create_user(admin, username="gonghui")
+    with pytest.raises(ActionError, match="已有用户名“gonghui”，与“GONGHUI”只差大小写"):
+        create_user(admin, username="GONGHUI")
+    assert User.objects.filter(username__iexact="gonghui").count() == 1
