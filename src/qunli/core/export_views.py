@@ -31,7 +31,7 @@ class ExportForm(forms.Form):
 
 @require_http_methods(["GET", "POST"])
 def export_start(request):
-    if (r := _business(request)) is not None:
+    if (r := _business(request, "导出")) is not None:
         return r
     form = ExportForm(request.POST or None, initial={"kind": request.GET.get("kind", "persons")})
     if request.method == "POST" and form.is_valid():
@@ -67,7 +67,7 @@ def _own(request, pk) -> ExportJob:
 
 @require_http_methods(["GET", "POST"])
 def export_job(request, pk):
-    if (r := _business(request)) is not None:
+    if (r := _business(request, "导出")) is not None:
         return r
     job = _own(request, pk)
     if job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING):
@@ -97,6 +97,6 @@ def export_job(request, pk):
 
 
 def export_download(request, pk):
-    if (r := _business(request)) is not None:
+    if (r := _business(request, "导出")) is not None:
         return r
     return export_jobs.download_response(_own(request, pk))

@@ -3,8 +3,12 @@ from django.contrib.auth.forms import AuthenticationForm
 
 
 class LoginForm(AuthenticationForm):
-    username = forms.CharField(label="用户名", widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}))
-    password = forms.CharField(label="密码", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    username = forms.CharField(label="用户名", error_messages={"required": "用户名为必填项，请填写。"},
+                               widget=forms.TextInput(attrs={"class": "form-control", "autofocus": True,
+                                                             "autocomplete": "username"}))
+    password = forms.CharField(label="密码", strip=False, error_messages={"required": "密码为必填项，请填写。"},
+                               widget=forms.PasswordInput(attrs={"class": "form-control",
+                                                                 "autocomplete": "current-password"}))
     error_messages = {
         "invalid_login": "用户名或密码错误。连续5次错误，账户将被锁定15分钟。",
         "inactive": "该账户已停用。",

@@ -10,6 +10,7 @@ from pathlib import Path
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from . import imports, jobs
 from .models import ImportJob
+from .scoping import writes_anywhere
 
 
 def imports_dir() -> Path:
@@ -42,13 +44,22 @@ class UploadForm(forms.Form):
                                                                   "accept": ".xlsx,.xls,.xlsm,.ods,.csv,.txt"}))
 
 
-def _business(request):
+def _business(request, verb: str = "导入"):
+    """Import and export pages are for business accounts (三员 see no business data)."""
     if not request.user.is_authenticated:
         return redirect(f"{reverse('login')}?next={request.path}")
     if not request.user.is_business:
-        from django.core.exceptions import PermissionDenied
+        raise PermissionDenied(f"三员账户不能{verb}业务数据。")
+    return None
 
-        raise PermissionDenied("三员账户不能导入业务数据。")
+
+def _writer(request):
+    """Importing writes: a read-only account (领导) is told so before it uploads a file whose
+    every row would then fail with a message about the unit."""
+    if (r := _business(request)) is not None:
+        return r
+    if not writes_anywhere(request.user):
+        raise PermissionDenied("您的账户只有查看权限，不能导入数据。")
     return None
 
 
@@ -144,7 +155,7 @@ def _start(job: ImportJob, commit: bool) -> None:
 
 @require_http_methods(["GET", "POST"])
 def import_start(request):
-    if (r := _business(request)) is not None:
+    if (r := _writer(request)) is not None:
         return r
     kind = request.GET.get("kind") or request.POST.get("kind") or "persons"
     if kind not in imports.IMPORTERS:

@@ -105,3 +105,14 @@ def test_a_username_differing_only_in_case_is_refused(db):
     with pytest.raises(ActionError, match="已有用户名“gonghui”，与“GONGHUI”只差大小写"):
         create_user(admin, username="GONGHUI")
     assert User.objects.filter(username__iexact="gonghui").count() == 1
+
+
+def test_a_read_only_account_is_told_before_uploading_and_administrators_are_told_the_right_verb(client_for, accounts):
+    page = client_for(accounts["leader"]).get("/core/import/")
+    assert page.status_code == 403 and "只有查看权限，不能导入数据" in page.content.decode()
+    from conftest import make_user
+    from qunli.core.models import User
+
+    auditor = make_user("shenji", kind=User.Kind.AUDITOR)
+    page = client_for(auditor).get("/core/export/")
+    assert page.status_code == 403 and "三员账户不能导出业务数据" in page.content.decode()
