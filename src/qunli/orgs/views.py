@@ -177,6 +177,18 @@ class UnitDetailView(ObjectDetailView):
     template_name = "orgs/unit_detail.html"
     select_related = ("line", "successor")
 
+    # the unit's own team, base conditions, venues and members are part of its history; cases
+    # (need-to-know) and archives rows stamped with the unit's path are not
+    HISTORY_TYPES = ("orgs.position", "orgs.basecondition", "orgs.venue", "orgs.inspection", "people.membership",
+                     "people.volunteerprofile", "people.cadreprofile", "people.team")
+
+    def history(self, obj):
+        from qunli.core.models import ChangeLog
+
+        return (ChangeLog.objects.filter(Q(object_type="orgs.unit", object_id=str(obj.pk))
+                                         | Q(unit_path=obj.path, object_type__in=self.HISTORY_TYPES))
+                .select_related("actor").order_by("-seq")[:100])
+
     def extra_context_for(self, unit) -> dict:
         user = self.request.user
         tab = self.request.GET.get("tab", "detail")

@@ -134,3 +134,19 @@ def test_a_grassroots_clerk_keeps_its_unit_but_does_not_restructure_the_tree(acc
     assert actions.update_unit(clerk, unit, address="东风村村委会").address == "东风村村委会"  # its own data
     page = client_for(clerk).get(f"/orgs/units/{unit.pk}/").content.decode()
     assert "修改</a>" in page and "新增下级" not in page and "撤销</a>" not in page and "合并</a>" not in page
+
+
+def test_the_history_tab_reads_field_by_field_with_names_and_includes_the_team(accounts, tree, person_factory,
+                                                                                client_for):
+    staff = accounts["women_staff"]
+    staff.display_name = "县妇联王敏"
+    staff.save()
+    unit = tree["village_women"]
+    actions.update_unit(staff, unit, address="东风村村委会")
+    actions.appoint(staff, unit=unit, person=person_factory(unit=unit, name="蒋娜"), title="chair",
+                    started_on=dt.date(2024, 1, 1))
+    page = client_for(staff).get(f"/orgs/units/{unit.pk}/?tab=history").content.decode()
+    assert "修改单位" in page and "地址：</span>（空） → 东风村村委会" in page
+    assert "任职" in page and "职务：</span>主要负责人" in page  # the team's changes belong to the unit's history
+    assert "县妇联王敏" in page
+    assert "{&#x27;" not in page and "orgs.update_unit" not in page  # no raw snapshot, no action code

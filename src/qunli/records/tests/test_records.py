@@ -235,7 +235,7 @@ def test_manual_capture_with_upload(client_for, accounts, fonds, tree):
     assert item.files.get().sm3 == hashlib.new("sm3", PDF).hexdigest()
     page = c.get(reverse("records:item_detail", args=[item.pk]) + "?tab=files").content.decode()
     assert item.files.get().sm3 in page
-    assert "records.capture_record" in c.get(reverse("records:item_detail", args=[item.pk]) + "?tab=history").content.decode()
+    assert "登记档案" in c.get(reverse("records:item_detail", args=[item.pk]) + "?tab=history").content.decode()
 
 
 def test_catalogue_export_keeps_destroyed_entries_marked(client_for, capture, accounts, fonds):

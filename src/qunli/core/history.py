@@ -1,0 +1,149 @@
+"""The history tab (修改记录) as a person reads it: the operation in Chinese, who did it by
+name, and field by field what changed — 地址：（空） → 新兴乡林台村村委会 — with the model's own
+labels and choice names, instead of the change log's raw before/after snapshots.
+
+Referenced rows are named only where the reader could see them anyway: units through
+``visible_to``, lines (configuration) always; anything else shows its number."""
+
+import datetime as dt
+
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
+from django.utils import timezone
+
+from .scoping import VIEW
+
+ACTION_LABELS = {
+    "orgs.create_unit": "新增单位", "orgs.update_unit": "修改单位", "orgs.move_unit": "调整隶属",
+    "orgs.merged_unit": "合并单位", "orgs.split_unit": "拆分单位", "orgs.dissolved_unit": "撤销单位",
+    "orgs.wind_up_unit": "单位变动后的班子与会员处理", "orgs.appoint": "任职", "orgs.end_position": "离任",
+    "orgs.set_conditions": "填报基础条件", "orgs.create_venue": "新增阵地", "orgs.record_inspection": "阵地检查",
+    "orgs.create_line": "新增条线",
+    "people.register_person": "登记人员", "people.update_person": "修改人员信息", "people.merge_persons": "合并重复人员",
+    "people.add_membership": "登记会员", "people.set_membership_status": "变更会员状态",
+    "people.set_cadre_profile": "填写干部信息", "people.register_volunteer": "登记五老志愿者",
+    "people.add_training": "登记培训", "people.add_recognition": "登记表彰", "people.create_team": "新建队伍",
+    "people.add_team_member": "增加队伍成员", "people.remove_team_member": "移出队伍成员",
+    "records.capture_record": "登记档案", "records.file_items": "归档", "records.renumber_item": "调整件号",
+    "records.correct_filed_item": "更正著录", "records.attach_scans": "挂接扫描件", "records.check_run": "四性检测",
+    "records.create_fonds": "建立全宗", "records.add_org_code": "新增机构（问题）代码",
+    "records.add_schedule_version": "新增保管期限表版本", "records.set_code_format": "设置档号格式",
+    "records.create_transfer": "创建移交批次", "records.send_transfer": "发送移交", "records.withdraw_transfer": "撤回移交",
+    "records.receive_package": "接收数据包", "records.return_transfer": "退回移交", "records.accept_transfer": "接收入馆",
+    "records.import_transfer": "导入离线数据包", "records.enqueue_opening": "列入开放鉴定",
+    "records.requeue_opening": "重新鉴定", "records.decide_opening": "开放鉴定", "records.appraise": "到期鉴定",
+    "records.propose_destruction": "提出销毁", "records.decide_destruction": "审批销毁",
+    "records.execute_destruction": "执行销毁", "records.register_use": "利用登记", "records.add_use_items": "增加利用条目",
+    "records.decide_use": "利用审批", "records.issue_certificate": "出具利用证明", "records.fixity_run": "固定性检查",
+    "records.offsite_sync": "异地备份同步", "records.offsite_verify": "异地备份校验", "records.offsite_restore": "异地备份恢复",
+    "casework.receive_request": "受理诉求", "casework.update_served_person": "修改服务对象信息",
+    "casework.add_consent": "登记知情同意", "casework.withdraw_referral": "撤回转介", "casework.decline_referral": "退回转介",
+    "casework.cancel_claim": "取消认领", "casework.set_target": "设置目标",
+    "portal.create_notice": "新建公告", "portal.update_notice": "修改公告", "portal.publish_notice": "发布公告",
+}
+# Bookkeeping columns nobody edits: they would only make every row look changed.
+NOISE = {"id", "path", "depth", "numchild", "created_at", "updated_at", "seq"}
+EMPTY = "（空）"
+
+
+def action_label(action: str) -> str:
+    if action in ACTION_LABELS:
+        return ACTION_LABELS[action]
+    if action.startswith("core.import_"):
+        return "导入"
+    return action
+
+
+def _model(object_type: str):
+    try:
+        return apps.get_model(object_type)
+    except (LookupError, ValueError):
+        return None
+
+
+def _field(model, key: str):
+    if model is None:
+        return None
+    for name in (key, key.removesuffix("_id")):
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if hasattr(field, "verbose_name"):  # not a reverse relation (a snapshot's "files")
+            return field
+    return None
+
+
+def _names(user, refs: dict) -> dict:
+    """{(model label, id): name} for the referenced units (visible ones) and lines."""
+    from qunli.orgs.models import Line, Unit
+
+    out = {}
+    unit_ids = {pk for (label, pk) in refs if label == "orgs.unit"}
+    if unit_ids:
+        for pk, name in Unit.objects.visible_to(user, VIEW).filter(pk__in=unit_ids).values_list("pk", "name"):
+            out[("orgs.unit", pk)] = name
+    line_ids = {pk for (label, pk) in refs if label == "orgs.line"}
+    for pk, name in Line.objects.filter(pk__in=line_ids).values_list("pk", "name"):
+        out[("orgs.line", pk)] = name
+    return out
+
+
+def _shown(field, value, names) -> str:
+    if value is None or value == "":
+        return EMPTY
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if field is not None and field.is_relation and field.related_model is not None and isinstance(value, int):
+        return names.get((field.related_model._meta.label_lower, value), f"编号 {value}")
+    if field is not None and field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
+        try:
+            return timezone.localtime(dt.datetime.fromisoformat(value.replace("Z", "+00:00"))).strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            return value
+    if isinstance(value, list):  # a batch's parts (classes, files): their number, or the plain values
+        return f"{len(value)} 项" if any(isinstance(v, list | dict) for v in value) else "、".join(map(str, value))
+    if isinstance(value, dict):
+        return "；".join(f"{k}：{v}" for k, v in list(value.items())[:5] if not isinstance(v, list | dict))
+    return str(value)
+
+
+def describe(rows, user) -> list:
+    """Each change-log row with ``label`` (the operation), ``who`` (the actor's name) and
+    ``changes``: [(field label, before, after)] for the fields that changed (all of them for
+    a creation)."""
+    rows = list(rows)
+    refs = set()
+    for row in rows:
+        model = _model(row.object_type)
+        for snap in (row.before or {}, row.after or {}):
+            if not isinstance(snap, dict):
+                continue
+            for key, value in snap.items():
+                field = _field(model, key)
+                if field is not None and field.is_relation and field.related_model is not None \
+                        and isinstance(value, int):
+                    refs.add((field.related_model._meta.label_lower, value))
+    names = _names(user, refs)
+    for row in rows:
+        model = _model(row.object_type)
+        before = row.before if isinstance(row.before, dict) else {}
+        after = row.after if isinstance(row.after, dict) else {}
+        changes = []
+        for key in list(dict.fromkeys([*before, *after])):
+            if key in NOISE or key.endswith("_hash") or key.endswith("_mask"):
+                continue
+            old, new = before.get(key), after.get(key)
+            if row.before is not None and old == new:
+                continue
+            if row.before is None and new in (None, "", [], {}):
+                continue  # a creation lists what was filled in
+            field = _field(model, key)
+            label = str(field.verbose_name) if field is not None else key
+            changes.append((label, _shown(field, old, names) if row.before is not None else "", _shown(field, new, names)))
+        row.label = action_label(row.action)
+        row.who = (row.actor.display_name or row.actor.username) if row.actor_id and row.actor else row.actor_name
+        row.changes = changes
+    return rows
