@@ -47,7 +47,7 @@ def test_assigned_caseworker_follows_the_bell_to_the_case(page, live_server, acc
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(re.compile(r"/reports/"))
 
-    bell = page.get_by_role("link", name="通知（未读 2 条）")
+    bell = page.get_by_role("link", name="通知，未读 2 条")
     expect(bell.locator("[data-unread]")).to_have_text("2")
     bell.click()
     page.wait_for_url(re.compile(r"/core/notifications/$"))
@@ -58,9 +58,9 @@ def test_assigned_caseworker_follows_the_bell_to_the_case(page, live_server, acc
     item.get_by_role("button", name="查看").click()
     page.wait_for_url(re.compile(rf"/casework/{first.pk}/$"))
     expect(page.get_by_role("heading", name=re.compile(code))).to_be_visible()
-    expect(page.get_by_role("link", name="通知（未读 1 条）").locator("[data-unread]")).to_have_text("1")
+    expect(page.get_by_role("link", name="通知，未读 1 条").locator("[data-unread]")).to_have_text("1")
 
     # back in the inbox, the opened one is read, the other one still waits
-    page.get_by_role("link", name="通知（未读 1 条）").click()
+    page.get_by_role("link", name="通知，未读 1 条").click()
     expect(page.locator("li.list-group-item-warning")).to_have_count(1)
     expect(page.locator("li.list-group-item-warning")).to_contain_text(second.request.tracking_code)

@@ -139,6 +139,9 @@ def picker_context(user, *, name: str, html_id: str, params: Mapping, unit: Unit
         with_full_names(user, [unit])
     attrs = dict(attrs or {})
     attrs.pop("id", None)
+    # A bound field's widget attrs name its help text and error (<id>_helptext, <id>_error:
+    # Django's aria-describedby, as every other field gets); the search box carries them too.
+    describedby = " ".join(filter(None, [f"{html_id}_chosen", attrs.pop("aria-describedby", "")]))
     return {
         "name": name,
         "html_id": html_id,
@@ -147,6 +150,8 @@ def picker_context(user, *, name: str, html_id: str, params: Mapping, unit: Unit
         "clear_url": picker_url(name, html_id, params, pick=""),
         "css_class": attrs.pop("class", "form-control"),
         "required": attrs.pop("required", False),
+        "invalid": attrs.pop("aria-invalid", None) in (True, "true"),
+        "describedby": describedby,
         "focus": focus,
     }
 

@@ -78,6 +78,7 @@ class PublicForm(forms.Form):
 
 
 class SubmitForm(PublicForm):
+    field_order = ["type", "unit"]  # as the page asks them: the type narrows the units (error summary order)
     unit = UnitChoiceField(label="向哪个单位反映", queryset=None, empty_label="请选择受理单位", widget=GroupedUnitSelect,
                            error_messages={"required": "请选择受理单位。", "invalid_choice": "请选择受理单位。"})
     type = forms.ModelChoiceField(label="诉求类型", queryset=None, empty_label="请选择诉求类型",
