@@ -161,11 +161,9 @@ STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 ASSETS_DIR = Path(os.environ.get("QUNLI_ASSETS_DIR", PROJECT_DIR / "node_modules"))
-STATICFILES_DIRS = [
-    ("vendor/bootstrap", ASSETS_DIR / "bootstrap" / "dist"),
-    ("vendor/bootstrap-icons", ASSETS_DIR / "bootstrap-icons" / "font"),
-    ("vendor/htmx", ASSETS_DIR / "htmx.org" / "dist"),
-    ("vendor/echarts", ASSETS_DIR / "echarts" / "dist"),
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "qunli.core.staticfinders.VendorFinder",  # the few files we use from node_modules, by name
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
