@@ -22,6 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="不在本机启动后台任务处理进程")
 
     def handle(self, host, port, workers, no_demo, no_worker=False, **options):
+        self.stdout.write("正在准备数据库和前端文件……")
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         from qunli.orgs.models import Unit
