@@ -172,7 +172,10 @@ def import_start(request):
                 _start(job, commit=False)
                 return redirect("core:import_job", pk=job.pk)
     importer = imports.get_importer(kind)
-    jobs = ImportJob.objects.filter(user=request.user)[:10]
+    jobs = list(ImportJob.objects.filter(user=request.user)[:10])
+    labels = dict(imports.kind_choices())
+    for j in jobs:
+        j.kind_label = labels.get(j.kind, j.kind)
     return render(request, "core/import_start.html", {"form": form, "kind": kind, "importer": importer,
                                                        "kinds": imports.kind_choices(), "jobs": jobs,
                                                        "title": "数据导入"})

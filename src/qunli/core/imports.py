@@ -98,6 +98,10 @@ def _birth_ok(ymd: str) -> bool:
     return ok
 
 
+_SCIENTIFIC = re.compile(r"^\d(?:\.\d+)?[eE]\+?\d+$")
+EXCEL_NUMBER_HINT = "（Excel 把它当成数字显示为“{v}”，末几位已丢失：请把该列设为“文本”格式，重新填写完整号码）"
+
+
 def p_id_number(v: str) -> str:
     # Fast path for the common, already clean and valid value; anything else goes through
     # validate_id_number, which normalizes and words the error.
@@ -105,6 +109,8 @@ def p_id_number(v: str) -> str:
             and v[:2] in PROVINCE_CODES and _birth_ok(v[6:14]) \
             and id_check_digit(v[:17]) == v[17]:
         return v
+    if _SCIENTIFIC.match(v):
+        raise RowError("身份证号不完整" + EXCEL_NUMBER_HINT.format(v=v))
     try:
         return validate_id_number(v, _TODAY[0])
     except InvalidIdentifier as e:
@@ -112,6 +118,8 @@ def p_id_number(v: str) -> str:
 
 
 def p_phone(v: str) -> str:
+    if _SCIENTIFIC.match(v):
+        raise RowError("联系电话不完整" + EXCEL_NUMBER_HINT.format(v=v))
     try:
         return validate_phone(v)
     except InvalidIdentifier as e:
@@ -133,16 +141,20 @@ def p_date(v: str) -> dt.date:
         raise RowError(f"日期“{v}”不存在") from None
 
 
-def p_choice(choices) -> Callable[[str], str]:
+def p_choice(choices, aliases: dict[str, str] | None = None) -> Callable[[str], str]:
+    """A choice by its Chinese label (or code, or a common short form in ``aliases``); the
+    parser keeps the labels so the dry-run preview shows 中共党员, not cpc."""
     by_label = {str(label): value for value, label in choices.choices}
+    accepted = {**(aliases or {}), **by_label}
     values = set(choices.values)
 
     def parse(v: str) -> str:
-        if v in by_label:
-            return by_label[v]
+        if v in accepted:
+            return accepted[v]
         if v in values:
             return v
         raise RowError(f"“{v}”不是可选值（可选：{'、'.join(by_label)}）")
+    parse.labels = {value: str(label) for value, label in choices.choices}
     return parse
 
 
@@ -216,7 +228,7 @@ class Context:
         if uid is None:
             raise RowError(f"有多个名为“{ref}”的单位，请改填单位编号（ID）")
         if not uid:
-            raise RowError(OUT_OF_SCOPE)
+            raise RowError(f"“{ref[:50]}”：{OUT_OF_SCOPE}")
         return self.units[uid]
 
     def first_seen(self, key, row_no: int) -> int | None:
@@ -388,8 +400,11 @@ class Importer:
     def clean_or_raise(self, row: dict) -> dict:
         """The row's cleaned columns, or one RowError naming every bad column."""
         cleaned, errors = self.clean_columns(row)
+        if len(errors) == 1:
+            raise RowError(errors[0].reason, errors[0].column)
         if errors:
-            raise RowError("；".join(f"{e.column}：{e.reason}" for e in errors), errors[0].column)
+            raise RowError("；".join(with_column(e.column, e.reason) for e in errors),
+                           "、".join(dict.fromkeys(e.column for e in errors)))
         return cleaned
 
     def validate_row(self, row: dict, ctx: Context) -> dict:  # pragma: no cover - overridden
@@ -409,6 +424,8 @@ class Importer:
             v = cleaned.get(c.key, "")
             if v and c.key in _MASKS:
                 v = _MASKS[c.key](v)
+            elif v and hasattr(c.parse, "labels"):
+                v = c.parse.labels.get(v, v)
             out.append(v)
         return out
 
@@ -419,6 +436,12 @@ class Importer:
         first = ctx.first_seen((int(idn[:17]), *key_extra), row_no)
         if first is not None:
             raise RowError(f"与第{first}行重复（身份证号相同）", "身份证号")
+
+
+def with_column(column: str, reason: str) -> str:
+    """“身份证号：校验位错误”, but never “身份证号：身份证号校验位错误”."""
+    return reason if not column or reason.startswith(column) or reason.startswith(f"必填项“{column}") \
+        else f"{column}：{reason}"
 
 
 def _resolve_unit(ctx: Context, ref: str, header: str = "所属单位") -> UnitInfo:
@@ -448,7 +471,9 @@ class PersonImporter(Importer):
         self.columns = [
             NAME_COL, ID_COL, UNIT_COL, PHONE_COL,
             Col("民族", "ethnicity", False, p_text(20), "默认汉族", "汉族"),
-            Col("政治面貌", "political_status", False, p_choice(PoliticalStatus), "默认群众", "群众"),
+            Col("政治面貌", "political_status", False,
+                p_choice(PoliticalStatus, {"党员": "cpc", "预备党员": "cpc_prob", "团员": "league", "共青团员": "league"}),
+                "默认群众；党员、团员亦可", "群众"),
             Col("学历", "education", False, p_text(20), "", "大学本科"),
             Col("工作单位及职务", "workplace", False, p_text(100), "", "城关镇中学 教师"),
             Col("住址", "address", False, p_text(200), "", "城关镇东风村3组"),
@@ -1699,7 +1724,7 @@ def write_error_workbook(path, file_name: str, errors: list[dict], fh) -> int:
 
     reasons: dict[int, list[str]] = {}
     for e in errors:
-        reasons.setdefault(e["row"], []).append(f"{e['column']}：{e['reason']}" if e.get("column") else e["reason"])
+        reasons.setdefault(e["row"], []).append(with_column(e.get("column") or "", e["reason"]))
     try:
         rows = iter_rows(Path(path), file_name)
         _, header = next(rows)

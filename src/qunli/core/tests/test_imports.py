@@ -138,11 +138,12 @@ def test_a_roster_typed_in_full_width_imports_as_ascii_and_still_finds_the_dupli
 def test_out_of_scope_and_unknown_unit_same_message(tmp_path, staff, accounts):
     rows = [["甲", idn(20), "邻县妇联", ""], ["乙", idn(21), "不存在的单位", ""], ["丙", idn(22), "示范县总工会", ""]]
     out = run_import("persons", write(tmp_path, "s.csv", roster(rows)), user=staff, commit=True)
-    assert [e["reason"] for e in out.errors] == ["单位不存在或不在您的权限范围内"] * 3
+    assert [e["reason"] for e in out.errors] == [f"“{name}”：单位不存在或不在您的权限范围内"
+                                                for name in ("邻县妇联", "不存在的单位", "示范县总工会")]
     leader = accounts["leader"]  # read-only grant: cannot import either
     out = run_import("persons", write(tmp_path, "s2.csv", roster([["丁", idn(23), "东风村妇联", ""]])), user=leader,
                      commit=True)
-    assert out.errors[0]["reason"] == "单位不存在或不在您的权限范围内"
+    assert out.errors[0]["reason"] == "“东风村妇联”：单位不存在或不在您的权限范围内"
     assert Person.objects.count() == 0
 
 
@@ -372,7 +373,7 @@ def test_parallel_path_matches_serial(tmp_path, staff, tree, monkeypatch, settin
     out = run_import("persons", write(tmp_path, "bad.csv", roster(bad)), user=staff, commit=True)
     assert not out.committed and Person.objects.count() == 1
     assert [(e["row"], e["column"], e["reason"][:6]) for e in out.errors] == [
-        (13, "身份证号", "与第6行重复"), (14, "身份证号", "身份证号：身"), (2, "身份证号", "该身份证号已")]
+        (13, "身份证号", "与第6行重复"), (14, "身份证号", "身份证号应为"), (2, "身份证号", "该身份证号已")]
     out = run_import("persons", write(tmp_path, "ok.csv", roster(rows[1:])), user=staff, commit=True)
     assert out.ok and out.committed and Person.objects.count() == 11
     assert indexes() == before and {"person_unique_id_number", "person_phone_hash"} <= before

@@ -200,3 +200,30 @@ def test_a_volunteer_import_refuses_a_child_and_a_unit_of_another_line(tmp_path,
     reasons = {e["reason"] for e in out.errors}
     assert out.error_rows == 2 and VolunteerProfile.objects.count() == 0
     assert reasons == {"五老志愿者应为离退休老同志，该人员现年9岁", "“示范县总工会”不是关工委组织，五老志愿者应登记在关工委下"}
+
+
+def test_excel_habits_get_a_hint_and_common_short_forms_are_understood(tmp_path, accounts, tree):
+    user = accounts["party_office"]
+    header = ["姓名", "身份证号", "所属单位", "政治面貌", "联系电话"]
+    rows = [["甲", "6.20521E+17", "东风村妇联", "党员", ""], ["乙", idn(31), "东风村妇联", "团员", "1.38001E+10"],
+            ["丙", idn(32), "东风村妇联", "党员", ""]]
+    out = run_import("persons", csv_file(tmp_path, "p.csv", header, rows), user=user, commit=False)
+    reasons = {e["row"]: e["reason"] for e in out.errors}
+    assert "Excel 把它当成数字显示为“6.20521E+17”" in reasons[2] and "设为“文本”格式" in reasons[2]
+    assert reasons[3].startswith("联系电话不完整（Excel")
+    assert 4 not in reasons  # 党员 is 中共党员
+
+
+def test_the_preview_shows_choice_names_and_a_double_error_names_both_columns(tmp_path, accounts, tree):
+    from qunli.core.imports import get_importer
+
+    importer = get_importer("persons")
+    col = next(c for c in importer.columns if c.key == "political_status")
+    row = {c.key: "" for c in importer.columns} | {"political_status": "cpc", "name": "甲"}
+    assert "中共党员" in importer.preview_row(row) and "cpc" not in importer.preview_row(row)
+    assert col.parse("党员") == "cpc"
+    header = ["姓名", "身份证号", "所属单位", "联系电话"]
+    out = run_import("persons", csv_file(tmp_path, "q.csv", header, [["丁", "123", "东风村妇联", "12"]]),
+                     user=accounts["party_office"], commit=False)
+    assert out.errors[0]["column"] == "身份证号、联系电话"
+    assert not out.errors[0]["reason"].startswith("身份证号：身份证号")
