@@ -118,11 +118,11 @@ def p_id_number(v: str) -> str:
 
 
 def p_phone(v: str) -> str:
-    if _SCIENTIFIC.match(v):
-        raise RowError("联系电话不完整" + EXCEL_NUMBER_HINT.format(v=v))
     try:
         return validate_phone(v)
     except InvalidIdentifier as e:
+        if _SCIENTIFIC.match(v):  # looked at only once the number is refused: the import's hot path
+            raise RowError("联系电话不完整" + EXCEL_NUMBER_HINT.format(v=v)) from None
         raise RowError(str(e)) from None
 
 
