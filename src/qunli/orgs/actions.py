@@ -299,6 +299,10 @@ def set_conditions(actor, unit: Unit, **values) -> BaseCondition:
                      "annual_funding", "note"}:
             raise ActionError(f"不能修改字段 {k}")
         setattr(cond, k, v)
+    if not cond.lacks_staff and cond.staff_count == 0:
+        raise ActionError("专兼职人数为 0，却未勾选“缺人员”：请勾选，或填写实际人数。")
+    if not cond.lacks_funding and cond.annual_funding is not None and cond.annual_funding == 0:
+        raise ActionError("年度经费为 0，却未勾选“缺经费”：请勾选，或填写实际经费。")
     cond.updated_at = timezone.now()
     full_clean_or_raise(cond)
     cond.save()

@@ -9,7 +9,7 @@ from qunli.core.forms import BootstrapFormMixin
 from qunli.core.scoping import may_place_in_line
 from qunli.people.forms import DATE, PersonRefField, PersonRefMixin, UserForm
 
-from .models import Checklist, Level, Line, PositionTitle, Unit, UnitKind, VenueKind
+from .models import LEVEL_ORDER, Checklist, Level, Line, PositionTitle, Unit, UnitKind, VenueKind
 from .widgets import UnitPickerField, UnitPickerWidget
 
 __all__ = ["UnitPickerField", "UnitPickerWidget"]  # the picker lives in .widgets; re-exported here
@@ -34,6 +34,10 @@ class UnitForm(UserForm):
         if unit is not None:
             del self.fields["parent"]
         elif parent is not None:
+            # a child sits one level below its parent (a village's 小组), not at 省 as the list starts
+            below = [lv for lv, order in sorted(LEVEL_ORDER.items(), key=lambda kv: kv[1])
+                     if order > LEVEL_ORDER[parent.level]]
+            self.fields["level"].initial = below[0] if below else parent.level
             self.fields["parent"].queryset = Unit.objects.filter(pk=parent.pk)
             self.fields["parent"].initial = parent.pk
             self.fields["parent"].widget = forms.HiddenInput()

@@ -150,3 +150,18 @@ def test_the_history_tab_reads_field_by_field_with_names_and_includes_the_team(a
     assert "任职" in page and "职务：</span>主要负责人" in page  # the team's changes belong to the unit's history
     assert "县妇联王敏" in page
     assert "{&#x27;" not in page and "orgs.update_unit" not in page  # no raw snapshot, no action code
+
+
+def test_four_lacks_that_contradict_the_figures_are_refused(accounts, tree):
+    staff, unit = accounts["women_staff"], tree["village_women"]
+    with pytest.raises(ActionError, match="专兼职人数为 0，却未勾选“缺人员”"):
+        actions.set_conditions(staff, unit, lacks_staff=False, staff_count=0, lacks_funding=True)
+    with pytest.raises(ActionError, match="年度经费为 0，却未勾选“缺经费”"):
+        actions.set_conditions(staff, unit, lacks_staff=False, staff_count=2, lacks_funding=False, annual_funding=0)
+    cond = actions.set_conditions(staff, unit, lacks_staff=False, staff_count=2, lacks_funding=True)
+    assert cond.staff_count == 2 and cond.lacks_funding
+
+
+def test_a_new_child_unit_starts_one_level_below_its_parent(accounts, tree, client_for):
+    page = client_for(accounts["party_office"]).get(f"/orgs/units/add/?parent={tree['village'].pk}").content.decode()
+    assert '<option value="group" selected>' in page
