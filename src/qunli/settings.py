@@ -194,7 +194,8 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"short_refusals": {"()": "qunli.core.logfilters.ShortRefusals"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["short_refusals"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("QUNLI_LOG_LEVEL", "WARNING")},
 }
 
