@@ -123,9 +123,15 @@ def can_reveal(user, person: Person) -> bool:
 
 
 def reveal_person(actor, person: Person, fields: list[str], purpose: str = "") -> dict[str, str]:
-    """Plaintext of sensitive fields, checked and written to the access log first."""
+    """Plaintext of sensitive fields, checked and written to the access log first, with the
+    purpose the reader gives (an access log of "查看" says nothing an auditor can check)."""
     if not can_reveal(actor, person):
         raise PermissionDenied("您没有查看该人员完整敏感信息的权限。")
+    purpose = (purpose or "").strip()
+    if len(purpose) < 2:
+        raise ActionError("请填写查看用途（如：核实身份、入户走访），查看将连同用途记入敏感信息访问日志。")
+    if len(purpose) > 200:
+        raise ActionError("查看用途不能超过200字。")
     fields = [f for f in fields if f in Person.SENSITIVE]
     log_access(actor, person, fields, purpose)
     return {f: person.reveal(f) for f in fields}

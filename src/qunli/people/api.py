@@ -103,7 +103,7 @@ class PersonFilters(Schema):
 
 class RevealIn(Schema):
     fields: list[str] = Field(["id_number", "phone", "address"], description="id_number / phone / address")
-    purpose: str = Field("", max_length=200, description="查看用途，记入敏感信息访问日志")
+    purpose: str = Field("", max_length=200, description="查看用途（必填，至少2字），连同查看记入敏感信息访问日志")
 
 
 class RevealOut(Schema):

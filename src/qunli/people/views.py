@@ -110,7 +110,12 @@ class PersonRevealView(BusinessRequiredMixin, View):
         person = get_visible(Person, request.user, pk, select_related=("unit", "unit__line"))
         form = RevealForm(request.POST)
         purpose = form.cleaned_data["purpose"] if form.is_valid() else ""
-        values = actions.reveal_person(request.user, person, list(Person.SENSITIVE), purpose=purpose or "查看人员档案")
+        try:
+            values = actions.reveal_person(request.user, person, list(Person.SENSITIVE), purpose=purpose)
+        except ActionError as e:
+            ctx = {"object": person, "can_reveal": True, "reveal_error": "；".join(e.messages)}
+            return render(request, "people/_sensitive.html" if request.htmx else "people/person_revealed.html",
+                          {**ctx, "title": f"{person.name}：完整信息"})  # 200: htmx swaps only 2xx answers
         rows = [(label, values.get(field, "")) for field, label in Person.SENSITIVE.items()]
         ctx = {"object": person, "revealed": rows}
         if request.htmx:

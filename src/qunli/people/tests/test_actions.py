@@ -102,3 +102,15 @@ def test_writes_outside_the_grant_are_refused(accounts, tree):
     with pytest.raises(PermissionDenied):
         actions.register_person(accounts["clerk"], unit=tree["town_women"], name="赵六")
     assert not Person.objects.exists()
+
+
+def test_unmasking_needs_a_purpose_which_the_access_log_keeps(accounts, tree, person_factory, client_for):
+    p = person_factory(unit=tree["village_women"])
+    staff = accounts["women_staff"]
+    with pytest.raises(ActionError, match="请填写查看用途"):
+        actions.reveal_person(staff, p, ["id_number"], " ")
+    page = client_for(staff).post(f"/people/{p.pk}/reveal/", {"purpose": ""}, HTTP_HX_REQUEST="true").content.decode()
+    assert "请填写查看用途" in page and 'aria-invalid="true"' in page
+    assert not AccessLog.objects.exists()
+    client_for(staff).post(f"/people/{p.pk}/reveal/", {"purpose": "入户走访核对"}, HTTP_HX_REQUEST="true")
+    assert AccessLog.objects.get().purpose == "入户走访核对"
