@@ -119,6 +119,9 @@ class ObjectListView(BusinessRequiredMixin, TemplateView):
     export_name = "export"
     select_related: tuple[str, ...] = ()
     paginator_class = CappedPaginator  # IdsFirstPaginator: see there
+    # A filter form's ``under`` field (a unit picker, "单位（含下级）") keeps the rows whose unit
+    # lies in that subtree: the path of the row's unit through this lookup.
+    under_path = "unit__path"
 
     def base_queryset(self):
         qs = self.model.objects.visible_to(self.request.user, VIEW)
@@ -126,6 +129,9 @@ class ObjectListView(BusinessRequiredMixin, TemplateView):
 
     def apply_filters(self, qs, data: dict):
         """Default: each non-empty form field is an exact lookup of the same name."""
+        under = data.pop("under", None)
+        if under is not None:
+            qs = qs.filter(**{f"{self.under_path}__startswith": under.path})
         for key, value in data.items():
             if value not in (None, "", [], False):
                 qs = qs.filter(**{getattr(self, f"lookup_{key}", key): value})

@@ -121,3 +121,35 @@ def venues_of(user, unit: Unit):
 
 def events_of(user, unit: Unit):
     return UnitEvent.objects.visible_to(user).filter(unit=unit).prefetch_related("related")
+
+
+def with_team_state(units, *, complete: bool):
+    """Line units whose required seats (REQUIRED_SEATS: 主要负责人, a 副职) are all held now —
+    or, ``complete=False``, those missing one: the dashboard's 班子健全/不健全, as a list.
+    One EXISTS per seat on the position index (unit, ended_on, title)."""
+    from django.db.models import Exists, OuterRef
+
+    from .models import REQUIRED_SEATS, UnitStatus
+
+    held = [Exists(Position.objects.filter(unit=OuterRef("pk"), ended_on__isnull=True, title__in=titles))
+            for titles in REQUIRED_SEATS.values()]
+    all_held = Q()
+    for e in held:
+        all_held &= Q(e)
+    units = units.filter(line__isnull=False, status=UnitStatus.ACTIVE)
+    return units.filter(all_held) if complete else units.exclude(all_held)
+
+
+LACKS = ("staff", "establishment", "venue", "funding")
+
+
+def lacks_q(which: str) -> Q:
+    """Units with 四缺 as the dashboard counts them: any of the four, all four, or one."""
+    if which == "all4":
+        return Q(**{f"condition__lacks_{k}": True for k in LACKS})
+    if which in LACKS:
+        return Q(**{f"condition__lacks_{which}": True})
+    cond = Q()
+    for k in LACKS:
+        cond |= Q(**{f"condition__lacks_{k}": True})
+    return cond

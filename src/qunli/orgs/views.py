@@ -158,6 +158,7 @@ class UnitListView(ObjectListView):
     search_fields = ("name__icontains", "division_code__startswith")
     search_placeholder = "名称或行政区划代码"
     default_sort = "path"
+    under_path = "path"
     columns = [
         Column("name", "名称", sort="name", link=True),
         Column("level", "层级", sort="level"),
@@ -166,6 +167,16 @@ class UnitListView(ObjectListView):
         Column("division_code", "行政区划代码", sort="division_code"),
         Column("status", "状态", sort="status"),
     ]
+
+
+    def apply_filters(self, qs, data):
+        team, lacks = data.pop("team", ""), data.pop("lacks", "")
+        qs = super().apply_filters(qs, data)
+        if team:
+            qs = queries.with_team_state(qs, complete=team == "complete")
+        if lacks:
+            qs = qs.filter(queries.lacks_q(lacks))
+        return qs
 
 
 UNIT_TABS = [("detail", "概况"), ("children", "下级单位"), ("team", "班子"), ("conditions", "四缺"),
