@@ -96,6 +96,9 @@ class ObjectActionView(ActionFormView):
 
 # --- tree ---------------------------------------------------------------------------
 
+TREE_SEARCH_LIMIT = 50
+
+
 class TreeView(BusinessRequiredMixin, TemplateView):
     template_name = "orgs/tree.html"
 
@@ -103,8 +106,9 @@ class TreeView(BusinessRequiredMixin, TemplateView):
         q = request.GET.get("q", "").strip()
         ctx = {"title": "组织树", "q": q}
         if q:
-            results = list(queries.search_units(request.user, q))
-            ctx["results"] = results
+            results = list(queries.search_units(request.user, q, limit=TREE_SEARCH_LIMIT + 1))
+            ctx["results"] = widgets.with_full_names(request.user, results[:TREE_SEARCH_LIMIT])
+            ctx["more"] = len(results) > TREE_SEARCH_LIMIT  # said, never silent: the unit list has them all
         if request.htmx and not request.htmx.boosted and "q" in request.GET:
             return render(request, "orgs/_tree_search.html", ctx)
         ctx["roots"] = queries.tree_roots(request.user)

@@ -6,12 +6,12 @@ from django.views.generic import TemplateView
 from qunli.core.generic import BusinessRequiredMixin
 from qunli.core.params import parse_id
 from qunli.core.scoping import VIEW, grants_of
-from qunli.orgs.models import Unit
+from qunli.orgs.models import Unit, UnitStatus
 
 from . import queries
 
 PICK_LIMIT = 20
-CHILDREN_LIMIT = 60
+CHILDREN_LIMIT = 100
 
 
 class DashboardView(BusinessRequiredMixin, TemplateView):
@@ -52,18 +52,21 @@ def unit_selection(request) -> dict:
         children = list(visible.filter(pk__in=grant_unit_ids).only("id", "name", "level", "line_id", "path")
                         if len(grant_unit_ids) > 1 else
                         visible.filter(path__startswith=scope_units[0].path if scope_units else "~",
-                                       depth=(scope_units[0].depth + 1) if scope_units else 0)
-                        .only("id", "name", "level", "line_id", "path")[:CHILDREN_LIMIT])
+                                       depth=(scope_units[0].depth + 1) if scope_units else 0,
+                                       status=UnitStatus.ACTIVE)
+                        .only("id", "name", "level", "line_id", "path")[:CHILDREN_LIMIT + 1])
         crumbs = []
     else:
         scope_units = [unit]
-        children = list(visible.filter(path__startswith=unit.path, depth=unit.depth + 1)
-                        .only("id", "name", "level", "line_id", "path")[:CHILDREN_LIMIT])
+        children = list(visible.filter(path__startswith=unit.path, depth=unit.depth + 1, status=UnitStatus.ACTIVE)
+                        .only("id", "name", "level", "line_id", "path")[:CHILDREN_LIMIT + 1])
         crumbs = [u for u in visible.filter(path__in=[unit.path[:i * Unit.steplen]
                                                       for i in range(1, unit.depth)]).only("id", "name", "path")]
-    picks = list(visible.filter(name__icontains=find).only("id", "name", "level")[:PICK_LIMIT]) if find else []
-    return {"unit": unit, "scope_units": scope_units, "children": children, "crumbs": crumbs, "find": find,
-            "picks": picks}
+    picks = list(visible.filter(name__icontains=find).only("id", "name", "level")[:PICK_LIMIT + 1]) if find else []
+    # a cap is said, never silent: the rest are reached through the search
+    return {"unit": unit, "scope_units": scope_units, "children": children[:CHILDREN_LIMIT],
+            "children_more": len(children) > CHILDREN_LIMIT, "crumbs": crumbs, "find": find,
+            "picks": picks[:PICK_LIMIT], "picks_more": len(picks) > PICK_LIMIT}
 
 
 def _chart_data(stats: dict) -> dict:

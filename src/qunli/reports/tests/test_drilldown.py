@@ -41,3 +41,32 @@ def test_a_list_narrowed_to_a_subtree_keeps_only_its_rows(client_for, accounts, 
     person_factory(unit=tree["women"], name="县妇联的人")
     page = client_for(accounts["party_office"]).get(f"/people/?under={tree['town'].pk}").content.decode()
     assert "东风村的人" in page and "县妇联的人" not in page
+
+
+def test_the_dashboard_drills_into_active_children_and_says_when_it_lists_only_some(client_for, accounts, tree,
+                                                                                   settings):
+    from qunli.reports import views
+
+    office = accounts["party_office"]
+    actions.merge_unit(office, tree["ggw"], tree["women"])
+    page = client_for(office).get(f"/reports/?unit={tree['county'].pk}").content.decode()
+    children = page[page.index('id="unit-children"'):]
+    children = children[:children.index("</div>")]
+    assert "示范县妇联" in children and "示范县关工委" not in children and "只列出前" not in children
+    views.CHILDREN_LIMIT, old = 2, views.CHILDREN_LIMIT
+    try:
+        page = client_for(office).get(f"/reports/?unit={tree['county'].pk}").content.decode()
+    finally:
+        views.CHILDREN_LIMIT = old
+    assert "只列出前 2 个，其余请用上方搜索" in page
+
+
+def test_a_capped_tree_search_says_so_and_names_each_units_parents(client_for, accounts, tree):
+    from qunli.orgs import views
+
+    views.TREE_SEARCH_LIMIT, old = 1, views.TREE_SEARCH_LIMIT
+    try:
+        page = client_for(accounts["party_office"]).get("/orgs/tree/?q=妇联", HTTP_HX_REQUEST="true").content.decode()
+    finally:
+        views.TREE_SEARCH_LIMIT = old
+    assert "前 1 个" in page and "在单位列表中查看全部" in page and "示范县 · 妇联 · 区县" in page  # its parents
