@@ -109,7 +109,8 @@ def populate(county_pk: int, seed: int, small: bool = False) -> dict:
 # --- casework ----------------------------------------------------------------------------------
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何罗高林"
-GIVEN = ["小雨", "欣怡", "子涵", "浩然", "梓萱", "宇轩", "诗琪", "俊杰", "雨桐", "家豪", "佳怡", "天佑"]
+GIRLS = ["小雨", "欣怡", "子涵", "梓萱", "诗琪", "雨桐", "佳怡", "思琪"]
+BOYS = ["浩然", "宇轩", "俊杰", "家豪", "天佑", "子轩", "博文", "一鸣"]
 
 
 def _children(w: _World, n: int):
@@ -119,14 +120,17 @@ def _children(w: _World, n: int):
     from qunli.orgs.models import Level, Unit
     from qunli.people.actions import register_person
 
-    villages = list(Unit.objects.filter(path__startswith=w.county.path, level=Level.VILLAGE).order_by("path")[:20])
+    # registered with their village (the geographic node), not with its 团支部 or 工会联合会
+    villages = list(Unit.objects.filter(path__startswith=w.county.path, level=Level.VILLAGE, line__isnull=True)
+                    .order_by("path")[:20])
     region6 = w.county.division_code[:6]
     out = []
     for i in range(n):
         birth = w.today - dt.timedelta(days=w.r.randint(6 * 365, 15 * 365))
+        boy = w.r.random() < 0.5
         out.append(register_person(w.users["qunban"], unit=villages[i % len(villages)],
-                                   name=w.r.choice(SURNAMES) + w.r.choice(GIVEN),
-                                   id_number=make_id_number(region6, birth, 700 + i)))
+                                   name=w.r.choice(SURNAMES) + w.r.choice(BOYS if boy else GIRLS),
+                                   id_number=make_id_number(region6, birth, 700 + 2 * i + (1 if boy else 0))))
     return out
 
 
