@@ -29,6 +29,8 @@ class PublicItemOut(Schema):
     year: int
     retention: str
     pages: int | None
+    fonds_id: int = Field(..., description="全宗编号（filters 的 fonds）")
+    category_id: int = Field(..., description="门类编号（filters 的 category）")
     fonds_code: str = Field(..., alias="fonds.code")
     fonds_name: str = Field(..., alias="fonds.name")
     category: str = Field(..., alias="category.name")
@@ -48,7 +50,9 @@ def list_items(request, filters: Query[PublicFilters]):
     from qunli.portal.catalogue_views import filtered, matching_ids
 
     data = {k: v for k, v in filters.dict().items() if v not in (None, "")}
-    qs, q, _ = filtered(data)
+    qs, q, form = filtered(data)
+    if form.is_bound and form.errors:  # a fonds or 门类 with no open items: nothing, not everything
+        return qs.none()
     qs = qs.select_related("fonds", "category")
     ids = matching_ids(qs, q, SEARCH_CAP)
     if ids is None:

@@ -229,3 +229,10 @@ def test_bad_filter_values_are_ignored_and_explained_not_errors(client, holdings
     assert r.status_code == 200 and holdings["open"].title in page
     assert all(h.title not in page for h in hidden(holdings).values())
     assert client.get("/api/public/items", {"year": "abc"}).status_code == 422
+
+
+def test_the_public_api_answers_nothing_for_a_fonds_it_does_not_list_and_names_the_filter_ids(client, holdings):
+    items = client.get("/api/public/items").json()["items"]
+    assert items and {"fonds_id", "category_id"} <= set(items[0])
+    assert client.get("/api/public/items", {"fonds": items[0]["fonds_id"]}).json()["count"] >= 1
+    assert client.get("/api/public/items", {"fonds": 999_999}).json() == {"items": [], "count": 0}
