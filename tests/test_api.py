@@ -586,3 +586,14 @@ def test_route_level_errors_keep_the_one_error_shape_in_chinese(api, tree):
     assert r["WWW-Authenticate"].startswith("Bearer")
     detail = assert_chinese_error(women.get("/api/casework/cases", status="nonsense"), 422)
     assert "received" in detail[0]  # the allowed values are named
+
+
+def test_the_schema_documents_the_error_answers_of_every_operation(db):
+    from qunli.api import api as ninja_api
+
+    schema = ninja_api.get_openapi_schema()
+    ops = [(p, op) for p, path in schema["paths"].items() for op in path.values()]
+    assert all({"400", "404", "422"} <= set(op["responses"]) for _, op in ops)
+    assert all("401" in op["responses"] for p, op in ops if not p.startswith("/api/public/"))
+    assert "401" not in schema["paths"]["/api/public/items"]["get"]["responses"]
+    assert schema["components"]["schemas"]["Error"]["properties"]["detail"]["type"] == "array"

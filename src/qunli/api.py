@@ -62,7 +62,37 @@ class NulRefusingParser(Parser):
         return result
 
 
-api = NinjaAPI(title="群力 Qunli API", version="1", auth=api_auth, urls_namespace="api",
+# Every operation may answer these (docs/API.md, "Errors"); documented once for all of them.
+ERROR_RESPONSES = {
+    "400": "动作拒绝了请求（业务规则或取值无效）；什么也没有改变",
+    "401": "未登录或接口令牌无效",
+    "403": "无权执行（只读账户、三员账户、缺少 CSRF 令牌）",
+    "404": "对象不存在，或不在您的数据范围内（二者不作区分）",
+    "422": "请求格式不对：缺少字段、类型错误、取值不在可选范围内",
+}
+ERROR_SCHEMA = {"type": "object", "required": ["detail"], "title": "Error",
+                "properties": {"detail": {"type": "array", "items": {"type": "string"},
+                                          "description": "中文错误说明，每条一项"},
+                               "errors": {"type": "array", "items": {"type": "object"},
+                                          "description": "422 时：逐字段的校验细节"}}}
+
+
+class QunliAPI(NinjaAPI):
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for path in schema.get("paths", {}).values():
+            for op in path.values():
+                responses = op.setdefault("responses", {})
+                for code, text in ERROR_RESPONSES.items():
+                    if code in ("401", "403") and not op.get("security"):
+                        continue  # the open catalogue needs no authentication
+                    responses.setdefault(code, {"description": text, "content": ref})
+        return schema
+
+
+api = QunliAPI(title="群力 Qunli API", version="1", auth=api_auth, urls_namespace="api",
                renderer=ChineseJSONRenderer(), parser=NulRefusingParser(), docs=LocalSwagger(), docs_url="/docs",
                description="组织、人员、个案、档案等对象的接口；与界面共用同一套动作（actions）与数据范围（scoping）。"
                            "认证：请求头 `Authorization: Bearer <令牌>`，或浏览器登录会话（写操作需 CSRF 令牌）。")
