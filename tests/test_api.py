@@ -119,7 +119,7 @@ def test_issue_list_and_revoke_own_token_with_session_and_csrf(accounts):
     assert body(bearer.get("/api/core/me"))["username"] == user.username
     # A token cannot mint tokens (session only).
     r = bearer.post("/api/core/tokens", json.dumps({"name": "x"}), content_type="application/json")
-    assert r.status_code == 401
+    assert r.status_code == 403 and changes("core.issue_api_token") == 1
     listed = body(bearer.get("/api/core/tokens"))
     assert [t["id"] for t in listed] == [issued["id"]] and "token" not in listed[0]
     # Someone else's token is a 404.
@@ -597,3 +597,8 @@ def test_the_schema_documents_the_error_answers_of_every_operation(db):
     assert all("401" in op["responses"] for p, op in ops if not p.startswith("/api/public/"))
     assert "401" not in schema["paths"]["/api/public/items"]["get"]["responses"]
     assert schema["components"]["schemas"]["Error"]["properties"]["detail"]["type"] == "array"
+
+
+def test_a_token_asking_for_another_token_is_told_to_sign_in_not_that_it_is_invalid(api):
+    r = api("women_staff").post("/api/core/tokens", {"name": "脚本"})
+    assert "接口令牌不能签发新令牌" in assert_chinese_error(r, 403)[0]

@@ -73,6 +73,16 @@ class SessionAuth(NinjaSessionAuth):
         return user
 
 
+class BrowserSessionOnly(SessionAuth):
+    """Session only (issuing a token): a bearer token is told why it cannot, instead of the
+    401 "未登录或接口令牌无效" it would get for a token that is perfectly valid."""
+
+    def __call__(self, request: HttpRequest):
+        if request.headers.get("Authorization", "").lower().startswith("bearer "):
+            raise PermissionDenied("接口令牌不能签发新令牌：请在浏览器登录后，在“接口令牌”页面或以登录会话调用本接口。")
+        return super().__call__(request)
+
+
 class _BusinessOnly:
     def __call__(self, request):
         user = super().__call__(request)
@@ -282,7 +292,7 @@ class TokenOut(Schema):
     revoked: bool
 
 
-@router.post("/tokens", response={201: TokenIssued}, auth=[SessionAuth()], summary="为自己签发接口令牌",
+@router.post("/tokens", response={201: TokenIssued}, auth=[BrowserSessionOnly()], summary="为自己签发接口令牌",
              description="只能通过已登录的浏览器会话调用（需 CSRF 令牌）；令牌不能再签发令牌。")
 def create_token(request, payload: TokenIn):
     name = payload.name.strip()
