@@ -64,7 +64,7 @@ DEMO_ACCOUNTS = [
     ("gonghui", "县总工会", "business", "staff", "county", ["union"]),
     ("fulian", "县妇联", "business", "staff", "county", ["women"]),
     ("lingdao", "县委分管领导", "business", "leader", "county", "all"),
-    ("xiangzhen", "乡镇填报员", "business", "clerk", "township", "all"),
+    ("xiangzhen", "乡镇群团干事", "business", "staff", "township", "all"),  # its township's organizations, all lines
     ("cunwei", "村（社区）填报员", "business", "clerk", "village", "all"),
     ("shegong", "县妇联社工（个案、结对、微心愿）", "business", "staff", "county", ["women", "ggw", "union"]),
 ]

@@ -3,6 +3,7 @@ the export link used to keep the query of the first page load — a filtered lis
 exported the whole tree. Filtering again must not repeat parameters in the address either."""
 
 import io
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import openpyxl
@@ -23,6 +24,8 @@ def test_the_export_after_filtering_holds_only_the_filtered_rows(page, live_serv
     page.get_by_label("关键词").fill("城关")
     page.get_by_role("button", name="筛选").click()
     expect(page.locator("#object-table tbody tr")).to_have_count(2)  # 城关镇, 城关镇妇联
+    expect(page).to_have_url(re.compile(r"q=%E5%9F%8E%E5%85%B3"))  # 城关, pushed with the table
+    expect(page.get_by_role("link", name="导出当前筛选")).to_have_attribute("href", re.compile(r"q=%E5%9F%8E%E5%85%B3"))
     assert parse_qs(urlsplit(page.url).query)["q"] == ["城关"]  # once, not once per filtering
     with page.expect_download() as download:
         page.get_by_role("link", name="导出当前筛选").click()
