@@ -15,6 +15,7 @@ from qunli.orgs.models import Line, Unit
 from .actions import ActionError, add_grant, create_user, remove_grant, reset_password, update_user
 from .exports import stream_xlsx
 from .forms import BootstrapFormMixin
+from .history import ACTION_LABELS, action_label, object_type_choices, object_type_label
 from .models import AccessLog, ChangeLog, Grant, LoginEvent, User
 from .params import parse_id
 
@@ -144,12 +145,24 @@ def _full_name(unit) -> str:
 
 
 class LogFilterForm(BootstrapFormMixin, forms.Form):
-    actor = forms.CharField(label="操作人", required=False)
-    object_type = forms.CharField(label="对象类型", required=False)
+    actor = forms.CharField(label="操作人", required=False, help_text="用户名或姓名")
+    object_type = forms.ChoiceField(label="对象类型", required=False)
+    action = forms.ChoiceField(label="操作", required=False)
     object_id = forms.CharField(label="对象编号", required=False)
     request_id = forms.CharField(label="请求编号", required=False)
     date_from = forms.DateField(label="起始日期", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label="截止日期", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+def _log_filter_form(data, with_action: bool) -> LogFilterForm:
+    form = LogFilterForm(data)
+    form.fields["object_type"].choices = [("", "全部"), *object_type_choices()]
+    if with_action:
+        form.fields["action"].choices = [("", "全部"), *sorted((code, f"{label}（{code}）")
+                                                             for code, label in ACTION_LABELS.items())]
+    else:
+        del form.fields["action"]
+    return form
 
 
 class AuditLogView(KindRequiredMixin, View):
@@ -162,15 +175,17 @@ class AuditLogView(KindRequiredMixin, View):
                ("object_type", "对象类型"), ("object_repr", "对象"), ("request_id", "请求编号"))
 
     def get(self, request):
-        form = LogFilterForm(request.GET or None)
+        form = _log_filter_form(request.GET or None, with_action=self.model is ChangeLog)
         qs = self.model.objects.all()
         if form.is_valid():
             d = form.cleaned_data
-            if d["actor"]:
-                qs = qs.filter(actor_name=d["actor"])
-            for key in ("object_type", "object_id", "request_id"):
-                if d[key]:
-                    qs = qs.filter(**{key: d[key]})
+            if d["actor"]:  # the account's user name, or the name people know it by
+                names = User.objects.filter(Q(username=d["actor"]) | Q(display_name=d["actor"]))
+                qs = qs.filter(actor_name__in=[d["actor"], *names.values_list("username", flat=True)])
+            for key in ("object_type", "action", "object_id", "request_id"):
+                if not d.get(key):
+                    continue
+                qs = qs.filter(**{key: d[key]})
             if d["date_from"]:
                 qs = qs.filter(at__date__gte=d["date_from"])
             if d["date_to"]:
@@ -181,8 +196,19 @@ class AuditLogView(KindRequiredMixin, View):
                                [label for _, label in self.columns],
                                ([getattr(r, f) for f, _ in self.columns] for r in qs.iterator()))
         page = Paginator(qs, 50).get_page(request.GET.get("page"))
+        for row in page:
+            row.type_label = object_type_label(row.object_type)
+            if hasattr(row, "action"):
+                row.action_label = action_label(row.action)
+            if hasattr(row, "fields"):
+                row.field_labels = "、".join(SENSITIVE_LABELS.get(f, f) for f in row.fields.split(",") if f)
         return render(request, "core/audit_log.html", {"page": page, "form": form, "title": self.title,
                                                        "columns": self.columns, "model_name": self.model.__name__})
+
+
+SENSITIVE_LABELS = {"id_number": "身份证号", "phone": "联系电话", "address": "住址", "guardian_phone": "监护人电话",
+                    "description": "诉求内容", "requester_name": "诉求人姓名", "requester_phone": "诉求人电话",
+                    "donor_phone": "认领人电话"}
 
 
 class AccessLogView(AuditLogView):

@@ -54,6 +54,18 @@ def action_label(action: str) -> str:
     return action
 
 
+def object_type_label(object_type: str) -> str:
+    model = _model(object_type)
+    return str(model._meta.verbose_name) if model is not None else object_type
+
+
+def object_type_choices() -> list[tuple[str, str]]:
+    """The business and archive models an audit row can be about, by their Chinese names."""
+    out = [(m._meta.label_lower, f"{m._meta.verbose_name}（{m._meta.label_lower}）")
+           for m in apps.get_models() if m.__module__.startswith("qunli.")]
+    return sorted(out, key=lambda c: c[0])
+
+
 def _model(object_type: str):
     try:
         return apps.get_model(object_type)

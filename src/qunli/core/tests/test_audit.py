@@ -94,3 +94,21 @@ def test_access_log_is_a_separate_chain(accounts, person_factory):
     row = AccessLog.objects.get()
     assert row.seq == 1 and row.fields == "id_number" and row.purpose == "核对身份"
     assert verify_chain(AccessLog)[1] == []
+
+
+def test_the_auditor_searches_by_a_persons_name_and_chinese_types_and_reads_chinese(client_for, accounts, tree):
+    from conftest import make_user
+    from qunli.core.models import User
+    from qunli.orgs import actions as orgs_actions
+
+    staff = accounts["women_staff"]
+    staff.display_name = "县妇联王敏"
+    staff.save()
+    orgs_actions.update_unit(staff, tree["village_women"], address="东风村村委会")
+    auditor = make_user("shenji2", kind=User.Kind.AUDITOR)
+    page = client_for(auditor).get("/core/audit/changes/", {"actor": "县妇联王敏", "object_type": "orgs.unit",
+                                                            "action": "orgs.update_unit"}).content.decode()
+    assert "修改单位" in page and "东风村妇联" in page and "<td>单位<div" in page  # types and actions in Chinese
+    assert '<option value="orgs.unit" selected>单位（orgs.unit）</option>' in page
+    nothing = client_for(auditor).get("/core/audit/changes/", {"actor": "别人"}).content.decode()
+    assert "没有记录" in nothing
