@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from . import imports, jobs
+from .audit import log_access
 from .models import ImportJob
 from .scoping import writes_anywhere
 
@@ -267,5 +268,8 @@ def import_errors(request, pk):
     errors = job.errors or [{"row": 0, "column": "", "reason": job.message, "values": []}]
     imports.write_error_workbook(job.file_path, job.file_name, errors, tmp)
     tmp.seek(0)
+    # the workbook repeats the file's cells in full (ID numbers, phones): an access like any unmasking
+    sensitive = [c.key for c in imports.get_importer(job.kind).columns if c.key in ("id_number", "phone", "address")]
+    log_access(request.user, job, sensitive, "下载导入错误报告（含原始单元格）")
     return FileResponse(tmp, as_attachment=True, filename=f"错误报告-{Path(job.file_name).stem}.xlsx",
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -306,6 +306,9 @@ def test_ui_upload_preview_confirm(client_for, staff, tmp_path, settings):
     assert "第3行" in page and "与第2行重复" in page and "下载错误报告" in page
     err = client.get(reverse("core:import_errors", args=[job.pk]))
     assert err.status_code == 200
+    from qunli.core.models import AccessLog  # the workbook repeats full ID numbers: logged as an access
+
+    assert AccessLog.objects.filter(object_type="core.importjob", fields__contains="id_number").count() == 1
     good = roster([["甲", idn(80), "东风村妇联", ""], ["乙", idn(81), "东风村妇联", ""]]).encode("utf-8-sig")
     client.post(reverse("core:import_start"), {"kind": "persons", "file": SimpleUploadedFile("名单.csv", good)})
     job = ImportJob.objects.order_by("-created_at").first()
