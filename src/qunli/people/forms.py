@@ -6,7 +6,7 @@ from django import forms
 from qunli.core.crypto import blind_index
 from qunli.core.forms import BootstrapFormMixin
 from qunli.core.identifiers import normalize_id_number
-from qunli.core.scoping import VIEW
+from qunli.core.scoping import CHANGE, ROLE_ACTIONS, VIEW, grants_of
 from qunli.orgs.models import Line
 from qunli.orgs.widgets import UnitPickerField
 
@@ -130,6 +130,16 @@ class MembershipForm(PersonRefMixin, UserForm):
     unit = UnitPickerField(label="所在组织", line="any")
     number = forms.CharField(label="会员/团员编号", max_length=40, required=False)
     joined_on = forms.DateField(label="加入日期", required=False, widget=DATE)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.user is not None:  # the lines the user registers members for (a union's staff: 工会)
+            grants = [g for g in grants_of(self.user) if CHANGE in ROLE_ACTIONS.get(g.role, set())]
+            if not any(g.all_lines for g in grants):
+                ids = {pk for g in grants for pk in g.line_ids}
+                self.fields["line"].queryset = Line.objects.filter(is_active=True, pk__in=ids)
+                if len(ids) == 1:
+                    self.fields["line"].initial = next(iter(ids))
 
 
 class MembershipStatusForm(UserForm):

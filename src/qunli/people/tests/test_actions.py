@@ -114,3 +114,10 @@ def test_unmasking_needs_a_purpose_which_the_access_log_keeps(accounts, tree, pe
     assert not AccessLog.objects.exists()
     client_for(staff).post(f"/people/{p.pk}/reveal/", {"purpose": "入户走访核对"}, HTTP_HX_REQUEST="true")
     assert AccessLog.objects.get().purpose == "入户走访核对"
+
+
+def test_the_membership_form_offers_the_lines_the_user_registers_members_for(accounts, client_for):
+    page = client_for(accounts["union_staff"]).get("/people/memberships/add/").content.decode()
+    select = page[page.index('name="line"'):]
+    select = select[:select.index("</select>")]
+    assert "工会" in select and "妇联" not in select and "共青团" not in select
