@@ -98,6 +98,9 @@ class PersonForm(UserForm):
             del self.fields["unit"]
             for name in ("id_number", "phone", "address"):
                 self.fields[name].help_text = f"留空则不修改（当前：{getattr(person, name + '_mask') or '未填写'}）。"
+            for name, label in (("phone", "联系电话"), ("address", "住址")):
+                if getattr(person, f"{name}_mask"):  # a number or address that is wrong or no longer theirs
+                    self.fields[f"clear_{name}"] = forms.BooleanField(label=f"清除{label}", required=False)
 
     def show_allow_similar(self):
         field = self.fields["allow_similar"]

@@ -172,8 +172,11 @@ class PersonEditView(PersonFormMixin, ObjectActionView):
     def perform(self, data):
         data = dict(data)
         data.pop("allow_similar", None)
+        cleared = {f for f in ("phone", "address") if data.pop(f"clear_{f}", False)}
         for field in ("id_number", "phone", "address"):
-            if not data.get(field):
+            if field in cleared:
+                data[field] = ""  # 清除: emptied (ciphertext, blind index and mask)
+            elif not data.get(field):
                 data[field] = None  # blank means "leave as is"
         return actions.update_person(self.request.user, self.get_object(), **data)
 

@@ -121,3 +121,12 @@ def test_the_membership_form_offers_the_lines_the_user_registers_members_for(acc
     select = page[page.index('name="line"'):]
     select = select[:select.index("</select>")]
     assert "工会" in select and "妇联" not in select and "共青团" not in select
+
+
+def test_a_phone_or_address_can_be_cleared_on_the_edit_page(accounts, tree, person_factory, client_for):
+    p = person_factory(unit=tree["village_women"], phone="13912345678")
+    c = client_for(accounts["women_staff"])
+    assert "清除联系电话" in c.get(f"/people/{p.pk}/edit/").content.decode()
+    c.post(f"/people/{p.pk}/edit/", {"name": p.name, "political_status": "masses", "clear_phone": "on"})
+    p.refresh_from_db()
+    assert p.phone_mask == "" and p.phone_hash == "" and p.reveal("phone") == ""
