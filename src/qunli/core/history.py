@@ -18,7 +18,7 @@ ACTION_LABELS = {
     "orgs.merged_unit": "合并单位", "orgs.split_unit": "拆分单位", "orgs.dissolved_unit": "撤销单位",
     "orgs.wind_up_unit": "单位变动后的班子与会员处理", "orgs.appoint": "任职", "orgs.end_position": "离任",
     "orgs.set_conditions": "填报基础条件", "orgs.create_venue": "新增阵地", "orgs.record_inspection": "阵地检查",
-    "orgs.create_line": "新增条线",
+    "orgs.create_line": "新增条线", "orgs.save_checklist": "保存检查标准",
     "people.register_person": "登记人员", "people.update_person": "修改人员信息", "people.merge_persons": "合并重复人员",
     "people.add_membership": "登记会员", "people.set_membership_status": "变更会员状态",
     "people.set_cadre_profile": "填写干部信息", "people.register_volunteer": "登记五老志愿者",

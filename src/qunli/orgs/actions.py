@@ -24,6 +24,7 @@ from .models import (
     LEVEL_ORDER,
     BaseCondition,
     Checklist,
+    ChecklistItem,
     Inspection,
     Line,
     Position,
@@ -346,6 +347,62 @@ def record_inspection(actor, venue: Venue, *, checklist: Checklist, on: dt.date,
     log_change(actor, "orgs.record_inspection", insp, None, snapshot(insp), unit_path=venue.unit.path,
                obj_repr=f"{venue.name} {on}")
     return insp
+
+
+def _checklist_items(text: str) -> list[tuple[str, int]]:
+    """“检查项|分值” one per line (分值 defaults to 10)."""
+    items = []
+    for n, raw in enumerate((text or "").splitlines(), start=1):
+        raw = raw.strip()
+        if not raw:
+            continue
+        item, _, points = raw.rpartition("|") if "|" in raw else (raw, "", "10")
+        item, points = item.strip(), points.strip() or "10"
+        if not item or not points.isdecimal() or not 0 < int(points) <= 100:
+            raise ActionError(f"第{n}行“{raw[:30]}”格式不对：应为“检查项|分值”，分值为 1–100 的整数。")
+        if len(item) > 100:
+            raise ActionError(f"第{n}行检查项超过100字。")
+        items.append((item, int(points)))
+    if not items:
+        raise ActionError("请至少填写一个检查项。")
+    return items
+
+
+@action
+def save_checklist(actor, checklist: Checklist | None = None, *, name: str, description: str = "",
+                   venue_kinds=(), pass_score: int, items_text: str) -> Checklist:
+    """Create or edit an inspection checklist (the system administrator's configuration). An
+    item already used by an inspection keeps its wording and points — a past score must keep
+    meaning what it meant — so such a checklist takes new items but does not lose or change
+    its used ones."""
+    require_kind(actor, User.Kind.SYSADMIN)
+    items = _checklist_items(items_text)
+    if not 0 < int(pass_score) <= 100:
+        raise ActionError("达标分应为 1–100。")
+    if Checklist.objects.filter(name=name.strip()).exclude(pk=checklist.pk if checklist else None).exists():
+        raise ActionError(f"已有名为“{name.strip()}”的检查标准。")
+    before = snapshot(checklist) if checklist else None
+    checklist = checklist or Checklist()
+    checklist.name, checklist.description = name.strip(), description.strip()
+    checklist.venue_kinds, checklist.pass_score = sorted(set(venue_kinds)), int(pass_score)
+    full_clean_or_raise(checklist)
+    checklist.save()
+    existing = {(i.text, i.points): i for i in checklist.items.all()} if checklist.pk else {}
+    used = set(Inspection.met_items.through.objects.filter(checklistitem__checklist=checklist)
+               .values_list("checklistitem_id", flat=True))
+    wanted = set(items)
+    lost = [i.text for key, i in existing.items() if key not in wanted and i.pk in used]
+    if lost:
+        raise ActionError(f"检查项“{'、'.join(lost)}”已用于检查记录，不能删除或修改（可新增检查项）。")
+    checklist.items.exclude(pk__in=[existing[k].pk for k in wanted if k in existing]).delete()
+    for order, key in enumerate(items, start=1):
+        if key in existing:
+            ChecklistItem.objects.filter(pk=existing[key].pk).update(order=order)
+        else:
+            ChecklistItem.objects.create(checklist=checklist, order=order, text=key[0], points=key[1])
+    after = {**snapshot(checklist), "items": [f"{t}|{p}" for t, p in items]}
+    log_change(actor, "orgs.save_checklist", checklist, before, after)
+    return checklist
 
 
 @action

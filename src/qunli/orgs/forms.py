@@ -222,3 +222,18 @@ class LineForm(BootstrapFormMixin, forms.Form):
         self.user = user
         super().__init__(*args, **kwargs)
 
+
+
+class ChecklistForm(BootstrapFormMixin, forms.Form):
+    name = forms.CharField(label="名称", max_length=40, help_text="如：七有、五有一能")
+    description = forms.CharField(label="说明", max_length=200, required=False)
+    venue_kinds = forms.MultipleChoiceField(label="适用阵地类型", choices=VenueKind.choices, required=False,
+                                            widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+                                            help_text="不勾选则适用于全部阵地。")
+    pass_score = forms.IntegerField(label="达标分", min_value=1, max_value=100, initial=80)
+    items_text = forms.CharField(label="检查项", widget=forms.Textarea(attrs={"rows": 8}),
+                                 help_text="每行一项：检查项|分值，如“有固定场所|15”；全部达标记 100 分。")
+
+    def __init__(self, *args, user=None, **kwargs):
+        self.user = user
+        super().__init__(*args, **kwargs)

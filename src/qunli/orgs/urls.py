@@ -26,4 +26,6 @@ urlpatterns = [
     path("venues/<int:pk>/inspect/", views.InspectionView.as_view(), name="venue_inspect"),
     path("lines/", views.LineListView.as_view(), name="line_list"),
     path("checklists/", views.ChecklistListView.as_view(), name="checklist_list"),
+    path("checklists/add/", views.ChecklistEditView.as_view(), name="checklist_add"),
+    path("checklists/<int:pk>/edit/", views.ChecklistEditView.as_view(), name="checklist_edit"),
 ]

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -30,6 +30,7 @@ from .filters import PositionFilterForm, UnitFilterForm, VenueFilterForm
 from .forms import (
     SPLIT_MAX_ROWS,
     AppointForm,
+    ChecklistForm,
     ConditionsForm,
     DissolveUnitForm,
     EndPositionForm,
@@ -622,6 +623,42 @@ class LineListView(KindRequiredMixin, View):
         return self.get(request, form=form)
 
 
+class ChecklistEditView(KindRequiredMixin, View):
+    """新增/修改检查标准 (七有, 五有一能, a 希望小屋 standard …): configuration, for the system
+    administrator; every venue kind can then be inspected against a standard of its own."""
+
+    kinds = (User.Kind.SYSADMIN,)
+
+    def _checklist(self, pk):
+        return get_object_or_404(Checklist, pk=pk) if pk else None
+
+    def get(self, request, pk=None, form=None):
+        checklist = self._checklist(pk)
+        if form is None:
+            initial = {}
+            if checklist:
+                initial = {"name": checklist.name, "description": checklist.description,
+                           "venue_kinds": checklist.venue_kinds, "pass_score": checklist.pass_score,
+                           "items_text": "\n".join(f"{i.text}|{i.points}" for i in checklist.items.all())}
+            form = ChecklistForm(initial=initial)
+        title = f"修改检查标准：{checklist.name}" if checklist else "新增检查标准"
+        return render(request, "core/object_form.html", {"form": form, "title": title})
+
+    def post(self, request, pk=None):
+        checklist = self._checklist(pk)
+        form = ChecklistForm(request.POST)
+        if form.is_valid():
+            try:
+                saved = actions.save_checklist(request.user, checklist, **form.cleaned_data)
+            except ActionError as e:
+                for m in e.messages:
+                    form.add_error(None, m)
+            else:
+                messages.success(request, f"已保存检查标准“{saved.name}”。")
+                return redirect("orgs:checklist_list")
+        return self.get(request, pk, form=form)
+
+
 class ChecklistListView(KindRequiredMixin, View):
     kinds = (User.Kind.SYSADMIN,)
 
@@ -631,5 +668,7 @@ class ChecklistListView(KindRequiredMixin, View):
         checklists = Checklist.objects.order_by("name").prefetch_related("items")
         kinds = dict(VenueKind.choices)
         rows = [(c, [kinds.get(k, k) for k in c.venue_kinds]) for c in checklists]
-        return render(request, "orgs/checklist_list.html", {"title": "检查标准", "rows": rows})
+        covered = {k for c in checklists for k in c.venue_kinds} if all(c.venue_kinds for c in checklists) else set(kinds)
+        uncovered = [label for k, label in kinds.items() if k not in covered]
+        return render(request, "orgs/checklist_list.html", {"title": "检查标准", "rows": rows, "uncovered": uncovered})
 

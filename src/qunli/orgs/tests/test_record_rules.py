@@ -165,3 +165,30 @@ def test_four_lacks_that_contradict_the_figures_are_refused(accounts, tree):
 def test_a_new_child_unit_starts_one_level_below_its_parent(accounts, tree, client_for):
     page = client_for(accounts["party_office"]).get(f"/orgs/units/add/?parent={tree['village'].pk}").content.decode()
     assert '<option value="group" selected>' in page
+
+
+def test_the_administrator_configures_a_checklist_and_a_hope_room_can_then_be_inspected(accounts, tree, client_for):
+    from conftest import make_user
+    from qunli.core.models import User
+
+    admin = make_user("sysadmin2", kind=User.Kind.SYSADMIN)
+    page = client_for(admin).get("/orgs/checklists/").content.decode()
+    assert "还没有适用的检查标准" in page and "希望小屋" in page
+    r = client_for(admin).post("/orgs/checklists/add/", {
+        "name": "希望小屋标准", "venue_kinds": ["hope_room"], "pass_score": "80",
+        "items_text": "有独立房间|40\n有书桌书柜|30\n有结对志愿者|30"})
+    assert r.status_code == 302
+    checklist = Checklist.objects.get(name="希望小屋标准")
+    assert [(i.text, i.points) for i in checklist.items.all()] == [("有独立房间", 40), ("有书桌书柜", 30), ("有结对志愿者", 30)]
+    staff = accounts["women_staff"]
+    venue = actions.create_venue(staff, unit=tree["village_women"], name="东风村希望小屋", kind="hope_room")
+    first = checklist.items.first()
+    insp = actions.record_inspection(staff, venue, checklist=checklist, on=dt.date(2026, 5, 1), inspector="县妇联",
+                                     met_item_ids=[first.pk])
+    assert insp.score == 40 and not insp.passed
+    # a used item keeps its wording: a past score must keep meaning what it meant
+    r = client_for(admin).post(f"/orgs/checklists/{checklist.pk}/edit/", {
+        "name": "希望小屋标准", "venue_kinds": ["hope_room"], "pass_score": "80",
+        "items_text": "有独立的学习房间|40\n有书桌书柜|30\n有结对志愿者|30"})
+    assert "已用于检查记录，不能删除或修改" in r.content.decode()
+    assert client_for(staff).get("/orgs/checklists/add/").status_code == 403
