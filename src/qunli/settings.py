@@ -152,6 +152,7 @@ CSRF_COOKIE_HTTPONLY = False
 CSRF_FAILURE_VIEW = "qunli.core.errors.csrf_failure"
 
 LANGUAGE_CODE = "zh-hans"
+FORMAT_MODULE_PATH = ["qunli.formats"]  # dates as 2025-09-24 everywhere (formats/zh_Hans)
 LANGUAGES = [("zh-hans", "简体中文")]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
