@@ -23,7 +23,7 @@ from qunli.core.identifiers import (
     validate_id_number,
     validate_phone,
 )
-from qunli.core.scoping import CHANGE, can
+from qunli.core.scoping import CHANGE, VIEW, can
 
 from .models import (
     CadreProfile,
@@ -86,8 +86,13 @@ def register_person(actor, *, unit, name: str, id_number: str = "", phone: str =
     if not name:
         raise ActionError("姓名不能为空。")
     id_number, phone = clean_identity(id_number, phone)
-    if id_number and duplicate_by_id(id_number):
-        raise ActionError("该身份证号已登记，同一人只建一份档案（一人一档）；请在已有档案上添加身份。")
+    if id_number and (existing := duplicate_by_id(id_number)):
+        if can(actor, VIEW, existing):
+            raise ActionError(f"该身份证号已登记（人员编号 {existing.pk}），同一人只建一份档案（一人一档）；"
+                              "请打开已有档案，在其上添加会员、志愿者等身份。")
+        # registered outside the actor's reach: say what to do, not where or whose it is
+        raise ActionError("该身份证号已在您权限范围以外的单位登记，同一人只建一份档案（一人一档）。"
+                          "如该人员已迁入本单位，请联系上级单位将其档案调整到本单位后再添加身份。")
     if not id_number and not allow_similar and possible_duplicates(name, phone).exists():
         raise ActionError(f"已有同名且电话相同的人员“{name}”，可能是同一人；确认不是同一人后再登记。")
     person = Person(unit=unit, name=name, **{k: v for k, v in data.items() if k in PLAIN_FIELDS})

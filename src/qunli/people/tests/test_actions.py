@@ -1,3 +1,5 @@
+import datetime as dt
+
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -130,3 +132,15 @@ def test_a_phone_or_address_can_be_cleared_on_the_edit_page(accounts, tree, pers
     c.post(f"/people/{p.pk}/edit/", {"name": p.name, "political_status": "masses", "clear_phone": "on"})
     p.refresh_from_db()
     assert p.phone_mask == "" and p.phone_hash == "" and p.reveal("phone") == ""
+
+
+def test_a_duplicate_id_number_tells_the_registrar_what_to_do_by_what_it_may_see(accounts, tree, person_factory):
+    from qunli.core.identifiers import make_id_number
+
+    idn = make_id_number("430121", dt.date(1985, 3, 1), 41)
+    existing = person_factory(unit=tree["women"], name="王芳", id_number=idn)
+    with pytest.raises(ActionError, match=f"人员编号 {existing.pk}"):  # its own reach: open that record
+        actions.register_person(accounts["women_staff"], unit=tree["village_women"], name="王芳", id_number=idn)
+    with pytest.raises(ActionError) as e:  # a village clerk: told what to do, not where the person is
+        actions.register_person(accounts["clerk"], unit=tree["village_women"], name="王芳", id_number=idn)
+    assert "权限范围以外" in e.value.messages[0] and str(existing.pk) not in e.value.messages[0]
