@@ -3,7 +3,7 @@
 import datetime as dt
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from qunli.core.actions import (
@@ -93,9 +93,11 @@ def register_person(actor, *, unit, name: str, id_number: str = "", phone: str =
         # registered outside the actor's reach: say what to do, not where or whose it is
         raise ActionError("该身份证号已在您权限范围以外的单位登记，同一人只建一份档案（一人一档）。"
                           "如该人员已迁入本单位，请联系上级单位将其档案调整到本单位后再添加身份。")
-    if not id_number and not allow_similar and possible_duplicates(name, phone).exists():
+    similar = not id_number and possible_duplicates(name, phone).exists()
+    if similar and not allow_similar:
         raise ActionError(f"已有同名且电话相同的人员“{name}”，可能是同一人；确认不是同一人后再登记。")
-    person = Person(unit=unit, name=name, **{k: v for k, v in data.items() if k in PLAIN_FIELDS})
+    person = Person(unit=unit, name=name, confirmed_distinct=similar,
+                    **{k: v for k, v in data.items() if k in PLAIN_FIELDS})
     _apply_identity(person, id_number, phone, address)
     full_clean_or_raise(person, exclude=["merged_into"])
     person.save()
@@ -185,10 +187,13 @@ def merge_persons(actor, keep: Person, duplicate: Person, *, reason: str = "") -
 
 
 def duplicate_groups(user, limit: int = 50):
-    """Visible people without ID numbers sharing name + phone: the merge tool's worklist."""
+    """Visible people without ID numbers sharing name + phone: the merge tool's worklist. A
+    group whose later registrations were each confirmed as a different person (确认不是同一人)
+    is settled and left out; a newcomer without that confirmation brings it back."""
     return (Person.objects.visible_to(user).filter(merged_into__isnull=True, id_number_hash="")
-            .exclude(phone_hash="").values("name", "phone_hash").annotate(n=Count("id")).filter(n__gt=1)
-            .order_by("-n", "name")[:limit])
+            .exclude(phone_hash="").values("name", "phone_hash")
+            .annotate(n=Count("id"), open=Count("id", filter=Q(confirmed_distinct=False)))
+            .filter(n__gt=1, open__gt=1).order_by("-n", "name")[:limit])
 
 
 # --- roles ---------------------------------------------------------------------------

@@ -69,6 +69,9 @@ class Person(models.Model):
                                     related_name="merged_from", verbose_name="已合并至")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # registered although someone with the same name and phone existed, after the registrar
+    # confirmed they are different people: the merge tool's worklist leaves the pair out
+    confirmed_distinct = models.BooleanField("已确认不是同一人", default=False, db_default=False)  # raw bulk inserts
 
     scope = ScopeSpec(unit="unit", line="unit__line")
     objects = PersonQuerySet.as_manager()

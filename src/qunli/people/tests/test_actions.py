@@ -78,8 +78,9 @@ def test_people_without_id_matched_on_name_and_phone_then_merged(accounts, tree)
     a = actions.register_person(staff, unit=tree["village_women"], name="王芳", phone="13800001111")
     with pytest.raises(ActionError, match="可能是同一人"):
         actions.register_person(staff, unit=tree["town_women"], name="王芳", phone="13800001111")
-    b = actions.register_person(staff, unit=tree["town_women"], name="王芳", phone="13800001111",
-                                allow_similar=True)
+    b = Person(unit=tree["town_women"], name="王芳")  # arrived unconfirmed (an old roster, an import)
+    b.set_sensitive("phone", "13800001111")
+    b.save()
     assert [g["n"] for g in actions.duplicate_groups(staff)] == [2]
     actions.merge_persons(staff, a, b, reason="同一人两次登记")
     b.refresh_from_db()
@@ -144,3 +145,20 @@ def test_a_duplicate_id_number_tells_the_registrar_what_to_do_by_what_it_may_see
     with pytest.raises(ActionError) as e:  # a village clerk: told what to do, not where the person is
         actions.register_person(accounts["clerk"], unit=tree["village_women"], name="王芳", id_number=idn)
     assert "权限范围以外" in e.value.messages[0] and str(existing.pk) not in e.value.messages[0]
+
+
+def test_a_pair_confirmed_as_different_people_leaves_the_merge_worklist(accounts, tree):
+    staff = accounts["women_staff"]
+    actions.register_person(staff, unit=tree["village_women"], name="马秀兰", phone="13912345678")
+    with pytest.raises(ActionError, match="可能是同一人"):
+        actions.register_person(staff, unit=tree["village_women"], name="马秀兰", phone="13912345678")
+    second = actions.register_person(staff, unit=tree["village_women"], name="马秀兰", phone="13912345678",
+                                     allow_similar=True)
+    assert second.confirmed_distinct and not list(actions.duplicate_groups(staff))
+    # a third record arriving without that confirmation (an import, an API write) reopens the group
+    from qunli.people.models import Person
+
+    third = Person(unit=tree["village_women"], name="马秀兰")
+    third.set_sensitive("phone", "13912345678")
+    third.save()
+    assert [g["n"] for g in actions.duplicate_groups(staff)] == [3]
