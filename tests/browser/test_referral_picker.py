@@ -6,7 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from qunli.casework.models import Referral
-from qunli.casework.tests.test_casework import new_case, team  # noqa: F401 (fixture)
+from qunli.casework.tests.conftest import team  # noqa: F401 (fixture)
+from qunli.casework.tests.test_casework import new_case
 from tests.browser.test_walkthrough import login
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from qunli.core import crypto
+from qunli.core.identifiers import age_on
 from qunli.core.scoping import CHANGE, VIEW, ScopedQuerySet, ScopeSpec, scope_q
 
 # --- configuration: calendar and request types ------------------------------------------------
@@ -661,7 +662,7 @@ def age_range(birth_date, today=None) -> str:
     if not birth_date:
         return ""
     today = today or timezone.localdate()
-    age = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    age = age_on(birth_date, today)
     if age < 2:
         return "2岁以下"
     if age < 20:

@@ -69,6 +69,11 @@ def validate_id_number(value: str, today: dt.date | None = None) -> str:
     return v
 
 
+def age_on(birth: dt.date, day: dt.date) -> int:
+    """Full years of age on ``day`` (the birthday itself counts)."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
 def id_birth_date(v: str) -> dt.date | None:
     try:
         return dt.date(int(v[6:10]), int(v[10:12]), int(v[12:14]))

@@ -42,6 +42,7 @@ from . import crypto
 from .identifiers import (
     PROVINCE_CODES,
     InvalidIdentifier,
+    age_on,
     id_birth_date,
     id_check_digit,
     id_gender,
@@ -625,10 +626,6 @@ class MembershipImporter(Importer):
         return [o.pk for o in objs if o.pk]
 
 
-def _age_on(birth: dt.date, day: dt.date) -> int:
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-
-
 def _ggw_line_id() -> int | None:
     from qunli.orgs.models import Line
 
@@ -662,8 +659,9 @@ class VolunteerImporter(Importer):
         if cleaned.get("registered_on") and cleaned["registered_on"] > timezone.localdate():
             raise RowError("登记日期不能晚于今天", "登记日期")
         birth = id_birth_date(cleaned["id_number"])
-        if birth and _age_on(birth, timezone.localdate()) < WULAO_MIN_AGE:
-            raise RowError(f"五老志愿者应为离退休老同志，该人员现年{_age_on(birth, timezone.localdate())}岁", "身份证号")
+        age = age_on(birth, timezone.localdate()) if birth else None
+        if age is not None and age < WULAO_MIN_AGE:
+            raise RowError(f"五老志愿者应为离退休老同志，该人员现年{age}岁", "身份证号")
         unit = _resolve_unit(ctx, cleaned["unit"])
         if unit.status != "active":
             raise RowError(f"“{unit.name}”已不是正常状态的单位", "所属单位")

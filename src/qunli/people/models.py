@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from qunli.core import crypto
+from qunli.core.identifiers import age_on
 from qunli.core.scoping import ScopedQuerySet, ScopeSpec
 
 
@@ -111,9 +112,7 @@ class Person(models.Model):
     def age(self) -> int | None:
         if not self.birth_date:
             return None
-        today = timezone.localdate()
-        b = self.birth_date
-        return today.year - b.year - ((today.month, today.day) < (b.month, b.day))
+        return age_on(self.birth_date, timezone.localdate())
 
 
 class MembershipStatus(models.TextChoices):

@@ -12,7 +12,6 @@ from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.utils import timezone
 
-from conftest import grant, make_user
 from qunli.casework import actions
 from qunli.casework.models import Case, CaseEvent, CaseMember, Consent, Referral, ServedPerson
 from qunli.casework.tests.test_casework import assigned, dv, new_case, to_follow_up
@@ -21,21 +20,6 @@ from qunli.core.actions import ActionError
 from qunli.core.models import ChangeLog
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def team(tree, lines, accounts):
-    """Women's-line staff on the county (caseworker, supervisor, a colleague on no case, a
-    member to add), the county women's intake staff, and the county union's staff who
-    receive 转介."""
-    out = {}
-    for name in ("worker", "super", "colleague", "member"):
-        u = make_user(name)
-        grant(u, "staff", tree["county"], lines=[lines["women"]])
-        out[name] = u
-    out["intake"] = accounts["women_staff"]
-    out["union"] = accounts["union_staff"]
-    return out
 
 
 def api(user) -> Client:

@@ -21,19 +21,6 @@ from qunli.core.models import AccessLog, ChangeLog
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def team(tree, lines, accounts):
-    """Three women's-line staff on the county: a caseworker, a supervisor and a colleague
-    with the same grant who is on no case."""
-    out = {}
-    for name in ("worker", "super", "colleague", "member"):
-        u = make_user(name)
-        grant(u, "staff", tree["county"], lines=[lines["women"]])
-        out[name] = u
-    out["intake"] = accounts["women_staff"]
-    return out
-
-
 def dv():
     return RequestType.objects.get(code="domestic_violence")
 

@@ -7,12 +7,12 @@ import pytest
 from django.utils import timezone
 
 from qunli.casework import actions
-from qunli.casework.tests.test_casework import new_case, team  # noqa: F401 (fixture)
+from qunli.casework.tests.test_casework import new_case
 
 pytestmark = pytest.mark.django_db
 
 
-def test_first_visit_lists_only_overdue_or_due_soon_cases(team, tree, client_for):  # noqa: F811
+def test_first_visit_lists_only_overdue_or_due_soon_cases(team, tree, client_for):
     def worked_by_worker(**kw):
         return actions.assign_case(team["intake"], new_case(team, tree, **kw), caseworker=team["worker"],
                                    supervisor=team["super"])

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from qunli.casework import actions
 from qunli.casework.models import Referral
-from qunli.casework.tests.test_casework import new_case, team  # noqa: F401 (fixture)
+from qunli.casework.tests.test_casework import new_case
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ def picked(client, case, kind, q):
     return page.content.decode()
 
 
-def test_the_referral_picker_finds_other_lines_units_outside_the_senders_grant(client_for, team, tree):  # noqa: F811
+def test_the_referral_picker_finds_other_lines_units_outside_the_senders_grant(client_for, team, tree):
     case = new_case(team, tree)
     intake = client_for(team["intake"])  # women's line only: the 总工会 is outside its grant
     found = picked(intake, case, "case_referral", "示范县")
@@ -30,7 +30,7 @@ def test_the_referral_picker_finds_other_lines_units_outside_the_senders_grant(c
     assert "城关镇妇联" in same_line and "总工会" not in same_line and "邻县妇联" not in same_line
 
 
-def test_the_referral_picker_offers_nothing_to_whoever_does_not_act_for_the_case(client_for, team, tree):  # noqa: F811
+def test_the_referral_picker_offers_nothing_to_whoever_does_not_act_for_the_case(client_for, team, tree):
     case = new_case(team, tree)
     actions.assign_case(team["intake"], case, caseworker=team["worker"], supervisor=team["super"])
     assert "示范县总工会" in picked(client_for(team["worker"]), case, "case_referral", "总工会")
@@ -38,7 +38,7 @@ def test_the_referral_picker_offers_nothing_to_whoever_does_not_act_for_the_case
         assert "示范县总工会" not in picked(client_for(team[outsider]), case, "case_referral", "总工会")
 
 
-def test_the_refer_form_takes_a_picked_target_and_refuses_any_other(client_for, team, tree):  # noqa: F811
+def test_the_refer_form_takes_a_picked_target_and_refuses_any_other(client_for, team, tree):
     case = new_case(team, tree)
     client = client_for(team["intake"])
     url = reverse("casework:case_refer", args=[case.pk])

@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from conftest import CJK, TokenClient, add_unit, body, chinese_error, grant, make_user
+from conftest import CJK, TokenClient, body, chinese_error, grant, make_user
 from qunli.core.api import NOT_VISIBLE
 from qunli.core.models import ChangeLog
 from qunli.records import actions, holdings, transfer
@@ -388,15 +388,6 @@ def test_check_a_fonds_and_read_the_report(api, capture, accounts):
 
 
 @pytest.fixture
-def city_archives(tree):
-    """市档案馆 outside the county: the county's staff can neither see it nor act for it."""
-    unit = add_unit(tree["province"], name="市档案馆", level="county")
-    archivist = make_user("shidangan")
-    grant(archivist, "staff", unit, all_lines=True)
-    return unit, archivist
-
-
-@pytest.fixture
 def filed(capture, accounts):
     items = [
         capture(date=dt.date(2023, m, 1), files=[(f"{m}.pdf", minimal_pdf(b"%d" % m))]) for m in (3, 4, 5)
@@ -449,8 +440,8 @@ def test_transfer_round_trip(api, fonds, filed, county_archives):
     assert TransferBatch.objects.count() == 1 and CheckRun.objects.count() == 2
 
 
-def test_each_side_its_own_steps_and_a_return_with_reasons(api, fonds, filed, city_archives, accounts):
-    unit, archivist = city_archives
+def test_each_side_its_own_steps_and_a_return_with_reasons(api, fonds, filed, archives, accounts):
+    unit, archivist = archives
     batch = transfer.create_transfer(
         accounts["women_staff"], fonds, receiver=unit, item_ids=[filed[0].pk, filed[1].pk]
     )
@@ -477,16 +468,16 @@ def test_each_side_its_own_steps_and_a_return_with_reasons(api, fonds, filed, ci
     assert ChangeLog.objects.filter(action="records.return_transfer").count() == 1
 
 
-def test_create_transfer_refusals_change_nothing(api, fonds, filed, county_archives, city_archives):
+def test_create_transfer_refusals_change_nothing(api, fonds, filed, county_archives, archives):
     sender = api("women_staff")
     unit = county_archives[0]
     r = sender.post(
         "/transfers", {"fonds_id": fonds.pk, "receiver_id": unit.pk, "item_ids": [filed[2].pk, 999999]}
     )
     assert chinese_error(r, 400) == ["有 1 件条目未归档、已移交、正在其他批次中或不属于本全宗，不能移交。"]
-    r = sender.post("/transfers", {"fonds_id": fonds.pk, "receiver_id": city_archives[0].pk, "year": 2023})
+    r = sender.post("/transfers", {"fonds_id": fonds.pk, "receiver_id": archives[0].pk, "year": 2023})
     assert chinese_error(r, 400) == [
-        f"所选接收单位（编号 {city_archives[0].pk}）不存在或不在您的数据范围内。"
+        f"所选接收单位（编号 {archives[0].pk}）不存在或不在您的数据范围内。"
     ]
     r = sender.post("/transfers", {"fonds_id": fonds.pk, "receiver_id": unit.pk})
     assert chinese_error(r, 400) == ["请填写年度（或逐件指定要移交的条目）。"]
