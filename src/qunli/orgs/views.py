@@ -193,9 +193,11 @@ class UnitDetailView(ObjectDetailView):
     template_name = "orgs/unit_detail.html"
     select_related = ("line", "successor")
 
-    # the unit's own team, base conditions, venues and members are part of its history; cases
-    # (need-to-know) and archives rows stamped with the unit's path are not
-    HISTORY_TYPES = ("orgs.position", "orgs.basecondition", "orgs.venue", "orgs.inspection", "people.membership",
+    # the unit's own team, base conditions, venues, volunteers and teams are part of its
+    # history: each is scoped by the unit (and its line), so whoever sees the unit sees them.
+    # Not memberships (scoped by their own line: a village's 妇联 members are not the union's
+    # to read), cases (need-to-know) or archives rows stamped with the unit's path.
+    HISTORY_TYPES = ("orgs.position", "orgs.basecondition", "orgs.venue", "orgs.inspection",
                      "people.volunteerprofile", "people.cadreprofile", "people.team")
 
     def history(self, obj):

@@ -192,3 +192,14 @@ def test_the_administrator_configures_a_checklist_and_a_hope_room_can_then_be_in
         "items_text": "有独立的学习房间|40\n有书桌书柜|30\n有结对志愿者|30"})
     assert "已用于检查记录，不能删除或修改" in r.content.decode()
     assert client_for(staff).get("/orgs/checklists/add/").status_code == 403
+
+
+def test_a_region_nodes_history_does_not_show_another_lines_memberships(accounts, tree, person_factory, client_for,
+                                                                        lines):
+    """Memberships are scoped by their own line: the union's staff see the village node (no line)
+    but not the 妇联 members registered there — nor in the node's history."""
+    village = tree["village"]
+    person = person_factory(unit=village, name="赵秀梅")
+    people_actions.add_membership(accounts["women_staff"], person=person, line=lines["women"], unit=village)
+    union_view = client_for(accounts["union_staff"]).get(f"/orgs/units/{village.pk}/?tab=history").content.decode()
+    assert "登记会员" not in union_view
