@@ -41,6 +41,7 @@ from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -570,17 +571,12 @@ def _pieces_line(pieces: dict, classes: set) -> str:
 
 
 def _ranges(numbers) -> str:
-    out, run = [], []
-    for n in sorted(numbers):
-        if run and n == run[-1] + 1:
-            run.append(n)
-            continue
-        if run:
-            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
-        run = [n]
-    if run:
-        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
-    return ",".join(out)
+    """1,2,3,7,9,10 → "1-3,7,9-10": consecutive numbers share n - position."""
+    parts = []
+    for _, run in groupby(enumerate(sorted(numbers)), key=lambda p: p[1] - p[0]):
+        run = [n for _, n in run]
+        parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ",".join(parts)
 
 
 MAX_DECLARED_PIECE = 99999  # 件号 have four digits (five in a configured format); a larger one is no 件号
