@@ -20,6 +20,7 @@ ACTION_LABELS = {
     "orgs.set_conditions": "填报基础条件", "orgs.create_venue": "新增阵地", "orgs.record_inspection": "阵地检查",
     "orgs.create_line": "新增条线", "orgs.save_checklist": "保存检查标准",
     "people.register_person": "登记人员", "people.update_person": "修改人员信息", "people.merge_persons": "合并重复人员",
+    "people.move_person": "调整登记单位",
     "people.add_membership": "登记会员", "people.set_membership_status": "变更会员状态",
     "people.set_cadre_profile": "填写干部信息", "people.register_volunteer": "登记五老志愿者",
     "people.add_training": "登记培训", "people.add_recognition": "登记表彰", "people.create_team": "新建队伍",
@@ -41,6 +42,8 @@ ACTION_LABELS = {
     "casework.cancel_claim": "取消认领", "casework.set_target": "设置目标",
     "portal.create_notice": "新建公告", "portal.update_notice": "修改公告", "portal.publish_notice": "发布公告",
 }
+# Keys an action adds to its snapshot beside the model's fields.
+EXTRA_LABELS = {"reason": "原因", "merged_id": "被合并的档案编号", "purpose": "用途", "note": "说明"}
 # Bookkeeping columns nobody edits: they would only make every row look changed.
 NOISE = {"id", "path", "depth", "numchild", "created_at", "updated_at", "seq"}
 EMPTY = "（空）"
@@ -153,7 +156,7 @@ def describe(rows, user) -> list:
             if row.before is None and new in (None, "", [], {}):
                 continue  # a creation lists what was filled in
             field = _field(model, key)
-            label = str(field.verbose_name) if field is not None else key
+            label = str(field.verbose_name) if field is not None else EXTRA_LABELS.get(key, key)
             changes.append((label, _shown(field, old, names) if row.before is not None else "", _shown(field, new, names)))
         row.label = action_label(row.action)
         row.who = (row.actor.display_name or row.actor.username) if row.actor_id and row.actor else row.actor_name

@@ -124,6 +124,32 @@ def update_person(actor, person: Person, *, id_number: str | None = None, phone:
     return person
 
 
+@action
+def move_person(actor, person: Person, *, unit, reason: str = "") -> Person:
+    """Register a person at another unit (迁入迁出: moved house, changed school or employer).
+    Only the registration moves: memberships, 五老 and cadre profiles, team places and posts
+    belong to their own units and lines and stay as they are. The actor needs write reach
+    on both sides — a township's staff move people within the township; between townships
+    it is the county's (the level above both)."""
+    require_change(actor, person)
+    require_change(actor, unit)
+    if person.merged_into_id:
+        raise ActionError("该档案已合并，请调整保留的档案。")
+    if unit.pk == person.unit_id:
+        raise ActionError(f"该人员已登记在“{unit.name}”。")
+    require_active_unit(unit, "登记人员")
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise ActionError("请填写调整原因（如：迁居、转学、调动工作），至少2个字。")
+    before = snapshot(person)
+    person.unit = unit
+    person.updated_at = timezone.now()
+    person.save(update_fields=["unit", "updated_at"])
+    log_change(actor, "people.move_person", person, before, {**snapshot(person), "reason": reason},
+               unit_path=unit.path)
+    return person
+
+
 def can_reveal(user, person: Person) -> bool:
     """Unmasking needs write reach over the person (staff or clerk), not mere reading."""
     return can(user, CHANGE, person)

@@ -101,6 +101,11 @@ class PersonFilters(Schema):
     include_merged: bool = Field(False, description="包括已合并到其他档案的记录")
 
 
+class PersonMoveIn(Schema):
+    unit_id: int = Field(..., description="调入单位编号（须在调用者的管理范围内）")
+    reason: str = Field(..., max_length=200, description="调整原因（至少2字），记入修改记录")
+
+
 class RevealIn(Schema):
     fields: list[str] = Field(["id_number", "phone", "address"], description="id_number / phone / address")
     purpose: str = Field("", max_length=200, description="查看用途（必填，至少2字），连同查看记入敏感信息访问日志")
@@ -310,6 +315,16 @@ def create_person(request, payload: PersonIn):
 def update_person(request, person_id: int, payload: PersonPatch):
     person = get_visible(_persons(request.auth), request.auth, person_id)
     actions.update_person(request.auth, person, **patch_fields(payload, Person))
+    return get_visible(_persons(request.auth), request.auth, person.pk)
+
+
+@router.post("/persons/{int:person_id}/move", response=PersonOut, summary="调整登记单位",
+             description="只调整人员档案的登记单位；会员、志愿者、干部、队伍和任职不随之改变。"
+                         "需要对该人员和调入单位都有管理权限。")
+def move_person(request, person_id: int, payload: PersonMoveIn):
+    person = get_visible(_persons(request.auth), request.auth, person_id)
+    unit = get_referenced(Unit, request.auth, payload.unit_id, "单位")
+    actions.move_person(request.auth, person, unit=unit, reason=payload.reason)
     return get_visible(_persons(request.auth), request.auth, person.pk)
 
 

@@ -108,6 +108,11 @@ class PersonForm(UserForm):
         field.help_text = "系统发现同名且电话相同的人员。核实后如确认不是同一人，请勾选后再次保存。"
 
 
+class PersonMoveForm(UserForm):
+    unit = UnitPickerField(label="调入单位", help_text="该人员今后登记在哪个单位。输入单位名称或行政区划代码查找，再点选。")
+    reason = forms.CharField(label="调整原因", max_length=200, help_text="如：迁居、转学、调动工作。记入修改记录。")
+
+
 class RevealForm(forms.Form):
     purpose = forms.CharField(label="查看用途", max_length=200, required=False)
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("merge/", views.PersonMergeView.as_view(), name="person_merge"),
     path("<int:pk>/", views.PersonDetailView.as_view(), name="person_detail"),
     path("<int:pk>/edit/", views.PersonEditView.as_view(), name="person_edit"),
+    path("<int:pk>/move/", views.PersonMoveView.as_view(), name="person_move"),
     path("<int:pk>/reveal/", views.PersonRevealView.as_view(), name="person_reveal"),
     path("<int:pk>/cadre/", views.PersonCadreView.as_view(), name="person_cadre"),
     path("memberships/", views.MembershipListView.as_view(), name="membership_list"),

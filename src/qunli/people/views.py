@@ -29,6 +29,7 @@ from .forms import (
     MembershipStatusForm,
     MergeForm,
     PersonForm,
+    PersonMoveForm,
     RecognitionForm,
     RemoveMemberForm,
     RevealForm,
@@ -179,6 +180,22 @@ class PersonEditView(PersonFormMixin, ObjectActionView):
             elif not data.get(field):
                 data[field] = None  # blank means "leave as is"
         return actions.update_person(self.request.user, self.get_object(), **data)
+
+
+class PersonMoveView(ObjectActionView):
+    """调整登记单位: the person's registration moves; roles stay with their own units."""
+
+    model = Person
+    form_class = PersonMoveForm
+    select_related = ("unit", "unit__line")
+    template_name = "people/person_move.html"
+    success_message = "已调整登记单位。"
+
+    def get_title(self):
+        return f"调整登记单位：{self.get_object().name}"
+
+    def perform(self, data):
+        return actions.move_person(self.request.user, self.get_object(), **data)
 
 
 class PersonPickView(BusinessRequiredMixin, View):
