@@ -446,6 +446,7 @@ def _persons(gen: Gen, places: list[Place], code6: str, total: int, progress, ta
 
 def _roles(gen: Gen, county: Node, places: list[Place], info: list, code6: str, cname: str):
     """Memberships, volunteers, teams, positions, cadres, base conditions and venues."""
+    from qunli.orgs.actions import percent_score
     from qunli.orgs.models import BaseCondition, Inspection, Position, PositionTitle, Venue, VenueKind
     from qunli.people.models import (
         CadreProfile,
@@ -643,7 +644,7 @@ def _roles(gen: Gen, county: Node, places: list[Place], info: list, code6: str, 
                     if on < opened:
                         continue
                     got = [it for it in items if r.random() < 0.55 + 0.45 * quality]
-                    score = sum(it.points for it in got)
+                    score = percent_score(sum(it.points for it in got), sum(it.points for it in items))
                     ins = Inspection(pk=gen.new_id(Inspection), venue_id=v.pk, checklist_id=cl.pk, on=on,
                                      inspector=r.choice(inspectors), score=score, passed=score >= cl.pass_score,
                                      findings="" if score >= cl.pass_score else "未达标项：" + "、".join(

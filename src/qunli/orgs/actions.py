@@ -323,6 +323,15 @@ def create_venue(actor, *, unit: Unit, **data) -> Venue:
     return venue
 
 
+def percent_score(met_points: int, full_points: int) -> int:
+    """A checklist's score on the 百分制 its 达标分 uses: the points met out of its full marks,
+    rounded half up — every item met is 100 whatever the points add up to (7 × 14 = 98), and
+    no item met is 0."""
+    if full_points <= 0:
+        return 0
+    return (200 * met_points + full_points) // (2 * full_points)
+
+
 @action
 def record_inspection(actor, venue: Venue, *, checklist: Checklist, on: dt.date, inspector: str,
                       met_item_ids: list[int], findings: str = "") -> Inspection:
@@ -334,9 +343,7 @@ def record_inspection(actor, venue: Venue, *, checklist: Checklist, on: dt.date,
     unknown = set(met_item_ids) - set(items)
     if unknown:
         raise ActionError("检查项不属于所选检查标准。")
-    score = sum(items[i].points for i in met_item_ids)
-    if len(met_item_ids) == len(items):
-        score = 100  # all items met is full marks whatever the rounding of points
+    score = percent_score(sum(items[i].points for i in set(met_item_ids)), sum(i.points for i in items.values()))
     passed = score >= checklist.pass_score
     insp = Inspection.objects.create(venue=venue, checklist=checklist, on=on, inspector=inspector, score=score,
                                      passed=passed, findings=findings)

@@ -232,7 +232,7 @@ class ChecklistForm(BootstrapFormMixin, forms.Form):
                                             help_text="不勾选则适用于全部阵地。")
     pass_score = forms.IntegerField(label="达标分", min_value=1, max_value=100, initial=80)
     items_text = forms.CharField(label="检查项", widget=forms.Textarea(attrs={"rows": 8}),
-                                 help_text="每行一项：检查项|分值，如“有固定场所|15”；全部达标记 100 分。")
+                                 help_text="每行一项：检查项|分值，如“有固定场所|15”。得分按百分制折算（达标项分值之和 ÷ 各项分值之和 × 100），全部达标为 100 分。")
 
     def __init__(self, *args, user=None, **kwargs):
         self.user = user

@@ -268,6 +268,11 @@ class Checklist(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def full_points(self) -> int:
+        """Its items' points added up: the full marks a score is converted from (百分制)."""
+        return sum(i.points for i in self.items.all())
+
 
 class ChecklistItem(models.Model):
     checklist = models.ForeignKey(Checklist, on_delete=models.CASCADE, related_name="items")

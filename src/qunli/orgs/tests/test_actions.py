@@ -78,7 +78,7 @@ def test_inspection_scores_venue_and_keeps_latest(accounts, tree):
     items = list(cl.items.values_list("pk", flat=True))
     actions.record_inspection(staff, venue, checklist=cl, on=dt.date(2026, 3, 1), inspector="刘", met_item_ids=items[:4])
     venue.refresh_from_db()
-    assert venue.latest_passed is False and venue.latest_score == 4 * (100 // 7)
+    assert venue.latest_passed is False and venue.latest_score == round(100 * 4 / 7)
     actions.record_inspection(staff, venue, checklist=cl, on=dt.date(2026, 9, 1), inspector="刘", met_item_ids=items)
     venue.refresh_from_db()
     assert venue.latest_passed is True and venue.latest_score == 100

@@ -203,3 +203,30 @@ def test_a_region_nodes_history_does_not_show_another_lines_memberships(accounts
     people_actions.add_membership(accounts["women_staff"], person=person, line=lines["women"], unit=village)
     union_view = client_for(accounts["union_staff"]).get(f"/orgs/units/{village.pk}/?tab=history").content.decode()
     assert "登记会员" not in union_view
+
+
+def test_a_checklist_whose_points_do_not_add_up_to_100_scores_on_the_100_scale(client_for, accounts, tree):
+    """Six items of the default 10 points: five met is 83 (50 of 60), not 50 — and the page
+    says the points are converted, so 达标分 80 means what it says."""
+    from qunli.orgs.models import Checklist
+
+    admin = accounts["sysadmin"]
+    r = client_for(admin).post("/orgs/checklists/add/", {
+        "name": "职工书屋标准", "venue_kinds": ["workers_home"], "pass_score": "80",
+        "items_text": "有场所\n有图书\n有书架\n有阅读桌椅\n有管理员\n有借阅登记"})
+    assert r.status_code == 302
+    checklist = Checklist.objects.get(name="职工书屋标准")
+    assert checklist.full_points == 60
+    assert "各项合计 60 分，按百分制折算" in client_for(admin).get("/orgs/checklists/").content.decode()
+    staff = accounts["union_staff"]
+    venue = actions.create_venue(staff, unit=tree["union"], name="县总工会职工书屋", kind="workers_home")
+    items = [i.pk for i in checklist.items.all()]
+    five = actions.record_inspection(staff, venue, checklist=checklist, on=dt.date(2026, 5, 1), inspector="县总工会",
+                                     met_item_ids=items[:5])
+    assert five.score == 83 and five.passed
+    four = actions.record_inspection(staff, venue, checklist=checklist, on=dt.date(2026, 5, 2), inspector="县总工会",
+                                     met_item_ids=items[:4])
+    assert four.score == 67 and not four.passed
+    none = actions.record_inspection(staff, venue, checklist=checklist, on=dt.date(2026, 5, 3), inspector="县总工会",
+                                     met_item_ids=[])
+    assert none.score == 0
