@@ -4,8 +4,8 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
-from django.db.models.functions import Substr
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Length, Substr
 
 from qunli.core.scoping import VIEW, grants_of
 
@@ -153,3 +153,11 @@ def lacks_q(which: str) -> Q:
     for k in LACKS:
         cond |= Q(**{f"condition__lacks_{k}": True})
     return cond
+
+
+def with_parent_name(units):
+    """Units annotated with ``parent_name``: the name of the unit one step up the path (a
+    look-up through the unique path index per row shown, whatever the user's reach — the
+    tree search names parents too)."""
+    parent = Unit.objects.filter(path=Substr(OuterRef("path"), 1, Length(OuterRef("path")) - Unit.steplen))
+    return units.annotate(parent_name=Subquery(parent.values("name")[:1]))

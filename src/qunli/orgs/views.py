@@ -166,6 +166,7 @@ class UnitListView(ObjectListView):
     under_path = "path"
     columns = [
         Column("name", "名称", sort="name", link=True),
+        Column("parent_name", "上级单位"),
         Column("level", "层级", sort="level"),
         Column("line", "条线", accessor="line.name", sort="line__order"),
         Column("kind", "类别", sort="kind"),
@@ -173,6 +174,9 @@ class UnitListView(ObjectListView):
         Column("status", "状态", sort="status"),
     ]
 
+    def base_queryset(self):
+        # two 中林村妇联 in two townships are told apart by the unit above each
+        return queries.with_parent_name(super().base_queryset())
 
     def apply_filters(self, qs, data):
         team, lacks = data.pop("team", ""), data.pop("lacks", "")

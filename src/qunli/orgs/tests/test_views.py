@@ -63,9 +63,27 @@ def test_unit_list_searches_by_division_code(client_for, accounts, tree):
     assert "东风村" in body and "城关镇妇联" not in body
 
 
-def test_unit_list_exports_xlsx(client_for, accounts, tree):
+def test_unit_list_exports_xlsx_with_each_units_parent(client_for, accounts, tree):
+    import io
+
+    import openpyxl
+
     r = client_for(accounts["party_office"]).get(reverse("orgs:unit_list"), {"export": "xlsx"})
     assert r.status_code == 200 and "spreadsheet" in r["Content-Type"]
+    rows = list(openpyxl.load_workbook(io.BytesIO(b"".join(r.streaming_content))).active.values)
+    assert rows[0][:2] == ("名称", "上级单位")
+    parents = {row[0]: row[1] for row in rows[1:]}
+    assert parents["东风村妇联"] == "东风村" and parents["城关镇"] == "示范县"
+
+
+def test_unit_list_names_each_units_parent_so_namesakes_are_told_apart(client_for, accounts, tree, lines):
+    from conftest import add_unit
+    from qunli.orgs.models import Level
+
+    west = add_unit(tree["county"], name="河西镇", level=Level.TOWNSHIP)
+    add_unit(west, name="城关镇妇联", level=Level.TOWNSHIP, line=lines["women"])
+    body = client_for(accounts["women_staff"]).get(reverse("orgs:unit_list"), {"q": "城关镇妇联"}).content.decode()
+    assert body.count("城关镇妇联") >= 2 and "<td>城关镇</td>" in body and "<td>河西镇</td>" in body
 
 
 @pytest.mark.parametrize("tab", ["detail", "children", "team", "conditions", "venues", "events", "history"])
