@@ -20,6 +20,7 @@ from qunli.core.generic import (
     IdsFirstPaginator,
     ObjectDetailView,
     ObjectListView,
+    form_action_error,
 )
 from qunli.core.models import User
 from qunli.core.params import parse_id
@@ -432,8 +433,7 @@ class ReferralDecideView(BusinessRequiredMixin, View):
         except ActionError as e:
             form = ReasonForm(request.POST, user=request.user)
             form.is_valid()
-            for m in e.messages:
-                form.add_error(None, m)
+            form_action_error(form, e)
         return render(request, "casework/referral_decide.html",
                       {"title": "拒收转办/转介", "referral": r, "decision": self.decision, "form": form})
 
@@ -523,8 +523,7 @@ class RequestTypeView(KindRequiredMixin, View):
             try:
                 t = actions.save_request_type(request.user, **form.cleaned_data)
             except ActionError as e:
-                for m in e.messages:
-                    form.add_error(None, m)
+                form_action_error(form, e)
             else:
                 messages.success(request, f"已保存诉求类型“{t.name}”。")
                 return redirect("casework:request_types")

@@ -5,6 +5,7 @@ comes from ``Model.objects.visible_to(user)``; an object outside the grant is a 
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -18,6 +19,18 @@ from .exports import stream_xlsx
 from .models import ChangeLog
 from .params import parse_ids
 from .scoping import VIEW, writes_anywhere
+
+
+def form_action_error(form, error, field: str | None = None) -> None:
+    """An action's refusal shown on the form that asked for it (the form is re-rendered)."""
+    for msg in error.messages:
+        form.add_error(field, msg)
+
+
+def message_action_error(request, error) -> None:
+    """An action's refusal as messages, for a button that redirects back."""
+    for msg in error.messages:
+        messages.error(request, msg)
 
 
 @dataclass
@@ -264,8 +277,7 @@ class ActionFormView(BusinessRequiredMixin, TemplateView):
             try:
                 result = self.perform(form.cleaned_data)
             except ActionError as e:
-                for msg in e.messages:
-                    form.add_error(None, msg)
+                form_action_error(form, e)
             else:
                 return redirect(self.success_url(result))
         return self.render_to_response(self.get_context_data(form=form, title=self.title), status=422 if request.htmx else 200)

@@ -17,7 +17,7 @@ from . import notifications as service
 from .actions import ActionError
 from .admin_views import KindRequiredMixin
 from .forms import BootstrapFormMixin
-from .generic import BusinessRequiredMixin
+from .generic import BusinessRequiredMixin, form_action_error
 from .models import User
 from .notification_models import Notification, NotificationKind, NotifyContact, OutboundMessage
 
@@ -90,8 +90,7 @@ class ContactView(BusinessRequiredMixin, View):
             try:
                 service.set_contact(request.user, **data)
             except ActionError as e:
-                for m in e.messages:
-                    form.add_error(None, m)
+                form_action_error(form, e)
             else:
                 messages.success(request, "已保存通知接收设置。")
                 return redirect("core:notify_contact")

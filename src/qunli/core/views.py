@@ -11,6 +11,7 @@ from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 
 from .actions import ActionError, change_own_password
+from .generic import form_action_error
 
 
 def favicon(request):
@@ -70,8 +71,7 @@ def password_change(request):
         try:
             change_own_password(request.user, form.cleaned_data["new_password1"])
         except ActionError as e:
-            for m in e.messages:
-                form.add_error("new_password1", m)
+            form_action_error(form, e, "new_password1")
         else:
             update_session_auth_hash(request, request.user)
             messages.success(request, "密码已修改。")

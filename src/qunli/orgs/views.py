@@ -20,6 +20,7 @@ from qunli.core.generic import (
     Column,
     ObjectDetailView,
     ObjectListView,
+    form_action_error,
 )
 from qunli.core.models import User
 from qunli.core.params import parse_id
@@ -385,8 +386,7 @@ class UnitSplitView(ObjectActionView):
                 actions.split_unit(request.user, unit, parts, on=form.cleaned_data["on"],
                                    document_no=form.cleaned_data["document_no"])
             except ActionError as e:
-                for msg in e.messages:
-                    form.add_error(None, msg)
+                form_action_error(form, e)
             else:
                 messages.success(request, self.success_message)
                 return redirect(unit.get_absolute_url() + "?tab=events")
@@ -621,8 +621,7 @@ class LineListView(KindRequiredMixin, View):
             try:
                 line = actions.create_line(request.user, **form.cleaned_data)
             except ActionError as e:
-                for m in e.messages:
-                    form.add_error(None, m)
+                form_action_error(form, e)
             else:
                 messages.success(request, f"已新增条线“{line.name}”。")
                 return redirect("orgs:line_list")
@@ -657,8 +656,7 @@ class ChecklistEditView(KindRequiredMixin, View):
             try:
                 saved = actions.save_checklist(request.user, checklist, **form.cleaned_data)
             except ActionError as e:
-                for m in e.messages:
-                    form.add_error(None, m)
+                form_action_error(form, e)
             else:
                 messages.success(request, f"已保存检查标准“{saved.name}”。")
                 return redirect("orgs:checklist_list")

@@ -16,6 +16,7 @@ from qunli.core.generic import (
     Column,
     ObjectDetailView,
     ObjectListView,
+    form_action_error,
 )
 from qunli.core.params import parse_id
 from qunli.core.scoping import CHANGE, can
@@ -134,8 +135,7 @@ class PersonFormMixin:
             try:
                 result = self.perform(form.cleaned_data)
             except ActionError as e:
-                for msg in e.messages:
-                    form.add_error(None, msg)
+                form_action_error(form, e)
                 if any(DUPLICATE_HINT in m for m in e.messages):
                     form.show_allow_similar()
             else:

@@ -18,7 +18,13 @@ from django.views.generic import TemplateView
 
 from qunli.core.actions import ActionError
 from qunli.core.exports import stream_xlsx
-from qunli.core.generic import BusinessRequiredMixin, Column, ObjectDetailView, ObjectListView
+from qunli.core.generic import (
+    BusinessRequiredMixin,
+    Column,
+    ObjectDetailView,
+    ObjectListView,
+    message_action_error,
+)
 from qunli.core.params import parse_id, parse_ids
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.views import get_visible
@@ -34,11 +40,6 @@ from .models import (
     Retention,
 )
 from .views import ITEM_COLUMNS
-
-
-def _messages(request, e: ActionError):
-    for msg in e.messages:
-        messages.error(request, msg)
 
 
 def _checked(request) -> list[int]:
@@ -96,7 +97,7 @@ class RestoreView(BusinessRequiredMixin, View):
             out = offsite.restore(request.user, event.storage_name)
             messages.success(request, f"已从异地副本恢复（原文件{out['was']}），摘要核验一致。")
         except ActionError as e:
-            _messages(request, e)
+            message_action_error(request, e)
         return redirect("records:fixity")
 
 
@@ -146,7 +147,7 @@ class AppraiseView(BusinessRequiredMixin, View):
                                        reason=request.POST.get("reason", ""),
                                        new_retention=request.POST.get("new_retention", ""))
         except ActionError as e:
-            _messages(request, e)
+            message_action_error(request, e)
             messages.error(request, "以上问题未解决前，所选条目均未鉴定。")
             return redirect(back)
         except PermissionDenied:
@@ -211,7 +212,7 @@ class DestructionAddView(BusinessRequiredMixin, View):
             batch = destruction.propose_destruction(request.user, fonds, ids, title=request.POST.get("title", ""),
                                                     reason=request.POST.get("reason", ""))
         except ActionError as e:
-            _messages(request, e)
+            message_action_error(request, e)
             return redirect(back)
         except PermissionDenied:
             messages.error(request, "您对该全宗只有查看权限，不能提出销毁。")
@@ -240,7 +241,7 @@ class DestructionDecideView(BusinessRequiredMixin, View):
             destruction.decide_destruction(request.user, batch, approve=request.POST.get("approve") == "1",
                                            note=request.POST.get("note", ""))
         except ActionError as e:
-            _messages(request, e)
+            message_action_error(request, e)
         else:
             messages.success(request, "已审批。")
         return redirect(batch.get_absolute_url())
@@ -252,7 +253,7 @@ class DestructionExecuteView(BusinessRequiredMixin, View):
         try:
             batch = destruction.execute_destruction(request.user, batch)
         except ActionError as e:
-            _messages(request, e)
+            message_action_error(request, e)
         else:
             messages.success(request, destruction.execution_message(batch))
         return redirect(batch.get_absolute_url())

@@ -52,7 +52,7 @@ from django.views import View
 
 from qunli.core import export_jobs
 from qunli.core.actions import ActionError, action
-from qunli.core.generic import BusinessRequiredMixin
+from qunli.core.generic import BusinessRequiredMixin, message_action_error
 from qunli.core.models import ExportJob
 from qunli.orgs.views import get_visible
 
@@ -492,8 +492,7 @@ class _PrintView(BusinessRequiredMixin, View):
                 category=d.get("category") or "",
             )
         except ActionError as e:
-            for m in e.messages:
-                messages.error(request, m)
+            message_action_error(request, e)
             return redirect(fonds.get_absolute_url())
         return redirect("core:export_job", pk=job.pk)
 

@@ -18,7 +18,14 @@ from django.views import View
 
 from qunli.core.actions import ActionError
 from qunli.core.exports import stream_xlsx
-from qunli.core.generic import ActionFormView, BusinessRequiredMixin, Column, ObjectDetailView, ObjectListView
+from qunli.core.generic import (
+    ActionFormView,
+    BusinessRequiredMixin,
+    Column,
+    ObjectDetailView,
+    ObjectListView,
+    message_action_error,
+)
 from qunli.core.scoping import CHANGE, can
 from qunli.orgs.views import ObjectActionView, get_visible
 
@@ -123,8 +130,7 @@ class _BatchAction(BusinessRequiredMixin, View):
         try:
             out = type(self).verb(request.user, batch)
         except ActionError as e:
-            for msg in e.messages:
-                messages.error(request, msg)
+            message_action_error(request, e)
             return redirect(batch.get_absolute_url())
         if isinstance(out, CheckRun):
             (messages.success if out.passed else messages.warning)(request, f"{self.done.rstrip('。')}：{out.verdict}。")
@@ -282,7 +288,6 @@ class FondsCheckView(BusinessRequiredMixin, View):
         try:
             run = transfer.check_holdings(request.user, fonds)
         except ActionError as e:
-            for msg in e.messages:
-                messages.error(request, msg)
+            message_action_error(request, e)
             return redirect(fonds.get_absolute_url())
         return redirect(run.get_absolute_url())

@@ -17,7 +17,13 @@ from django.views.generic import TemplateView
 
 from qunli.core.actions import ActionError
 from qunli.core.exports import stream_xlsx
-from qunli.core.generic import ActionFormView, BusinessRequiredMixin, Column, ObjectListView
+from qunli.core.generic import (
+    ActionFormView,
+    BusinessRequiredMixin,
+    Column,
+    ObjectListView,
+    message_action_error,
+)
 from qunli.core.params import parse_id, parse_ids
 from qunli.core.scoping import CHANGE, VIEW, can
 from qunli.orgs.filters import _FilterForm
@@ -97,8 +103,7 @@ def _batch(request, run, nothing_done: str) -> int | None:
     try:
         return run()
     except ActionError as e:
-        for msg in e.messages:
-            messages.error(request, msg)
+        message_action_error(request, e)
         messages.error(request, nothing_done)
     except PermissionDenied as e:
         messages.error(request, str(e))
@@ -279,8 +284,7 @@ class UseAddItemsView(BusinessRequiredMixin, View):
             items = use.items_by_code(request.user, req.fonds, _codes(request.POST.get("codes", "")))
             lines = use.add_items(request.user, req, items)
         except ActionError as e:
-            for msg in e.messages:
-                messages.error(request, msg)
+            message_action_error(request, e)
         else:
             messages.success(request, f"已加入 {len(lines)} 件。")
         return redirect(req.get_absolute_url())
@@ -294,8 +298,7 @@ class UseDecideView(BusinessRequiredMixin, View):
         try:
             use.decide_line(request.user, line, approve=self.approve, reason=request.POST.get("reason", ""))
         except ActionError as e:
-            for msg in e.messages:
-                messages.error(request, msg)
+            message_action_error(request, e)
         else:
             messages.success(request, "已批准。" if self.approve else "已决定不予提供。")
         return redirect(line.request.get_absolute_url())
@@ -308,8 +311,7 @@ class CertifyView(BusinessRequiredMixin, View):
         try:
             cert = use.issue_certificate(request.user, line)
         except ActionError as e:
-            for msg in e.messages:
-                messages.error(request, msg)
+            message_action_error(request, e)
         else:
             messages.success(request, f"已出具利用证明，验证码 {cert.code}。")
         return redirect(line.request.get_absolute_url())
