@@ -75,7 +75,7 @@ class _World:
         self.today = timezone.localdate()
         self.county = Unit.objects.get(pk=county_pk)
         self.users = {u.username: u for u in User.objects.filter(
-            username__in=["qunban", "gonghui", "fulian", "shegong", "lingdao"])}
+            username__in=["qunban", "gonghui", "fulian", "shegong", "lingdao", "dangan"])}
         kids = Unit.objects.filter(path__startswith=self.county.path, depth=self.county.depth + 1)
         self.line_unit = {u.line.code: u for u in kids.select_related("line").filter(line__isnull=False)}
 
@@ -335,7 +335,54 @@ def _records(w: _World) -> int:
                                          org_code=w.r.choice(["BGS", "QYB"]), pages=w.r.randint(1, 12),
                                          openness="open" if year < w.today.year - 1 and k % 2 == 0 else "pending")
                 made.append(item)
+    # the 妇联's paper records of the late 1990s, catalogued: past 25 years, due for opening review
+    women = w.line_unit["women"]
+    for year in range(1996, 2001):
+        for k in range(3):
+            made.append(ra.capture_record(
+                actor, unit=women, title=w.r.choice(RECORD_TITLES).format(y=year, n=year + 1, q=k + 1),
+                responsible=women.name, date=dt.date(year, 3 + 3 * k, 10 + k), doc_no=f"妇发〔{year}〕{k + 1}号",
+                retention="Y", org_code="BGS", pages=w.r.randint(2, 8), note="纸质档案，目录著录"))
     # everything but this year's last few is filed, as an office that files each spring would
     to_file = [i.pk for i in made if i.year < w.today.year]
     ra.file_items(actor, to_file)
+    _archives_side(w, made)
     return Item.objects.filter(Q(pk__in=[i.pk for i in made])).count()
+
+
+def _archives_side(w: _World, made) -> None:
+    """The county archives (县档案馆, account dangan): the 妇联's records up to three years
+    ago transferred, checked on receipt and accepted into its custody; the 总工会's last
+    year's records sent and waiting for the receipt check; readers registered at the desk."""
+    from qunli.records import opening, transfer, use
+    from qunli.records.access_models import Purpose
+    from qunli.records.models import Item
+
+    archives, archivist = w.line_unit.get("archives"), w.users.get("dangan")
+    if archives is None or archivist is None:
+        return
+    filed = Item.objects.filter(pk__in=[i.pk for i in made], status=Item.Status.FILED).select_related("fonds")
+    women_fonds = next(i.fonds for i in filed if i.fonds.unit_id == w.line_unit["women"].pk)
+    old = [i.pk for i in filed if i.fonds_id == women_fonds.pk and i.year <= w.today.year - 3]
+    batch = transfer.create_transfer(w.users["fulian"], women_fonds, receiver=archives, item_ids=old,
+                                     title=f"{women_fonds.name}{w.today.year - 3}年及以前档案移交")
+    transfer.send_transfer(w.users["fulian"], batch)
+    transfer.check_receipt(archivist, batch)
+    transfer.accept_transfer(archivist, batch)
+    union = w.line_unit["union"]
+    last_year = [i.pk for i in filed if i.fonds.unit_id == union.pk and i.year == w.today.year - 1]
+    if last_year:
+        union_fonds = next(i.fonds for i in filed if i.fonds.unit_id == union.pk)
+        transfer.send_transfer(w.users["gonghui"], transfer.create_transfer(
+            w.users["gonghui"], union_fonds, receiver=archives, item_ids=last_year,
+            title=f"{union_fonds.name}{w.today.year - 1}年度档案移交"))
+    held = list(Item.objects.filter(pk__in=old).order_by("year", "pk"))
+    readers = [("李桂兰", Purpose.MARRIAGE, "查阅本人1998年婚姻登记相关证明材料"),
+               ("王建国", Purpose.MODEL_WORKER, "核实劳模评选表彰文件"),
+               ("县志办 陈明", Purpose.RESEARCH, "编修县志妇女工作篇，查阅历年工作总结")]
+    requests = [use.register_use(archivist, fonds=women_fonds, reader_name=reader, purpose=purpose,
+                                 description=description, phone=f"1390731{n:04d}", items=held[n * 2:n * 2 + 2])
+                for n, (reader, purpose, description) in enumerate(readers)]
+    for line in requests[0].lines.all():  # the leader has approved the first reader's items
+        use.decide_line(w.users["lingdao"], line, approve=True, reason="同意查阅，限本人婚姻登记事项")
+    opening.enqueue_due(w.users["fulian"], women_fonds)  # the late-1990s records await the opening review

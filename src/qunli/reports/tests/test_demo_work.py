@@ -33,6 +33,14 @@ def test_demo_work_spans_every_module_and_regenerates_over_itself(client, django
     assert {"published", "fulfilled", "pending"} <= set(Wish.objects.values_list("status", flat=True))
     filed = Item.objects.filter(status="filed")
     assert filed.count() > 5 and not filed.filter(archival_code=None).exists()
+    # the county archives' side: custody after an accepted transfer, one waiting, readers, the opening queue
+    from qunli.records.access_models import OpeningReview, UseLine
+    from qunli.records.models import Custody, TransferBatch
+
+    assert set(TransferBatch.objects.values_list("status", flat=True)) == {"accepted", "sent"}
+    assert Custody.objects.filter(unit__name__endswith="档案馆").exists()
+    assert {"approved", "pending"} <= set(UseLine.objects.values_list("status", flat=True))
+    assert OpeningReview.objects.filter(decision="queued").count() >= 5
     page = client.get("/portal/wishes/").content.decode()
     assert Wish.objects.filter(status="published").first().text in page
 
