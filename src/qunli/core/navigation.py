@@ -64,6 +64,7 @@ BUSINESS = [
         NavItem("微心愿", "casework:wish_list", "gift"),
         NavItem("我为群众办实事", "casework:project_list", "clipboard-check"),
         NavItem("服务群众概览", "casework:dashboard", "bar-chart"),
+        NavItem("网上群团通知公告", "portal:notice_list", "megaphone"),
     ]),
     ("数据", [NavItem("导入", "core:import_start", "upload", writes=True)]),
 ]

@@ -43,3 +43,15 @@ def test_a_failing_child_raises_and_leaves_no_file(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match="xlsx child process failed"):
         child.result()
     assert not os.path.exists(child.path)
+
+
+def test_an_exported_moment_is_local_time_to_the_second_not_utc():
+    """A request received at 23:09 Beijing time is 15:09 UTC: exported as UTC it would sit on
+    the wrong day of a spreadsheet sorted by date."""
+    import datetime as dt
+
+    received = dt.datetime(2026, 12, 7, 15, 9, 30, 387085, tzinfo=dt.UTC)
+    buf = io.BytesIO()
+    write_xlsx(buf, ["受理时间", "日期"], [[received, dt.date(2026, 12, 7)]])
+    assert _cells(buf.getvalue())[1] == ("2026-12-07 23:09:30", "2026-12-07")
+    assert _cells(XlsxInChild(["受理时间"], [[received]]).result())[1] == ("2026-12-07 23:09:30",)
