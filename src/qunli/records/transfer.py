@@ -969,7 +969,9 @@ def check_package_file(actor, path, *, unit, phase, subject, batch=None) -> tupl
 
 def transferable(fonds: Fonds):
     """Filed items of the fonds that are neither held by an archives nor in an open batch."""
-    busy = TransferItem.objects.filter(batch__status__in=[TransferBatch.Status.PREPARED, TransferBatch.Status.SENT])
+    # an offline batch's rows name no item yet (item_id NULL): NOT IN (…, NULL) would match nothing
+    busy = TransferItem.objects.filter(batch__status__in=[TransferBatch.Status.PREPARED, TransferBatch.Status.SENT],
+                                       item__isnull=False)
     return (Item.objects.filter(fonds=fonds, status=Item.Status.FILED, custody__isnull=True)
             .exclude(pk__in=busy.values("item_id")))
 

@@ -285,6 +285,17 @@ def test_offline_upload_of_an_intact_package_passes(package, archives):
     assert batch.check_runs.get().passed
 
 
+def test_an_offline_package_waiting_for_a_decision_blocks_no_other_transfer(fonds, filed, archives, accounts):
+    """Its rows name no item yet (item_id NULL); NOT IN (…, NULL) once made every fonds look
+    as if it had nothing left to transfer."""
+    batch = transfer.create_transfer(accounts["women_staff"], fonds, receiver=archives[0],
+                                     item_ids=[i.pk for i in filed])
+    data = package_bytes(batch)
+    transfer.withdraw_transfer(accounts["women_staff"], batch)
+    assert upload(archives, data).status == "sent"
+    assert set(transfer.transferable(fonds).values_list("pk", flat=True)) == {i.pk for i in filed}
+
+
 def test_bit_flip_in_a_file_fails_authenticity(package, archives):
     def flip(name, body):
         if name.endswith("通知.pdf"):
