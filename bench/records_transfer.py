@@ -80,7 +80,8 @@ def _populate(n: int):
     root = Unit.objects.add_root({"name": "基准市", "level": Level.CITY})
     root = Unit.objects.get(pk=root.pk)
     unit = Unit.objects.add_child(root, {"name": "基准县妇联", "level": Level.COUNTY, "line": women})
-    archives = Unit.objects.add_child(Unit.objects.get(pk=root.pk), {"name": "基准市档案馆", "level": Level.CITY})
+    archives = Unit.objects.add_child(Unit.objects.get(pk=root.pk), {"name": "基准市档案馆", "level": Level.CITY,
+                                                                    "line": Line.objects.get(code="archives")})
     user = User.objects.create_user("bench", password="x", must_change_password=False)
     Grant.objects.create(user=user, role="staff", unit=Unit.objects.get(pk=root.pk), all_lines=True)
     fonds = actions.create_fonds(user, unit=unit, code="J001", name="基准县妇联")

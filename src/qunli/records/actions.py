@@ -284,13 +284,26 @@ def _filed_refusals(item: Item, changes: dict, org_code: str | None, category: s
     return out
 
 
+def require_keeper(actor, item: Item) -> None:
+    """Who may change an item: its fonds' unit while it keeps it; after an accepted transfer,
+    only the archives holding it (馆藏) — the sender's edits would leave the received package
+    and its receipt check describing something else than what the archives holds."""
+    from .transfer_models import Custody
+
+    custody = Custody.objects.filter(item_id=item.pk).select_related("unit").first()
+    if custody is None:
+        require_change(actor, item)
+    elif not can(actor, CHANGE, custody.unit):
+        raise PermissionDenied(f"该条目已移交“{custody.unit.name}”保管（馆藏），只有保管单位才能修改。")
+
+
 @action
 def update_item(actor, item: Item, *, org_code: str | None = None, category: str | None = None, **changes) -> Item:
     """Complete or correct the description of an item. Pending: every field. Filed: the
     description (题名, 责任者, 日期 within its 年度, 文件编号, 密级 — e.g. 解密 —, 页数, 备注), a
     logged correction with before/after; the 档号 and its parts (全宗, 门类, 年度, 保管期限,
     机构代码, 件号) change only by renumbering, the 开放标识 only by opening decisions."""
-    require_change(actor, item)
+    require_keeper(actor, item)
     if item.status == Item.Status.DISPOSED:
         raise ActionError("已销毁的条目不能修改。")
     for k in changes:
@@ -475,7 +488,7 @@ def renumber_item(actor, item: Item, *, piece_no: int, reason: str) -> Item:
     """Move a filed item to another position of its class; the items in between shift by
     one, so the class stays gapless. A destroyed entry in the way refuses the move (it keeps
     its 件号). Every changed 档号 is in the change-log row."""
-    require_change(actor, item)
+    require_keeper(actor, item)
     if not item.is_filed:
         raise ActionError("只有已归档的条目才有件号。")
     if not (reason or "").strip():

@@ -689,7 +689,10 @@ def get_transfer(request, batch_id: int):
 def create_transfer(request, payload: TransferIn):
     me = request.auth
     fonds = get_referenced(Fonds.objects.select_related("unit"), me, payload.fonds_id, "全宗")
-    receiver = get_referenced(Unit, me, payload.receiver_id, "接收单位")
+    # the archives belongs to another line: looked up among the sender's region's archives
+    receiver = transfer.receivers_for(fonds.unit).filter(pk=payload.receiver_id).first()
+    if receiver is None:
+        raise ActionError(f"所选接收单位（编号 {payload.receiver_id}）不是{fonds.unit.name}所在地区的档案馆或综合档案室。")
     if payload.item_ids is not None:
         ids = payload.item_ids
     elif payload.year is None:

@@ -12,3 +12,8 @@ class RecordsConfig(AppConfig):
         from . import printing
 
         printing.register()  # the 归档文件目录 / 归档章 PDFs of large classes as background export jobs
+        from qunli.orgs.widgets import register_source
+
+        from .transfer import receiver_units
+
+        register_source("transfer_receivers", receiver_units)  # the archives of the sender's region

@@ -988,6 +988,39 @@ def selection(fonds: Fonds, *, year: int, retention: str = "") -> list[int]:
     return ids
 
 
+ARCHIVES_LINE = "archives"
+
+
+def receivers_for(unit):
+    """The archives a unit's records go to (DA/T 22: the 档案馆 or 综合档案室 of its own
+    region): active units of the 档案 line that hang off the unit itself or any of its
+    ancestors — a county 妇联 picks the 县档案馆, the 市档案馆 or the 省档案馆; a township
+    unit also its township's archives room. Not limited to the sender's own grant: the
+    archives belongs to another line."""
+    from functools import reduce
+    from operator import or_
+
+    from django.db.models import Q
+
+    from qunli.orgs.models import Unit, UnitStatus
+
+    step = Unit.steplen
+    near = [Q(path__startswith=unit.path[:k * step], depth=k + 1) for k in range(1, unit.depth + 1)]
+    return (Unit.objects.filter(line__code=ARCHIVES_LINE, status=UnitStatus.ACTIVE).filter(reduce(or_, near))
+            .exclude(pk=unit.pk))
+
+
+def receiver_units(user, _object_id: int = 0):
+    """The receivers a transfer form's picker offers ``user``: those of every fonds it may
+    transfer (``receivers_for`` of each fonds' unit)."""
+    from qunli.orgs.models import Unit
+
+    ids = set()
+    for unit in Unit.objects.filter(pk__in=Fonds.objects.visible_to(user, CHANGE).values("unit_id")):
+        ids.update(receivers_for(unit).values_list("pk", flat=True))
+    return Unit.objects.filter(pk__in=ids)
+
+
 def _number() -> str:
     return f"YJ{timezone.localdate():%Y%m%d}-{uuid.uuid4().hex[:8].upper()}"
 
@@ -1013,6 +1046,8 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
         raise ActionError("接收单位不能是立档单位本身。")
     if not receiver.is_active:
         raise ActionError(f"接收单位“{receiver.name}”已撤销、合并或拆分，不能再接收移交。")
+    if not receivers_for(fonds.unit).filter(pk=receiver.pk).exists():
+        raise ActionError(f"“{receiver.name}”不是{fonds.unit.name}所在地区的档案馆或综合档案室（档案条线单位），不能接收其移交。")
     title = clean_text(title or f"{fonds.name}档案移交", "批次名称", limit=200)
     batch = TransferBatch.objects.create(
         number=_number(), title=title, fonds=fonds, fonds_code=fonds.code, fonds_name=fonds.name,

@@ -40,7 +40,7 @@ from .forms import (
     RenumberForm,
     ScheduleVersionForm,
 )
-from .models import Fonds, Item, ItemFile, Retention, RetentionSchedule
+from .models import Custody, Fonds, Item, ItemFile, Retention, RetentionSchedule
 
 # --- fonds ------------------------------------------------------------------------------------
 
@@ -306,7 +306,10 @@ class ItemDetailView(ObjectDetailView):
         return ChangeLog.objects.filter(cond).select_related("actor").order_by("-seq")[:100]
 
     def extra_context_for(self, item) -> dict:
-        ctx = {"title": str(item), "tabs": ITEM_TABS, "can_change": can(self.request.user, CHANGE, item)}
+        custody = Custody.objects.filter(item_id=item.pk).select_related("unit", "batch").first()
+        # after an accepted transfer the archives keeps the item: the sender reads it, changes nothing
+        ctx = {"title": str(item), "tabs": ITEM_TABS, "custody": custody,
+               "can_change": custody is None and can(self.request.user, CHANGE, item)}
         if self.request.GET.get("tab", "detail") in ("detail", "files"):
             ctx["files"] = list(item.files.all())
             from .scan_views import annotate_files

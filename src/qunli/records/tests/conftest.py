@@ -70,18 +70,18 @@ def holdings(capture, accounts, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def archives(tree):
+def archives(tree, lines):
     """市档案馆 (outside the county, so the county's staff cannot act for it) and its archivist."""
-    unit = add_unit(tree["province"], name="市档案馆", level="county")
+    unit = add_unit(tree["province"], name="市档案馆", level="county", line=lines["archives"])
     archivist = make_user("danganguan")
     grant(archivist, "staff", unit, all_lines=True)
     return unit, archivist
 
 
 @pytest.fixture
-def county_archives(tree):
+def county_archives(tree, lines):
     """示范县档案馆 inside the county (the county's staff pick it as receiver) and its archivist."""
-    unit = add_unit(tree["county"], name="示范县档案馆", level="county", kind="organ")
+    unit = add_unit(tree["county"], name="示范县档案馆", level="county", kind="organ", line=lines["archives"])
     archivist = make_user("xiandangan")
     grant(archivist, "staff", unit, all_lines=True)
     return unit, archivist

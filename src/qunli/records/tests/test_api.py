@@ -468,21 +468,19 @@ def test_each_side_its_own_steps_and_a_return_with_reasons(api, fonds, filed, ar
     assert ChangeLog.objects.filter(action="records.return_transfer").count() == 1
 
 
-def test_create_transfer_refusals_change_nothing(api, fonds, filed, county_archives, archives):
+def test_create_transfer_refusals_change_nothing(api, fonds, filed, county_archives):
     sender = api("women_staff")
     unit = county_archives[0]
     r = sender.post(
         "/transfers", {"fonds_id": fonds.pk, "receiver_id": unit.pk, "item_ids": [filed[2].pk, 999999]}
     )
     assert chinese_error(r, 400) == ["有 1 件条目未归档、已移交、正在其他批次中或不属于本全宗，不能移交。"]
-    r = sender.post("/transfers", {"fonds_id": fonds.pk, "receiver_id": archives[0].pk, "year": 2023})
-    assert chinese_error(r, 400) == [
-        f"所选接收单位（编号 {archives[0].pk}）不存在或不在您的数据范围内。"
-    ]
+    r = sender.post("/transfers", {"fonds_id": fonds.pk, "receiver_id": 999999, "year": 2023})
+    assert chinese_error(r, 400) == ["所选接收单位（编号 999999）不是示范县所在地区的档案馆或综合档案室。"]
     r = sender.post("/transfers", {"fonds_id": fonds.pk, "receiver_id": unit.pk})
     assert chinese_error(r, 400) == ["请填写年度（或逐件指定要移交的条目）。"]
     r = sender.post("/transfers", {"fonds_id": fonds.pk, "receiver_id": fonds.unit_id, "year": 2023})
-    assert chinese_error(r, 400) == ["接收单位不能是立档单位本身。"]
+    assert chinese_error(r, 400) == [f"所选接收单位（编号 {fonds.unit_id}）不是示范县所在地区的档案馆或综合档案室。"]
     r = api("leader").post("/transfers", {"fonds_id": fonds.pk, "receiver_id": unit.pk, "year": 2023})
     assert chinese_error(r, 403)
     assert not TransferBatch.objects.exists() and not CheckRun.objects.exists()

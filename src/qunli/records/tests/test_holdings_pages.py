@@ -96,7 +96,9 @@ def test_items_handed_to_an_archives_leave_the_holdings_and_are_counted_as_trans
     from qunli.records import transfer
 
     staff = accounts["women_staff"]
-    archives = add_unit(tree["province"], name="市档案馆", level="county")
+    from qunli.orgs.models import Line
+
+    archives = add_unit(tree["province"], name="市档案馆", level="county", line=Line.objects.get(code="archives"))
     archivist = make_user("danganguan")
     grant(archivist, "staff", archives, all_lines=True)
     batch = transfer.create_transfer(staff, held[1].fonds, receiver=archives, item_ids=[held[1].pk])

@@ -42,9 +42,9 @@ def _files(settings, tmp_path):
 
 
 @pytest.fixture
-def archives(tree):
+def archives(tree, lines):
     """市档案馆 (outside the county: the county's staff cannot act for it), its archivist and leader."""
-    unit = add_unit(tree["province"], name="市档案馆", level="county")
+    unit = add_unit(tree["province"], name="市档案馆", level="county", line=lines["archives"])
     archivist = make_user("danganguan")
     grant(archivist, "staff", unit, all_lines=True)
     leader = make_user("guanzhang")
@@ -334,3 +334,29 @@ def test_pending_list_refusal_lines_link_to_the_items_they_name(capture, account
         assert f'href="{reverse("records:item_edit", args=[item.pk])}"' in page
     assert "&lt;a" not in page  # the link is markup, not escaped text
     assert not Item.objects.filter(status="filed").exists()
+
+
+# --- custody: who may change a held item -----------------------------------------------------------------
+
+def test_after_acceptance_the_sender_can_neither_correct_nor_renumber_the_items(fonds, filed, archives, accounts):
+    from django.core.exceptions import PermissionDenied
+
+    from qunli.records import actions as ra
+
+    staff = accounts["women_staff"]
+    accept(fonds, filed, archives, staff)
+    item = Item.objects.get(pk=filed[0].pk)
+    with pytest.raises(PermissionDenied, match="已移交“市档案馆”保管"):
+        ra.update_item(staff, item, title="改过的题名")
+    with pytest.raises(PermissionDenied, match="只有保管单位才能修改"):
+        ra.renumber_item(staff, item, piece_no=2, reason="调整")
+    assert Item.objects.get(pk=item.pk).title == filed[0].title
+
+
+def test_a_held_items_page_names_its_keeper_and_offers_the_sender_no_edits(client, fonds, filed, archives, accounts):
+    staff = accounts["women_staff"]
+    accept(fonds, filed, archives, staff)
+    client.force_login(staff)
+    page = client.get(f"/records/items/{filed[0].pk}/").content.decode()
+    assert "保管单位 市档案馆" in page
+    assert f"/records/items/{filed[0].pk}/edit/" not in page and "调整件号" not in page

@@ -1,0 +1,57 @@
+"""Who a transfer can go to: the archives of the sender's own region (档案 line units hanging
+off the fonds unit or any of its ancestors), found by the sender's staff although the archives
+belongs to another line."""
+
+import pytest
+from django.urls import reverse
+
+from conftest import add_unit
+from qunli.core.actions import ActionError
+from qunli.records import actions, transfer
+from qunli.records.models import TransferBatch
+from qunli.records.tests.samples import minimal_pdf
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def filed(capture, accounts):
+    items = [capture(files=[(f"{n}.pdf", minimal_pdf(b"%d" % n))]) for n in range(2)]
+    actions.file_items(accounts["women_staff"], [i.pk for i in items])
+    return items
+
+
+def picked(client, q: str) -> str:
+    page = client.get(reverse("orgs:unit_picker"), {"name": "receiver", "id": "id_receiver",
+                                                     "source": "transfer_receivers:0", "receiver_q": q})
+    assert page.status_code == 200
+    return page.content.decode()
+
+
+def test_a_lines_staff_finds_and_picks_the_county_archives(client, fonds, filed, county_archives, accounts):
+    unit, _ = county_archives
+    client.force_login(accounts["women_staff"])
+    assert "示范县档案馆" in picked(client, "档案馆")
+    r = client.post(reverse("records:transfer_add"), {"fonds": fonds.pk, "year": 2023, "retention": "Y",
+                                                     "receiver": unit.pk, "title": ""})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    assert TransferBatch.objects.get().receiver == unit
+
+
+def test_the_picker_offers_no_archives_of_another_county(client, fonds, tree, lines, county_archives, accounts):
+    add_unit(tree["other_county"], name="邻县档案馆", level="county", line=lines["archives"])
+    client.force_login(accounts["women_staff"])
+    page = picked(client, "档案馆")
+    assert "示范县档案馆" in page and "邻县档案馆" not in page
+
+
+def test_a_unit_that_is_no_archives_cannot_receive_a_transfer(fonds, filed, tree, accounts):
+    with pytest.raises(ActionError, match="不是.*档案馆或综合档案室"):
+        transfer.create_transfer(accounts["women_staff"], fonds, receiver=tree["union"], item_ids=[filed[0].pk])
+    assert not TransferBatch.objects.exists()
+
+
+def test_another_countys_archives_cannot_receive_a_transfer(fonds, filed, tree, lines, accounts):
+    elsewhere = add_unit(tree["other_county"], name="邻县档案馆", level="county", line=lines["archives"])
+    with pytest.raises(ActionError, match="不是.*档案馆或综合档案室"):
+        transfer.create_transfer(accounts["women_staff"], fonds, receiver=elsewhere, item_ids=[filed[0].pk])
