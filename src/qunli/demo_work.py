@@ -332,8 +332,8 @@ def _records(w: _World) -> int:
                 title = w.r.choice(RECORD_TITLES).format(y=year, n=year + 1, q=w.r.randint(1, 4))
                 item = ra.capture_record(actor, unit=unit, title=title, responsible=unit.name, date=date,
                                          doc_no=f"{unit.name[:2]}发〔{year}〕{k + 1}号", record_type=record_type,
-                                         org_code=w.r.choice(["BGS", "QYB"]), pages=w.r.randint(1, 12),
-                                         openness="open" if year < w.today.year - 1 and k % 2 == 0 else "pending")
+                                         org_code=w.r.choice(["BGS", "QYB"]), pages=w.r.randint(1, 12))
+                item.to_open = year < w.today.year - 1 and k % 2 == 0
                 made.append(item)
     # the 妇联's paper records of the late 1990s, catalogued: past 25 years, due for opening review
     women = w.line_unit["women"]
@@ -346,6 +346,14 @@ def _records(w: _World) -> int:
     # everything but this year's last few is filed, as an office that files each spring would
     to_file = [i.pk for i in made if i.year < w.today.year]
     ra.file_items(actor, to_file)
+    # work reports and notices opened early (重新鉴定 → 开放鉴定), so the public catalogue has content
+    from qunli.records import opening
+
+    reviews = [opening.requeue(actor, i, reason="工作性文件，无不宜开放内容，提前开放").pk
+               for i in Item.objects.filter(pk__in=[i.pk for i in made if getattr(i, "to_open", False)])]
+    if reviews:
+        opening.decide_opening(actor, reviews, decision="open",
+                               reason="经鉴定无不宜开放内容，同意开放")
     _archives_side(w, made)
     return Item.objects.filter(Q(pk__in=[i.pk for i in made])).count()
 

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from conftest import PASSWORD, grant, make_user
 from qunli.records import actions
-from qunli.records.models import ReadingEvent, UseLine, UseRequest
+from qunli.records.models import Item, ReadingEvent, UseLine, UseRequest
 from qunli.records.tests.samples import page_scan
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -37,7 +37,8 @@ def test_search_request_approve_and_read_with_watermark(page, live_server, accou
     actions.create_fonds(staff, unit=tree["county"], code="J001", name="示范县群团组织")
     common = dict(unit=tree["women"], responsible="示范县民政局", retention="Y", pages=1)
     open_item = actions.capture_record(staff, title="1985年婚姻登记工作通知", date=dt.date(1985, 3, 1),
-                                       openness="open", classification="public", files=[("a.png", page_scan())], **common)
+                                       classification="public", files=[("a.png", page_scan())], **common)
+    Item.objects.filter(pk=open_item.pk).update(openness="open")  # as an opening decision leaves it
     controlled = actions.capture_record(staff, title="城关镇1985年婚姻登记存根（返城知青）", date=dt.date(1985, 6, 1),
                                         openness="controlled", files=[("b.png", page_scan())], **common)
     actions.file_items(staff, [open_item.pk, controlled.pk])

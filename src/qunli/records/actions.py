@@ -216,6 +216,7 @@ def capture_record(actor, *, unit, title: str, responsible: str, date: dt.date, 
     of its nearest ancestor with a fonds). Retention comes from the schedule in force when
     not given (rule for ``record_type``); it may stay empty and be set before filing."""
     require_change(actor, unit)
+    refuse_opening_by_description(openness)
     fonds = fonds_for(unit)
     if fonds is None:
         raise ActionError(f"“{unit.name}”及其上级单位均未建立全宗，无法登记档案。")
@@ -244,6 +245,17 @@ def capture_record(actor, *, unit, title: str, responsible: str, date: dt.date, 
     log_change(actor, "records.capture_record", item, None, after, unit_path=fonds.unit.path)
     search.enqueue([item.pk])  # indexed after the commit (outbox)
     return item
+
+
+OPEN_BY_APPRAISAL_ONLY = ("开放标识“开放”只能由开放鉴定决定（《档案法》第二十七条：经鉴定后向社会开放），"
+                          "登记或著录时只能选“待定”或“控制使用”；需提前开放的，归档后提交重新鉴定。")
+
+
+def refuse_opening_by_description(openness: str | None, current: str | None = None) -> None:
+    """A record becomes public only through an opening decision (decide_opening), never by a
+    describing clerk's choice: a record captured as 开放 was on the portal the day it was filed."""
+    if openness == Openness.OPEN and current != Openness.OPEN:
+        raise ActionError(OPEN_BY_APPRAISAL_ONLY)
 
 
 EDITABLE = ("title", "responsible", "date", "doc_no", "classification", "openness", "pages", "retention", "note")
@@ -310,6 +322,8 @@ def update_item(actor, item: Item, *, org_code: str | None = None, category: str
         if k not in EDITABLE:
             raise ActionError(f"不能修改字段 {k}")
     filed = item.is_filed
+    if not filed:
+        refuse_opening_by_description(changes.get("openness"), item.openness)
     if filed:
         refused = _filed_refusals(item, changes, org_code, category)
         if refused:

@@ -160,7 +160,7 @@ class CaptureIn(Schema):
     retention: Retention | None = Field(None, description="保管期限；不填则归档前补填")
     org_code: str = Field("", max_length=10, description="机构（问题）代码")
     classification: Classification = Field(Classification.INTERNAL, description="密级")
-    openness: Openness = Field(Openness.PENDING, description="开放标识")
+    openness: Openness = Field(Openness.PENDING, description="开放标识：待定或控制使用；“开放”只能由开放鉴定决定")
     pages: int | None = Field(None, ge=1, description="页数")
     note: str = Field("", max_length=200, description="备注")
     source_id: str = Field("", max_length=40, description="来源系统中的编号（可选）")

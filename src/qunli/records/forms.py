@@ -72,7 +72,10 @@ class _DescriptionFields(forms.Form):
     retention = forms.ChoiceField(label="保管期限", choices=_blank(Retention.choices), required=False)
     org_code = forms.CharField(label="机构（问题）代码", max_length=10, required=False)
     classification = forms.ChoiceField(label="密级", choices=Classification.choices, initial=Classification.INTERNAL)
-    openness = forms.ChoiceField(label="开放标识", choices=Openness.choices, initial=Openness.PENDING)
+    # 开放 is an opening decision's to give (records.opening), not a describing clerk's
+    openness = forms.ChoiceField(label="开放标识", initial=Openness.PENDING,
+                                 choices=[c for c in Openness.choices if c[0] != Openness.OPEN],
+                                 help_text="“开放”须经开放鉴定决定；需提前开放的，归档后提交重新鉴定。")
     pages = forms.IntegerField(label="页数", min_value=1, required=False)
     note = forms.CharField(label="备注", max_length=200, required=False)
 
@@ -94,6 +97,8 @@ class ItemEditForm(UserForm, _DescriptionFields):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = [(c.code, str(c)) for c in Category.objects.all()]
+        if self.initial.get("openness") == Openness.OPEN:  # opened by a decision: shown as it is
+            self.fields["openness"].choices = Openness.choices
 
 
 class RenumberForm(UserForm):
