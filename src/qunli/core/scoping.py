@@ -78,6 +78,13 @@ def may_restructure(user, unit) -> bool:
     """Whether ``user`` may change the tree at ``unit`` (add a child, merge, split, move,
     dissolve): a CHANGE grant over its subtree. A grassroots clerk's grant is its one unit —
     it keeps that unit's data, but a child it created would be out of its sight at once."""
+    return staff_reach(user, unit)
+
+
+def staff_reach(user, unit) -> bool:
+    """A CHANGE grant over ``unit``'s subtree that is not a grassroots clerk's: what the
+    office work of a level needs (restructuring the tree, founding a fonds, filing). A clerk
+    enters its own unit's data and no more."""
     line_id = getattr(unit, "line_id", None)
     for g in grants_of(user):
         if g.role == "clerk" or CHANGE not in ROLE_ACTIONS.get(g.role, set()):

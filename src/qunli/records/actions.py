@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from qunli.core.actions import ActionError, action, full_clean_or_raise, require_change
 from qunli.core.audit import log_change, snapshot
-from qunli.core.scoping import CHANGE, can
+from qunli.core.scoping import CHANGE, can, staff_reach
 
 from . import extract, numbering, search
 from .models import (
@@ -58,6 +58,8 @@ CHUNK = 1024 * 1024
 @action
 def create_fonds(actor, *, unit, code: str, name: str) -> Fonds:
     require_change(actor, unit)
+    if not staff_reach(actor, unit):
+        raise PermissionDenied("建立全宗须由本级或上级单位的档案管理人员办理；基层填报员只登记本单位的数据。")
     code = (code or "").strip().upper()
     if Fonds.objects.filter(code=code).exists():
         raise ActionError(f"全宗号“{code}”已被使用。")
@@ -438,6 +440,8 @@ def file_items(actor, item_ids) -> dict:
     for f in fonds.values():
         if not can(actor, CHANGE, f):
             raise PermissionDenied("您没有对该对象执行此操作的权限。")
+        if not staff_reach(actor, f.unit):  # 档号 are the records office's to give
+            raise PermissionDenied("归档（编制档号）须由档案管理人员办理；基层填报员登记的档案由上级单位归档。")
     needs_org = set(OrgCode.objects.filter(fonds_id__in=fonds).values_list("fonds_id", flat=True).distinct())
     errors, named = [], []
     for r in rows:
