@@ -60,12 +60,15 @@ from . import checks, search
 from .models import (
     Category,
     CheckRun,
+    Classification,
     Custody,
     FilingCounter,
     Fonds,
     Item,
     ItemFile,
+    Openness,
     OrgCode,
+    Retention,
     TransferBatch,
     TransferItem,
 )
@@ -122,6 +125,28 @@ def file_member(code: str, n: int, name: str) -> str:
     return f"{item_dir(code)}/{n}-{safe}"
 
 
+# Coded elements are written as the receiving archivist reads them (定期30年, 内部, 开放), with
+# the code in an attribute for the machine (D30 is also the 档号's part).
+CODED = {"retention": Retention, "classification": Classification, "openness": Openness}
+
+
+def _attr(v: str) -> str:
+    return escape(v, {'"': "&quot;"})
+
+
+def _coded(tag: str, key: str, value) -> str:
+    code = "" if value is None else str(value)
+    label = dict(CODED[key].choices).get(code, code)
+    return f'<{tag} 代码="{_attr(code)}">{_x(label)}</{tag}>'
+
+
+def _event(action: str, at: str, who: str) -> str:
+    from qunli.core.history import action_label
+
+    return (f'<业务行为><行为 代码="{_attr(action)}">{_x(action_label(action))}</行为><时间>{_x(at)}</时间>'
+            f"<责任人>{_x(who)}</责任人></业务行为>")
+
+
 def item_xml(meta: dict, files: list[dict], events: list[tuple[str, str, str]]) -> bytes:
     """One item's metadata: 来源, 档号 and its parts, 内容描述, 形式特征, 计算机文件 (name, size,
     format, place in the package, SM3 and SHA-256) and 管理过程 (业务行为 with time and actor)."""
@@ -129,8 +154,7 @@ def item_xml(meta: dict, files: list[dict], events: list[tuple[str, str, str]]) 
          f'<格式信息>{_x(x["mime"])}</格式信息><存储位置>{_x(x["path"])}</存储位置>'
          f'<数字摘要 摘要算法="SM3">{x["sm3"]}</数字摘要><数字摘要 摘要算法="SHA-256">{x["sha256"]}</数字摘要></计算机文件>'
          for i, x in enumerate(files, 1)]
-    e = [f"<业务行为><行为>{_x(a)}</行为><时间>{_x(t)}</时间><责任人>{_x(who)}</责任人></业务行为>"
-         for a, t, who in events]
+    e = [_event(a, t, who) for a, t, who in events]
     m = meta
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -138,9 +162,10 @@ def item_xml(meta: dict, files: list[dict], events: list[tuple[str, str, str]]) 
         f"<来源><全宗名称>{_x(m.get('fonds_name'))}</全宗名称><立档单位名称>{_x(m.get('unit_name'))}</立档单位名称></来源>"
         f"<档号>{_x(m.get('archival_code'))}</档号>"
         f"<全宗号>{_x(m.get('fonds_code'))}</全宗号><门类代码>{_x(m.get('category'))}</门类代码><年度>{_x(m.get('year'))}</年度>"
-        f"<保管期限>{_x(m.get('retention'))}</保管期限><机构或问题>{_x(m.get('org'))}</机构或问题><件号>{_x(m.get('piece_no'))}</件号>"
+        f"{_coded('保管期限', 'retention', m.get('retention'))}<机构或问题>{_x(m.get('org'))}</机构或问题><件号>{_x(m.get('piece_no'))}</件号>"
         f"<内容描述><题名>{_x(m.get('title'))}</题名><文件编号>{_x(m.get('doc_no'))}</文件编号><责任者>{_x(m.get('responsible'))}</责任者>"
-        f"<日期>{_x(m.get('date'))}</日期><密级>{_x(m.get('classification'))}</密级><开放标识>{_x(m.get('openness'))}</开放标识>"
+        f"<日期>{_x(m.get('date'))}</日期>{_coded('密级', 'classification', m.get('classification'))}"
+        f"{_coded('开放标识', 'openness', m.get('openness'))}"
         f"<备注>{_x(m.get('note'))}</备注></内容描述>"
         f"<形式特征><页数>{_x(m.get('pages'))}</页数></形式特征>"
         f"{''.join(f)}<管理过程>{''.join(e)}</管理过程></电子文件元数据>\n").encode()
@@ -152,6 +177,17 @@ _FIELDS = {"档号": "archival_code", "全宗号": "fonds_code", "门类代码":
            "全宗名称": "fonds_name", "立档单位名称": "unit_name"}
 
 
+def _code_of(key: str, el) -> str:
+    """An element's value as the database keeps it: a coded element's 代码 attribute, or its
+    label read back (a package written by hand), or the text as it is (an older package)."""
+    text = (el.text or "").strip()
+    if key not in CODED:
+        return text
+    if el.get("代码") is not None:
+        return el.get("代码").strip()
+    return {label: code for code, label in CODED[key].choices}.get(text, text)
+
+
 def parse_item_xml(data: bytes) -> tuple[dict, list[dict], int]:
     """(metadata, files, number of process events); ValueError when it is not our XML."""
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
@@ -159,7 +195,8 @@ def parse_item_xml(data: bytes) -> tuple[dict, list[dict], int]:
     try:
         root = ET.fromstring(data)
     except ET.ParseError as e:
-        raise ValueError(f"元数据 XML 格式错误：{e}") from None
+        line, column = e.position
+        raise ValueError(f"元数据 XML 格式错误：第{line}行第{column}列附近不是合法的 XML（文件可能被截断或改动）") from None
     ns = f"{{{XML_NS}}}"
     if root.tag != f"{ns}电子文件元数据":
         raise ValueError("元数据根元素不是“电子文件元数据”")
@@ -167,7 +204,7 @@ def parse_item_xml(data: bytes) -> tuple[dict, list[dict], int]:
     for el in root.iter():
         key = _FIELDS.get(el.tag.removeprefix(ns))
         if key and key not in meta:
-            meta[key] = (el.text or "").strip()
+            meta[key] = _code_of(key, el)
     files = []
     for el in root.findall(f"{ns}计算机文件"):
         digests = {d.get("摘要算法"): (d.text or "").strip() for d in el.findall(f"{ns}数字摘要")}

@@ -1,6 +1,7 @@
-"""Who a transfer can go to: the archives of the sender's own region (档案 line units hanging
+"""Who a transfer can go to — the archives of the sender's own region (档案 line units hanging
 off the fonds unit or any of its ancestors), found by the sender's staff although the archives
-belongs to another line."""
+belongs to another line — and the item metadata the receiving archivist reads (Chinese values,
+codes in attributes, parse errors in Chinese)."""
 
 import pytest
 from django.urls import reverse
@@ -55,3 +56,31 @@ def test_another_countys_archives_cannot_receive_a_transfer(fonds, filed, tree, 
     elsewhere = add_unit(tree["other_county"], name="邻县档案馆", level="county", line=lines["archives"])
     with pytest.raises(ActionError, match="不是.*档案馆或综合档案室"):
         transfer.create_transfer(accounts["women_staff"], fonds, receiver=elsewhere, item_ids=[filed[0].pk])
+
+
+# --- the item metadata a receiving archivist reads ----------------------------------------------------------
+
+def test_item_xml_reads_in_chinese_and_parses_back_to_the_codes():
+    meta = {"archival_code": "J001-WS·2023-D30-BGS-0001", "retention": "D30", "classification": "internal",
+            "openness": "pending", "title": "关于开展活动的通知"}
+    xml = transfer.item_xml(meta, [], [("records.capture_record", "2023-03-01T08:00:00+08:00", "fulian")]).decode()
+    assert '<保管期限 代码="D30">定期30年</保管期限>' in xml and '<密级 代码="internal">内部</密级>' in xml
+    assert '<开放标识 代码="pending">待定</开放标识>' in xml and '<行为 代码="records.capture_record">登记档案</行为>' in xml
+    parsed, _, events = transfer.parse_item_xml(xml.encode())
+    assert (parsed["retention"], parsed["classification"], parsed["openness"]) == ("D30", "internal", "pending")
+    assert events == 1
+
+
+def test_an_older_package_with_bare_codes_and_a_hand_written_one_with_labels_both_parse():
+    ns = transfer.XML_NS
+    for inner, expected in (("<保管期限>Y</保管期限><密级>public</密级>", ("Y", "public")),
+                            ("<保管期限>永久</保管期限><密级>公开</密级>", ("Y", "public"))):
+        xml = f'<?xml version="1.0" encoding="UTF-8"?>\n<电子文件元数据 xmlns="{ns}">{inner}</电子文件元数据>'
+        meta, _, _ = transfer.parse_item_xml(xml.encode())
+        assert (meta["retention"], meta["classification"]) == expected
+
+
+def test_broken_item_xml_is_reported_in_chinese():
+    with pytest.raises(ValueError) as e:
+        transfer.parse_item_xml(b'<?xml version="1.0"?>\n<a><b></a>')
+    assert "第2行" in str(e.value) and "不是合法的 XML" in str(e.value) and "mismatched" not in str(e.value)
