@@ -112,11 +112,26 @@ def add_schedule_version(actor, unit, *, effective_on: dt.date, rules: list[tupl
 
 
 def current_schedule(unit, on: dt.date | None = None) -> RetentionSchedule | None:
-    """The schedule in force on ``on``: the unit's own, else its nearest ancestor's."""
+    """The schedule in force on ``on``: the unit's own, else its nearest ancestor's; of a unit's
+    versions, the one that took effect last before ``on`` — a version added later for earlier
+    records (effective 2020, after one effective 2026) governs 2020–2025 only."""
     on = on or dt.date.today()
     paths = [unit.path[: i * unit.steplen] for i in range(1, unit.depth + 1)]
     return (RetentionSchedule.objects.filter(unit__path__in=paths, effective_on__lte=on)
-            .order_by("-unit__depth", "-version").prefetch_related("rules").first())
+            .order_by("-unit__depth", "-effective_on", "-version").prefetch_related("rules").first())
+
+
+RETENTION_WORDS = {"永久": "Y", "定期30年": "D30", "30年": "D30", "定期10年": "D10", "10年": "D10"}
+# the record types the platform's own capture hooks register (orgs events, appointments, closed cases)
+CAPTURED_RECORD_TYPES = ("机构变动", "干部任免", "个案")
+
+
+def retention_code(value: str) -> str | None:
+    """Y / D30 / D10 from a code or its Chinese name (永久, 定期30年, 30年 …); None if neither."""
+    value = (value or "").strip()
+    if value.upper() in Retention.values:
+        return value.upper()
+    return RETENTION_WORDS.get(value)
 
 
 def fonds_for(unit) -> Fonds | None:

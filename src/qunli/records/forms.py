@@ -8,7 +8,7 @@ from django import forms
 from qunli.orgs.widgets import UnitPickerField
 from qunli.people.forms import DATE, UserForm
 
-from .actions import ALLOWED_LABEL, MAX_FILE_BYTES
+from .actions import ALLOWED_LABEL, CAPTURED_RECORD_TYPES, MAX_FILE_BYTES, retention_code
 from .models import Category, Classification, Openness, Retention
 
 
@@ -30,7 +30,8 @@ class OrgCodeForm(UserForm):
 class ScheduleVersionForm(UserForm):
     effective_on = forms.DateField(label="生效日期", widget=DATE, initial=dt.date.today)
     rules = forms.CharField(label="规则", widget=forms.Textarea(attrs={"rows": 6}),
-                            help_text="每行一条：文件类型=保管期限（Y、D30 或 D10），如“机构变动=Y”。")
+                            help_text="每行一条：文件类型=保管期限（永久/Y、定期30年/D30、定期10年/D10），如“机构变动=永久”。"
+                                      "平台自动登记的文件类型：" + "、".join(CAPTURED_RECORD_TYPES) + "。")
     note = forms.CharField(label="说明", max_length=200, required=False)
 
     def clean_rules(self):
@@ -42,9 +43,10 @@ class ScheduleVersionForm(UserForm):
             if "=" not in line:
                 raise forms.ValidationError(f"第{n}行格式应为“文件类型=保管期限”。")
             t, r = (x.strip() for x in line.split("=", 1))
-            if r.upper() not in Retention.values:
-                raise forms.ValidationError(f"第{n}行的保管期限“{r}”无效，应为 Y、D30 或 D10。")
-            rules.append((t, r.upper()))
+            code = retention_code(r)
+            if code is None:
+                raise forms.ValidationError(f"第{n}行的保管期限“{r}”无效，应为永久、定期30年、定期10年（或 Y、D30、D10）。")
+            rules.append((t, code))
         if not rules:
             raise forms.ValidationError("至少填写一条规则。")
         return rules

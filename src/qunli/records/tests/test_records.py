@@ -272,6 +272,23 @@ def test_fonds_pages_and_schedule_version(client_for, accounts, fonds):
     assert "第2版" in page and "第1版" in page and "会议记录" in page
 
 
+def test_a_schedule_takes_chinese_retention_names_and_the_latest_effective_version_governs(client_for, accounts,
+                                                                                          fonds, tree):
+    """The fonds' schedule (effective 2000: 一般通知=D10) gets a version effective 2026, then one
+    added later but effective 2020: records of 2021 follow the 2020 version, 2026's the 2026 one."""
+    from qunli.records.actions import current_schedule
+
+    c = client_for(accounts["women_staff"])
+    url = reverse("records:schedule_add", args=[fonds.pk])
+    assert c.post(url, {"effective_on": "2026-01-01", "rules": "一般通知=永久"}).status_code == 302
+    assert c.post(url, {"effective_on": "2020-01-01", "rules": "一般通知=定期30年"}).status_code == 302
+    page = c.post(url, {"effective_on": "2020-01-01", "rules": "一般通知=长期"}).content.decode()
+    assert "保管期限“长期”无效" in page
+    assert current_schedule(tree["women"], dt.date(2021, 5, 1)).retention_for("一般通知") == "D30"
+    assert current_schedule(tree["women"], dt.date(2026, 5, 1)).retention_for("一般通知") == "Y"
+    assert current_schedule(tree["women"], dt.date(2010, 5, 1)).retention_for("一般通知") == "D10"
+
+
 def test_other_county_is_out_of_reach(client_for, accounts, tree, capture):
     from qunli.records.models import Fonds
 
