@@ -110,6 +110,7 @@ class TransferDetailView(ObjectDetailView):
                "is_sender": batch.fonds is not None and can(user, CHANGE, batch.fonds),
                "is_receiver": can(user, CHANGE, batch.receiver),
                "runs": list(batch.check_runs.order_by("-id")[:20])}
+        ctx["receipt_checked"] = any(r.phase == CheckRun.Phase.RECEIPT for r in ctx["runs"])
         if tab == "items":
             ctx["members"] = list(batch.members.select_related("item")[:500])
         return ctx
@@ -163,6 +164,7 @@ class TransferReturnView(ObjectActionView):
     model = TransferBatch
     form_class = ReturnForm
     title = "退回移交批次"
+    submit_label = "退回"
     success_message = "已退回，移交单位可以看到退回原因。"
 
     def get_object(self):

@@ -84,3 +84,19 @@ def test_broken_item_xml_is_reported_in_chinese():
     with pytest.raises(ValueError) as e:
         transfer.parse_item_xml(b'<?xml version="1.0"?>\n<a><b></a>')
     assert "第2行" in str(e.value) and "不是合法的 XML" in str(e.value) and "mismatched" not in str(e.value)
+
+
+# --- the receiver's buttons ----------------------------------------------------------------------------------
+
+def test_accept_waits_for_the_receipt_check_and_return_says_return(client, fonds, filed, county_archives, accounts):
+    unit, archivist = county_archives
+    batch = transfer.send_transfer(accounts["women_staff"], transfer.create_transfer(
+        accounts["women_staff"], fonds, receiver=unit, item_ids=[i.pk for i in filed]))
+    client.force_login(archivist)
+    page = client.get(batch.get_absolute_url()).content.decode()
+    assert 'disabled title="请先进行接收检测">接收</button>' in page
+    transfer.check_receipt(archivist, batch)
+    page = client.get(batch.get_absolute_url()).content.decode()
+    assert reverse("records:transfer_accept", args=[batch.pk]) in page and "确定接收？" in page
+    form = client.get(reverse("records:transfer_return", args=[batch.pk])).content.decode()
+    assert 'type="submit">退回</button>' in form
