@@ -14,6 +14,7 @@ from __future__ import annotations
 from django.db.models import Max
 
 from qunli.core.imports import Col, Importer, RowError, p_choice, p_date, p_text
+from qunli.records.public import SECRET_LEVELS
 
 MAX_GAPS_LISTED = 20
 
@@ -88,6 +89,8 @@ class LegacyCatalogueImporter(Importer):
                 raise RowError(f"全宗{fonds.code}没有机构（问题）代码“{p.org}”，请先在全宗中新增", "档号")
         if cleaned["date"].year != p.year:
             raise RowError(f"日期年度{cleaned['date'].year}与档号中的年度{p.year}不一致", "日期")
+        if cleaned.get("openness") == "open" and cleaned.get("classification") in SECRET_LEVELS:
+            raise RowError("涉密档案（秘密、机密）不能标为开放：须先解密，再经开放鉴定", "开放标识")
         first = ctx.first_seen(("code", code), row["_row"])
         if first is not None:
             raise RowError(f"与第{first}行重复（档号相同）", "档号")

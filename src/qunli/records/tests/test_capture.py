@@ -380,6 +380,19 @@ def test_legacy_catalogue_errors_refuse_everything(tmp_path, fonds, accounts):
     assert "未导入任何数据" in out.message
 
 
+def test_a_legacy_row_both_secret_and_open_is_refused(tmp_path, fonds, accounts):
+    """No leak followed (public_q leaves secret items out) but the catalogue would say two
+    contradictory things."""
+    rows = [[*legacy_row(1)[:6], "秘密", "2", "", ""]]
+    wb = openpyxl.Workbook()
+    wb.active.append([*HEADER, "开放标识"])
+    wb.active.append([*rows[0], "开放"])
+    wb.save(tmp_path / "secret_open.xlsx")
+    out = run_import("records_legacy", tmp_path / "secret_open.xlsx", user=accounts["women_staff"], commit=True)
+    assert not out.committed and not Item.objects.exists()
+    assert "涉密档案（秘密、机密）不能标为开放" in out.errors[0]["reason"]
+
+
 def test_legacy_import_page_offers_the_template(client_for, accounts):
     c = client_for(accounts["women_staff"])
     r = c.get(reverse("core:import_template", args=["records_legacy"]))
