@@ -24,6 +24,10 @@ class NotificationKind(models.TextChoices):
     PLAN_RETURNED = "plan_returned", "服务计划被退回"
     NEW_REQUEST = "new_request", "新诉求待分派"
     WISH_CLAIMED = "wish_claimed", "心愿已被认领"
+    TRANSFER_SENT = "transfer_sent", "收到档案移交"
+    TRANSFER_RETURNED = "transfer_returned", "档案移交被退回"
+    TRANSFER_ACCEPTED = "transfer_accepted", "档案移交已接收"
+    USE_PENDING = "use_pending", "档案利用待审批"
 
 
 class Notification(models.Model):

@@ -54,6 +54,7 @@ from qunli.core.actions import ActionError, action, clean_text, require_change
 from qunli.core.audit import log_change
 from qunli.core.exports import XlsxInChild, write_xlsx
 from qunli.core.models import ChangeLog
+from qunli.core.notifications import Kind, notify, staff_of_unit
 from qunli.core.scoping import CHANGE, can
 
 from . import checks, search
@@ -1173,6 +1174,13 @@ def _require_receiver(actor, batch):
         raise PermissionDenied("只有接收单位的档案管理人员才能执行此操作。")
 
 
+def _tell_sender(actor, batch: TransferBatch, kind: str, title: str) -> None:
+    """The sending unit's records staff (and whoever made the batch) learn of the receiver's
+    decision without having to open the batch."""
+    recipients = staff_of_unit(batch.sender_unit) + ([batch.created_by_id] if batch.created_by_id else [])
+    notify(recipients, kind, title, obj=batch, url=batch.get_absolute_url(), exclude=actor)
+
+
 @action
 def send_transfer(actor, batch: TransferBatch) -> TransferBatch:
     _require_sender(actor, batch)
@@ -1184,6 +1192,9 @@ def send_transfer(actor, batch: TransferBatch) -> TransferBatch:
         raise ActionError("移交检测（四性检测）未通过，不能移交；请处理检测报告中的不通过项后重新组包。")
     batch.status, batch.sent_at = TransferBatch.Status.SENT, timezone.now()
     batch.save(update_fields=["status", "sent_at"])
+    notify(staff_of_unit(batch.receiver), Kind.TRANSFER_SENT,
+           f"{batch.sender_name}移交档案 {batch.item_count} 件（{batch.number}），待接收检测", obj=batch,
+           url=batch.get_absolute_url(), exclude=actor)
     log_change(actor, "records.send_transfer", batch, {"status": "prepared"}, {"status": "sent"},
                unit_path=batch.sender_unit.path)
     return batch
@@ -1274,6 +1285,7 @@ def return_transfer(actor, batch: TransferBatch, *, reason: str) -> TransferBatc
     batch.status, batch.return_reason = TransferBatch.Status.RETURNED, reason
     batch.decided_at, batch.decided_by = timezone.now(), actor
     batch.save(update_fields=["status", "return_reason", "decided_at", "decided_by"])
+    _tell_sender(actor, batch, Kind.TRANSFER_RETURNED, f"{batch.receiver.name}退回了移交批次 {batch.number}，请查看退回原因")
     log_change(actor, "records.return_transfer", batch, {"status": "sent"}, {"status": "returned", "reason": reason},
                unit_path=batch.receiver.path)
     return batch
@@ -1306,6 +1318,7 @@ def accept_transfer(actor, batch: TransferBatch) -> TransferBatch:
                                 batch_size=2000)
     batch.status, batch.decided_at, batch.decided_by = TransferBatch.Status.ACCEPTED, now, actor
     batch.save(update_fields=["status", "decided_at", "decided_by"])
+    _tell_sender(actor, batch, Kind.TRANSFER_ACCEPTED, f"{batch.receiver.name}已接收移交批次 {batch.number}（{len(ids)} 件）")
     log_change(actor, "records.accept_transfer", batch, {"status": "sent"},
                {"status": "accepted", "items": len(ids), "receiver": batch.receiver.name, "check_run": run.pk},
                unit_path=batch.receiver.path)

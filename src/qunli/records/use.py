@@ -38,6 +38,7 @@ from qunli.core import crypto
 from qunli.core.actions import ActionError, action, clean_text, require_change
 from qunli.core.audit import log_access, log_change, snapshot
 from qunli.core.identifiers import halfwidth
+from qunli.core.notifications import Kind, notify
 from qunli.core.scoping import CHANGE, VIEW, can, grants_of
 
 from .models import Certificate, Custody, Fonds, Item, Purpose, ReadingEvent, UseLine, UseRequest
@@ -224,6 +225,30 @@ def _log_request(actor, req: UseRequest, lines) -> None:
     after = snapshot(req, exclude=("reader_phone_enc", "reader_phone_hash"))
     after["lines"] = [{"item": ln.item_id, "rule": ln.rule, "status": ln.status} for ln in lines]
     log_change(actor, "records.register_use", req, None, after, unit_path=req.holder.path)
+    _tell_leaders(actor, req, lines)
+
+
+def archives_leaders(holder) -> list[int]:
+    """The accounts ``is_archives_leader`` accepts for ``holder``: leader grants whose subtree
+    holds it and whose lines include its line."""
+    from django.db.models import Q
+
+    from qunli.core.models import Grant
+
+    step = type(holder).steplen
+    paths = [holder.path[:i] for i in range(step, len(holder.path) + 1, step)]
+    lines = Q(all_lines=True) | Q(lines=holder.line_id) if holder.line_id else Q()
+    return sorted(set(Grant.objects.filter(lines, role="leader", unit__path__in=paths, user__is_active=True)
+                      .values_list("user_id", flat=True)))
+
+
+def _tell_leaders(actor, req: UseRequest, lines) -> None:
+    """A controlled item waits for an archives leader: tell them (the title names the code and
+    the count, not the reader)."""
+    waiting = sum(1 for ln in lines if ln.status == UseLine.Status.PENDING)
+    if waiting:
+        notify(archives_leaders(req.holder), Kind.USE_PENDING, f"利用申请 {req.code} 有 {waiting} 件待审批",
+               obj=req, url=req.get_absolute_url(), exclude=actor)
 
 
 @action

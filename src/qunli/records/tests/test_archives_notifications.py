@@ -1,0 +1,66 @@
+"""Each hand-over of the archives workflow tells the next person: a transfer sent reaches the
+receiver's staff; its return or acceptance reaches the sender; a controlled item waiting for
+approval reaches the archives leaders."""
+
+import pytest
+
+from conftest import grant, make_user
+from qunli.core.notification_models import Notification
+from qunli.records import transfer, use
+from qunli.records.models import Item
+from qunli.records.tests.samples import minimal_pdf
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sent(capture, county_archives, accounts, django_capture_on_commit_callbacks):
+    from qunli.records import actions
+
+    items = [capture(files=[("1.pdf", minimal_pdf(b"1"))])]
+    actions.file_items(accounts["women_staff"], [i.pk for i in items])
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = transfer.send_transfer(accounts["women_staff"], transfer.create_transfer(
+            accounts["women_staff"], items[0].fonds, receiver=county_archives[0], item_ids=[i.pk for i in items]))
+    return batch
+
+
+def kinds(user) -> list[str]:
+    return list(Notification.objects.filter(recipient=user).values_list("kind", flat=True))
+
+
+def test_a_sent_transfer_reaches_the_receivers_staff(sent, county_archives, accounts):
+    assert kinds(county_archives[1]) == ["transfer_sent"]
+    assert kinds(accounts["women_staff"]) == []  # nobody is told what they did themself
+
+
+def test_a_return_and_an_acceptance_reach_the_sender(sent, county_archives, accounts,
+                                                     django_capture_on_commit_callbacks):
+    archivist = county_archives[1]
+    with django_capture_on_commit_callbacks(execute=True):
+        transfer.return_transfer(archivist, sent, reason="缺少2019年度档案")
+    assert kinds(accounts["women_staff"]) == ["transfer_returned"]
+
+
+def test_an_accepted_transfer_reaches_the_sender(sent, county_archives, accounts, django_capture_on_commit_callbacks):
+    archivist = county_archives[1]
+    with django_capture_on_commit_callbacks(execute=True):
+        transfer.check_receipt(archivist, sent)
+        transfer.accept_transfer(archivist, sent)
+    assert "transfer_accepted" in kinds(accounts["women_staff"])
+
+
+def test_a_controlled_item_at_the_desk_reaches_the_archives_leaders(capture, accounts, tree, fonds,
+                                                                    django_capture_on_commit_callbacks):
+    from qunli.records import actions
+
+    item = capture(openness="controlled")
+    actions.file_items(accounts["women_staff"], [item.pk])
+    leader = make_user("guanzhang")
+    grant(leader, "leader", tree["county"], all_lines=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        req = use.register_use(accounts["women_staff"], fonds=fonds, reader_name="李桂兰", purpose="marriage",
+                               items=[Item.objects.get(pk=item.pk)])
+    assert kinds(leader) == ["use_pending"]
+    assert req.code in Notification.objects.get(recipient=leader).title and "李桂兰" not in Notification.objects.get(
+        recipient=leader).title
