@@ -3,6 +3,7 @@ named by 档号 (a zip or several files), hooked to their filed items — all or
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import tempfile
 import zipfile
@@ -15,7 +16,7 @@ from qunli.core.audit import log_change, snapshot
 
 from . import actions, numbering, search
 from .actions import ALLOWED_TYPES, store_file
-from .models import Fonds, Item
+from .models import Fonds, Item, ItemFile
 
 MAX_SCAN_FILES = 2000
 MAX_ZIP_BYTES = 2 * 1024 ** 3  # unpacked
@@ -45,6 +46,7 @@ def set_code_format(actor, fonds: Fonds, *, template: str, digits: int, reason: 
 @dataclass
 class ScanReport:
     attached: list = field(default_factory=list)  # (file name, 档号)
+    skipped: list = field(default_factory=list)  # (file name, 档号): the same bytes are already on the item
     unmatched: list = field(default_factory=list)  # file names naming no visible 档号
     errors: list = field(default_factory=list)  # (file name, reason)
 
@@ -116,12 +118,35 @@ def _unpack(zf: zipfile.ZipFile, info: zipfile.ZipInfo, zip_name: str, member: s
     return File(tmp, name=posixpath.basename(member))
 
 
+def _size(fh) -> int:
+    size = getattr(fh, "size", None)
+    if size is None:
+        fh.seek(0, 2)
+        size = fh.tell()
+    fh.seek(0)
+    return size
+
+
+def _sm3(upload) -> str:
+    """SM3 of an upload, read in chunks and rewound for ``store_file``."""
+    digest = hashlib.new("sm3")
+    if isinstance(upload, tuple):
+        digest.update(upload[1])
+        return digest.hexdigest()
+    upload.seek(0)
+    for chunk in iter(lambda: upload.read(actions.CHUNK), b""):
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest()
+
+
 @action
 def attach_scans(actor, uploads) -> ScanReport:
     """Hook scans to the items their names give (档号 among the items the actor may change).
     Any unmatched name, wrong type or broken file refuses the whole upload (the report says
     which); otherwise every file is hashed, stored, analysed and attached, and one change-log
-    row lists them."""
+    row lists them. A file whose SM3 is already on its item (uploaded again, or twice in one
+    upload) is skipped and reported, never attached a second time."""
     files = expand_uploads(uploads)
     report = ScanReport()
     codes = {code_of(n) for n, _ in files}
@@ -138,18 +163,34 @@ def attach_scans(actor, uploads) -> ScanReport:
     if not report.ok:
         return report
     stored_by_item: dict[int, list] = {}
+    # (item, size) → SM3 digests already on the item: a re-uploaded scan would be a second copy
+    # the reader pages through twice, so it is skipped; only a file whose size matches one
+    # already there is hashed here (store_file hashes the others once, as always)
+    held: dict[tuple[int, int], set[str]] = {}
+    for item_id, size, sm3 in ItemFile.objects.filter(item__in=list(items.values())).values_list(
+            "item_id", "size", "sm3"):
+        held.setdefault((item_id, size), set()).add(sm3)
     for n, fh in files:
         item = items[code_of(n)]
+        upload = (n, fh.read()) if not hasattr(fh, "chunks") else fh
+        size = len(upload[1]) if isinstance(upload, tuple) else _size(upload)
+        if (item.pk, size) in held and _sm3(upload) in held[(item.pk, size)]:
+            report.skipped.append((n, item.archival_code))
+            continue
         try:
-            s = store_file(item, (n, fh.read()) if not hasattr(fh, "chunks") else fh)
+            s = store_file(item, upload)
         except ActionError as e:  # wrong content, oversize, broken: nothing of the upload stays
             raise ActionError([f"“{n}”：{m}" for m in e.messages] + ["整批扫描件均未挂接，请处理后重新上传。"]) \
                 from None
+        held.setdefault((item.pk, s.size), set()).add(s.sm3)
         report.attached.append((n, item.archival_code))
         stored_by_item.setdefault(item.pk, []).append({"name": s.name, "size": s.size, "sm3": s.sm3})
-    first = next(iter(items.values()))
+    if not report.attached:  # every file was already there: nothing written, nothing to log
+        return report
+    first = items[report.attached[0][1]]
     log_change(actor, "records.attach_scans", None, None,
-               {"count": len(report.attached), "items": {str(k): v for k, v in stored_by_item.items()}},
+               {"count": len(report.attached), "items": {str(k): v for k, v in stored_by_item.items()},
+                "skipped": [n for n, _ in report.skipped]},
                unit_path=first.fonds.unit.path, obj_type="records.scan_upload",
                obj_id=f"{len(report.attached)}@{first.pk}",
                obj_repr=f"挂接扫描件 {len(report.attached)} 个（{len(stored_by_item)} 件）")

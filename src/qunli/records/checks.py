@@ -8,8 +8,8 @@ its manifests and item XML). Each file is read once: one buffer feeds SM3, SHA-2
 format parser, which parses only what the usability items need (PDF header/xref/trailer, JPEG
 markers, PNG chunk CRCs, TIFF IFD, DOCX/OFD zip directory and root part). ``run_checks`` returns
 one ``Result`` per numbered item; a failed *blocking* item blocks the transfer. The virus scan
-uses ClamAV (``clamdscan`` or ``clamscan``) when one is on PATH; otherwise its item says
-“未执行（未安装杀毒软件）” and is never counted as passed."""
+uses ClamAV (``clamdscan`` or ``clamscan``) when one is on PATH; otherwise its item is
+未执行 with the note “未安装杀毒软件” and is never counted as passed."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ from .models import Classification, Fonds, Openness, Retention
 
 PASSED, FAILED, WARNING, NOT_PERFORMED = "passed", "failed", "warning", "not_performed"
 STATUS_LABELS = {PASSED: "通过", FAILED: "不通过", WARNING: "警告", NOT_PERFORMED: "未执行"}
-NO_SCANNER = "未执行（未安装杀毒软件）"
+# the note only: the status already says 未执行, and the reports print the note in brackets
+# after the item's name, so “病毒检测（未执行（未安装杀毒软件））” nested two of them
+NO_SCANNER = "未安装杀毒软件"
 MAX_DETAILS = 200  # failure lines kept per item (the count is always exact)
 READ_LIMIT = 256 * 1024 * 1024  # files larger than this are hashed in chunks and parsed from their head/tail
 
@@ -55,6 +57,10 @@ ITEMS = [
     ("4-2", "安全性", "管理过程（操作）记录齐全", False),
 ]
 ITEM_INDEX = {code: (aspect, name, blocking) for code, aspect, name, blocking in ITEMS}
+# what each item's 检测数量 counts: a bare “23” left the reader guessing (classes? pieces?)
+COUNT_UNITS = {"1-1": "个文件", "1-2": "件", "1-3": "件", "1-4": "件", "1-5": "个文件", "2-1": "件", "2-2": "个文件",
+               "2-3": "件", "2-4": "类", "2-5": "个文件", "3-1": "个文件", "3-2": "个文件", "3-3": "个文件",
+               "4-1": "个文件", "4-2": "件"}
 
 ALLOWED_EXT = {"pdf", "ofd", "jpg", "jpeg", "tif", "tiff", "png", "docx"}
 ALLOWED_LABEL = "PDF、OFD、JPEG、TIFF、PNG、DOCX"
@@ -129,6 +135,7 @@ class Result:
     def as_dict(self) -> dict:
         return {"code": self.code, "aspect": self.aspect, "name": self.name, "status": self.status,
                 "status_label": STATUS_LABELS[self.status], "blocking": self.blocking, "checked": self.checked,
+                "checked_unit": COUNT_UNITS[self.code], "checked_label": f"{self.checked} {COUNT_UNITS[self.code]}",
                 "failure_count": self.failure_count, "failures": self.failures, "warnings": self.warnings,
                 "note": self.note}
 
@@ -448,7 +455,12 @@ def run_checks(items: list[ItemRec], *, declared: Declared | None = None, scan_p
         r["2-1"].fail(f"声明 {declared.item_count} 件，实有 {len(items)} 件")
     if declared.file_count is not None and declared.file_count != len(refs):
         r["2-1"].fail(f"声明 {declared.file_count} 个电子文件，实有 {len(refs)} 个")
-    r["2-2"].checked = total_bytes
+    # 检测数量 is a count of files like the other items' (it was the byte total, 257985 under
+    # 检测数量); the total is in the note, in MB/KB with the exact bytes the declaration is compared with
+    from .preservation_views import size_label
+
+    r["2-2"].checked = sum(1 for f in facts if f.present)
+    r["2-2"].note = f"实有 {size_label(total_bytes)}（{total_bytes} 字节）"
     if declared.total_bytes is not None and declared.total_bytes != total_bytes:
         r["2-2"].fail(f"声明 {declared.total_bytes} 字节，实有 {total_bytes} 字节")
     for code, msg in declared.structure:

@@ -4,10 +4,12 @@ approvals, and the holdings statistics. Reads through ``visible_to``; writes thr
 ``records.destruction`` / ``records.offsite`` actions."""
 
 import io
+import tempfile
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -58,9 +60,47 @@ def size_label(n: int) -> str:
     return f"{n / 1024 ** 3:.1f} GB"
 
 
+# the events that speak for the primary copy of a stored object (a fixity check, a restore) and
+# those that speak for the off-site copy (sync, verify): a later good event of the same family
+# settles an earlier problem, one of the other family does not
+PRIMARY = (PreservationEvent.Kind.FIXITY, PreservationEvent.Kind.RESTORE)
+OFFSITE = (PreservationEvent.Kind.OFFSITE_SYNC, PreservationEvent.Kind.OFFSITE_VERIFY)
+
+
+def _same_object(family):
+    """Events of ``family`` for the outer event's item and stored object."""
+    return PreservationEvent.objects.filter(item_id=OuterRef("item_id"), storage_name=OuterRef("storage_name"),
+                                            kind__in=family)
+
+
+def open_problems(events, limit: int = 200) -> list:
+    """One row per problem still open: the latest event of its item, stored object and family,
+    when that event is not 正常. A file found altered by three runs is one problem (``times``
+    counts the events that found it since it was last good); restored from the off-site copy
+    (verified), it is settled and leaves the list."""
+    ok = PreservationEvent.Outcome.OK
+    rows = []
+    for family in (PRIMARY, OFFSITE):
+        last_good = _same_object(family).filter(outcome=ok).order_by("-pk").values("pk")[:1]
+        times = (_same_object(family).filter(pk__gt=Coalesce(Subquery(last_good), 0)).exclude(outcome=ok)
+                 .values("item_id").annotate(n=Count("pk")).values("n"))
+        rows += list(events.filter(kind__in=family).exclude(outcome=ok)
+                     .filter(~Exists(_same_object(family).filter(pk__gt=OuterRef("pk"))))
+                     .annotate(times=Subquery(times)).select_related("item__fonds__unit", "run")
+                     .order_by("-pk")[:limit])
+    return sorted(rows, key=lambda e: -e.pk)[:limit]
+
+
+def settled_problems(events):
+    """Problems settled by a verified restore (the off-site bytes matched the catalogue before
+    they replaced the primary): the restore events, newest first."""
+    return events.filter(kind=PreservationEvent.Kind.RESTORE, outcome=PreservationEvent.Outcome.OK).order_by("-pk")
+
+
 class FixityView(BusinessRequiredMixin, TemplateView):
-    """Runs (those over all the storage, and those of a visible fonds) and the problems found
-    in the items the user may see; the latest problems first."""
+    """Runs (those over all the storage, and those of a visible fonds), the problems still open
+    in the items the user may see (once each, however many runs found them), and the problems
+    recently settled by a restore. ``?run=`` shows what one run found, each marked open or 已恢复."""
 
     template_name = "records/preservation_fixity.html"
 
@@ -72,15 +112,22 @@ class FixityView(BusinessRequiredMixin, TemplateView):
         for r in runs:  # the outcomes count item files (one event each), not stored objects
             r.files_checked = r.ok_count + r.mismatch_count + r.missing_count
             r.size_label = size_label(r.bytes_checked)
-        problems = (PreservationEvent.objects.visible_to(user).exclude(outcome=PreservationEvent.Outcome.OK)
-                    .select_related("item__fonds__unit", "run"))
+        visible = PreservationEvent.objects.visible_to(user)
         run_id = parse_id(self.request.GET.get("run"))
-        if run_id is not None:
-            problems = problems.filter(run_id=run_id)
-        problems = list(problems[:200])
+        if run_id is not None:  # what that run found, each marked settled once a later event was good
+            later_good = _same_object(PRIMARY).filter(pk__gt=OuterRef("pk"), outcome=PreservationEvent.Outcome.OK)
+            problems = list(visible.filter(run_id=run_id).exclude(outcome=PreservationEvent.Outcome.OK)
+                            .annotate(settled=Exists(later_good)).select_related("item__fonds__unit", "run")[:200])
+            settled = []
+        else:
+            problems = open_problems(visible)
+            for p in problems:
+                p.settled = False
+            settled = list(settled_problems(visible).select_related("item__fonds__unit")[:20])
         for p in problems:
-            p.can_restore = can(user, CHANGE, p.item) and p.kind in ("fixity", "restore") and bool(p.storage_name)
-        return super().get_context_data(title="固定性检查", runs=runs, problems=problems,
+            p.can_restore = (not p.settled and can(user, CHANGE, p.item) and p.kind in PRIMARY
+                             and bool(p.storage_name))
+        return super().get_context_data(title="固定性检查", runs=runs, problems=problems, settled=settled,
                                          offsite_store=offsite.configured_store(), **kwargs)
 
 
@@ -269,10 +316,73 @@ def _list_rows(batch):
                it.get_retention_display(), it.pages, e.appraisal.reason, it.note]
 
 
+def _person(user) -> str:
+    return (user.display_name or user.username) if user else ""
+
+
+def decision_label(batch) -> str:
+    """What the approver did, whatever happened after: an executed batch was 已批准 first
+    (the batch's status says 已销毁, which is the executor's act, not the approver's)."""
+    if not batch.decided_by_id:
+        return ""
+    return "已驳回" if batch.status == DestructionBatch.Status.REJECTED else "已批准"
+
+
+def list_facts(batch, count: int) -> list[tuple[str, str]]:
+    """The 销毁清册's header facts, the same on the PDF and in the xlsx."""
+    decided = (f"{_person(batch.decided_by)}（{decision_label(batch)}，{batch.decided_at:%Y-%m-%d}）"
+               if batch.decided_by_id and batch.decided_at else "")
+    executed = (f"{_person(batch.executed_by)}（{batch.executed_at:%Y-%m-%d}）"
+                if batch.executed_by_id and batch.executed_at else "")
+    return [("全宗", f"{batch.fonds.code} {batch.fonds.name}"), ("清册名称", batch.title), ("件数", f"共 {count} 件"),
+            ("销毁理由", batch.reason),
+            ("提出人", f"{_person(batch.proposed_by)}（{batch.proposed_at:%Y-%m-%d}）"),
+            ("审批人", decided), ("审批意见", batch.decision_note), ("销毁执行", executed),
+            ("监销人", "")]  # signed on paper at the destruction
+
+
+def write_list_xlsx(fh, batch, rows) -> None:
+    """The 销毁清册 as a workbook: the title and the header facts of the PDF on top, then the
+    list (the column headers repeated on every printed page), A4 landscape, one page wide."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(fh, {"constant_memory": True, "in_memory": False, "tmpdir": tempfile.gettempdir(),
+                                  "strings_to_numbers": False, "strings_to_formulas": False})
+    title = wb.add_format({"bold": True, "font_size": 16, "align": "center"})
+    label = wb.add_format({"bold": True})
+    head = wb.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1, "align": "center"})
+    cell = wb.add_format({"border": 1, "valign": "top", "text_wrap": True})
+    ws = wb.add_worksheet("销毁清册")
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    ws.set_footer("&C第 &P 页 共 &N 页")
+    for col, width in enumerate([6, 26, 40, 16, 10, 8, 6, 30, 16]):
+        ws.set_column(col, col, width)
+    ws.merge_range(0, 0, 0, len(LIST_HEADERS) - 1, "档案销毁清册", title)
+    facts = list_facts(batch, batch.entries.count())
+    for n, (key, value) in enumerate(facts, start=1):
+        ws.write_string(n, 0, key, label)
+        ws.merge_range(n, 1, n, len(LIST_HEADERS) - 1, value or "＿＿＿＿＿＿")
+    top = len(facts) + 2
+    ws.write_row(top, 0, LIST_HEADERS, head)
+    ws.repeat_rows(top)
+    ws.freeze_panes(top + 1, 0)
+    for n, row in enumerate(rows, start=top + 1):
+        ws.write_row(n, 0, ["" if v is None else v for v in row], cell)
+    wb.close()
+
+
 class DestructionListXlsxView(BusinessRequiredMixin, View):
     def get(self, request, pk):
-        batch = get_visible(DestructionBatch, request.user, pk, select_related=("fonds",))
-        return stream_xlsx(f"销毁清册-{batch.fonds.code}-{batch.pk}", LIST_HEADERS, _list_rows(batch))
+        batch = get_visible(DestructionBatch, request.user, pk,
+                            select_related=("fonds", "proposed_by", "decided_by", "executed_by"))
+        tmp = tempfile.TemporaryFile(suffix=".xlsx")  # streamed to disk, as every export
+        write_list_xlsx(tmp, batch, _list_rows(batch))
+        tmp.seek(0)
+        return FileResponse(tmp, as_attachment=True,
+                            filename=f"销毁清册-{batch.fonds.code}-{batch.pk}-{timezone.localtime():%Y%m%d%H%M}.xlsx",
+                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
 class DestructionListPdfView(BusinessRequiredMixin, View):
@@ -285,7 +395,7 @@ class DestructionListPdfView(BusinessRequiredMixin, View):
                             select_related=("fonds__unit", "proposed_by", "decided_by", "executed_by"))
         html = render_to_string("records/destruction_list_print.html",
                                 {"batch": batch, "headers": LIST_HEADERS, "rows": list(_list_rows(batch)),
-                                 "printed_at": timezone.localtime()})
+                                 "decision_label": decision_label(batch), "printed_at": timezone.localtime()})
         pdf = HTML(string=html).write_pdf()
         return FileResponse(io.BytesIO(pdf), as_attachment=True, content_type="application/pdf",
                             filename=f"销毁清册-{batch.fonds.code}-{batch.pk}.pdf")

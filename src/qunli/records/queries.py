@@ -22,7 +22,7 @@ from . import search as records_search
 from .models import Item
 
 CAP = CappedPaginator.CAP
-SEARCH_FIELDS = ("title__icontains", "archival_code__startswith", "doc_no__icontains")
+SEARCH_FIELDS = ("title__icontains", "archival_code__startswith", "doc_no__icontains", "note__icontains")
 
 
 def listed_items(user, status: str = ""):
@@ -56,9 +56,10 @@ def fallback_search(qs, q: str):
     return qs.filter(cond)
 
 
-def snippets(q: str, ids: list[int]) -> dict:
-    """Highlighted snippets (everything escaped but ``<mark>``) of these items' indexed text."""
-    return fulltext.snippets_for(records_search.KIND, q, ids)
+def snippets(q: str, ids: list[int], width: int = 60) -> dict:
+    """Highlighted snippets (everything escaped but ``<mark>``) of these items' indexed text:
+    about ``width`` // 2 characters before the first match and 2 × ``width`` in all."""
+    return fulltext.snippets_for(records_search.KIND, q, ids, width)
 
 
 def in_order(qs, ids: list[int]) -> list:

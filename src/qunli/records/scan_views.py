@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce, Least
@@ -17,10 +18,12 @@ from django.views import View
 
 from qunli.core.actions import ActionError
 from qunli.core.generic import BusinessRequiredMixin
+from qunli.core.scoping import writes_anywhere
 from qunli.orgs.views import ObjectActionView, get_visible
 from qunli.people.forms import UserForm
 
 from . import capture_actions, numbering
+from .actions import ALLOWED_TYPES
 from .file_models import FileContent
 from .forms import MultipleFileField
 from .models import Fonds, Item, ItemFile
@@ -30,11 +33,34 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024
 
 
+def _format_labels() -> dict[str, str]:
+    """MIME type → the format's common name (PDF, DOCX, JPEG …), from the accepted types:
+    archivists know formats by these names, not by MIME strings. Of two extensions of one type
+    the longer is the name (jpeg, tiff)."""
+    labels: dict[str, str] = {}
+    for ext, (mime, _) in ALLOWED_TYPES.items():
+        labels[mime] = max(labels.get(mime, ""), ext.upper(), key=len)
+    return labels
+
+
+FORMAT_LABELS = _format_labels()
+
+
+def format_label(f) -> str:
+    ext = f.name.rsplit(".", 1)[-1].upper() if "." in f.name else ""
+    return FORMAT_LABELS.get(f.mime) or ext or "其他"
+
+
 def annotate_files(files) -> None:
-    """Set ``thumb`` (a thumbnail exists), ``inline`` and ``player`` on an item's files."""
+    """Set ``thumb`` (a thumbnail exists), ``inline``, ``player``, ``format_label`` and
+    ``size_label`` on an item's files."""
+    from .preservation_views import size_label  # KB / MB as the fixity page shows them
+
     thumbs = set(FileContent.objects.filter(sm3__in={f.sm3 for f in files}).exclude(thumb_name="")
                  .values_list("sm3", flat=True))
     for f in files:
+        f.format_label = format_label(f)
+        f.size_label = size_label(f.size)
         f.thumb = f.sm3 in thumbs
         f.inline = f.mime.startswith(INLINE_MIMES)
         f.player = "audio" if f.mime.startswith("audio/") else "video" if f.mime.startswith("video/") else ""
@@ -158,6 +184,13 @@ class ScanUploadForm(forms.Form):
 
 class ScanUploadView(BusinessRequiredMixin, View):
     template = "records/scan_upload.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        # a read-only account (领导) is told so before it uploads scans that would all come back
+        # as “未找到对应档号”: it may change no item, so no 档号 can match
+        if request.user.is_authenticated and request.user.is_business and not writes_anywhere(request.user):
+            raise PermissionDenied("您的账户只有查看权限，不能挂接扫描件。")
+        return super().dispatch(request, *args, **kwargs)
 
     def get(self, request):
         return render(request, self.template, {"title": "批量挂接扫描件", "form": ScanUploadForm()})

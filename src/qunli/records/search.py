@@ -1,13 +1,15 @@
 """The records indexes, kept up to date through the search outbox by ``records.actions``
 (capture, update, file, renumber) and the other writers of items. See ``qunli.core.search``.
 
-* ``records.item`` (full text) — one document per item (件): 题名, 责任者, 文件编号, 档号 and the
-  extracted text of its files when there is any. Staff search only.
+* ``records.item`` (full text) — one document per item (件): 题名, 责任者, 文件编号, 档号, 备注 and
+  the extracted text of its files when there is any: the catalogue and the full text in one
+  index. Staff search only.
 * ``records.catalogue`` (目录数据库) — the same catalogue fields and nothing else. Every public
   path (portal catalogue search, its xlsx export, the public API) matches and highlights through
   this one: the public sees catalogue information only; a file's content is read through a 利用
   request, watermarked, and must not be findable — let alone quoted in a snippet — by a word
-  that only the file contains."""
+  that only the file contains. Nor does it hold the 备注: a note is the describing staff's own
+  remark (a closed case's notes name what was done for the person) and is not published."""
 
 from qunli.core import search
 
@@ -15,13 +17,14 @@ from .models import Item
 
 KIND = "records.item"
 CATALOGUE_KIND = "records.catalogue"
-FIELDS = ("title", "responsible", "doc_no", "archival_code")
+FIELDS = ("title", "responsible", "doc_no", "archival_code")  # the public catalogue's
+FULLTEXT_FIELDS = (*FIELDS, "note")  # staff: the catalogue fields with the 备注, then the files' text
 # written only by capture and update_item, both of which re-enqueue the item
 FACETS = ("fonds_id", "year", "category_id", "retention")
 
 
 def document(item: Item) -> str:
-    parts = [getattr(item, f) or "" for f in FIELDS]
+    parts = [getattr(item, f) or "" for f in FULLTEXT_FIELDS]
     parts.extend(extracted_texts(item))
     return "\n".join(parts)
 
@@ -53,7 +56,7 @@ def _files_with_text():
 def _queryset():
     from django.db.models import Prefetch
 
-    return Item.objects.only("id", *FIELDS, *FACETS).prefetch_related(
+    return Item.objects.only("id", *FULLTEXT_FIELDS, *FACETS).prefetch_related(
         Prefetch("files", queryset=_files_with_text(), to_attr="_indexed_files"))
 
 

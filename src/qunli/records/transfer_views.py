@@ -14,6 +14,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views import View
 
 from qunli.core.actions import ActionError
@@ -253,10 +254,11 @@ REPORT_HEADERS = ["编号", "检测项目", "检测内容", "结论", "检测数
 
 def _report_rows(run: CheckRun):
     # the headline first, as on the page and the PDF (it names the items not performed)
-    yield ["", "总体结论", f"{run.get_phase_display()}检测：{run.subject}", run.verdict, run.item_count,
+    yield ["", "总体结论", f"{run.get_phase_display()}检测：{run.subject}", run.verdict, f"{run.item_count} 件",
            run.failed_items, f"不通过 {run.failed_items} 项，警告 {run.warning_items} 项，未执行 {run.not_performed_items} 项"]
     for r in run.results:
-        yield [r["code"], r["aspect"], r["name"], r["status_label"], r["checked"], r["failure_count"], r["note"]]
+        yield [r["code"], r["aspect"], r["name"], r["status_label"], r.get("checked_label", r["checked"]),
+               r["failure_count"], r["note"]]
         for line in r["failures"]:
             yield ["", "", f"　不通过：{line}", "", "", "", ""]
         for line in r["warnings"]:
@@ -278,7 +280,7 @@ class CheckRunPdfView(BusinessRequiredMixin, View):
         run = get_visible(CheckRun, request.user, pk, select_related=("unit", "created_by"))
         html = render_to_string("records/transfer/check_report_print.html", _report_context(run))
         response = HttpResponse(HTML(string=html).write_pdf(), content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="check-report-{run.pk}.pdf"'
+        response["Content-Disposition"] = content_disposition_header(True, f"四性检测报告-{run.pk}.pdf")
         return response
 
 

@@ -155,10 +155,21 @@ class _IdPaginator(Paginator):
 
 
 SNIPPET_COLUMN = Column("search_snippet", "匹配内容", display=False, link=True)  # a pending item has no 档号 to click
+# the list's cells do not wrap (.table-qunli td): a snippet pushed 档号 and 题名 off a 1366 px
+# screen. It now comes after them, wraps at a bounded width and is clamped to two lines
+# (records/_search_snippet_style.html); cut with the match ~12 characters in, so the match is
+# inside those two lines
+SNIPPET_WIDTH = 24
+
+
+def with_snippet(columns: list) -> list:
+    """The snippet column right after 题名 (档号 and 题名 first: they tell the hits apart)."""
+    at = next((n + 1 for n, c in enumerate(columns) if c.name == "title"), 0)
+    return [*columns[:at], SNIPPET_COLUMN, *columns[at:]]
 
 
 class ItemListView(ObjectListView):
-    """``?q=`` searches the Chinese full-text index (题名, 责任者, 文件编号, 档号): the hits are
+    """``?q=`` searches the Chinese full-text index (题名, 责任者, 文件编号, 档号, 备注, files' text): the hits are
     ranked, intersected in SQL with the visible items and the filters, and shown with their
     highlighted snippets. Without ``q`` it is the plain generic list."""
 
@@ -169,9 +180,10 @@ class ItemListView(ObjectListView):
     filter_form = ItemFilterForm
     select_related = ("fonds", "category")
     search_fields = queries.SEARCH_FIELDS
-    search_placeholder = "题名、责任者、文件编号或档号（全文检索）"
+    search_placeholder = "题名、责任者、文件编号、档号或备注（全文检索）"
     default_sort = "-pk"
     columns = ITEM_COLUMNS
+    template_name = "records/item_list.html"  # the generic list with the snippet's style
     import_kind = "records_legacy"  # 历史档案目录 (records/legacy_import.py)
 
     def base_queryset(self):  # records.queries: the same candidates as the staff API's
@@ -196,13 +208,13 @@ class ItemListView(ObjectListView):
             ids = list(qs.filter(pk__in=ids).order_by(sort, "pk").values_list("pk", flat=True))
         else:
             sort = "rank"
-        columns = [SNIPPET_COLUMN, *self.columns]
+        columns = with_snippet(self.columns)
         if request.GET.get("export") == "xlsx":
             return stream_xlsx(self.export_name, [c.label for c in self.columns],
                                ([c.value(o) for c in self.columns] for o in self._ordered(qs, ids)))
         page = _IdPaginator(ids, self.paginate_by).get_page(request.GET.get("page"))
         objs = self._ordered(qs, list(page.object_list))
-        marks = queries.snippets(q, [o.pk for o in objs])
+        marks = queries.snippets(q, [o.pk for o in objs], width=SNIPPET_WIDTH)
         for o in objs:
             o.search_snippet = marks.get(o.pk, "")
         context = self.get_context_data(page=page, filter_form=form, sort=sort, columns=columns,
