@@ -153,6 +153,16 @@ class Declared:
 
 # --- usability: parse only what is needed ---------------------------------------------------------
 
+def size_label(n: int) -> str:
+    """Bytes as an archivist reads them, one decimal: KB under 1 MB (0.3 MB is not “0 MB”),
+    MB under 1 GB, then GB."""
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    if n < 1024 ** 3:
+        return f"{n / 1024 ** 2:.1f} MB"
+    return f"{n / 1024 ** 3:.1f} GB"
+
+
 def _ext(name: str) -> str:
     return name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
@@ -457,8 +467,6 @@ def run_checks(items: list[ItemRec], *, declared: Declared | None = None, scan_p
         r["2-1"].fail(f"声明 {declared.file_count} 个电子文件，实有 {len(refs)} 个")
     # 检测数量 is a count of files like the other items' (it was the byte total, 257985 under
     # 检测数量); the total is in the note, in MB/KB with the exact bytes the declaration is compared with
-    from .preservation_views import size_label
-
     r["2-2"].checked = sum(1 for f in facts if f.present)
     r["2-2"].note = f"实有 {size_label(total_bytes)}（{total_bytes} 字节）"
     if declared.total_bytes is not None and declared.total_bytes != total_bytes:

@@ -32,6 +32,7 @@ from qunli.core.scoping import CHANGE, can
 from qunli.orgs.views import get_visible
 
 from . import destruction, holdings, offsite
+from .checks import size_label
 from .filters import ItemFilterForm
 from .models import (
     DestructionBatch,
@@ -49,16 +50,6 @@ def _checked(request) -> list[int]:
 
 
 # --- fixity -----------------------------------------------------------------------------------
-
-def size_label(n: int) -> str:
-    """Bytes as an archivist reads them, one decimal: KB under 1 MB (0.3 MB is not “0 MB”),
-    MB under 1 GB, then GB."""
-    if n < 1024 * 1024:
-        return f"{n / 1024:.1f} KB"
-    if n < 1024 ** 3:
-        return f"{n / 1024 ** 2:.1f} MB"
-    return f"{n / 1024 ** 3:.1f} GB"
-
 
 # the events that speak for the primary copy of a stored object (a fixity check, a restore) and
 # those that speak for the off-site copy (sync, verify): a later good event of the same family

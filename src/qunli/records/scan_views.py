@@ -54,7 +54,7 @@ def format_label(f) -> str:
 def annotate_files(files) -> None:
     """Set ``thumb`` (a thumbnail exists), ``inline``, ``player``, ``format_label`` and
     ``size_label`` on an item's files."""
-    from .preservation_views import size_label  # KB / MB as the fixity page shows them
+    from .checks import size_label  # KB / MB as the fixity page shows them
 
     thumbs = set(FileContent.objects.filter(sm3__in={f.sm3 for f in files}).exclude(thumb_name="")
                  .values_list("sm3", flat=True))

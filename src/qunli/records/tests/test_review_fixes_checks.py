@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from qunli.core.actions import ActionError
 from qunli.records import actions, checks, destruction, fixity, offsite, printing, transfer, use
+from qunli.records.checks import size_label
 from qunli.records.models import CheckRun, Item, TransferBatch
-from qunli.records.preservation_views import size_label
 from qunli.records.tests.samples import minimal_pdf
 from qunli.records.tests.test_transfer import package_bytes, upload
 
