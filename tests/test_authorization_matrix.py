@@ -256,7 +256,16 @@ def _foreign_objects(tree, lines):
 def _foreign_casework(where, person):
     """casework: a case (need-to-know) under 邻县妇联 with its request, timeline, referral,
     served person and consent."""
-    from qunli.casework.models import Case, CaseEvent, Consent, Referral, Request, RequestType, ServedPerson
+    from qunli.casework.models import (
+        Case,
+        CaseEvent,
+        Consent,
+        Referral,
+        Request,
+        RequestAttachment,
+        RequestType,
+        ServedPerson,
+    )
 
     served = ServedPerson.objects.create(id=FOREIGN_PK, person=person, unit=where, categories=["left_behind"],
                                          guardian_name="邻县秘密监护人", school_or_employer="邻县秘密学校")
@@ -266,6 +275,9 @@ def _foreign_casework(where, person):
     case = Case.objects.create(id=FOREIGN_PK, request=req, served_person=served, unit=where, outcome="邻县秘密结案",
                                acknowledge_due=dt.date(2026, 1, 2), resolve_due=dt.date(2026, 1, 20))
     CaseEvent.objects.create(id=FOREIGN_PK, case=case, step="receive")
+    # a citizen's attachment: its download route must find the foreign case out of reach
+    RequestAttachment.objects.create(id=FOREIGN_PK, request=req, storage_name="requests/00/x", sm3="0" * 64,
+                                     mime="application/pdf", size=1)
     Referral.objects.create(id=FOREIGN_PK, case=case, kind="transfer", from_unit=where,
                             to_unit=Unit.objects.get(pk=FOREIGN_PK), reason="邻县秘密转办",
                             created_by=User.objects.filter(kind="business").first())

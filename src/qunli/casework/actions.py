@@ -422,13 +422,19 @@ def add_member(actor, case: Case, *, user) -> CaseMember:
     case = _lock(actor, case)
     _require_state(case, OPEN, "增加成员")
     _require_role(actor, case, ("caseworker", "supervisor"), "增加个案成员")
-    if user is None or not user.is_business or not can(user, VIEW, case.unit):
-        raise ActionError("该账户没有该单位的业务权限，不能加入个案。")
+    # write reach, as for the caseworker: a read-only account (a leader) added to the team
+    # would see the step buttons and the served person but could neither act nor reveal
+    if user is None or not user.is_business or not user.is_active or not can(user, CHANGE, case.unit):
+        raise ActionError("该账户没有该单位的业务（办理）权限，不能加入个案。")
     if user.pk in (case.caseworker_id, case.supervisor_id) or CaseMember.objects.filter(case=case, user=user).exists():
         raise ActionError(f"{user}已在本案团队中。")
     m = CaseMember.objects.create(case=case, user=user, added_by=actor)
     _event(actor, case, "add_member", note=f"增加成员：{user}")
     _log(actor, "add_member", case, None, {"member": user.username})
+    # nothing else would tell them a case is now theirs to work on (the tracking code and
+    # type only, as for an assignment)
+    notify([user], NoticeKind.ASSIGNED, f"您被增加为{case}（{case.request.type.name}）的个案成员", obj=case,
+           exclude=actor)
     return m
 
 
@@ -450,13 +456,32 @@ def remove_member(actor, case: Case, *, user) -> None:
 
 # --- transfer (转办) and referral (转介) ----------------------------------------------------------
 
+def referral_area(unit):
+    """The part of the tree a case at ``unit`` may be sent within: its county (the topmost
+    ancestor at the county level — a county's organs are county-level too, and their 机关工会
+    must reach the county's 总工会, not stay inside the organ), or, for a unit above county
+    level, its own subtree (a city or province unit hands down to units under it)."""
+    from qunli.orgs.models import LEVEL_ORDER, Level, Unit
+
+    steplen = Unit.steplen
+    prefixes = [unit.path[:i] for i in range(steplen, len(unit.path) + 1, steplen)]
+    county = Unit.objects.filter(path__in=prefixes, level=Level.COUNTY).order_by("depth").first()
+    if county is not None:
+        return county
+    if LEVEL_ORDER.get(unit.level, 0) < LEVEL_ORDER[Level.COUNTY]:
+        return unit
+    # a tree without a county level above this unit: its parent's subtree, as before
+    return unit.get_parent() or unit
+
+
 def referral_targets(case: Case):
-    """Line units near the case: under the same region as the case's unit (the county's
-    other units), excluding the case's own unit."""
+    """Active line units of the case unit's county (``referral_area``), the case's own unit
+    excepted: its own line's units above, beside and below it for 转办 (a township 妇联 hands
+    up to the county 妇联), the other lines' for 转介 (the county 总工会)."""
     from qunli.orgs.models import Unit, UnitStatus
 
-    parent_path = case.unit.path[:-Unit.steplen] if case.unit.depth > 1 else case.unit.path
-    return (Unit.objects.filter(path__startswith=parent_path, line__isnull=False, status=UnitStatus.ACTIVE)
+    area = referral_area(case.unit)
+    return (Unit.objects.filter(path__startswith=area.path, line__isnull=False, status=UnitStatus.ACTIVE)
             .exclude(pk=case.unit_id).select_related("line"))
 
 
@@ -594,13 +619,56 @@ def withdraw_referral(actor, referral: Referral) -> Referral:
 CASE_SENSITIVE = {"requester_name": "诉求人姓名", "requester_phone": "联系电话", "description": "诉求内容",
                   "notes": "过程记录", "guardian_phone": "监护人电话"}
 
+# What the case page shows, named as the auditor reads the access log. The team sees the
+# served person in clear (a minor's guardian, school, risks): every open of it is a read of
+# sensitive data, not only the explicit reveal.
+CASE_PAGE_FIELDS = ["诉求人（脱敏）", "联系电话（脱敏）", "办理过程"]
+SERVED_FIELDS = ["服务对象姓名", "服务对象类别", "监护人", "监护人电话（脱敏）", "学校或工作单位", "风险标记", "知情同意"]
+SERVED_MASKED_FIELDS = ["服务对象姓名（脱敏）", "监护人（脱敏）"]
+CASE_API_FIELDS = ["诉求人（脱敏）", "联系电话（脱敏）", "服务对象编号", "结案结果"]
+
+
+def case_page_fields(case: Case, in_team: bool) -> list[str]:
+    if case.served_person_id is None:
+        return list(CASE_PAGE_FIELDS)
+    return CASE_PAGE_FIELDS + (SERVED_FIELDS if in_team else SERVED_MASKED_FIELDS)
+
+
+def log_case_view(actor, case: Case, fields: list[str], purpose: str = "办理个案") -> None:
+    """An access-log row for opening a case (its page, a form pre-filled with the served
+    person's data, the API's detail). The caller has already applied need-to-know."""
+    log_access(actor, case, fields, purpose)
+
+
+def may_reveal(actor, case: Case) -> str:
+    """Who may unmask the case's text, and how much: "team" (all of it: the case team),
+    "request" (the description only: the unit's intake staff while nobody is assigned — they
+    decide 分派, 不予受理, 转办 or 转介 on it — and the receiving unit's staff while a
+    转办/转介 is pending — they decide 接收 or 拒收 on it), or "" (nobody else)."""
+    if not visible(actor, case, CHANGE):
+        return ""
+    if case.in_team(actor):
+        return "team"
+    if case.is_open and case.caseworker_id is None and can(actor, CHANGE, case.unit):
+        return "request"
+    pending = Referral.objects.filter(case=case, status=Referral.Status.PENDING).select_related("to_unit").first()
+    if pending is not None and can(actor, CHANGE, pending.to_unit):
+        return "request"
+    return ""
+
 
 def reveal_case(actor, case: Case, purpose: str = "") -> dict:
-    """Plaintext of the case's sensitive text for its team (write reach), access-logged."""
-    if not visible(actor, case, CHANGE) or not case.in_team(actor):
-        raise PermissionDenied("只有本案团队成员可以查看完整信息。")
-    log_access(actor, case, list(CASE_SENSITIVE), purpose or "办理个案")
+    """Plaintext of the case's sensitive text, access-logged first: everything for its team
+    (write reach); the request's description alone for intake staff and a pending referral's
+    receivers (``may_reveal``), who decide on the request but do not handle it."""
+    reach = may_reveal(actor, case)
+    if not reach:
+        raise PermissionDenied("只有本案团队成员，或分派前的受理人员、待接收转办/转介的接收单位人员，可以查看诉求内容。")
     req = case.request
+    if reach == "request":
+        log_access(actor, case, [CASE_SENSITIVE["description"]], purpose or "决定受理、分派或接收")
+        return {"description": crypto.decrypt(req.description_enc), "request_only": True}
+    log_access(actor, case, list(CASE_SENSITIVE.values()), purpose or "办理个案")
     served = case.served_person
     return {
         "requester_name": crypto.decrypt(req.requester_name_enc),

@@ -178,7 +178,10 @@ def list_cases(request, filters: Query[CaseFilters]):
 
 @router.get("/cases/{int:case_id}", response=CaseOut, summary="个案详情（诉求人信息脱敏）")
 def get_case(request, case_id: int):
-    return get_visible(_cases(request.auth), request.auth, case_id)
+    case = get_visible(_cases(request.auth), request.auth, case_id)
+    # as the case page: every open of a case is access-logged, not only the reveal
+    actions.log_case_view(request.auth, case, actions.CASE_API_FIELDS, "办理个案（接口）")
+    return case
 
 
 @router.post("/cases", response={201: CaseOut}, summary="受理诉求（登记个案）")

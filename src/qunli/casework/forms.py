@@ -46,7 +46,8 @@ class ApproveForm(UserForm):
 
 
 class CloseForm(UserForm):
-    outcome = forms.CharField(label="结案结果", max_length=200)
+    outcome = forms.CharField(label="结案结果", max_length=200,
+                              help_text="诉求人在网上群团查询进度时可以看到结案结果，请勿填写个人信息。")
     # blank = 未评价 (the requester could not be reached): no score rather than a guessed one
     satisfaction = forms.TypedChoiceField(label="满意度", coerce=int, required=False, empty_value=None,
                                           choices=[(5, "5 非常满意"), (4, "4 满意"), (3, "3 一般"), (2, "2 不满意"),
@@ -94,12 +95,12 @@ class MemberForm(UserForm):
 
     def __init__(self, *args, case=None, **kwargs):
         super().__init__(*args, **kwargs)
-        ids = [u.pk for u in staff_for(case, VIEW)]
+        ids = [u.pk for u in staff_for(case)]  # write reach: the action refuses read-only accounts
         self.fields["user_to_add"].queryset = User.objects.filter(pk__in=ids).order_by("username")
 
 
 class SendForm(UserForm):
-    to_unit = UnitPickerField(label="接收单位", help_text="输入单位名称查找，再点选：本县（区）其他单位。")
+    to_unit = UnitPickerField(label="接收单位")
     reason = forms.CharField(label="原因", widget=forms.Textarea(attrs={"rows": 3}), max_length=300)
 
     def __init__(self, *args, case=None, same_line=True, **kwargs):
@@ -107,6 +108,11 @@ class SendForm(UserForm):
         # a county has a thousand such units, most outside the sender's grants: a picker bound
         # to the case (``referral_target_units``), not a select of them all
         kind = "case_transfer" if same_line else "case_referral"
+        # says exactly what ``actions.referral_targets`` offers, so a search that finds nothing
+        # is not mistaken for a fault
+        self.fields["to_unit"].help_text = (
+            "输入单位名称查找，再点选：承办单位所在县（区）内本条线的其他单位，含县级单位（如乡镇妇联转县妇联）。"
+            if same_line else "输入单位名称查找，再点选：承办单位所在县（区）内其他条线的单位（如县总工会、团县委）。")
         self.fields["to_unit"].bind(self.user, source=f"{kind}:{case.pk}")
 
 
@@ -158,6 +164,17 @@ class CaseFilterForm(_FilterForm):
     status = forms.ChoiceField(label="状态", choices=_blank(Case.Status.choices))
     type = forms.ModelChoiceField(label="类型", queryset=RequestType.objects.all(), empty_label="全部")
     channel = forms.ChoiceField(label="渠道", choices=_blank(Channel.choices))
+
+
+ALL_STATUSES = "all"
+
+
+class TeamCaseFilterForm(CaseFilterForm):
+    """我的个案 / 督导个案: a work list, so blank means the cases still open (``apply_filters``);
+    closed ones are one choice away."""
+
+    status = forms.ChoiceField(label="状态", choices=[("", "办理中（未结案）"), (ALL_STATUSES, "全部（含已结案）"),
+                                                    *Case.Status.choices])
 
 
 class DueFilterForm(_FilterForm):

@@ -242,17 +242,19 @@ class ServedPerson(models.Model):
 class Consent(models.Model):
     """A consent record: when, by whom (the person or their guardian), for what."""
 
-    served_person = models.ForeignKey(ServedPerson, on_delete=models.CASCADE, related_name="consents")
+    served_person = models.ForeignKey(ServedPerson, verbose_name="服务对象", on_delete=models.CASCADE, related_name="consents")
     given_on = models.DateField("同意日期")
     given_by = models.CharField("同意人", max_length=50, help_text="本人或监护人姓名")
     scope_text = models.CharField("同意范围", max_length=200)
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="登记人", on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField("登记时间", default=timezone.now)
 
     scope = ScopeSpec(unit="served_person__unit", line="served_person__unit__line")
     objects = _manager("served_person__cases")
 
     class Meta:
+        verbose_name = "知情同意"
+        verbose_name_plural = "知情同意"
         ordering = ["-given_on", "-id"]
 
 
@@ -290,7 +292,7 @@ class Request(models.Model):
     served_person = models.ForeignKey(ServedPerson, null=True, blank=True, on_delete=models.PROTECT,
                                       related_name="requests", verbose_name="服务对象")
     received_at = models.DateTimeField("受理时间", default=timezone.now)
-    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="受理人", null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="+")
 
     scope = ScopeSpec(unit="unit", line="unit__line")
@@ -302,6 +304,47 @@ class Request(models.Model):
 
     def __str__(self):
         return f"诉求 {self.tracking_code}"
+
+
+class RequestAttachment(models.Model):
+    """A file a citizen attached to a request on the portal (a wage slip, a photo of an
+    injury, a contract): JPG, PNG or PDF, checked by its leading bytes
+    (``casework.attachments.check_attachment``). The bytes are stored once by their SM3 under
+    ``requests/<sm3[:2]>/<sm3>`` of the default storage, which is never served as media; staff
+    who may see the case download them through ``attachments.open_attachment``
+    (access-logged). The file name is sealed: citizens name files after people.
+
+    No ``scope``: an attachment is seen exactly when its case is (``_manager``), never on a
+    unit grant."""
+
+    request = models.ForeignKey(Request, on_delete=models.CASCADE, related_name="attachments", verbose_name="诉求")
+    name_enc = models.TextField("文件名", blank=True, default="")
+    storage_name = models.CharField("存储位置", max_length=200)
+    sm3 = models.CharField("SM3摘要", max_length=64)
+    mime = models.CharField("文件类型", max_length=40)
+    size = models.PositiveIntegerField("大小（字节）")
+    uploaded_at = models.DateTimeField("上传时间", default=timezone.now)
+
+    objects = _manager("request__case")
+
+    KIND_LABELS = {"image/jpeg": "JPG", "image/png": "PNG", "application/pdf": "PDF"}
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "诉求附件"
+        verbose_name_plural = "诉求附件"
+
+    def __str__(self):
+        return f"诉求附件 #{self.pk}"
+
+    @property
+    def kind_label(self) -> str:
+        return self.KIND_LABELS.get(self.mime, "文件")
+
+    def reveal_name(self) -> str:
+        """The citizen's file name: for the download (access-logged) and the citizen's own
+        tracking page only."""
+        return crypto.decrypt(self.name_enc) if self.name_enc else ""
 
 
 def mask_name(v: str) -> str:
@@ -336,14 +379,14 @@ class Case(models.Model):
     acknowledge_due = models.DateField("受理时限")
     resolve_due = models.DateField("办结时限")
     acknowledged_at = models.DateTimeField("分派时间", null=True, blank=True)
-    plan_submitted_at = models.DateTimeField(null=True, blank=True)
-    plan_approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+    plan_submitted_at = models.DateTimeField("服务计划提交时间", null=True, blank=True)
+    plan_approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="服务计划审批人", null=True, blank=True, on_delete=models.PROTECT,
                                          related_name="+")
-    plan_approved_at = models.DateTimeField(null=True, blank=True)
+    plan_approved_at = models.DateTimeField("服务计划审批时间", null=True, blank=True)
     closed_at = models.DateTimeField("结案时间", null=True, blank=True)
     outcome = models.CharField("结案结果", max_length=200, blank=True)
     satisfaction = models.PositiveSmallIntegerField("满意度", null=True, blank=True)
-    reopen_count = models.PositiveSmallIntegerField(default=0)
+    reopen_count = models.PositiveSmallIntegerField("重新开启次数", default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     scope = ScopeSpec(unit="unit", line="unit__line")
@@ -389,12 +432,14 @@ class Case(models.Model):
 
 
 class CaseMember(models.Model):
-    case = models.ForeignKey(Case, on_delete=models.CASCADE)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="case_memberships")
-    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    added_at = models.DateTimeField(default=timezone.now)
+    case = models.ForeignKey(Case, verbose_name="个案", on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="成员", on_delete=models.PROTECT, related_name="case_memberships")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="增加人", on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField("增加时间", default=timezone.now)
 
     class Meta:
+        verbose_name = "个案成员"
+        verbose_name_plural = "个案成员"
         constraints = [models.UniqueConstraint(fields=["user", "case"], name="casemember_unique")]
 
 
@@ -407,10 +452,10 @@ class VisitType(models.TextChoices):
 class CaseEvent(models.Model):
     """One step on a case's timeline. The note is ciphertext."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    case = models.ForeignKey(Case, verbose_name="个案", on_delete=models.CASCADE, related_name="events")
     step = models.CharField("环节", max_length=20)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="操作人", null=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField("时间", default=timezone.now)
     note_enc = models.TextField(blank=True, default="")
     visit_type = models.CharField("走访方式", max_length=8, choices=VisitType.choices, blank=True)
 
@@ -426,6 +471,8 @@ class CaseEvent(models.Model):
     }
 
     class Meta:
+        verbose_name = "办理过程"
+        verbose_name_plural = "办理过程"
         ordering = ["at", "id"]
 
     @property
@@ -456,17 +503,17 @@ class Referral(models.Model):
         DECLINED = "declined", "已拒收"
         WITHDRAWN = "withdrawn", "已撤回"  # by the sending side, before the receiver decided
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="referrals")
+    case = models.ForeignKey(Case, verbose_name="个案", on_delete=models.CASCADE, related_name="referrals")
     kind = models.CharField("类型", max_length=10, choices=Kind.choices)
     from_unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="+", verbose_name="转出单位")
     to_unit = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="+", verbose_name="接收单位")
     reason = models.CharField("转出原因", max_length=300)
     status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.PENDING)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="发起人", on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="决定人", null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")
-    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField("决定时间", null=True, blank=True)
     decline_reason = models.CharField("拒收理由", max_length=300, blank=True)
 
     scope = ScopeSpec(unit="case__unit", line="case__unit__line")
@@ -474,6 +521,8 @@ class Referral(models.Model):
     objects = _manager("case")
 
     class Meta:
+        verbose_name = "转办/转介"
+        verbose_name_plural = "转办/转介"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["to_unit", "status"], name="referral_to_status"),
                    # the need-to-know referral arm: the few pending ones, whatever the history
@@ -593,7 +642,7 @@ class Pairing(models.Model):
 class Visit(models.Model):
     """One visit of a pairing. Notes are ciphertext; the photo is stored once by its SM3."""
 
-    pairing = models.ForeignKey(Pairing, on_delete=models.CASCADE, related_name="visits")
+    pairing = models.ForeignKey(Pairing, verbose_name="结对", on_delete=models.CASCADE, related_name="visits")
     on = models.DateField("走访日期")
     kind = models.CharField("走访方式", max_length=8, choices=VisitType.choices)
     notes_enc = models.TextField(blank=True, default="")
@@ -601,13 +650,15 @@ class Visit(models.Model):
     photo_sm3 = models.CharField(max_length=64, blank=True, default="")
     photo_mime = models.CharField(max_length=40, blank=True, default="")
     photo_size = models.PositiveIntegerField(default=0)
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
-    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="记录人", null=True, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField("记录时间", default=timezone.now)
 
     scope = ScopeSpec(unit="pairing__unit", line="pairing__unit__line")
     objects = ScopedQuerySet.as_manager()
 
     class Meta:
+        verbose_name = "走访记录"
+        verbose_name_plural = "走访记录"
         ordering = ["-on", "-id"]
         indexes = [models.Index(fields=["pairing", "on"], name="visit_pairing_on")]
 
@@ -625,8 +676,8 @@ class PairingTarget(models.Model):
     kind = models.CharField("结对类型", max_length=8, choices=PairingKind.choices)
     category = models.CharField("对象类别", max_length=20, choices=Category.choices)
     target = models.PositiveIntegerField("目标人数")
-    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
-    set_at = models.DateTimeField(default=timezone.now)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="设定人", null=True, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField("设定时间", default=timezone.now)
 
     scope = ScopeSpec(unit="unit", line="unit__line")
     objects = ScopedQuerySet.as_manager()
@@ -705,9 +756,9 @@ class Wish(models.Model):
     public_name = models.CharField("公开称呼", max_length=10, blank=True, default="")
     age_range = models.CharField("年龄段", max_length=12, blank=True, default="")
     reject_reason = models.CharField("未通过原因", max_length=200, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="登记人", null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField("登记时间", default=timezone.now)
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="审核人", null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="+")
     reviewed_at = models.DateTimeField("审核时间", null=True, blank=True)
     published_at = models.DateTimeField("发布时间", null=True, blank=True)
@@ -718,7 +769,7 @@ class Wish(models.Model):
     donor_phone_mask = models.CharField("认领人电话", max_length=20, blank=True, default="")
     claimed_at = models.DateTimeField("认领时间", null=True, blank=True)
     fulfilled_at = models.DateTimeField("圆梦时间", null=True, blank=True)
-    fulfilled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+    fulfilled_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="确认圆梦人", null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="+")
     photo_name = models.CharField(max_length=200, blank=True, default="")
     photo_sm3 = models.CharField(max_length=64, blank=True, default="")
@@ -760,7 +811,7 @@ class PracticalProject(models.Model):
     is_published = models.BooleanField("已公开", default=False)
     published_at = models.DateTimeField("公开时间", null=True, blank=True)
     completed_at = models.DateTimeField("完成时间", null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="登记人", null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
     scope = ScopeSpec(unit="unit", line="unit__line")

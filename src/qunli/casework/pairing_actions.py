@@ -192,7 +192,10 @@ def set_target(actor, *, unit, year: int, kind: str, category: str, target: int)
         raise ActionError("年度和目标人数须为整数。") from e
     if not 2000 <= year <= 2100:
         raise ActionError("年度无效。")
-    if not 0 <= target <= 10_000_000:
+    if target < 1:
+        # a target of 0 reads as 已设定 yet makes every completion rate meaningless
+        raise ActionError("目标人数须至少为1人。")
+    if target > 10_000_000:
         raise ActionError("目标人数无效。")
     t = PairingTarget.objects.select_for_update().filter(unit=unit, year=year, kind=kind, category=category).first()
     before = snapshot(t) if t else None

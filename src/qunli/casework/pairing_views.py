@@ -30,6 +30,7 @@ from qunli.people.forms import PersonRefField, PersonRefMixin, UserForm
 
 from . import pairing_actions as actions
 from .models import Category, Pairing, PairingKind, PairingTarget, Visit, VisitType
+from .views import ReadableHistoryMixin
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -89,7 +90,7 @@ class TargetForm(UserForm):
     year = forms.IntegerField(label="年度", min_value=2000, max_value=2100)
     kind = forms.ChoiceField(label="结对类型", choices=PairingKind.choices)
     category = forms.ChoiceField(label="对象类别", choices=Category.choices)
-    target = forms.IntegerField(label="目标人数", min_value=0)
+    target = forms.IntegerField(label="目标人数", min_value=1, error_messages={"min_value": "目标人数须至少为1人。"})
 
 
 # --- lists -----------------------------------------------------------------------------------------
@@ -156,7 +157,7 @@ def visible_pairing(user, pk, act=VIEW) -> Pairing:
                        user, pk, act)
 
 
-class PairingDetailView(ObjectDetailView):
+class PairingDetailView(ReadableHistoryMixin, ObjectDetailView):
     model = Pairing
     template_name = "casework/pairing_detail.html"
 

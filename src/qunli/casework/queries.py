@@ -12,7 +12,7 @@ from qunli.core.crypto import blind_index
 from qunli.core.identifiers import InvalidIdentifier, validate_phone
 from qunli.core.scoping import CHANGE, can, scope_q
 
-from .models import TRACKING_ALPHABET, Case, PracticalProject, Referral
+from .models import TRACKING_ALPHABET, Case, PracticalProject, Referral, Request
 from .workdays import add_working_days
 
 SOON_DAYS = 3
@@ -213,3 +213,45 @@ def with_overdue(qs, today=None):
     late = Q(deadline__lt=today) & ~Q(status=PracticalProject.Status.COMPLETED)
     return qs.annotate(overdue=models.Case(models.When(late, then=models.Value(True)), default=models.Value(False),
                                            output_field=models.BooleanField()))
+
+
+# --- the history tab (修改记录) of cases, pairings, wishes and projects -----------------------------
+#
+# ``core.history.describe`` labels a column by its model field's verbose_name and names units,
+# lines and accounts. Casework rows also carry columns that mean nothing to a reader — a
+# blind index, a stored file's address, digest, type and size (the photo itself is on the
+# page), a marker that sealed text changed — and extras a verb adds for its own bookkeeping
+# (the step is the row's 操作 already; the referral's number). They are dropped here, before
+# ``describe`` sees the snapshots.
+
+HISTORY_HIDDEN = {"photo_name", "photo_sm3", "photo_mime", "photo_size", "step", "referral"}
+# extras kept under a reader's label (not model fields: ``describe`` shows the key as is)
+HISTORY_RENAMED = {"member": "成员"}
+PHOTO_LABEL = "照片"
+
+
+def readable_history(rows) -> list:
+    """Change-log rows of a casework object with their snapshots cleaned for the history tab
+    (in memory only: the stored rows, hashed into the audit chain, are never touched)."""
+    rows = list(rows)
+    # a case's request by its tracking code (the code the staff know it by), not its row number
+    request_ids = {row.after.get("request_id") for row in rows
+                   if row.object_type == "casework.case" and isinstance(row.after, dict)}
+    codes = dict(Request.objects.filter(pk__in=request_ids - {None}).values_list("pk", "tracking_code"))
+    for row in rows:
+        for attr in ("before", "after"):
+            snap = getattr(row, attr)
+            if not isinstance(snap, dict):
+                continue
+            clean = {}
+            for key, value in snap.items():
+                if key == "photo_name":
+                    clean[PHOTO_LABEL] = "已上传" if value else ""
+                elif key in HISTORY_HIDDEN or key.endswith("_enc") or key.endswith("_hash"):
+                    continue
+                elif key == "request_id" and value in codes:
+                    clean[key] = codes[value]
+                else:
+                    clean[HISTORY_RENAMED.get(key, key)] = value
+            setattr(row, attr, clean)
+    return rows

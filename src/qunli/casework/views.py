@@ -24,10 +24,11 @@ from qunli.core.generic import (
 )
 from qunli.core.models import User
 from qunli.core.params import parse_id
-from qunli.core.scoping import CHANGE, VIEW
+from qunli.core.scoping import CHANGE, VIEW, can
 
 from . import actions, queries
 from .forms import (
+    ALL_STATUSES,
     ApproveForm,
     AssignForm,
     CaseFilterForm,
@@ -44,6 +45,7 @@ from .forms import (
     SendForm,
     ServedPersonForm,
     ServiceForm,
+    TeamCaseFilterForm,
 )
 from .models import Case, CaseMember, Holiday, Referral, RequestType, mask_name
 
@@ -108,10 +110,22 @@ class AllCasesView(CaseListView):
 
 class TeamCasesView(CaseListView):
     """A list of the cases the user works on in one role: ``Case.objects.in_team_of`` —
-    the need-to-know rule narrowed to that role, served by the role's index."""
+    the need-to-know rule narrowed to that role, served by the role's index. It opens on
+    the open cases (a closed case due last month would otherwise top a list sorted by 办结时限)."""
 
     role = ""
     default_sort = "resolve_due"
+    filter_form = TeamCaseFilterForm
+
+    def apply_filters(self, qs, data):
+        status = data.pop("status", "")
+        if status == ALL_STATUSES:
+            pass
+        elif status:
+            qs = qs.filter(status=status)
+        else:
+            qs = qs.exclude(status=S.CLOSED)
+        return super().apply_filters(qs, data)
 
     def base_queryset(self):
         return Case.objects.in_team_of(self.request.user, self.role, VIEW).select_related(*self.select_related)
@@ -195,8 +209,6 @@ def available_steps(user, case: Case, is_member: bool, intake: bool = False) -> 
         steps.append(("assign", "分派"))
     elif case.is_open and sup:
         steps.append(("assign", "改派"))
-    if case.status in (S.RECEIVED, S.ASSIGNED) and (sup or user.pk == case.caseworker_id or intake):
-        steps.append(("dismiss", "不予受理"))
     if case.status == S.ASSIGNED and worker:
         steps.append(("assess", "评估"))
     if case.status == S.ASSESSED and worker:
@@ -217,10 +229,20 @@ def available_steps(user, case: Case, is_member: bool, intake: bool = False) -> 
         steps.append(("add_member", "增加成员"))
     if case.served_person_id and (worker or sup):
         steps += [("served", "服务对象信息"), ("consent", "登记知情同意")]
+    # last: the first button is styled as the next step, and ending a request is never that
+    if case.status in (S.RECEIVED, S.ASSIGNED) and (sup or user.pk == case.caseworker_id or intake):
+        steps.append(("dismiss", "不予受理"))
     return steps
 
 
-class CaseDetailView(ObjectDetailView):
+class ReadableHistoryMixin:
+    """The history tab without casework's internal columns (``queries.readable_history``)."""
+
+    def history(self, obj):
+        return queries.readable_history(super().history(obj))
+
+
+class CaseDetailView(ReadableHistoryMixin, ObjectDetailView):
     model = Case
     template_name = "casework/case_detail.html"
     select_related = ("request", "request__type", "unit", "unit__line", "caseworker", "supervisor",
@@ -238,8 +260,15 @@ class CaseDetailView(ObjectDetailView):
         pending = next((r for r in referrals if r.status == Referral.Status.PENDING), None)
         sender = queries.sending_side(user, case)
         events = list(case.events.select_related("actor"))
+        reach = "team" if in_team else actions.may_reveal(user, case)
+        actions.log_case_view(user, case, actions.case_page_fields(case, in_team),
+                              "办理个案" if in_team else "受理、分派或接收个案")
+        person = case.served_person.person if case.served_person_id and in_team else None
         return {
             "title": str(case), "tabs": CASE_TABS, "members": members, "events": events,
+            "can_reveal": bool(reach), "reveal_request_only": reach == "request",
+            # 一人一档: the team reaches the person's record when their grant shows it
+            "person_url": person.get_absolute_url() if person is not None and can(user, VIEW, person) else "",
             # 结案 or 不予受理: the last step that ended the case (a reopened case may have both)
             "ended_by": next((e.step for e in reversed(events) if e.step in ("close", "dismiss")), ""),
             "referrals": referrals, "can_withdraw": pending is not None and sender,
@@ -271,8 +300,9 @@ class CaseRevealView(BusinessRequiredMixin, View):
         values = actions.reveal_case(request.user, case, purpose=purpose)
         events = list(case.events.select_related("actor"))
         for e in events:
-            e.revealed = values["notes"].get(e.pk, "")
-        ctx = {"object": case, "values": values, "events": events, "title": f"{case}：完整信息"}
+            e.revealed = values.get("notes", {}).get(e.pk, "")
+        shown = "诉求内容" if values.get("request_only") else "完整信息"
+        ctx = {"object": case, "values": values, "events": events, "title": f"{case}：{shown}"}
         if request.htmx:
             return render(request, "casework/_revealed.html", ctx)
         return render(request, "casework/case_revealed.html", ctx)
@@ -319,6 +349,13 @@ class CaseStepView(ActionFormView):
         if self.step == "follow_up":
             initial = {"visit_type": "phone"}
         return form_class(data, initial=initial, **self.form_kwargs())
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        if self.step == "served" and self.case().served_person_id and self.case().in_team(request.user):
+            # the form opens pre-filled with the served person's guardian, school and risks
+            actions.log_case_view(request.user, self.case(), actions.SERVED_FIELDS, "修改服务对象信息")
+        return response
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)

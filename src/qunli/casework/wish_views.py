@@ -25,6 +25,7 @@ from qunli.people.forms import PersonRefField, PersonRefMixin, UserForm
 from . import wish_actions as actions
 from .models import PracticalProject, Wish, WishCategory
 from .queries import with_overdue
+from .views import ReadableHistoryMixin
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -147,7 +148,7 @@ def visible_wish(user, pk, act=VIEW) -> Wish:
     return get_visible(Wish.objects.select_related("unit", "unit__line"), user, pk, act)
 
 
-class WishDetailView(ObjectDetailView):
+class WishDetailView(ReadableHistoryMixin, ObjectDetailView):
     model = Wish
     template_name = "casework/wish_detail.html"
 
@@ -335,7 +336,7 @@ def visible_project(user, pk, act=VIEW) -> PracticalProject:
     return get_visible(with_overdue(PracticalProject.objects.select_related("unit")), user, pk, act)
 
 
-class ProjectDetailView(ObjectDetailView):
+class ProjectDetailView(ReadableHistoryMixin, ObjectDetailView):
     model = PracticalProject
     template_name = "casework/project_detail.html"
 

@@ -37,9 +37,26 @@ ACTION_LABELS = {
     "records.execute_destruction": "执行销毁", "records.register_use": "利用登记", "records.add_use_items": "增加利用条目",
     "records.decide_use": "利用审批", "records.issue_certificate": "出具利用证明", "records.fixity_run": "固定性检查",
     "records.offsite_sync": "异地备份同步", "records.offsite_verify": "异地备份校验", "records.offsite_restore": "异地备份恢复",
-    "casework.receive_request": "受理诉求", "casework.update_served_person": "修改服务对象信息",
-    "casework.add_consent": "登记知情同意", "casework.withdraw_referral": "撤回转介", "casework.decline_referral": "退回转介",
-    "casework.cancel_claim": "取消认领", "casework.set_target": "设置目标",
+    "casework.receive_request": "受理诉求", "casework.open_case": "建立个案",
+    "casework.update_served_person": "修改服务对象信息", "casework.add_consent": "登记知情同意",
+    "casework.assign_case": "分派个案", "casework.assess": "评估", "casework.submit_plan": "提交服务计划",
+    "casework.approve_plan": "批准服务计划", "casework.return_plan": "退回服务计划",
+    "casework.record_service": "记录服务", "casework.follow_up": "回访", "casework.close_case": "结案",
+    "casework.dismiss": "不予受理", "casework.reopen": "重新开启个案",
+    "casework.add_member": "增加个案成员", "casework.remove_member": "移出个案成员",
+    "casework.transfer": "转办", "casework.refer": "转介", "casework.accept_referral": "接收转办/转介",
+    "casework.decline_referral": "拒收转办/转介", "casework.withdraw_referral": "撤回转办/转介",
+    "casework.set_holiday": "设置节假日", "casework.delete_holiday": "删除节假日",
+    "casework.seed_holidays": "补充法定节假日", "casework.save_request_type": "保存诉求类型",
+    "casework.create_pairing": "建立结对", "casework.log_visit": "登记走访", "casework.end_pairing": "结束结对",
+    "casework.set_target": "设置结对目标",
+    "casework.collect_wish": "征集微心愿", "casework.edit_wish": "修改微心愿", "casework.approve_wish": "审核通过微心愿",
+    "casework.reject_wish": "审核未通过微心愿", "casework.publish_wish": "发布微心愿",
+    "casework.unpublish_wish": "撤回微心愿", "casework.claim_wish": "网上认领微心愿",
+    "casework.record_claim": "登记认领微心愿", "casework.cancel_claim": "取消认领", "casework.fulfil_wish": "圆梦",
+    "casework.create_project": "新建办实事项目", "casework.edit_project": "修改办实事项目",
+    "casework.set_project_status": "变更项目状态", "casework.complete_project": "项目完成",
+    "casework.publish_project": "公开项目", "casework.unpublish_project": "取消公开项目",
     "portal.create_notice": "新建公告", "portal.update_notice": "修改公告", "portal.publish_notice": "发布公告",
 }
 # Keys an action adds to its snapshot beside the model's fields.
@@ -90,8 +107,11 @@ def _field(model, key: str):
 
 
 def _names(user, refs: dict) -> dict:
-    """{(model label, id): name} for the referenced units (visible ones) and lines."""
+    """{(model label, id): name} for the referenced units (visible ones), lines and accounts
+    (staff see each other's names on every page they share)."""
     from qunli.orgs.models import Line, Unit
+
+    from .models import User
 
     out = {}
     unit_ids = {pk for (label, pk) in refs if label == "orgs.unit"}
@@ -101,6 +121,10 @@ def _names(user, refs: dict) -> dict:
     line_ids = {pk for (label, pk) in refs if label == "orgs.line"}
     for pk, name in Line.objects.filter(pk__in=line_ids).values_list("pk", "name"):
         out[("orgs.line", pk)] = name
+    account = User._meta.label_lower
+    user_ids = {pk for (label, pk) in refs if label == account}
+    for pk, display, username in User.objects.filter(pk__in=user_ids).values_list("pk", "display_name", "username"):
+        out[(account, pk)] = display or username
     return out
 
 

@@ -12,16 +12,19 @@ import re
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Length, Substr
 from django.utils import timezone
 
 from qunli.casework import actions as casework
-from qunli.casework.models import Case, Referral, Request
+from qunli.casework import attachments
+from qunli.casework.models import Case, CaseEvent, Referral, Request
 from qunli.core.actions import ActionError, action
 from qunli.core.audit import log_change, snapshot
 from qunli.core.identifiers import halfwidth
 from qunli.core.models import User
 from qunli.core.scoping import CHANGE, can
-from qunli.orgs.models import Level, Unit, UnitStatus
+from qunli.orgs.models import Level, Unit, UnitKind, UnitStatus
 
 from .models import Notice
 
@@ -48,36 +51,68 @@ def portal_account() -> User:
 
 
 NOT_FOR_REQUESTS = ("archives",)  # lines that serve no one's request for help (档案馆, 档案室)
+# Nodes that are an employer (a company, a government organ, a school): the 工会, 妇委会 or
+# 团支部 beneath one is the employer's own body. A worker's wage complaint must not go to the
+# union of the company it is about, so the public list leaves them out; 乡镇/街道 and county
+# line units, area-wide bodies (园区联合工会) and service units (关爱工作站) stay.
+EMPLOYER_KINDS = (UnitKind.ENTERPRISE, UnitKind.ORGAN, UnitKind.SCHOOL)
+UNSURE_LABEL = "不清楚，由县委群团办分派"
 
 
 def intake_units():
     """Units a citizen may address: active line units at county and township level, of the
-    lines that take requests."""
+    lines that take requests, that are not an employer's own body (``EMPLOYER_KINDS``).
+    The county's party-office unit (its line ``is_party_office``) is among them: it is the
+    "不清楚" choice, from where 群团办 assigns or refers the request."""
+    steplen = Unit.steplen
+    employer_parent = Unit.objects.filter(
+        line__isnull=True, kind__in=EMPLOYER_KINDS,
+        path=Substr(OuterRef("path"), 1, Length(OuterRef("path")) - steplen))
     return (Unit.objects.filter(status=UnitStatus.ACTIVE, line__isnull=False, line__is_active=True,
                                 level__in=[Level.COUNTY, Level.TOWNSHIP])
-            .exclude(line__code__in=NOT_FOR_REQUESTS).select_related("line").order_by("path"))
+            .exclude(line__code__in=NOT_FOR_REQUESTS).exclude(kind__in=[UnitKind.ENTERPRISE, UnitKind.SCHOOL])
+            .exclude(Exists(employer_parent)).select_related("line").order_by("path"))
 
 
-def intake_unit_groups() -> list[tuple[str, list[tuple[int, str]]]]:
+def intake_unit_groups() -> list[tuple[str, list[tuple[int, str, int | None]]]]:
     """The intake units grouped by their county, in tree order: [(county name, [(pk, unit
-    name, line id), ...]), ...] — two queries, values only (the submit form lists every one)."""
+    name, line id), ...]), ...] — two queries, values only (the submit form lists every one).
+    Each county's party-office unit comes first as "不清楚，由县委群团办分派", with no line
+    (the type's narrowing never hides it): a citizen who does not know which 群团 handles
+    their matter should not have to guess among a hundred names."""
     counties = dict(Unit.objects.filter(level=Level.COUNTY, line__isnull=True).values_list("path", "name"))
     depths = sorted({len(p) for p in counties}, reverse=True)
-    groups: dict[str, list[tuple[int, str, int]]] = {}
-    for pk, name, path, line in intake_units().values_list("pk", "name", "path", "line_id"):
+    groups: dict[str, list[tuple[int, str, int | None]]] = {}
+    for pk, name, path, line, level, party in intake_units().values_list(
+            "pk", "name", "path", "line_id", "level", "line__is_party_office"):
         county = next((counties[path[:d]] for d in depths if path[:d] in counties), "")
-        groups.setdefault(county, []).append((pk, name, line))
+        options = groups.setdefault(county, [])
+        if party and level == Level.COUNTY:
+            options.insert(0, (pk, UNSURE_LABEL, None))
+        else:
+            options.append((pk, name, line))
     return list(groups.items())
 
 
-def submit_request(*, unit, type, name: str, phone: str, description: str) -> Case:
-    """Record a citizen's request as received through the portal (channel 网上)."""
+def submit_request(*, unit, type, name: str, phone: str, description: str, files=()) -> Case:
+    """Record a citizen's request as received through the portal (channel 网上), with its
+    attachments (``casework.attachments``), all or nothing: a failed submission leaves no
+    request, no attachment row and no stored file."""
     if len((description or "").strip()) > DESCRIPTION_MAX:
         raise ActionError(f"诉求内容不能超过{DESCRIPTION_MAX}字。")
     if not intake_units().filter(pk=getattr(unit, "pk", None)).exists():
         raise ActionError("请选择受理单位。")
-    return casework.receive_public_request(portal_account(), unit=unit, type=type, requester_name=name,
-                                           requester_phone=phone, description=description)
+    attachments.check_attachments(files)  # before anything is written or stored
+    actor, written = portal_account(), []
+    try:
+        with transaction.atomic():
+            case = casework.receive_public_request(actor, unit=unit, type=type, requester_name=name,
+                                                   requester_phone=phone, description=description)
+            attachments.attach_public_files(actor, case, files, written=written)
+    except BaseException:
+        attachments.discard(written)  # the rows were rolled back; the bytes are not in the database's hands
+        raise
+    return case
 
 
 # --- tracking ---------------------------------------------------------------------------------
@@ -91,6 +126,7 @@ PUBLIC_STATUS = {
     Case.Status.FOLLOW_UP: "服务已完成，正在回访",
     Case.Status.CLOSED: "已办结",
 }
+DISMISSED_STATUS = "不予受理"  # a closed case whose last ending was 不予受理 (casework.actions.dismiss)
 
 
 def normalize_code(code: str) -> str:
@@ -115,17 +151,30 @@ def track(code: str, last4: str) -> dict | None:
         return None
     pending = Referral.objects.filter(case=case, status=Referral.Status.PENDING).exists()
     closed = case.status == Case.Status.CLOSED
+    # 不予受理 ends a case as 结案 does, but the citizen must not read it as "handled": the step
+    # that last ended it decides (a reopened case may have both)
+    dismissed = closed and CaseEvent.objects.filter(case=case, step__in=["close", "dismiss"]) \
+        .order_by("-at", "-id").values_list("step", flat=True).first() == "dismiss"
+    if dismissed:
+        status = DISMISSED_STATUS
+    elif pending and not closed:
+        status = "正在转交其他单位办理"
+    else:
+        status = PUBLIC_STATUS.get(case.status, "办理中")
     return {
         "code": req.tracking_code,
         "type": req.type.name,
         "unit": case.unit.name,
-        "status": "正在转交其他单位办理" if pending and not closed else PUBLIC_STATUS.get(case.status, "办理中"),
+        "status": status,
         "closed": closed,
+        "dismissed": dismissed,
         "received_at": req.received_at,
         "acknowledged_at": case.acknowledged_at,
         "resolve_due": case.resolve_due,
         "closed_at": case.closed_at if closed else None,
-        "outcome": case.outcome if closed else "",
+        "outcome": case.outcome if closed else "",  # a dismissal's reads "不予受理：<reason>"
+        # the requester's own file names (they chose them); never the files
+        "attachments": [a.reveal_name() for a in req.attachments.all()],
     }
 
 

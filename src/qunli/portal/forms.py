@@ -2,7 +2,9 @@
 
 from django import forms
 
+from qunli.casework import attachments as request_files
 from qunli.casework.models import RequestType
+from qunli.core.actions import ActionError
 from qunli.core.forms import plain_messages
 from qunli.orgs.widgets import UnitPickerField
 from qunli.people.forms import UserForm
@@ -35,8 +37,11 @@ class GroupedUnitSelect(forms.Select):
         parts = [format_html("<select{}>", flatatt(final)), '<option value="">请选择受理单位</option>']
         for label, options in self.groups():
             parts.append(format_html('<optgroup label="{}">', label or "其他"))
-            parts.extend(f'<option value="{pk}" data-line="{line}"{" selected" if str(pk) == chosen else ""}>'
-                         f'{escape(text)}</option>' for pk, text, line in options)
+            for pk, text, line in options:
+                # an option without a line (不清楚，由县委群团办分派) has no data-line: no type hides it
+                data_line = "" if line is None else f' data-line="{line}"'
+                selected = " selected" if str(pk) == chosen else ""
+                parts.append(f'<option value="{pk}"{data_line}{selected}>{escape(text)}</option>')
             parts.append("</optgroup>")
         parts.append("</select>")
         return mark_safe("".join(parts))
@@ -51,6 +56,27 @@ def phone_field(help_text: str) -> forms.RegexField:
     return forms.RegexField(label="手机号码", regex=r"^1[3-9]\d{9}$", max_length=11, help_text=help_text,
                             error_messages={"required": "请填写手机号码。", "invalid": "请填写11位手机号码。",
                                             "max_length": "请填写11位手机号码。"})
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class AttachmentsField(forms.FileField):
+    """Several optional files in one ``<input type=file multiple>``; cleans to a list. Each
+    file is checked by ``casework.attachments`` (type by content, size, count) so a refused
+    file gets its own message on this field."""
+
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        files = [f for f in (data if isinstance(data, (list, tuple)) else [data]) if f]
+        files = [super(AttachmentsField, self).clean(f, initial) for f in files]
+        try:
+            request_files.check_attachments(files)
+        except ActionError as e:
+            raise forms.ValidationError(e.messages) from None
+        return files
 
 
 class PublicForm(forms.Form):
@@ -88,11 +114,18 @@ class SubmitForm(PublicForm):
     description = forms.CharField(label="诉求内容", max_length=DESCRIPTION_MAX, widget=forms.Textarea(attrs={"rows": 6}),
                                   help_text=f"请写明发生了什么、需要什么帮助（不超过{DESCRIPTION_MAX}字）。",
                                   error_messages={"required": "请填写诉求内容。"})
+    attachments = AttachmentsField(
+        label="附件（可选）", required=False,
+        help_text=f"可上传工资条、伤情照片、合同等材料：{request_files.ATTACHMENT_LIMITS}。"
+                  "仅承办工作人员可以查看。如提交未成功，请重新选择附件。",
+        error_messages={"empty": "上传的附件是空文件。", "invalid": "附件上传失败，请重新选择文件。",
+                        "missing": "附件上传失败，请重新选择文件。"})
     consent = forms.BooleanField(label="我同意工作人员为办理本诉求使用以上信息并与我联系。",
                                  error_messages={"required": "请勾选同意，我们才能受理。"})
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["attachments"].widget.attrs["accept"] = ".jpg,.jpeg,.png,.pdf,image/jpeg,image/png,application/pdf"
         self.fields["unit"].queryset = intake_units()
         self.fields["unit"].widget.groups = intake_unit_groups
         self.fields["type"].queryset = RequestType.objects.filter(is_active=True)

@@ -12,6 +12,11 @@ Limits (count, window in seconds) default to ``DEFAULT_LIMITS``; ``settings.QUNL
 may override single entries, and the environment variable ``QUNLI_PORTAL_RATE_FACTOR``
 (an integer, default 1) multiplies every count.
 
+A form may count two things per IP (``views.guarded_form`` with ``posts_limit``): every POST
+under a generous limit (a script cannot hammer the form), and accepted submissions under a
+realistic quota — a hit for a submission that is then refused (by another limit or by the
+action) is taken back with ``refund``, so a citizen's mistakes never use up the quota.
+
 The address counted per IP is ``core.clientip.client_ip(request)``: behind a reverse proxy
 listed in ``QUNLI_TRUSTED_PROXIES`` it is the client's address from ``X-Forwarded-For`` (read
 from the right), otherwise the direct peer; a spoofed header from anyone else is ignored."""
@@ -23,6 +28,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from qunli.core import crypto
@@ -31,7 +37,12 @@ from qunli.core.clientip import client_ip  # noqa: F401 - the portal's views cou
 from .models import RateLimit
 
 DEFAULT_LIMITS = {
-    "submit_ip": (5, 3600),  # submissions (any POST of the form) per IP address per hour
+    # accepted submissions per IP address per hour: a 关爱工作站 computer helping villagers or a
+    # carrier's shared address (CGNAT) sends many citizens' requests from one address
+    "submit_ip": (20, 3600),
+    # every POST of the submit form per IP address per hour, refused ones included: a citizen
+    # may need several tries to get the form right, a script hammering the form may not
+    "submit_posts_ip": (100, 3600),
     "submit_phone": (3, 86400),  # accepted-for-processing submissions per phone number per day
     "track_ip": (20, 3600),  # tracking attempts per IP address per hour (stops code guessing)
     "track_code": (10, 86400),  # attempts on one tracking code per day (stops last-4 guessing from many IPs)
@@ -56,12 +67,16 @@ def limit(name: str) -> tuple[int, int]:
     return count * factor, window
 
 
+def _key(name: str, subject: str) -> str:
+    return f"{name}:{crypto.blind_index(subject)}"[:64]
+
+
 def hit(name: str, subject: str) -> bool:
     """Count one event for ``subject`` under limit ``name``; False when it is over the limit."""
     allowed, window = limit(name)
     now = time.time()
     bucket = int(now // window)
-    key = f"{name}:{crypto.blind_index(subject)}"[:64]
+    key = _key(name, subject)
     expires = timezone.now() + timedelta(seconds=window - (now % window))
     q = connection.ops.quote_name
     table, k, n = q(RateLimit._meta.db_table), q("key"), q("count")
@@ -74,3 +89,12 @@ def hit(name: str, subject: str) -> bool:
     if count == 1 and random.random() < 0.01:  # now and then, forget windows that are over
         RateLimit.objects.filter(expires_at__lt=timezone.now()).delete()
     return count <= allowed
+
+
+def refund(name: str, subject: str) -> None:
+    """Take back one ``hit`` that did not lead to an accepted submission (refused by its own
+    limit, by another limit or by the action), so the limit counts accepted ones only. An
+    atomic decrement of the current window's row; never below zero."""
+    _, window = limit(name)
+    bucket = int(time.time() // window)
+    RateLimit.objects.filter(key=_key(name, subject), bucket=bucket, count__gt=0).update(count=F("count") - 1)

@@ -17,6 +17,14 @@ urlpatterns = [
     path("manage/<int:pk>/unpublish/", views.NoticePublishView.as_view(publish=False), name="notice_unpublish"),
 ]
 
+# staff: a file a citizen attached to a request, for those who may see its case (access-logged;
+# casework/attachments.py holds the rule, the case page lists them)
+from qunli.casework.attachments import AttachmentDownloadView  # noqa: E402
+
+urlpatterns += [
+    path("manage/attachments/<int:pk>/", AttachmentDownloadView.as_view(), name="request_attachment"),
+]
+
 # wishes wall (心愿墙) and the practical-projects list (我为群众办实事)
 from . import wish_views  # noqa: E402
 

@@ -13,6 +13,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views import View
 from django.views.decorators.http import require_GET, require_http_methods
 
+from qunli.casework import attachments as request_files
 from qunli.casework.models import RequestType
 from qunli.core.actions import ActionError
 from qunli.core.generic import ActionFormView, BusinessRequiredMixin, Column, ObjectListView
@@ -22,7 +23,10 @@ from . import actions, ratelimit
 from .forms import NoticeEditForm, NoticeForm, SubmitForm, TrackForm
 from .models import Notice
 
-MAX_BODY_BYTES = 32 * 1024  # the submit form is ≤ 2000 characters of text; anything bigger is not a citizen
+MAX_BODY_BYTES = 32 * 1024  # a form's text is ≤ 2000 characters; anything bigger is not a citizen
+# the submit form with its attachments: every allowed file at its largest, plus the text and
+# the multipart framing
+MAX_SUBMIT_BODY_BYTES = request_files.ATTACHMENT_MAX_COUNT * request_files.ATTACHMENT_MAX_BYTES + 64 * 1024
 HOTLINES = [("12351", "职工服务热线（工会）"), ("12338", "妇女维权热线（妇联）"), ("12355", "青少年服务热线（共青团）")]
 SESSION_CODE = "portal_tracking_code"
 
@@ -41,35 +45,60 @@ def _too_big(request):
     return _refuse(request, 413, "提交内容过大", f"提交的内容过大，请精简后重试（诉求内容不超过{actions.DESCRIPTION_MAX}字）。")
 
 
-def _body_too_big(request) -> bool:
+def _submit_too_big(request):
+    """A body over the submit form's limit: with files, it is the files that are too big."""
+    if request.content_type == "multipart/form-data":
+        return _refuse(request, 413, "附件过大", f"上传的附件过大，请压缩或减少附件后重试（{request_files.ATTACHMENT_LIMITS}）。")
+    return _too_big(request)
+
+
+def _body_too_big(request, limit: int = MAX_BODY_BYTES) -> bool:
     try:
-        return int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES
+        return int(request.META.get("CONTENT_LENGTH") or 0) > limit
     except ValueError:
         return True
 
 
 def guarded_form(request, *, form_class, template, context, ip_limit: str, phone_limit: str, perform,
-                 too_big=None):
+                 too_big=None, posts_limit: str | None = None, max_body: int = MAX_BODY_BYTES):
     """The portal's one way to take a public form: an oversize body is refused before it is read,
     then the per-IP limit, the honeypot, validation and the per-phone limit; ``perform(data)``
     calls the action and returns the response (a redirect). Its ActionError / PermissionDenied
     messages go back onto the form. ``context()`` gives the page's objects (read again after a
-    refusal, so the page shows the current state)."""
-    if request.method == "POST" and _body_too_big(request):
+    refusal, so the page shows the current state).
+
+    Without ``posts_limit`` the per-IP limit counts every POST. With it, ``posts_limit``
+    counts every POST (generous: it only stops a script) and ``ip_limit`` counts accepted
+    submissions only: a hit whose submission is then refused (the phone's limit, the action)
+    is refunded, and invalid or honeypot posts never reach it — a citizen who gets the phone
+    number wrong twice must not be locked out for an hour."""
+    if request.method == "POST" and _body_too_big(request, max_body):
         return (too_big or _too_big)(request)
     if request.method == "GET":
         return render(request, template, {**context(), "form": form_class()})
-    if not ratelimit.hit(ip_limit, ratelimit.client_ip(request)):
+    ip = ratelimit.client_ip(request)
+    if not ratelimit.hit(posts_limit or ip_limit, ip):
         return _flooded(request)
-    form = form_class(request.POST)
+    form = form_class(request.POST, request.FILES)
     if form.is_bot:
         return _refuse(request, 400, "提交未能完成", "提交未能完成，请刷新页面后重新填写。")
     if form.is_valid():
-        if not ratelimit.hit(phone_limit, form.cleaned_data["phone"]):
+        taken = [(ip_limit, ip)] if posts_limit else []
+        taken.append((phone_limit, form.cleaned_data["phone"]))
+
+        def give_back():
+            for name, subject in taken:
+                ratelimit.refund(name, subject)
+
+        if not all([ratelimit.hit(name, subject) for name, subject in taken]):  # both counted, then refunded
+            if posts_limit:
+                give_back()
             return _flooded(request)
         try:
             return perform(form.cleaned_data)
         except (ActionError, PermissionDenied) as e:
+            if posts_limit:
+                give_back()
             for msg in getattr(e, "messages", [str(e)]):
                 form.add_error(None, msg)
     return render(request, template, {**context(), "form": form})
@@ -89,7 +118,7 @@ def home(request):
 def submit(request):
     def perform(data):
         case = actions.submit_request(unit=data["unit"], type=data["type"], name=data["name"], phone=data["phone"],
-                                      description=data["description"])
+                                      description=data["description"], files=data["attachments"])
         request.session[SESSION_CODE] = case.request.tracking_code
         return redirect("portal:submitted")
 
@@ -97,8 +126,12 @@ def submit(request):
         return {"type_lines": {str(pk): line for pk, line in RequestType.objects.filter(is_active=True)
                                .values_list("pk", "line_id") if line}}
 
+    # a multipart body may carry the attachments; any other body is text only
+    multipart = request.content_type == "multipart/form-data"
     return guarded_form(request, form_class=SubmitForm, template="portal/submit.html", context=context,
-                        ip_limit="submit_ip", phone_limit="submit_phone", perform=perform)
+                        ip_limit="submit_ip", phone_limit="submit_phone", perform=perform,
+                        posts_limit="submit_posts_ip", too_big=_submit_too_big,
+                        max_body=MAX_SUBMIT_BODY_BYTES if multipart else MAX_BODY_BYTES)
 
 
 @require_GET

@@ -332,8 +332,10 @@ def test_query_ceilings(team, tree, client_for):
         actions.assess(team["worker"], case, note="a")
     c = client_for(team["worker"])
     c.get("/casework/mine/")  # warm the session
+    # the case page: 18 + 5 for the access-log row every open writes (a savepoint, the chain
+    # head locked, the row, the head moved on, release) — a fixed cost, not one per event or member
     for url, ceiling in (("/casework/mine/", 12), ("/casework/", 12), ("/casework/due/", 14),
-                         (f"/casework/{case.pk}/", 18)):
+                         (f"/casework/{case.pk}/", 23)):
         with CaptureQueriesContext(connection) as ctx:
             assert c.get(url).status_code == 200
         assert len(ctx.captured_queries) <= ceiling, (url, len(ctx.captured_queries))
