@@ -9,6 +9,7 @@ read through ``Case.objects.in_team_of``, the same rule narrowed to the user's r
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views import View
 
 from qunli.core.actions import ActionError
@@ -48,6 +49,7 @@ from .forms import (
     TeamCaseFilterForm,
 )
 from .models import Case, CaseMember, Holiday, Referral, RequestType, mask_name
+from .workdays import years_without_calendar
 
 S = Case.Status
 
@@ -169,6 +171,8 @@ class DueView(CaseListView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         ctx["on_time"] = queries.on_time(Case.objects.visible_to(self.request.user, VIEW))
+        today = timezone.localdate()
+        ctx["calendar_missing"] = years_without_calendar([today.year, today.year + 1])
         return ctx
 
 
@@ -500,12 +504,12 @@ class HolidayView(KindRequiredMixin, View):
 
     def get(self, request, form=None):
         year = request.GET.get("year", "")
-        from django.utils import timezone
 
         year = int(year) if year.isdecimal() and 2000 <= int(year) <= 2100 else timezone.localdate().year
         days = Holiday.objects.filter(date__year=year)
         return render(request, "casework/holidays.html", {"title": "节假日与调休", "days": days, "year": year,
-                                                          "form": form or HolidayForm()})
+                                                          "form": form or HolidayForm(),
+                                                          "missing": years_without_calendar([year])})
 
     def post(self, request):
         op = request.POST.get("op", "save")

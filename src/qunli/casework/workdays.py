@@ -20,22 +20,45 @@ def package_rows() -> list[tuple[dt.date, bool, str]]:
     return sorted(rows)
 
 
+# Public holidays on fixed dates (全国年节及纪念日放假办法, 2025): 元旦, 劳动节 (2 days), 国庆节
+# (3 days). A year whose arrangement the State Council has not yet published (it does so in
+# the preceding November or December) still keeps these; the lunar ones (春节, 端午, 中秋) and
+# 清明 are not known before then.
+FIXED_HOLIDAYS = ((1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3))
+
+
+def years_without_calendar(years) -> list[int]:
+    """Of ``years``, those without any recorded holiday or make-up day: their deadlines are
+    computed on weekends and the fixed-date holidays only."""
+    from .models import Holiday
+
+    years = sorted(set(years))
+    if not years:
+        return []
+    known = {d.year for d in Holiday.objects.filter(date__year__gte=years[0], date__year__lte=years[-1])
+             .dates("date", "year")}
+    return [y for y in years if y not in known]
+
+
 class Calendar:
     """The exceptions between two dates, loaded once; answers without further queries."""
 
-    def __init__(self, exceptions: dict[dt.date, bool]):
+    def __init__(self, exceptions: dict[dt.date, bool], unknown_years=()):
         self.exceptions = exceptions
+        self.unknown_years = set(unknown_years)
 
     @classmethod
     def load(cls, start: dt.date, end: dt.date) -> "Calendar":
         from .models import Holiday
 
         rows = Holiday.objects.filter(date__gte=start, date__lte=end).values_list("date", "is_workday")
-        return cls(dict(rows))
+        return cls(dict(rows), years_without_calendar(range(start.year, end.year + 1)))
 
     def is_workday(self, day: dt.date) -> bool:
         if day in self.exceptions:
             return self.exceptions[day]
+        if day.year in self.unknown_years and (day.month, day.day) in FIXED_HOLIDAYS:
+            return False
         return day.weekday() < 5
 
 
