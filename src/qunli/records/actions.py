@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from qunli.core.actions import ActionError, action, full_clean_or_raise, require_change
@@ -324,6 +325,15 @@ def require_keeper(actor, item: Item) -> None:
         require_change(actor, item)
     elif not can(actor, CHANGE, custody.unit):
         raise PermissionDenied(f"该条目已移交“{custody.unit.name}”保管（馆藏），只有保管单位才能修改。")
+
+
+def kept_by_q(actor) -> Q:
+    """Items ``actor`` keeps: held by an archives in its reach, or not transferred and in a
+    fonds in its reach (``require_keeper`` for a whole queryset)."""
+    from qunli.orgs.models import Unit
+
+    return (Q(custody__unit__in=Unit.objects.visible_to(actor, CHANGE))
+            | Q(custody__isnull=True, fonds__in=Fonds.objects.visible_to(actor, CHANGE)))
 
 
 @action

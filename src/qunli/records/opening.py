@@ -21,11 +21,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils import timezone
 
-from qunli.core.actions import ActionError, action, clean_text, require_change
+from qunli.core.actions import ActionError, action, clean_text
 from qunli.core.audit import log_change
 from qunli.core.scoping import CHANGE, can
 
-from .models import Fonds, Item, OpeningReview, Openness
+from .actions import kept_by_q, require_keeper
+from .models import Custody, Fonds, Item, OpeningReview, Openness
 from .public import SECRET_LEVELS
 
 REASON_MAX = 300
@@ -86,10 +87,15 @@ def queue_candidates(fonds: Fonds, on: dt.date):
 
 @action
 def enqueue_due(actor, fonds: Fonds, on: dt.date | None = None) -> int:
-    """Put every item of ``fonds`` that is due on ``on`` (default today) into the queue."""
-    require_change(actor, fonds)
+    """Put every item of ``fonds`` that is due on ``on`` (default today) and that ``actor``
+    keeps into the queue: the fonds' own unit its items not transferred, an archives the
+    items it holds."""
+    if not can(actor, CHANGE, fonds) and not Custody.objects.visible_to(actor, CHANGE).filter(
+            item__fonds=fonds).exists():
+        raise PermissionDenied("您既不管理该全宗，也不保管其档案，不能列入开放鉴定。")
     on = on or timezone.localdate()
-    rows = list(queue_candidates(fonds, on).order_by("date", "pk").values_list("pk", "date", "year"))
+    rows = list(queue_candidates(fonds, on).filter(kept_by_q(actor)).order_by("date", "pk")
+                .values_list("pk", "date", "year"))
     OpeningReview.objects.bulk_create(
         [OpeningReview(item_id=pk, due_on=due_date(d, y)) for pk, d, y in rows], batch_size=1000)
     log_change(actor, "records.enqueue_opening", fonds, None,
@@ -128,8 +134,10 @@ def decide_opening(actor, review_ids, *, decision: str, reason: str, defer_until
         raise ActionError("部分鉴定条目不存在或不在您的数据范围内。")
     problems = []
     for r in reviews:
-        if not can(actor, CHANGE, r.item):
-            raise PermissionDenied("您没有对所选档案作出开放鉴定的权限。")
+        try:
+            require_keeper(actor, r.item)  # after a transfer, the archives holding it decides
+        except PermissionDenied:
+            raise PermissionDenied("您没有对所选档案作出开放鉴定的权限（移交后由保管单位鉴定）。") from None
         if r.item.status != Item.Status.FILED:
             problems.append(f"{r.item}：状态为{r.item.get_status_display()}，不能进行开放鉴定。")
         elif r.decision != OpeningReview.Decision.QUEUED:
@@ -183,7 +191,7 @@ def requeue(actor, item: Item, on: dt.date | None = None, *, reason: str) -> Ope
     """重新鉴定: put a decided item (opened by mistake, controlled, deferred) back into the queue
     for a new appraisal, with a reason. Its 开放标识 returns to 待定 until the new decision.
     Allowed to whoever may decide on it (write reach on the item)."""
-    require_change(actor, item)
+    require_keeper(actor, item)
     reason = clean_text(reason, "重新鉴定的理由", limit=REASON_MAX - len(REQUEUE_PREFIX))
     item = Item.objects.select_for_update(of=("self",)).select_related("fonds__unit").get(pk=item.pk)
     problem = _requeue_problem(item)
@@ -209,8 +217,10 @@ def requeue_reviews(actor, review_ids, *, reason: str) -> int:
                  .select_related("fonds__unit").order_by("id"))
     problems = []
     for item in items:
-        if not can(actor, CHANGE, item):
-            raise PermissionDenied("您没有对所选档案进行开放鉴定的权限。")
+        try:
+            require_keeper(actor, item)
+        except PermissionDenied:
+            raise PermissionDenied("您没有对所选档案进行开放鉴定的权限（移交后由保管单位鉴定）。") from None
         problem = _requeue_problem(item)
         if problem:
             problems.append(problem)

@@ -42,7 +42,7 @@ class OpeningFilterForm(_FilterForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["fonds"].queryset = Fonds.objects.visible_to(self.user)
+        self.fields["fonds"].queryset = use.fonds_for_use(self.user, VIEW)  # held fonds too
 
 
 class OpeningQueueView(ObjectListView):
@@ -74,7 +74,7 @@ class OpeningQueueView(ObjectListView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         ctx["decisions"] = [c for c in OpeningReview.Decision.choices if c[0] != OpeningReview.Decision.QUEUED]
-        ctx["fonds_choices"] = Fonds.objects.visible_to(self.request.user, CHANGE)
+        ctx["fonds_choices"] = use.fonds_for_use(self.request.user, CHANGE)  # held fonds too
         ctx["years"] = opening.opening_years()
         return ctx
 
@@ -82,8 +82,10 @@ class OpeningQueueView(ObjectListView):
 class OpeningEnqueueView(BusinessRequiredMixin, View):
     def post(self, request):
         raw = request.POST.get("fonds", "")
-        fonds = get_visible(Fonds, request.user, parse_id(raw) or 0, select_related=("unit",),
-                            action=CHANGE)
+        # an archives enqueues the fonds whose items it holds, as well as its own
+        fonds = use.fonds_for_use(request.user, CHANGE).filter(pk=parse_id(raw) or 0).select_related("unit").first()
+        if fonds is None:
+            raise Http404("全宗不存在，或您既不管理该全宗也不保管其档案。")
         n = opening.enqueue_due(request.user, fonds)
         messages.success(request, f"已将 {n} 件到期档案列入开放鉴定队列。" if n else "没有新的到期档案。")
         return redirect(reverse("records:opening_queue") + "?decision=queued")

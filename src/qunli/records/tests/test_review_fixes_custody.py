@@ -360,3 +360,25 @@ def test_a_held_items_page_names_its_keeper_and_offers_the_sender_no_edits(clien
     page = client.get(f"/records/items/{filed[0].pk}/").content.decode()
     assert "保管单位 市档案馆" in page
     assert f"/records/items/{filed[0].pk}/edit/" not in page and "调整件号" not in page
+
+
+# --- custody: the archives appraises what it holds for opening ---------------------------------------------
+
+def test_after_acceptance_the_archives_queues_and_decides_the_opening_and_the_sender_cannot(client, fonds, capture,
+                                                                                            archives, accounts):
+    staff = accounts["women_staff"]
+    unit, archivist, _ = archives
+    old = [capture(date=dt.date(1996, 3, d), title=f"1996年第{d}号通知") for d in (1, 2)]
+    actions.file_items(staff, [i.pk for i in old])
+    accept(fonds, list(Item.objects.filter(pk__in=[i.pk for i in old])), archives, staff)
+    assert opening.enqueue_due(staff, fonds) == 0  # the sender keeps nothing of these any more
+    client.force_login(archivist)
+    r = client.post(reverse("records:opening_enqueue"), {"fonds": fonds.pk})
+    assert r.status_code == 302
+    reviews = list(OpeningReview.objects.filter(item__in=old, decision="queued"))
+    assert len(reviews) == 2
+    assert "1996年第1号通知" in client.get(reverse("records:opening_queue")).content.decode()
+    with pytest.raises(PermissionDenied, match="移交后由保管单位鉴定"):
+        opening.decide_opening(staff, [r.pk for r in reviews], decision="open", reason="经鉴定可以开放")
+    opening.decide_opening(archivist, [r.pk for r in reviews], decision="open", reason="经鉴定可以开放")
+    assert set(Item.objects.filter(pk__in=[i.pk for i in old]).values_list("openness", flat=True)) == {"open"}
