@@ -26,6 +26,8 @@ def test_typing_a_name_finds_the_referral_target_and_the_referral_goes_there(pag
     match.click()
     expect(page.locator("#id_to_unit_chosen")).to_contain_text("示范县总工会")
     page.get_by_label("原因").fill("涉及劳动争议，转工会法律援助")
+    # the picker's own requests first: a click while its swap lands can be lost on a busy machine
+    page.wait_for_load_state("networkidle")
     page.get_by_role("button", name="保存").click()
     page.wait_for_url(f"**/casework/{case.pk}/")
     referral = Referral.objects.get(case=case)
