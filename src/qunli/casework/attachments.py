@@ -9,12 +9,11 @@ media. Only staff who may see the case (``Case.objects.visible_to``: its team, t
 intake staff while it waits, the receiver of a pending 转办/转介) list and download them,
 and each download writes the access log first."""
 
-import hashlib
 import os
 import re
 
 from django.core.exceptions import PermissionDenied
-from django.core.files.base import ContentFile, File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.views import View
@@ -27,7 +26,8 @@ from qunli.core.scoping import VIEW
 
 from .actions import PORTAL_ACCOUNT
 from .models import Case, Channel, RequestAttachment
-from .pairing_actions import CHUNK, PHOTO_MAX_BYTES, PHOTO_TYPES
+from .pairing_actions import PHOTO_MAX_BYTES, PHOTO_TYPES
+from .stored_files import store_by_digest
 
 ATTACHMENT_TYPES = {**PHOTO_TYPES, "pdf": ("application/pdf", b"%PDF-")}
 ATTACHMENT_MAX_BYTES = PHOTO_MAX_BYTES  # 5 MB, as the staff side's photos: a phone photo fits
@@ -85,22 +85,10 @@ def _store(f, written: list[str]) -> dict:
     the storage names this call created (not those already there), for the caller to remove
     if the submission fails."""
     mime = check_attachment(f)
-    h, total = hashlib.new("sm3"), 0
-    f.seek(0)
-    for chunk in f.chunks(CHUNK) if hasattr(f, "chunks") else iter(lambda: f.read(CHUNK), b""):
-        h.update(chunk)
-        total += len(chunk)
-        if total > ATTACHMENT_MAX_BYTES:  # the upload's size may lie; the bytes do not
-            raise ActionError(f"附件“{clean_name(f.name)}”超过 {ATTACHMENT_MB} MB：每个附件不能超过 {ATTACHMENT_MB} MB。")
-    digest = h.hexdigest()
-    storage_name = f"{PREFIX}/{digest[:2]}/{digest}"
-    if not default_storage.exists(storage_name):
-        f.seek(0)
-        saved = default_storage.save(storage_name, f if isinstance(f, File) else File(f))
-        if saved != storage_name:  # the same bytes were stored concurrently
-            default_storage.delete(saved)
-        else:
-            written.append(storage_name)
+    storage_name, digest, total, created = store_by_digest(
+        f, PREFIX, ATTACHMENT_MAX_BYTES, f"附件“{clean_name(f.name)}”超过 {ATTACHMENT_MB} MB：每个附件不能超过 {ATTACHMENT_MB} MB。")
+    if created:
+        written.append(storage_name)
     return {"storage_name": storage_name, "sm3": digest, "mime": mime, "size": total,
             "name_enc": crypto.encrypt(clean_name(f.name))}
 

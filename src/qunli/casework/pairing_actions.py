@@ -6,10 +6,9 @@ stored; photos are checked (JPEG/PNG, size, leading bytes), SM3-hashed and store
 ``pairing/<sm3[:2]>/<sm3>`` of the default storage."""
 
 import datetime as dt
-import hashlib
 
 from django.core.exceptions import PermissionDenied
-from django.core.files.base import ContentFile, File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -31,11 +30,11 @@ from .models import (
     mask_name,
     pairing_rule,
 )
+from .stored_files import store_by_digest
 
 PHOTO_MAX_BYTES = 5 * 1024 * 1024
 PHOTO_TYPES = {"jpg": ("image/jpeg", b"\xff\xd8\xff"), "jpeg": ("image/jpeg", b"\xff\xd8\xff"),
                "png": ("image/png", b"\x89PNG\r\n\x1a\n")}
-CHUNK = 1024 * 1024
 
 
 def _require(actor, obj, act: str = CHANGE, message: str = "您没有该单位结对工作的权限。") -> None:
@@ -126,20 +125,8 @@ def _photo(f) -> dict:
         raise ActionError("照片是空文件。")
     if not head.startswith(magic):
         raise ActionError("照片内容与扩展名不符或文件已损坏。")
-    f.seek(0)
-    h, total = hashlib.new("sm3"), 0
-    for chunk in f.chunks(CHUNK) if hasattr(f, "chunks") else iter(lambda: f.read(CHUNK), b""):
-        h.update(chunk)
-        total += len(chunk)
-        if total > PHOTO_MAX_BYTES:
-            raise ActionError(f"照片不能超过 {PHOTO_MAX_BYTES // 1024 // 1024} MB。")
-    digest = h.hexdigest()
-    storage_name = f"pairing/{digest[:2]}/{digest}"
-    if not default_storage.exists(storage_name):
-        f.seek(0)
-        saved = default_storage.save(storage_name, f if isinstance(f, File) else File(f))
-        if saved != storage_name:  # the same bytes were stored concurrently
-            default_storage.delete(saved)
+    storage_name, digest, total, _ = store_by_digest(f, "pairing", PHOTO_MAX_BYTES,
+                                                     f"照片不能超过 {PHOTO_MAX_BYTES // 1024 // 1024} MB。")
     return {"photo_name": storage_name, "photo_sm3": digest, "photo_mime": mime, "photo_size": total}
 
 
