@@ -9,7 +9,7 @@ the request with the code and the phone's last four digits — 5 requests a roun
 on its own, with human pauses between the steps (10–20 s to fill in the form, 3–7 s to read
 a page). The machine's load average is reported beside the figures (a shared machine).
 
-The portal's per-IP rate limits stay as deployed (5 submissions per IP per hour …). The
+The portal's per-IP rate limits stay as deployed (20 accepted submissions per IP per hour …). The
 clients reach gunicorn as they would behind nginx: gunicorn runs with
 ``QUNLI_TRUSTED_PROXIES=127.0.0.1`` and every client sends its own ``X-Forwarded-For``
 address (from 198.18.0.0/15, the benchmarking range: a header value only, no traffic goes
