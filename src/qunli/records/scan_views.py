@@ -22,11 +22,11 @@ from qunli.core.scoping import writes_anywhere
 from qunli.orgs.views import ObjectActionView, get_visible
 from qunli.people.forms import UserForm
 
-from . import capture_actions, numbering
+from . import capture_actions, numbering, use
 from .actions import ALLOWED_TYPES
 from .file_models import FileContent
 from .forms import MultipleFileField
-from .models import Fonds, Item, ItemFile
+from .models import Fonds, Item
 
 INLINE_MIMES = ("audio/", "video/", "image/png", "image/jpeg", "application/pdf", "text/plain")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -68,7 +68,7 @@ def annotate_files(files) -> None:
 
 class ItemFileThumbView(BusinessRequiredMixin, View):
     def get(self, request, pk):
-        f = get_visible(ItemFile, request.user, pk)
+        f = use.reachable_file(request.user, pk)
         content = FileContent.objects.filter(sm3=f.sm3).exclude(thumb_name="").first()
         if content is None or not default_storage.exists(content.thumb_name):
             raise Http404("该文件没有缩略图。")
@@ -97,7 +97,7 @@ class ItemFileInlineView(BusinessRequiredMixin, View):
     ``Range`` requests answered 206, so players can seek; other types are downloads."""
 
     def get(self, request, pk):
-        f = get_visible(ItemFile, request.user, pk)
+        f = use.reachable_file(request.user, pk)
         if not f.mime.startswith(INLINE_MIMES):
             raise Http404("该类型的文件不能在线查看，请下载。")
         if not default_storage.exists(f.storage_name):

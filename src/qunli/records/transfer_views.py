@@ -197,7 +197,7 @@ class HoldingsListView(ObjectListView):
     search_placeholder = "题名、档号或文件编号"
     default_sort = "archival_code"
     columns = [
-        Column("archival_code", "档号", sort="archival_code"),
+        Column("archival_code", "档号", sort="archival_code", link=True),
         Column("title", "题名", sort="title"),
         Column("responsible", "责任者"),
         Column("date", "日期", sort="date"),

@@ -41,7 +41,7 @@ from qunli.core.identifiers import halfwidth
 from qunli.core.notifications import Kind, notify
 from qunli.core.scoping import CHANGE, VIEW, can, grants_of
 
-from .models import Certificate, Custody, Fonds, Item, Purpose, ReadingEvent, UseLine, UseRequest
+from .models import Certificate, Custody, Fonds, Item, ItemFile, Purpose, ReadingEvent, UseLine, UseRequest
 from .public import SECRET_LEVELS
 
 READING_DAYS = 30  # an approved line can be read online for this many days
@@ -98,6 +98,28 @@ def reachable_items(user, action: str = VIEW):
     a unit in reach (an archives finds what it received; the fonds stays the sender's)."""
     held = Custody.objects.visible_to(user, action).values("item_id")
     return Item.objects.visible_to(user, action) | Item.objects.filter(pk__in=held)
+
+
+def kept_item(user, pk, select_related=()) -> Item:
+    """An item ``user`` may open — through its fonds, or as the archives holding it — or a 404;
+    a PermissionDenied when the user may open it but not change it is left to the action."""
+    from django.http import Http404
+
+    item = reachable_items(user, VIEW).filter(pk=pk).select_related(*select_related).first()
+    if item is None:
+        raise Http404("对象不存在或不在您的数据范围内。")
+    return item
+
+
+def reachable_file(user, pk) -> ItemFile:
+    """An item's file ``user`` may read: through the item's fonds, or held by its archives."""
+    from django.http import Http404
+
+    held = Custody.objects.visible_to(user, VIEW).values("item_id")
+    f = (ItemFile.objects.visible_to(user, VIEW) | ItemFile.objects.filter(item_id__in=held)).filter(pk=pk).first()
+    if f is None:
+        raise Http404("对象不存在或不在您的数据范围内。")
+    return f
 
 
 def fonds_for_use(user, action: str = CHANGE):

@@ -32,6 +32,7 @@ from qunli.people.forms import UserForm
 
 from . import opening, use
 from .models import Fonds, Item, OpeningReview, Purpose, UseLine, UseRequest
+from .views import KeptItemMixin
 
 # --- opening -------------------------------------------------------------------------------------
 
@@ -141,7 +142,7 @@ class ReappraiseForm(UserForm):
                                        "条目回到开放鉴定队列，由鉴定人员重新作出开放、控制使用或延期开放的结论。")
 
 
-class ReappraiseItemView(ObjectActionView):
+class ReappraiseItemView(KeptItemMixin, ObjectActionView):
     """重新鉴定 of one filed item (its detail page's button): back into the queue, 待定 at once."""
 
     model = Item

@@ -27,9 +27,9 @@ from qunli.core.generic import (
 from qunli.core.models import ChangeLog
 from qunli.core.params import parse_ids
 from qunli.core.scoping import CHANGE, can
-from qunli.orgs.views import ObjectActionView, get_visible
+from qunli.orgs.views import ObjectActionView
 
-from . import actions, printing, queries
+from . import actions, printing, queries, use
 from .filters import ItemFilterForm, PendingFilterForm
 from .forms import (
     CaptureForm,
@@ -40,7 +40,7 @@ from .forms import (
     RenumberForm,
     ScheduleVersionForm,
 )
-from .models import Custody, Fonds, Item, ItemFile, Retention, RetentionSchedule
+from .models import Custody, Fonds, Item, Retention, RetentionSchedule
 
 # --- fonds ------------------------------------------------------------------------------------
 
@@ -317,11 +317,16 @@ class ItemDetailView(ObjectDetailView):
             cond |= Q(object_type="records.filing", object_id=obj.filing_batch)
         return ChangeLog.objects.filter(cond).select_related("actor").order_by("-seq")[:100]
 
+    def get_object(self):
+        # the archives holding an item opens it too (its fonds stays the sender's)
+        return use.kept_item(self.request.user, self.kwargs["pk"], self.select_related)
+
     def extra_context_for(self, item) -> dict:
         custody = Custody.objects.filter(item_id=item.pk).select_related("unit", "batch").first()
         # after an accepted transfer the archives keeps the item: the sender reads it, changes nothing
+        keeper = custody.unit if custody else item
         ctx = {"title": str(item), "tabs": ITEM_TABS, "custody": custody,
-               "can_change": custody is None and can(self.request.user, CHANGE, item)}
+               "can_change": can(self.request.user, CHANGE, keeper)}
         if self.request.GET.get("tab", "detail") in ("detail", "files"):
             ctx["files"] = list(item.files.all())
             from .scan_views import annotate_files
@@ -359,7 +364,19 @@ class ItemAddView(ActionFormView):
         return item
 
 
-class ItemEditView(ObjectActionView):
+class KeptItemMixin:
+    """An item form for whoever keeps the item: its fonds' unit, or after an accepted transfer
+    the archives holding it (``actions.require_keeper`` decides; a 403 here, before the form)."""
+
+    def get_object(self):
+        if not hasattr(self, "_object"):
+            item = use.kept_item(self.request.user, self.kwargs["pk"], self.select_related)
+            actions.require_keeper(self.request.user, item)
+            self._object = item
+        return self._object
+
+
+class ItemEditView(KeptItemMixin, ObjectActionView):
     """修改著录项 of a pending item; 更正著录项 of a filed one — the 档号 parts and the 开放标识
     are shown read-only (disabled: the posted values are ignored, the current ones kept)."""
 
@@ -391,7 +408,7 @@ class ItemEditView(ObjectActionView):
                                    category=data.get("category"), **changes)
 
 
-class RenumberView(ObjectActionView):
+class RenumberView(KeptItemMixin, ObjectActionView):
     model = Item
     select_related = ("fonds__unit", "category", "org_code")
     form_class = RenumberForm
@@ -405,7 +422,7 @@ class RenumberView(ObjectActionView):
 
 class ItemFileDownloadView(BusinessRequiredMixin, View):
     def get(self, request, pk):
-        f = get_visible(ItemFile, request.user, pk)
+        f = use.reachable_file(request.user, pk)
         from django.core.files.storage import default_storage
 
         if not default_storage.exists(f.storage_name):

@@ -123,9 +123,8 @@ def test_the_receiving_archives_registers_use_and_certifies_in_its_own_name(fond
     assert log.unit_path == unit.path
     page = client_for(archivist).get(reverse("records:use_detail", args=[req.pk]))
     assert page.status_code == 200 and filed[0].archival_code in page.content.decode()
-    # the items' own pages stay the fonds' (a 404 for the archives): the page links none of them
-    assert filed[0].get_absolute_url() not in page.content.decode()
-    assert client_for(archivist).get(filed[0].get_absolute_url()).status_code == 404
+    # the archives opens the items it holds (through their custody; the fonds stays the sender's)
+    assert client_for(archivist).get(filed[0].get_absolute_url()).status_code == 200
     assert client_for(staff).get(reverse("records:use_detail", args=[req.pk])).status_code == 404
 
 
@@ -382,3 +381,30 @@ def test_after_acceptance_the_archives_queues_and_decides_the_opening_and_the_se
         opening.decide_opening(staff, [r.pk for r in reviews], decision="open", reason="经鉴定可以开放")
     opening.decide_opening(archivist, [r.pk for r in reviews], decision="open", reason="经鉴定可以开放")
     assert set(Item.objects.filter(pk__in=[i.pk for i in old]).values_list("openness", flat=True)) == {"open"}
+
+
+def test_the_archives_opens_corrects_and_downloads_what_it_holds(client, fonds, capture, archives, accounts):
+    """Its fonds stays the sender's: the archives reaches a held item through its custody — the
+    holdings list links it, its page offers the keeper's buttons, its files download."""
+    from qunli.records.tests.samples import minimal_pdf
+
+    staff = accounts["women_staff"]
+    unit, archivist, _ = archives
+    item = capture(files=[("通知.pdf", minimal_pdf(b"held"))])
+    actions.file_items(staff, [item.pk])
+    accept(fonds, [Item.objects.get(pk=item.pk)], archives, staff)
+    client.force_login(archivist)
+    assert f"/records/items/{item.pk}/" in client.get(reverse("records:received_holdings")).content.decode()
+    page = client.get(f"/records/items/{item.pk}/").content.decode()
+    assert f"/records/items/{item.pk}/edit/" in page and "调整件号" in page
+    f = item.files.get()
+    assert client.get(reverse("records:file_download", args=[f.pk])).status_code == 200
+    r = client.post(f"/records/items/{item.pk}/edit/", {
+        "title": "关于开展三八节活动的通知（更正）", "responsible": item.responsible, "date": item.date.isoformat(),
+        "doc_no": item.doc_no, "category": "WS", "retention": item.retention, "org_code": "BGS",
+        "classification": item.classification, "openness": item.openness, "pages": item.pages, "note": ""})
+    assert r.status_code == 302, r.content.decode()[:1500]
+    assert Item.objects.get(pk=item.pk).title == "关于开展三八节活动的通知（更正）"
+    client.force_login(staff)  # the sender reads it but may not change it
+    assert client.get(f"/records/items/{item.pk}/").status_code == 200
+    assert client.get(f"/records/items/{item.pk}/edit/").status_code == 403
