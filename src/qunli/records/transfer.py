@@ -1029,34 +1029,37 @@ def selection(fonds: Fonds, *, year: int, retention: str = "") -> list[int]:
 ARCHIVES_LINE = "archives"
 
 
+def _archives_off(paths):
+    """Active 档案-line units whose parent is one of the units at ``paths``."""
+    from django.db.models.functions import Length, Substr
+
+    from qunli.orgs.models import Unit, UnitStatus
+
+    return (Unit.objects.filter(line__code=ARCHIVES_LINE, status=UnitStatus.ACTIVE)
+            .annotate(parent_path=Substr("path", 1, Length("path") - Unit.steplen))
+            .filter(parent_path__in=set(paths)))
+
+
+def _with_ancestors(path: str) -> list[str]:
+    from qunli.orgs.models import Unit
+
+    return [path[:k] for k in range(Unit.steplen, len(path) + 1, Unit.steplen)]
+
+
 def receivers_for(unit):
     """The archives a unit's records go to (DA/T 22: the 档案馆 or 综合档案室 of its own
     region): active units of the 档案 line that hang off the unit itself or any of its
     ancestors — a county 妇联 picks the 县档案馆, the 市档案馆 or the 省档案馆; a township
     unit also its township's archives room. Not limited to the sender's own grant: the
     archives belongs to another line."""
-    from functools import reduce
-    from operator import or_
-
-    from django.db.models import Q
-
-    from qunli.orgs.models import Unit, UnitStatus
-
-    step = Unit.steplen
-    near = [Q(path__startswith=unit.path[:k * step], depth=k + 1) for k in range(1, unit.depth + 1)]
-    return (Unit.objects.filter(line__code=ARCHIVES_LINE, status=UnitStatus.ACTIVE).filter(reduce(or_, near))
-            .exclude(pk=unit.pk))
+    return _archives_off(_with_ancestors(unit.path)).exclude(pk=unit.pk)
 
 
 def receiver_units(user, _object_id: int = 0):
     """The receivers a transfer form's picker offers ``user``: those of every fonds it may
-    transfer (``receivers_for`` of each fonds' unit)."""
-    from qunli.orgs.models import Unit
-
-    ids = set()
-    for unit in Unit.objects.filter(pk__in=Fonds.objects.visible_to(user, CHANGE).values("unit_id")):
-        ids.update(receivers_for(unit).values_list("pk", flat=True))
-    return Unit.objects.filter(pk__in=ids)
+    transfer (``receivers_for`` of each fonds' unit), in one query."""
+    paths = Fonds.objects.visible_to(user, CHANGE).values_list("unit__path", flat=True)
+    return _archives_off({a for p in paths for a in _with_ancestors(p)})
 
 
 def _number() -> str:

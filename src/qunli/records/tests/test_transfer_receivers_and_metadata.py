@@ -100,3 +100,14 @@ def test_accept_waits_for_the_receipt_check_and_return_says_return(client, fonds
     assert reverse("records:transfer_accept", args=[batch.pk]) in page and "确定接收？" in page
     form = client.get(reverse("records:transfer_return", args=[batch.pk])).content.decode()
     assert 'type="submit">退回</button>' in form
+
+
+def test_the_pickers_receivers_take_two_queries_however_many_fonds_the_user_transfers(fonds, tree, lines, accounts,
+                                                                                     county_archives,
+                                                                                     django_assert_num_queries):
+    staff = accounts["women_staff"]
+    for n, unit in enumerate((tree["women"], tree["town_women"], tree["village_women"])):
+        actions.create_fonds(staff, unit=unit, code=f"J10{n}", name=unit.name)
+    transfer.receiver_units(staff).count()  # the grants are read once per request, then cached
+    with django_assert_num_queries(2):  # the fonds' paths, then the archives off them
+        assert list(transfer.receiver_units(staff).values_list("name", flat=True)) == ["示范县档案馆"]
