@@ -135,6 +135,19 @@ class ScopedQuerySet(models.QuerySet):
         return self.none() if q is None else self.filter(q)
 
 
+class EitherScopeQuerySet(ScopedQuerySet):
+    """Rows seen through the model's own scope or through a second one (``also``): a transfer
+    batch by its sender or its receiver, an opening review by its fonds or by the archives
+    keeping the item. Subclasses set ``also``."""
+
+    also: ScopeSpec
+
+    def visible_to(self, user, action: str = VIEW):
+        q = any_of([q for q in (scope_q(self.model.scope, user, action), scope_q(self.also, user, action))
+                    if q is not None])
+        return self.none() if q is None else self.filter(q)
+
+
 ScopedManager = models.Manager.from_queryset(ScopedQuerySet)
 
 

@@ -10,18 +10,15 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from qunli.core.scoping import VIEW, ScopedQuerySet, ScopeSpec, any_of, scope_q
+from qunli.core.scoping import EitherScopeQuerySet, ScopedQuerySet, ScopeSpec
 
 # After an accepted transfer the archives holding an item appraises it for opening (档案馆
 # 会同移交单位开放审核): a review is seen through the item's fonds and through its keeper.
 KEEPER_SCOPE = ScopeSpec(unit="item__custody__unit", line="item__custody__unit__line")
 
 
-class OpeningQuerySet(ScopedQuerySet):
-    def visible_to(self, user, action: str = VIEW):
-        q = any_of([q for q in (scope_q(self.model.scope, user, action), scope_q(KEEPER_SCOPE, user, action))
-                    if q is not None])
-        return self.none() if q is None else self.filter(q)
+class OpeningQuerySet(EitherScopeQuerySet):
+    also = KEEPER_SCOPE
 
 
 class OpeningReview(models.Model):

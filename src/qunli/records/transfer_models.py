@@ -11,7 +11,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from qunli.core.scoping import VIEW, ScopedQuerySet, ScopeSpec, any_of, scope_q
+from qunli.core.scoping import VIEW, EitherScopeQuerySet, ScopedQuerySet, ScopeSpec, scope_q
 
 
 class CheckRunQuerySet(ScopedQuerySet):
@@ -77,11 +77,8 @@ class CheckRun(models.Model):
 RECEIVER_SCOPE = ScopeSpec(unit="receiver", line="receiver__line")
 
 
-class TransferQuerySet(ScopedQuerySet):
-    def visible_to(self, user, action: str = VIEW):
-        q = any_of([q for q in (scope_q(self.model.scope, user, action), scope_q(RECEIVER_SCOPE, user, action))
-                    if q is not None])
-        return self.none() if q is None else self.filter(q)
+class TransferQuerySet(EitherScopeQuerySet):
+    also = RECEIVER_SCOPE
 
 
 class TransferBatch(models.Model):
