@@ -35,7 +35,7 @@ from .models import (
     VisitType,
     mask_name,
 )
-from .workdays import add_working_days, package_rows
+from .workdays import package_rows, time_limits
 
 S = Case.Status
 OPEN = [s for s in S.values if s != S.CLOSED]
@@ -157,10 +157,10 @@ def _receive(actor, *, unit, type: RequestType, channel: str, requester_name: st
             break
         req.tracking_code = Request._meta.get_field("tracking_code").default()
     req.save()
-    day = timezone.localdate(received_at)
+    acknowledge_due, resolve_due = time_limits(timezone.localdate(received_at), type.acknowledge_days,
+                                               type.resolve_days)
     case = Case.objects.create(request=req, served_person=served, unit=unit, status=S.RECEIVED,
-                               acknowledge_due=add_working_days(day, type.acknowledge_days),
-                               resolve_due=add_working_days(day, type.resolve_days), created_at=received_at)
+                               acknowledge_due=acknowledge_due, resolve_due=resolve_due, created_at=received_at)
     _event(actor, case, "receive", at=received_at)
     log_change(actor, "casework.receive_request", req, None, snapshot(req), unit_path=unit.path)
     _log(actor, "open_case", case, None)
@@ -554,9 +554,9 @@ def accept_referral(actor, referral: Referral) -> Case:
     case.caseworker = case.supervisor = None
     case.status = S.RECEIVED
     case.acknowledged_at = None
-    day, rtype = timezone.localdate(now), case.request.type
-    case.acknowledge_due = add_working_days(day, rtype.acknowledge_days)
-    case.resolve_due = add_working_days(day, rtype.resolve_days)
+    rtype = case.request.type
+    case.acknowledge_due, case.resolve_due = time_limits(timezone.localdate(now), rtype.acknowledge_days,
+                                                         rtype.resolve_days)
     case.save()
     CaseMember.objects.filter(case=case).delete()
     _event(actor, case, "accept_referral", note=f"{referral.to_unit.name}接收；受理时限{case.acknowledge_due:%Y-%m-%d}，"

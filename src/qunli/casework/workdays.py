@@ -87,6 +87,12 @@ def add_working_days(start: dt.date, n: int, calendar: Calendar | None = None) -
     return day
 
 
+def time_limits(day: dt.date, acknowledge_days: int, resolve_days: int) -> tuple[dt.date, dt.date]:
+    """A case's 受理时限 and 办结时限 from ``day``, on one calendar loaded once."""
+    cal = Calendar.load(day, _window(day, max(acknowledge_days, resolve_days)))
+    return add_working_days(day, acknowledge_days, cal), add_working_days(day, resolve_days, cal)
+
+
 def working_days_between(start: dt.date, end: dt.date, calendar: Calendar | None = None) -> int:
     """Working days after ``start`` up to and including ``end`` (negative when end < start)."""
     if end < start:
