@@ -35,7 +35,7 @@ from .models import (
     VisitType,
     mask_name,
 )
-from .workdays import package_rows, time_limits
+from .workdays import add_working_days, package_rows, time_limits
 
 S = Case.Status
 OPEN = [s for s in S.values if s != S.CLOSED]
@@ -503,13 +503,16 @@ def _send(actor, case: Case, *, kind: str, to_unit, reason: str) -> Referral:
         raise ActionError("转介是转到其他条线的单位；本条线内请用“转办”。")
     if Referral.objects.filter(case=case, status=Referral.Status.PENDING).exists():
         raise ActionError("该个案已有待接收的转办/转介。")
+    decide_due = add_working_days(timezone.localdate(), case.request.type.acknowledge_days)
     r = Referral.objects.create(case=case, kind=kind, from_unit=case.unit, to_unit=to_unit, reason=reason,
-                                created_by=actor)
-    _event(actor, case, kind if kind == "transfer" else "refer", note=f"{verb}至{to_unit.name}：{reason}")
+                                created_by=actor, decide_due=decide_due)
+    _event(actor, case, kind if kind == "transfer" else "refer",
+           note=f"{verb}至{to_unit.name}：{reason}；接收时限{decide_due:%Y-%m-%d}")
     log_change(actor, f"casework.{'transfer' if kind == 'transfer' else 'refer'}", r, None, snapshot(r),
                unit_path=case.unit.path, obj_repr=f"{case} {verb}")
     notify(staff_of_unit(to_unit, to_unit.line_id), NoticeKind.REFERRAL_RECEIVED,
-           f"{case.unit.name}{verb}来{case}，请接收或拒收", obj=case, url=reverse("casework:referral_inbox"),
+           f"{case.unit.name}{verb}来{case}，请于{decide_due:%Y-%m-%d}前接收或拒收", obj=case,
+           url=reverse("casework:referral_inbox"),
            exclude=actor)
     return r
 

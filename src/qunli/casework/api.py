@@ -298,6 +298,7 @@ class ReferralOut(Schema):
     decided_by_id: int | None
     decided_at: dt.datetime | None
     decline_reason: str
+    decide_due: dt.date | None = Field(None, description="接收时限：接收单位须在此日前接收或拒收")
 
 
 class ReferralFilters(Schema):

@@ -1,5 +1,6 @@
-"""超期上报: the escalations of overdue cases the user may see (need-to-know: the case team,
-above all its supervisor). Open cases by default; ``?all=1`` includes closed ones."""
+"""超期上报: the escalations the user may see (need-to-know: the case team, above all its
+supervisor; the staff above a unit that left a case unassigned or a referral undecided).
+Open cases by default; ``?all=1`` includes closed ones."""
 
 from qunli.core.generic import Column, ObjectListView
 
@@ -15,11 +16,12 @@ class EscalatedListView(ObjectListView):
     select_related = ("case", "case__request", "case__request__type", "case__unit", "supervisor", "caseworker")
     columns = [
         Column("code", "查询码", accessor="case.request.tracking_code", link=True),
+        Column("stage", "超期事项", accessor="get_stage_display"),
         Column("type", "类型", accessor="case.request.type.name"),
         Column("unit", "承办单位", accessor="case.unit.name"),
         Column("caseworker", "个案社工", accessor="caseworker"),
         Column("supervisor", "督导", accessor="supervisor"),
-        Column("due_date", "办结时限", sort="due_date"),
+        Column("due_date", "时限", sort="due_date"),
         Column("escalated_at", "上报时间", sort="escalated_at"),
         Column("overdue_days", "上报时超期天数"),
         Column("status", "个案状态", accessor="case.status"),

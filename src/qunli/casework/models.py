@@ -515,6 +515,9 @@ class Referral(models.Model):
                                    related_name="+")
     decided_at = models.DateTimeField("决定时间", null=True, blank=True)
     decline_reason = models.CharField("拒收理由", max_length=300, blank=True)
+    # the receiver accepts or declines within the request type's acknowledge limit (working
+    # days, as at intake); past it the sweep reminds the receiving staff, then escalates
+    decide_due = models.DateField("接收时限", null=True, blank=True)
 
     scope = ScopeSpec(unit="case__unit", line="case__unit__line")
     receiver_scope = ScopeSpec(unit="to_unit", line="to_unit__line")
@@ -530,6 +533,11 @@ class Referral(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()}：{self.from_unit} → {self.to_unit}"
+
+    def is_late(self, today=None) -> bool:
+        """Still undecided after its 接收时限."""
+        today = today or timezone.localdate()
+        return self.status == self.Status.PENDING and self.decide_due is not None and self.decide_due < today
 
 
 # --- pairing (结对帮扶 / 结对帮教) ------------------------------------------------------------

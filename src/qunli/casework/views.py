@@ -28,6 +28,7 @@ from qunli.core.params import parse_id
 from qunli.core.scoping import CHANGE, VIEW, can
 
 from . import actions, queries
+from .escalation import current_escalation
 from .forms import (
     ALL_STATUSES,
     ApproveForm,
@@ -282,8 +283,8 @@ class CaseDetailView(ReadableHistoryMixin, ObjectDetailView):
             "steps": available_steps(user, case, is_member, intake=case.caseworker_id is None and sender),
             "in_team": in_team,
             "overdue": case.is_overdue(),
-            # the sweep's escalation to the supervisor (a query only for an overdue case)
-            "escalation": case.escalations.first() if case.is_open and case.is_overdue() else None,
+            # the sweep's escalation of a limit the case is still missing (a query only then)
+            "escalation": current_escalation(case, pending),
         }
 
 

@@ -265,9 +265,23 @@ def staff_of_unit(unit, line_id=None) -> list[int]:
     return staff_of_units([unit], {unit.pk: line_id}).get(unit.pk, [])
 
 
-def staff_of_units(units, line_ids: dict | None = None) -> dict[int, list[int]]:
+def staff_of_units(units, line_ids: dict | None = None, *, above: bool = False) -> dict[int, list[int]]:
     """``staff_of_unit`` for many units in one query: {unit id: [user ids]}. ``line_ids``
-    maps a unit id to the line to match (default: the unit's own line)."""
+    maps a unit id to the line to match (default: the unit's own line). ``above``: the
+    level over those — the staff of the next ancestor up that has some, whom a matter the
+    nearest staff left undone is escalated to (上级督办); [] at the top of the tree."""
+    return _grant_holders(units, line_ids, roles=("staff", "clerk"), rank=1 if above else 0)
+
+
+def leaders_of_units(units, line_ids: dict | None = None) -> dict[int, list[int]]:
+    """The nearest leaders (read-only 领导 grants) over each unit, matching its line."""
+    return _grant_holders(units, line_ids, roles=("leader",), rank=0)
+
+
+def _grant_holders(units, line_ids, *, roles, rank: int) -> dict[int, list[int]]:
+    """Active business accounts whose grant reaches each unit for its line, grouped by the
+    depth of the granted unit: the ``rank``-th group counted from the unit upwards (0: the
+    nearest). A clerk's grant reaches its own unit only."""
     from .models import Grant, User
 
     units = list(units)
@@ -276,8 +290,10 @@ def staff_of_units(units, line_ids: dict | None = None) -> dict[int, list[int]]:
     steplen = type(units[0]).steplen
     line_ids = line_ids or {}
     paths = {p for u in units for p in (u.path[:i] for i in range(steplen, len(u.path) + 1, steplen))}
-    rows = list(Grant.objects.filter(Q(role="staff", unit__path__in=paths) | Q(role="clerk", unit__in=units),
-                                     user__is_active=True, user__kind=User.Kind.BUSINESS)
+    reach = Q(role__in=[r for r in roles if r != "clerk"], unit__path__in=paths)
+    if "clerk" in roles:
+        reach |= Q(role="clerk", unit__in=units)
+    rows = list(Grant.objects.filter(reach, user__is_active=True, user__kind=User.Kind.BUSINESS)
                 .values_list("user_id", "role", "unit_id", "unit__path", "all_lines", "lines"))
     out = {}
     for u in units:
@@ -287,7 +303,9 @@ def staff_of_units(units, line_ids: dict | None = None) -> dict[int, list[int]]:
             reaches = gunit == u.pk if role == "clerk" else u.path.startswith(path)
             if reaches and (all_lines or line_id is None or line == line_id):
                 by_depth.setdefault(len(path), set()).add(uid)
-        out[u.pk] = sorted(by_depth[max(by_depth)]) if by_depth else []
+        depths = sorted(by_depth, reverse=True)
+        out[u.pk] = sorted(by_depth[depths[rank]] - set().union(*(by_depth[d] for d in depths[:rank]))) \
+            if len(depths) > rank else []
     return out
 
 

@@ -8,11 +8,12 @@ import json
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.utils import timezone
 
 from conftest import grant, make_user
 from qunli.casework import actions
 from qunli.casework.escalation import CaseEscalation, sweep_due
-from qunli.casework.models import Case, Holiday, RequestType
+from qunli.casework.models import Case, Holiday, Referral, RequestType
 from qunli.core.models import User
 from qunli.core.notification_models import Notification, OutboundMessage
 from qunli.core.tests.queue import run_queued
@@ -214,8 +215,6 @@ def test_sweep_command_prints_json(team, tree, calendar, capsys):
 
 
 def test_escalated_list_is_need_to_know(team, tree, client_for, django_assert_max_num_queries):
-    from django.utils import timezone
-
     case = case_due(team, tree, timezone.localdate() - dt.timedelta(days=30), "13800138006")
     sweep_due()
     c = client_for(team["super"])
@@ -301,7 +300,101 @@ def test_unassigned_case_past_its_acknowledge_limit_tells_the_intake_staff_once(
     assert {team["intake"].pk, accounts["party_office"].pk} <= told
     assert accounts["union_staff"].pk not in told and team["town"].pk not in told
     assert sweep_due(FRI + dt.timedelta(days=2))["notified"] == 0
-    assert not CaseEscalation.objects.exists()  # no supervisor yet: nothing to escalate to
+    assert not CaseEscalation.objects.exists()  # the holiday week: no working day missed yet
+
+
+def late_unassigned(accounts, tree, unit_key, who, phone) -> Case:
+    case = actions.receive_request(accounts[who], unit=tree[unit_key], type=RequestType.objects.get(
+        code="domestic_violence"), channel="12338", requester_name="李小红", requester_phone=phone,
+        description="丈夫多次殴打，需要庇护")
+    Case.objects.filter(pk=case.pk).update(acknowledge_due=FRI)
+    return case
+
+
+def escalated_to(case) -> dict[int, str]:
+    return dict(Notification.objects.filter(kind="escalated", obj_id=str(case.pk)).values_list("recipient_id", "url"))
+
+
+def test_case_left_unassigned_a_working_day_is_escalated_to_the_staff_above(team, tree, accounts, calendar,
+                                                                             client_for):
+    case = late_unassigned(accounts, tree, "village_women", "clerk", "13800138101")
+    first = sweep_due(FRI + dt.timedelta(days=8))  # the make-up Saturday: a whole working day missed
+    assert first["escalated"] == 1
+    esc = CaseEscalation.objects.get()
+    assert (esc.case_id, esc.stage, esc.due_date) == (case.pk, "acknowledge", FRI)
+    told = escalated_to(case)
+    # the county's women's-line staff and the 群团办 over the village clerk; not the clerk who left it
+    assert {team["intake"].pk, accounts["party_office"].pk} <= set(told)
+    assert accounts["clerk"].pk not in told and accounts["union_staff"].pk not in told
+    assert set(told.values()) == {f"/casework/{case.pk}/"}
+    c = client_for(team["intake"])
+    assert "已上报" not in c.get(f"/casework/{case.pk}/").content.decode()  # FRI is years ahead of today
+    months_ago = timezone.localdate() - dt.timedelta(days=60)  # the page asks about today: the limit moves back
+    Case.objects.filter(pk=case.pk).update(acknowledge_due=months_ago)
+    CaseEscalation.objects.update(due_date=months_ago)
+    assert "超期未分派，已上报上级" in c.get(f"/casework/{case.pk}/").content.decode()
+    assert case.request.tracking_code in c.get("/casework/escalated/").content.decode()
+    assert sweep_due(FRI + dt.timedelta(days=10))["escalated"] == 0
+    assert CaseEscalation.objects.count() == 1
+
+
+def test_case_left_unassigned_at_the_top_goes_to_the_leaders_without_a_link(team, tree, accounts, calendar,
+                                                                            client_for):
+    case = late_unassigned(accounts, tree, "women", "women_staff", "13800138102")  # nobody sits above the county
+    sweep_due(FRI + dt.timedelta(days=8))
+    assert escalated_to(case) == {accounts["leader"].pk: ""}
+    assert client_for(accounts["leader"]).get(f"/casework/{case.pk}/").status_code == 404  # need-to-know holds
+
+
+def test_referral_left_undecided_reminds_the_receivers_then_escalates(team, tree, accounts, calendar,
+                                                                      client_for, django_capture_on_commit_callbacks):
+    from qunli.casework.workdays import add_working_days
+
+    case = assign(team, new_case(team, tree, phone="13800138103"))
+    r = actions.transfer(team["worker"], case, to_unit=tree["town_women"], reason="属地办理")
+    assert r.decide_due == add_working_days(timezone.localdate(), case.request.type.acknowledge_days)
+    Referral.objects.filter(pk=r.pk).update(decide_due=FRI)
+    Case.objects.filter(pk=case.pk).update(resolve_due=FRI + dt.timedelta(days=30))  # late on the referral alone
+    Notification.objects.all().delete()
+    saturday = sweep_due(FRI + dt.timedelta(days=1))
+    assert saturday["referrals_late"] == 1 and saturday["escalated"] == 0
+    reminder = Notification.objects.get(kind="overdue", obj_id=str(case.pk))
+    assert (reminder.recipient_id, reminder.url) == (team["town"].pk, "/casework/referrals/")
+    assert "已超时" not in client_for(team["town"]).get("/casework/referrals/").content.decode()  # not late today
+    sweep_due(FRI + dt.timedelta(days=8))
+    assert CaseEscalation.objects.get().stage == "referral"
+    told = escalated_to(case)
+    assert {team["intake"].pk, accounts["party_office"].pk, team["worker"].pk} <= set(told)
+    assert team["town"].pk not in told
+    to_sender = Notification.objects.get(kind="escalated", recipient=team["worker"])
+    assert "可撤回后另行转出" in to_sender.title  # told once, as the sender
+    months_ago = timezone.localdate() - dt.timedelta(days=60)  # the page asks about today: the limit moves back
+    Referral.objects.filter(pk=r.pk).update(decide_due=months_ago)
+    CaseEscalation.objects.update(due_date=months_ago)
+    page = client_for(team["town"]).get(f"/casework/{case.pk}/").content.decode()
+    assert "超期未接收，已上报上级" in page and "已超时" in page
+    Referral.objects.filter(pk=r.pk).update(decide_due=FRI)
+    actions.accept_referral(team["town"], r)
+    assert sweep_due(FRI + dt.timedelta(days=9))["referrals_late"] == 0
+
+
+def test_sweep_query_count_does_not_grow_with_late_referrals_and_unassigned_cases(team, tree, accounts, calendar):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def run(n: int, day: dt.date) -> int:
+        for i in range(n):
+            late_unassigned(accounts, tree, "village_women", "clerk", f"1371{n:02d}{i:05d}")
+            case = assign(team, new_case(team, tree, phone=f"1372{n:02d}{i:05d}"))
+            r = actions.transfer(team["worker"], case, to_unit=tree["town_women"], reason="属地办理")
+            Referral.objects.filter(pk=r.pk).update(decide_due=FRI)
+            Case.objects.filter(pk=case.pk).update(resolve_due=day + dt.timedelta(days=30))
+        with CaptureQueriesContext(connection) as ctx:
+            result = sweep_due(day)
+        assert result["escalated"] == 2 * n
+        return len(ctx)
+
+    assert run(1, FRI + dt.timedelta(days=8)) == run(6, FRI + dt.timedelta(days=10))
 
 
 def test_api_case_list_query_count_is_flat(team, tree, client_for, django_assert_max_num_queries):
