@@ -171,7 +171,8 @@ def request_use(request, pk):
         return redirect("portal:use_submitted")
 
     return guarded_form(request, form_class=UseForm, template="portal/use_request.html", context=lambda: {"item": item},
-                        ip_limit="use_ip", phone_limit="use_phone", perform=perform, too_big=_too_big_plain)
+                        ip_limit="use_ip", phone_limit="use_phone", posts_limit="use_posts_ip", perform=perform,
+                        too_big=_too_big_plain)
 
 
 @require_GET

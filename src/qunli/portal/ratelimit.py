@@ -12,7 +12,7 @@ Limits (count, window in seconds) default to ``DEFAULT_LIMITS``; ``settings.QUNL
 may override single entries, and the environment variable ``QUNLI_PORTAL_RATE_FACTOR``
 (an integer, default 1) multiplies every count.
 
-A form may count two things per IP (``views.guarded_form`` with ``posts_limit``): every POST
+Each public form counts two things per IP (``views.guarded_form``): every POST
 under a generous limit (a script cannot hammer the form), and accepted submissions under a
 realistic quota — a hit for a submission that is then refused (by another limit or by the
 action) is taken back with ``refund``, so a citizen's mistakes never use up the quota.
@@ -46,9 +46,11 @@ DEFAULT_LIMITS = {
     "submit_phone": (3, 86400),  # accepted-for-processing submissions per phone number per day
     "track_ip": (20, 3600),  # tracking attempts per IP address per hour (stops code guessing)
     "track_code": (10, 86400),  # attempts on one tracking code per day (stops last-4 guessing from many IPs)
-    "claim_ip": (10, 3600),  # wish-claim POSTs per IP address per hour
+    "claim_ip": (10, 3600),  # accepted wish claims per IP address per hour
+    "claim_posts_ip": (60, 3600),  # every POST of the claim form per IP address per hour
     "claim_phone": (3, 86400),  # accepted-for-processing wish claims per phone number per day
-    "use_ip": (5, 3600),  # online use requests (any POST of the form) per IP address per hour
+    "use_ip": (5, 3600),  # accepted online use requests per IP address per hour
+    "use_posts_ip": (30, 3600),  # every POST of the use-request form per IP address per hour
     "use_phone": (3, 86400),  # accepted-for-processing use requests per phone number per day
     "reading_ip": (20, 3600),  # reading-room sign-in attempts per IP per hour (stops code guessing)
     "reading_code": (10, 86400),  # attempts on one 利用单号 per day (stops last-4 guessing)

@@ -59,46 +59,43 @@ def _body_too_big(request, limit: int = MAX_BODY_BYTES) -> bool:
         return True
 
 
-def guarded_form(request, *, form_class, template, context, ip_limit: str, phone_limit: str, perform,
-                 too_big=None, posts_limit: str | None = None, max_body: int = MAX_BODY_BYTES):
+def guarded_form(request, *, form_class, template, context, ip_limit: str, phone_limit: str, posts_limit: str,
+                 perform, too_big=None, max_body: int = MAX_BODY_BYTES):
     """The portal's one way to take a public form: an oversize body is refused before it is read,
-    then the per-IP limit, the honeypot, validation and the per-phone limit; ``perform(data)``
+    then the per-IP limits, the honeypot, validation and the per-phone limit; ``perform(data)``
     calls the action and returns the response (a redirect). Its ActionError / PermissionDenied
     messages go back onto the form. ``context()`` gives the page's objects (read again after a
     refusal, so the page shows the current state).
 
-    Without ``posts_limit`` the per-IP limit counts every POST. With it, ``posts_limit``
-    counts every POST (generous: it only stops a script) and ``ip_limit`` counts accepted
-    submissions only: a hit whose submission is then refused (the phone's limit, the action)
-    is refunded, and invalid or honeypot posts never reach it — a citizen who gets the phone
-    number wrong twice must not be locked out for an hour."""
+    Two things are counted per IP: ``posts_limit`` every POST (generous: it only stops a
+    script), ``ip_limit`` accepted submissions only, like ``phone_limit`` per phone: a hit
+    whose submission is then refused (the other limit, the action) is refunded, and invalid
+    or honeypot posts never reach them — a citizen who gets the phone number wrong twice must
+    not be locked out for an hour."""
     if request.method == "POST" and _body_too_big(request, max_body):
         return (too_big or _too_big)(request)
     if request.method == "GET":
         return render(request, template, {**context(), "form": form_class()})
     ip = ratelimit.client_ip(request)
-    if not ratelimit.hit(posts_limit or ip_limit, ip):
+    if not ratelimit.hit(posts_limit, ip):
         return _flooded(request)
     form = form_class(request.POST, request.FILES)
     if form.is_bot:
         return _refuse(request, 400, "提交未能完成", "提交未能完成，请刷新页面后重新填写。")
     if form.is_valid():
-        taken = [(ip_limit, ip)] if posts_limit else []
-        taken.append((phone_limit, form.cleaned_data["phone"]))
+        taken = [(ip_limit, ip), (phone_limit, form.cleaned_data["phone"])]
 
         def give_back():
             for name, subject in taken:
                 ratelimit.refund(name, subject)
 
         if not all([ratelimit.hit(name, subject) for name, subject in taken]):  # both counted, then refunded
-            if posts_limit:
-                give_back()
+            give_back()
             return _flooded(request)
         try:
             return perform(form.cleaned_data)
         except (ActionError, PermissionDenied) as e:
-            if posts_limit:
-                give_back()
+            give_back()
             for msg in getattr(e, "messages", [str(e)]):
                 form.add_error(None, msg)
     return render(request, template, {**context(), "form": form})
@@ -129,8 +126,8 @@ def submit(request):
     # a multipart body may carry the attachments; any other body is text only
     multipart = request.content_type == "multipart/form-data"
     return guarded_form(request, form_class=SubmitForm, template="portal/submit.html", context=context,
-                        ip_limit="submit_ip", phone_limit="submit_phone", perform=perform,
-                        posts_limit="submit_posts_ip", too_big=_submit_too_big,
+                        ip_limit="submit_ip", phone_limit="submit_phone", posts_limit="submit_posts_ip",
+                        perform=perform, too_big=_submit_too_big,
                         max_body=MAX_SUBMIT_BODY_BYTES if multipart else MAX_BODY_BYTES)
 
 

@@ -79,7 +79,7 @@ def claim(request, pk):
     # the wish is read again for the page after a refusal (someone else may just have claimed it)
     return guarded_form(request, form_class=ClaimForm, template="portal/wish_claim.html",
                         context=lambda: {"wish": _wall_wish(pk)}, ip_limit="claim_ip", phone_limit="claim_phone",
-                        perform=perform, too_big=_too_big_plain)
+                        posts_limit="claim_posts_ip", perform=perform, too_big=_too_big_plain)
 
 
 @require_GET

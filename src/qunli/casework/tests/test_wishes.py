@@ -454,16 +454,33 @@ def test_portal_claim_bad_input(client, settings, staff, child, tree):
     assert Wish.objects.get(pk=w.pk).status == S.PUBLISHED
 
 
-def test_portal_claims_rate_limited_per_ip_and_phone(staff, child, tree):
+def test_portal_claims_rate_limited_per_ip_and_phone(staff, child, tree, settings):
     wishes = [published(staff, child, tree["women"], text=f"心愿{i}") for i in range(14)]
     flood = Client(REMOTE_ADDR="10.9.0.1")
-    for _ in range(10):  # invalid posts count too: the limit is on attempts
+    for _ in range(60):  # a script: every POST counts under the generous limit
         assert flood.post(reverse("portal:wish_claim", args=[wishes[0].pk]), claim_form(phone="1")).status_code == 200
     r = flood.post(reverse("portal:wish_claim", args=[wishes[0].pk]), claim_form())
     assert r.status_code == 429 and "操作过于频繁" in r.content.decode()
+    assert Wish.objects.get(pk=wishes[0].pk).status == S.PUBLISHED
     for i in range(3):  # one phone from many addresses: 3 claims a day
         r = Client(REMOTE_ADDR=f"10.9.1.{i}").post(reverse("portal:wish_claim", args=[wishes[i].pk]), claim_form())
         assert r.status_code == 302
     r = Client(REMOTE_ADDR="10.9.1.9").post(reverse("portal:wish_claim", args=[wishes[5].pk]), claim_form())
     assert r.status_code == 429
     assert Wish.objects.filter(status=S.CLAIMED).count() == 3
+
+
+def test_a_donors_mistakes_do_not_use_up_the_claim_quota_of_the_address(staff, child, tree, settings):
+    settings.QUNLI_PORTAL_RATE_LIMITS = {"claim_ip": (2, 3600), "claim_phone": (1000, 86400)}
+    wishes = [published(staff, child, tree["women"], text=f"心愿{i}") for i in range(4)]
+    station = Client(REMOTE_ADDR="10.9.2.1")  # a 关爱工作站 computer helping several donors
+    for _ in range(5):  # wrong phone numbers and a wish already taken are refused, not counted
+        assert station.post(reverse("portal:wish_claim", args=[wishes[0].pk]), claim_form(phone="1")).status_code == 200
+    assert station.post(reverse("portal:wish_claim", args=[wishes[0].pk]), claim_form()).status_code == 302
+    assert station.post(reverse("portal:wish_claim", args=[wishes[0].pk]),
+                        claim_form(phone="13900000011")).status_code == 200  # already claimed: refunded
+    assert station.post(reverse("portal:wish_claim", args=[wishes[1].pk]),
+                        claim_form(phone="13900000012")).status_code == 302
+    r = station.post(reverse("portal:wish_claim", args=[wishes[2].pk]), claim_form(phone="13900000013"))
+    assert r.status_code == 429  # the third accepted claim of the hour from one address
+    assert Wish.objects.filter(status=S.CLAIMED).count() == 2
