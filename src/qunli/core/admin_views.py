@@ -194,21 +194,34 @@ class AuditLogView(KindRequiredMixin, View):
         if request.GET.get("export") == "xlsx":
             return stream_xlsx(self.model.CHAIN if hasattr(self.model, "CHAIN") else "log",
                                [label for _, label in self.columns],
-                               ([getattr(r, f) for f, _ in self.columns] for r in qs.iterator()))
+                               ([self.cell(r, f) for f, _ in self.columns] for r in qs.iterator()))
         page = Paginator(qs, 50).get_page(request.GET.get("page"))
         for row in page:
             row.type_label = object_type_label(row.object_type)
             if hasattr(row, "action"):
                 row.action_label = action_label(row.action)
             if hasattr(row, "fields"):
-                row.field_labels = "、".join(SENSITIVE_LABELS.get(f, f) for f in row.fields.split(",") if f)
+                row.field_labels = sensitive_field_labels(row.fields)
         return render(request, "core/audit_log.html", {"page": page, "form": form, "title": self.title,
                                                        "columns": self.columns, "model_name": self.model.__name__})
 
+    @staticmethod
+    def cell(row, field: str):
+        value = getattr(row, field)
+        return sensitive_field_labels(value) if field == "fields" else value
 
+
+# What an access-log row names, in the words an auditor reads. Rows keep the key the code
+# logged (older rows, and the modules that log a key rather than a label); both read alike.
 SENSITIVE_LABELS = {"id_number": "身份证号", "phone": "联系电话", "address": "住址", "guardian_phone": "监护人电话",
                     "description": "诉求内容", "requester_name": "诉求人姓名", "requester_phone": "诉求人电话",
-                    "donor_phone": "认领人电话"}
+                    "notes": "过程记录", "donor_phone": "认领人电话", "fulfil_photo": "圆梦照片",
+                    "visit_notes": "走访记录", "visit_photo": "走访照片", "request_attachment": "诉求附件",
+                    "reading": "档案原文（阅览）"}
+
+
+def sensitive_field_labels(fields: str) -> str:
+    return "、".join(SENSITIVE_LABELS.get(f, f) for f in fields.split(",") if f)
 
 
 class AccessLogView(AuditLogView):

@@ -112,3 +112,37 @@ def test_the_auditor_searches_by_a_persons_name_and_chinese_types_and_reads_chin
     assert '<option value="orgs.unit" selected>单位（orgs.unit）</option>' in page
     nothing = client_for(auditor).get("/core/audit/changes/", {"actor": "别人"}).content.decode()
     assert "没有记录" in nothing
+
+
+def test_the_access_log_names_every_logged_field_in_chinese_on_the_page_and_in_the_export(
+        client_for, accounts, person_factory):
+    """Every key any module passes to ``log_access`` as a literal, and the people fields it
+    logs by key, reads in Chinese for the auditor — on the page and in the xlsx."""
+    import io
+    import re
+    from pathlib import Path
+
+    import openpyxl
+
+    import qunli
+    from qunli.core.admin_views import SENSITIVE_LABELS
+    from qunli.people.models import Person
+
+    src = Path(qunli.__file__).parent
+    logged = {key for path in src.rglob("*.py") if "tests" not in path.parts
+              for args in re.findall(r"log_access\([^\n]*?\[([^\]]*)\]", path.read_text())
+              for key in re.findall(r'"([a-z_]+)"', args)}
+    logged |= set(Person.SENSITIVE)
+    assert {"visit_notes", "reading", "id_number"} <= logged  # the scan finds the call sites
+    assert logged <= set(SENSITIVE_LABELS), logged - set(SENSITIVE_LABELS)
+
+    person = person_factory()
+    log_access(accounts["party_office"], person, sorted(logged), "核实")
+    c = client_for(accounts["auditor"])
+    page = c.get("/core/audit/access/").content.decode()
+    for key in logged:
+        assert SENSITIVE_LABELS[key] in page
+    assert not re.search(r"visit_notes|request_attachment|id_number", page)
+    book = openpyxl.load_workbook(io.BytesIO(b"".join(c.get("/core/audit/access/", {"export": "xlsx"}).streaming_content)))
+    cells = [cell for row in book.active.iter_rows(values_only=True) for cell in row if isinstance(cell, str)]
+    assert any("走访记录" in cell for cell in cells) and not any("visit_notes" in cell for cell in cells)
