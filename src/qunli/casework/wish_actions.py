@@ -89,6 +89,40 @@ def _given_names(name: str) -> list[str]:
     return [given] if len(given) >= 2 else []
 
 
+# Common words that begin like a pet name (小学 for 小+学, 星星灯 for 星星): an occurrence that
+# is the start of one of these is that word, not the child.
+_NICKNAME_WORDS = (
+    "小学", "小时", "小组", "小区", "小说", "小孩", "小心", "小书包", "小书桌", "小车", "小吃", "小朋友", "小伙伴",
+    "小提琴", "小号", "小班", "小队", "小型", "小红花", "小白兔", "小天鹅", "小天才", "小汽车", "小台灯", "小电扇",
+    "小狗", "小猫", "小鱼", "小鸟", "小熊", "小兔", "小米", "小麦", "小姐", "小黄车", "小书架", "小灵通",
+    "阿姨", "阿公", "阿婆", "阿爸", "阿妈", "阿哥", "阿姐", "阿弟", "阿妹", "阿胶",
+    "天天", "星星", "妈妈", "爸爸", "哥哥", "姐姐", "弟弟", "妹妹", "奶奶", "爷爷", "姥姥", "叔叔", "伯伯", "舅舅",
+    "婶婶", "看看", "好好", "常常", "慢慢", "刚刚", "渐渐", "个个", "人人", "年年", "往往", "点点", "多多", "试试",
+    "想想", "说说", "听听", "走走", "明明", "悄悄", "偷偷", "轻轻", "静静", "高高", "大大", "小小", "满满",
+)
+
+
+def _nicknames(name: str) -> list[str]:
+    """How a child is called at home and in the village: 小 or 阿 before a character of the
+    given name, or that character doubled (杨欣怡 → 小欣, 小怡, 欣欣, 怡怡, 阿怡 …; 王芳 →
+    小芳, 芳芳, 阿芳)."""
+    parts = [p for p in re.split(r"[·•.]", name) if p]
+    if len(parts) > 1 or len(name) < 2:
+        return []  # a name in parts (买买提·艾力) is not shortened this way
+    surname = next((s for s in COMPOUND_SURNAMES if name.startswith(s) and len(name) > len(s)), name[:1])
+    chars = [c for c in name[len(surname):] if "\u4e00" <= c <= "\u9fff"]
+    return [form for c in chars for form in ("小" + c, "阿" + c, c + c)]
+
+
+def _nickname_in(text: str, nickname: str) -> bool:
+    start = text.find(nickname)
+    while start >= 0:
+        if not any(w.startswith(nickname) and text.startswith(w, start) for w in _NICKNAME_WORDS):
+            return True
+        start = text.find(nickname, start + 1)
+    return False
+
+
 def _place_names(place: str) -> set[str]:
     # A short piece ("教师", "初二") is an ordinary word, not a place anyone can be found at.
     out = set()
@@ -173,7 +207,8 @@ def _masked_digits(run: str) -> str:
 def identifying_detail(text: str, *, name: str = "", guardian: str = "", places=(), address: str = "") -> str | None:
     """The first thing in ``text`` that would identify the person served on a public page, as
     a phrase for a refusal (服务对象的姓名“杨欣怡”), or None. Looked for: their full name and
-    a given name of two characters or more, also in pinyin (yangxinyi, Xinyi); the guardian's
+    a given name of two characters or more, also in pinyin (yangxinyi, Xinyi); the pet names
+    made from the given name (小芳, 芳芳, 阿芳), unless they begin a common word; the guardian's
     full name; the name of their school or employer and the short names people use for it
     (城关初级中学 → 城关中学, 城关初中; 秦安县第一中学 → 秦安一中); their village, community or
     street from the address (东风村, 幸福小区); and a phone- or ID-number-like digit run, also
@@ -186,6 +221,9 @@ def identifying_detail(text: str, *, name: str = "", guardian: str = "", places=
     for given in _given_names(name):
         if given in compact:
             return f"服务对象的名字“{given}”"
+    for nickname in _nicknames(name):
+        if _nickname_in(compact, nickname):
+            return f"服务对象的昵称“{nickname}”"
     latin = re.sub(r"[^a-z]", "", unicodedata.normalize("NFKC", text or "").lower())
     for spelled, shown in _pinyin_names(name):
         if spelled in latin:

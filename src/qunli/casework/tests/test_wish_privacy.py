@@ -43,6 +43,24 @@ def test_a_two_character_name_is_found_whole_but_not_by_its_single_characters():
     assert identifying_detail("想要一瓶芬芳的花露水和王者风范的书包", name="王芳") is None
 
 
+def test_the_pet_names_made_from_the_given_name_are_found():
+    nickname = "服务对象的昵称“{}”".format
+    assert identifying_detail("小怡想要一个书包", name=NAME) == nickname("小怡")
+    assert identifying_detail("欣欣最喜欢画画", name=NAME) == nickname("欣欣")
+    assert identifying_detail("芳芳想要一本新华字典", name="王芳") == nickname("芳芳")
+    assert identifying_detail("阿芳想要一件棉衣", name="王芳") == nickname("阿芳")
+    assert identifying_detail("小学三年级的小芳想要一个书包", name="王芳") == nickname("小芳")
+
+
+def test_words_that_begin_like_a_pet_name_are_not_taken_for_one():
+    # 王学 → 小学; 王书 → 小书(包); 李星 → 星星(灯); 刘红 → 小红(花); 张姨 → 阿姨
+    assert identifying_detail("想要一套小学数学辅导书", name="王学") is None
+    assert identifying_detail("想要一个小书包", name="王书") is None
+    assert identifying_detail("想要一盏星星灯", name="李星") is None
+    assert identifying_detail("得了三朵小红花，想要一本画册", name="刘红") is None
+    assert identifying_detail("想和阿姨一起去看电影", name="张姨") is None
+
+
 def test_unrelated_common_words_are_not_false_positives():
     # the family name alone, one character of the given name, or a generic part of the school
     assert identifying_detail("想要一本关于杨树的科普书，欣赏大自然", name=NAME, places=(SCHOOL,)) is None
