@@ -184,11 +184,23 @@ def _cases(w: _World) -> int:
     # a pending 转介 (women → union) and a declined one, so the referral screens have work
     open_cases = list(Case.objects.filter(unit=w.line_unit["women"], status="received").order_by("pk")[:2])
     if open_cases:
-        actions.refer(w.users["fulian"], open_cases[0], to_unit=w.line_unit["union"], reason="涉及拖欠工资，转工会处理")
+        late = actions.refer(w.users["fulian"], open_cases[0], to_unit=w.line_unit["union"], reason="涉及拖欠工资，转工会处理")
+        _send_days_ago(w, late, 6)  # left undecided by the union: the sweep reminds, then escalates
     if len(open_cases) > 1:
         ref = actions.refer(w.users["fulian"], open_cases[1], to_unit=w.line_unit["union"], reason="涉及劳动争议")
         actions.decline_referral(w.users["gonghui"], ref, reason="不属于劳动关系，请妇联继续办理")
     return made
+
+
+def _send_days_ago(w: _World, referral, days: int) -> None:
+    """A referral sent ``days`` ago, its 接收时限 counted from then as the action counts it."""
+    from qunli.casework.models import Referral
+    from qunli.casework.workdays import add_working_days
+
+    sent = w.today - dt.timedelta(days=days)
+    Referral.objects.filter(pk=referral.pk).update(
+        created_at=timezone.make_aware(dt.datetime.combine(sent, dt.time(10, 30))),
+        decide_due=add_working_days(sent, referral.case.request.type.acknowledge_days))
 
 
 def _spread_case_times(w: _World, case, received: dt.datetime) -> None:
