@@ -194,13 +194,18 @@ def _cases(w: _World) -> int:
 
 def _send_days_ago(w: _World, referral, days: int) -> None:
     """A referral sent ``days`` ago, its 接收时限 counted from then as the action counts it."""
-    from qunli.casework.models import Referral
+    from qunli.casework.models import CaseEvent, Referral
     from qunli.casework.workdays import add_working_days
+    from qunli.core import crypto
 
     sent = w.today - dt.timedelta(days=days)
-    Referral.objects.filter(pk=referral.pk).update(
-        created_at=timezone.make_aware(dt.datetime.combine(sent, dt.time(10, 30))),
-        decide_due=add_working_days(sent, referral.case.request.type.acknowledge_days))
+    at = timezone.make_aware(dt.datetime.combine(sent, dt.time(10, 30)))
+    due = add_working_days(sent, referral.case.request.type.acknowledge_days)
+    Referral.objects.filter(pk=referral.pk).update(created_at=at, decide_due=due)
+    event = CaseEvent.objects.filter(case=referral.case, step="refer").latest("pk")
+    event.at = at
+    event.note_enc = crypto.encrypt(f"转介至{referral.to_unit.name}：{referral.reason}；接收时限{due:%Y-%m-%d}")
+    event.save(update_fields=["at", "note_enc"])
 
 
 def _spread_case_times(w: _World, case, received: dt.datetime) -> None:

@@ -204,13 +204,15 @@ def visible_case(user, pk, act=VIEW) -> Case:
     return case
 
 
-def available_steps(user, case: Case, is_member: bool, intake: bool = False) -> list[tuple[str, str]]:
+def available_steps(user, case: Case, is_member: bool, intake: bool = False,
+                    referral_pending: bool = False) -> list[tuple[str, str]]:
     """The buttons the user may press now (the actions check again). ``intake``: the user is
-    the unit's intake staff of an unassigned case (``queries.sending_side``)."""
+    the unit's intake staff of an unassigned case (``queries.sending_side``) — not the
+    receiving staff of a pending referral, who decide on it instead."""
     worker = user.pk == case.caseworker_id or is_member
     sup = user.pk == case.supervisor_id
     steps = []
-    if case.status == S.RECEIVED and case.caseworker_id is None:
+    if case.status == S.RECEIVED and case.caseworker_id is None and intake:
         steps.append(("assign", "分派"))
     elif case.is_open and sup:
         steps.append(("assign", "改派"))
@@ -228,7 +230,7 @@ def available_steps(user, case: Case, is_member: bool, intake: bool = False) -> 
         steps.append(("close", "结案"))
     if case.status == S.CLOSED and (sup or user.pk == case.caseworker_id):
         steps.append(("reopen", "重新开启"))
-    if case.is_open and (sup or user.pk == case.caseworker_id or case.caseworker_id is None):
+    if case.is_open and not referral_pending and (sup or user.pk == case.caseworker_id or intake):
         steps += [("transfer", "转办"), ("refer", "转介")]
     if case.is_open and (sup or user.pk == case.caseworker_id):
         steps.append(("add_member", "增加成员"))
@@ -280,7 +282,11 @@ class CaseDetailView(ReadableHistoryMixin, ObjectDetailView):
             "can_remove_members": user.pk in (case.caseworker_id, case.supervisor_id),
             "consents": list(case.served_person.consents.all()) if case.served_person_id and in_team else [],
             "served_masked": served_masked(case) if case.served_person_id and not in_team else None,
-            "steps": available_steps(user, case, is_member, intake=case.caseworker_id is None and sender),
+            "steps": available_steps(user, case, is_member, intake=case.caseworker_id is None and sender,
+                                     referral_pending=pending is not None),
+            # the receiving staff of a pending referral decide on it from the case page too
+            "can_decide": pending is not None and not sender and can(user, CHANGE, pending.to_unit),
+            "pending_referral": pending,
             "in_team": in_team,
             "overdue": case.is_overdue(),
             # the sweep's escalation of a limit the case is still missing (a query only then)

@@ -237,6 +237,19 @@ def test_referral_inbox_page(team, tree, accounts, client_for):
     assert Case.objects.get(pk=case.pk).unit_id == tree["union"].pk
 
 
+def test_the_receiver_of_an_unassigned_case_is_offered_accept_and_decline_not_the_senders_steps(
+        team, tree, accounts, client_for):
+    case = new_case(team, tree)  # unassigned: the women's intake staff send it on
+    r = actions.refer(accounts["women_staff"], case, to_unit=tree["union"], reason="涉及拖欠工资")
+    page = client_for(accounts["union_staff"]).get(f"/casework/{case.pk}/").content.decode()
+    assert f"/casework/referrals/{r.pk}/accept/" in page and f"/casework/referrals/{r.pk}/decline/" in page
+    for step in ("assign", "transfer", "refer", "dismiss"):
+        assert f"/casework/{case.pk}/{step}/" not in page
+    sender = client_for(accounts["women_staff"]).get(f"/casework/{case.pk}/").content.decode()
+    assert f"/casework/{case.pk}/assign/" in sender and "/accept/" not in sender
+    assert f"/casework/{case.pk}/refer/" not in sender  # one referral at a time: withdraw it first
+
+
 # --- time limits -------------------------------------------------------------------------------
 
 def test_working_days_across_the_national_day_week_and_a_make_up_day(db):
