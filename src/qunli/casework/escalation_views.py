@@ -5,6 +5,7 @@ Open cases by default; ``?all=1`` includes closed ones."""
 from qunli.core.generic import Column, ObjectListView
 
 from .escalation import CaseEscalation
+from .forms import EscalationFilterForm
 from .models import Case
 
 
@@ -13,6 +14,7 @@ class EscalatedListView(ObjectListView):
     title = "超期上报"
     export_name = "超期上报"
     default_sort = "-escalated_at"
+    filter_form = EscalationFilterForm
     select_related = ("case", "case__request", "case__request__type", "case__unit", "supervisor", "caseworker")
     columns = [
         Column("code", "查询码", accessor="case.request.tracking_code", link=True),

@@ -10,6 +10,7 @@ from qunli.orgs.models import Line
 from qunli.orgs.widgets import UnitPickerField
 from qunli.people.forms import PersonRefField, PersonRefMixin, UserForm
 
+from .escalation import CaseEscalation
 from .models import Case, Category, Channel, RequestType, RiskFlag, VisitType
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -179,6 +180,10 @@ class TeamCaseFilterForm(CaseFilterForm):
 
 class DueFilterForm(_FilterForm):
     due = forms.ChoiceField(label="时限", choices=[("", "超期与即将到期"), ("overdue", "已超期"), ("soon", "3个工作日内到期")])
+
+
+class EscalationFilterForm(_FilterForm):
+    stage = forms.ChoiceField(label="超期事项", choices=[("", "全部超期事项"), *CaseEscalation.Stage.choices])
 
 
 class HolidayForm(forms.Form):

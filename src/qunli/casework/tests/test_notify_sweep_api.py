@@ -336,6 +336,8 @@ def test_case_left_unassigned_a_working_day_is_escalated_to_the_staff_above(team
     assert case.request.tracking_code in c.get("/casework/escalated/").content.decode()
     assert sweep_due(FRI + dt.timedelta(days=10))["escalated"] == 0
     assert CaseEscalation.objects.count() == 1
+    assert case.request.tracking_code in c.get("/casework/escalated/", {"stage": "acknowledge"}).content.decode()
+    assert case.request.tracking_code not in c.get("/casework/escalated/", {"stage": "resolve"}).content.decode()
 
 
 def test_case_left_unassigned_at_the_top_goes_to_the_leaders_without_a_link(team, tree, accounts, calendar,
