@@ -180,7 +180,7 @@ def run(scale: str | None = None, stdout=None) -> dict:
         def ours_paths(rng):
             x = rng.random()
             if x < 0.4:
-                sort = "&sort=name" if rng.random() < 0.5 else ""
+                sort = "&sort=name_sort" if rng.random() < 0.5 else ""
                 return "list", f"/people/?page={rng.randint(1, pages)}{sort}"
             if x < 0.8:
                 return "detail", f"/people/{rng.choice(ids)}/"

@@ -48,6 +48,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from qunli.core.identifiers import make_id_number, make_uscc
+from qunli.core.pinyin import sort_key
 
 GENERATOR_VERSION = 2
 DEFAULT_SEED = 2026
@@ -424,7 +425,8 @@ def _persons(gen: Gen, places: list[Place], code6: str, total: int, progress, ta
             else:
                 pol = r.choices([PoliticalStatus.CPC, PoliticalStatus.MASSES, PoliticalStatus.DEMOCRATIC],
                                 [22 if not employer else 45, 77, 1])[0]
-            p = Person(pk=gen.new_id(Person), name=gen.person_name(gender), gender=gender, birth_date=birth,
+            name = gen.person_name(gender)
+            p = Person(pk=gen.new_id(Person), name=name, name_sort=sort_key(name), gender=gender, birth_date=birth,
                        ethnicity="汉族" if r.random() < 0.93 else r.choice(["回族", "藏族", "东乡族", "满族"]),
                        political_status=pol, education=r.choice(EDUCATION),
                        workplace=place.node.fields["name"] if employer else "",

@@ -50,6 +50,7 @@ from .identifiers import (
     validate_phone,
 )
 from .maintenance import ANALYZE_AFTER_ROWS, refresh_planner_statistics
+from .pinyin import sort_key
 
 MAX_STORED_ERRORS = 1000
 PREVIEW_ROWS = 20
@@ -241,9 +242,12 @@ class Context:
 
 # --- persons: the bulk writer every people importer shares ---------------------------
 
-PERSON_COLUMNS = ("name", "gender", "birth_date", "ethnicity", "political_status", "education", "workplace",
+PERSON_COLUMNS = ("name", "name_sort", "gender", "birth_date", "ethnicity", "political_status", "education", "workplace",
                   "id_number_enc", "id_number_hash", "id_number_mask", "phone_enc", "phone_hash", "phone_mask",
                   "address_enc", "address_mask", "unit_id", "created_at", "updated_at")
+
+
+ID_HASH_AT = PERSON_COLUMNS.index("id_number_hash")
 
 
 def _person_sql() -> str:
@@ -269,7 +273,7 @@ def person_params(rows: list[dict], seal: dict, adapt_date) -> list[tuple]:
         birth = births.get(ymd)
         if birth is None:
             birth = births[ymd] = adapt_date(id_birth_date(idn))
-        out.append((r["name"], id_gender(idn), birth, r.get("ethnicity") or "汉族",
+        out.append((r["name"], sort_key(r["name"]), id_gender(idn), birth, r.get("ethnicity") or "汉族",
                     r.get("political_status") or "masses", r.get("education", ""), r.get("workplace", ""),
                     *s_id, *s_phone, *s_addr, r["unit_id"]))
     return out
@@ -504,7 +508,7 @@ class PersonImporter(Importer):
             for cleaned, params in zip(cleaned_rows, person_params(cleaned_rows, seal, ctx.extra["adapt_date"]),
                                        strict=True):
                 cleaned["_params"] = params
-                cleaned["id_hash"] = params[8]
+                cleaned["id_hash"] = params[ID_HASH_AT]
 
     def slim(self, cleaned, ctx):
         if "_params" not in cleaned:

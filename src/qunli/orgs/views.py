@@ -441,7 +441,7 @@ class PositionListView(ObjectListView):
         Column("unit", "单位", accessor="unit.name", sort="unit__path", link=True),
         Column("line", "条线", accessor="unit.line.name"),
         Column("title", "职务", accessor="display_title", sort="title"),
-        Column("person", "姓名", accessor="person.name", sort="person__name"),
+        Column("person", "姓名", accessor="person.name", sort="person__name_sort"),
         Column("is_parttime", "兼职"),
         Column("started_on", "任职日期", sort="started_on"),
         Column("term_ends_on", "任期届满", sort="term_ends_on"),

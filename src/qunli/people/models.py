@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from qunli.core import crypto
 from qunli.core.identifiers import age_on
+from qunli.core.pinyin import sort_key
 from qunli.core.scoping import ScopedQuerySet, ScopeSpec
 
 
@@ -39,13 +40,17 @@ class PersonQuerySet(ScopedQuerySet):
 
 class Person(models.Model):
     # Indexes: each one costs every insert (a 1M-row import maintains all of them), so only
-    # those a query needs. ``name`` is served by (name, phone_hash), the ``unit`` FK by
-    # (unit, name), ``id_number_hash`` by the partial unique index (look-ups go through
+    # those a query needs. ``name`` is served by (name, phone_hash), the ``unit`` FK and a
+    # unit's roster in name order by (unit, name_sort), a list sorted by 姓名 by (name_sort),
+    # ``id_number_hash`` by the partial unique index (look-ups go through
     # ``with_id_number_hash``). ``phone_hash`` alone is searched by the API: a Meta index,
     # since ``db_index`` on a CharField also builds a LIKE-prefix index on PostgreSQL that no
     # hash look-up uses. ``merged_into`` is almost always NULL: a partial index serves the
     # reverse look-up (PROTECT on delete) and the merged count without growing on import.
     name = models.CharField("姓名", max_length=50)
+    # the name in pinyin order (core.pinyin.sort_key), kept by save() and by the importers:
+    # lists sort 姓名 on it
+    name_sort = models.CharField("姓名排序", max_length=460, blank=True, default="", editable=False)
     gender = models.CharField("性别", max_length=1, choices=Gender.choices, blank=True)
     birth_date = models.DateField("出生日期", null=True, blank=True)
     ethnicity = models.CharField("民族", max_length=20, blank=True, default="汉族")
@@ -86,13 +91,22 @@ class Person(models.Model):
             models.UniqueConstraint(fields=["id_number_hash"], condition=HAS_ID_NUMBER,
                                     name="person_unique_id_number"),
         ]
-        indexes = [models.Index(fields=["unit", "name"]), models.Index(fields=["name", "phone_hash"]),
+        indexes = [models.Index(fields=["unit", "name_sort"], name="person_unit_name_sort"),
+                   models.Index(fields=["name_sort"], name="person_name_sort"),
+                   models.Index(fields=["name", "phone_hash"]),
                    models.Index(fields=["phone_hash"], name="person_phone_hash"),
                    models.Index(fields=["merged_into"], condition=Q(merged_into__isnull=False),
                                 name="person_merged_into_partial")]
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        self.name_sort = sort_key(self.name)
+        fields = kwargs.get("update_fields")
+        if fields is not None and "name" in fields:
+            kwargs["update_fields"] = {*fields, "name_sort"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("people:person_detail", args=[self.pk])

@@ -57,7 +57,7 @@ class PersonListView(ObjectListView):
     default_sort = "-pk"
     lookup_line = "unit__line"
     columns = [
-        Column("name", "姓名", sort="name", link=True),
+        Column("name", "姓名", sort="name_sort", link=True),
         Column("gender", "性别", sort="gender"),
         Column("birth_date", "出生日期", sort="birth_date"),
         Column("id_number_mask", "身份证号"),
@@ -206,7 +206,7 @@ class PersonPickView(BusinessRequiredMixin, View):
         people = []
         if q:
             people = queries.search_people(queries.live_people(request.user), q).select_related("unit") \
-                .order_by("name", "pk")[:20]
+                .order_by("name_sort", "pk")[:20]
         return render(request, "people/_person_pick_results.html", {"people": people, "q": q})
 
 
@@ -273,7 +273,7 @@ class MembershipListView(ObjectListView):
     search_fields = ("person__name__icontains", "number")
     search_placeholder = "姓名或会员编号"
     columns = [
-        Column("person", "姓名", accessor="person.name", sort="person__name", link=True),
+        Column("person", "姓名", accessor="person.name", sort="person__name_sort", link=True),
         Column("id_number", "身份证号", accessor="person.id_number_mask"),
         Column("line", "条线", accessor="line.name", sort="line__order"),
         Column("unit", "所在组织", accessor="unit.name", sort="unit__path"),
@@ -327,7 +327,7 @@ class VolunteerListView(ObjectListView):
     search_fields = ("person__name__icontains", "skills__icontains", "certificate_no")
     search_placeholder = "姓名、特长或聘书编号"
     columns = [
-        Column("person", "姓名", accessor="person.name", sort="person__name", link=True),
+        Column("person", "姓名", accessor="person.name", sort="person__name_sort", link=True),
         Column("category", "五老类别", sort="category"),
         Column("unit", "所属关工委", accessor="unit.name", sort="unit__path"),
         Column("skills", "特长"),
@@ -423,7 +423,7 @@ class TeamDetailView(ObjectDetailView):
 
     def extra_context_for(self, team) -> dict:
         members = (TeamMember.objects.visible_to(self.request.user).filter(team=team)
-                   .select_related("person", "person__unit").order_by("person__name"))
+                   .select_related("person", "person__unit").order_by("person__name_sort"))
         return {"title": team.name, "tabs": [("detail", "成员"), ("history", "修改记录")], "members": members,
                 "can_change": can(self.request.user, CHANGE, team),
                 "member_form": TeamMemberForm(user=self.request.user)}
