@@ -5,8 +5,9 @@ usability (可用性) and security (安全性), run at filing (归档), at trans
 The engine works on ``ItemRec`` records, whatever they come from: the holdings in the database
 (files read from storage) or a transfer package (files read from the zip, expected digests from
 its manifests and item XML). Each file is read once: one buffer feeds SM3, SHA-256 and the
-format parser, which parses only what the usability items need (PDF header/xref/trailer, JPEG
-markers, PNG chunk CRCs, TIFF IFD, DOCX/OFD zip directory and root part). ``run_checks`` returns
+format parser (``payload.inspect_format``), which parses only what the usability items need
+(PDF header/xref/trailer, JPEG markers, PNG chunk CRCs, TIFF IFD, DOCX/OFD zip directory and root
+part). ``run_checks`` returns
 one ``Result`` per numbered item; a failed *blocking* item blocks the transfer. The virus scan
 uses ClamAV (``clamdscan`` or ``clamscan``) when one is on PATH; otherwise its item is
 未执行 with the note “未安装杀毒软件” and is never counted as passed."""
@@ -18,7 +19,6 @@ import hashlib
 import io
 import re
 import shutil
-import struct
 import subprocess
 import zipfile
 import zlib
@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from . import numbering
 from .models import Classification, Fonds, Openness, Retention
+from .payload import READ_LIMIT, extension, inspect_format
 
 PASSED, FAILED, WARNING, NOT_PERFORMED = "passed", "failed", "warning", "not_performed"
 STATUS_LABELS = {PASSED: "通过", FAILED: "不通过", WARNING: "警告", NOT_PERFORMED: "未执行"}
@@ -36,7 +37,6 @@ STATUS_LABELS = {PASSED: "通过", FAILED: "不通过", WARNING: "警告", NOT_P
 # after the item's name, so “病毒检测（未执行（未安装杀毒软件））” nested two of them
 NO_SCANNER = "未安装杀毒软件"
 MAX_DETAILS = 200  # failure lines kept per item (the count is always exact)
-READ_LIMIT = 256 * 1024 * 1024  # files larger than this are hashed in chunks and parsed from their head/tail
 
 # (code, aspect, name, blocking) — numbered like DA/T 70-2018: 1 真实性, 2 完整性, 3 可用性, 4 安全性.
 ITEMS = [
@@ -151,8 +151,6 @@ class Declared:
     structure: list[tuple[str, str]] = field(default_factory=list)  # (check code, message)
 
 
-# --- usability: parse only what is needed ---------------------------------------------------------
-
 def size_label(n: int) -> str:
     """Bytes as an archivist reads them, one decimal: KB under 1 MB (0.3 MB is not “0 MB”),
     MB under 1 GB, then GB."""
@@ -161,129 +159,6 @@ def size_label(n: int) -> str:
     if n < 1024 ** 3:
         return f"{n / 1024 ** 2:.1f} MB"
     return f"{n / 1024 ** 3:.1f} GB"
-
-
-def _ext(name: str) -> str:
-    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
-
-
-def inspect_format(name: str, data: bytes, tail: bytes | None = None) -> tuple[str | None, str | None]:
-    """(unreadable reason, encryption/compression reason) for a file whose bytes are ``data``
-    (for a huge file: its head, with ``tail`` its last bytes). None means fine."""
-    ext = _ext(name)
-    tail = data[-4096:] if tail is None else tail
-    try:
-        if ext == "pdf":
-            return _pdf(data, tail)
-        if ext in ("jpg", "jpeg"):
-            return _jpeg(data, tail), None
-        if ext == "png":
-            return _png(data), None
-        if ext in ("tif", "tiff"):
-            return _tiff(data), None
-        if ext in ("docx", "ofd"):
-            return _ooxml_ofd(ext, data)
-    except (ValueError, IndexError, struct.error, zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
-        return f"解析失败：{e}", None
-    return None, None
-
-
-def _pdf(data: bytes, tail: bytes):
-    if not data.startswith(b"%PDF-"):
-        return "缺少 PDF 文件头", None
-    if b"%%EOF" not in tail[-2048:]:
-        return "缺少 PDF 结束标记（%%EOF），文件可能被截断", None
-    if b"startxref" not in tail[-4096:]:
-        return "缺少交叉引用表位置（startxref）", None
-    if b"/Encrypt" in tail or (len(data) <= READ_LIMIT and b"/Encrypt" in data):
-        return None, "PDF 已加密（/Encrypt）"
-    return None, None
-
-
-def _jpeg(data: bytes, tail: bytes):
-    if not data.startswith(b"\xff\xd8\xff"):
-        return "缺少 JPEG 文件头"
-    if b"\xff\xd9" not in tail[-64:]:
-        return "缺少 JPEG 结束标记，文件可能被截断"
-    pos, n = 2, len(data)
-    while pos + 4 <= n:  # walk the segments up to the frame header
-        if data[pos] != 0xFF:
-            return "JPEG 段结构损坏"
-        marker = data[pos + 1]
-        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
-            h, w = struct.unpack(">HH", data[pos + 5:pos + 9])
-            return None if h and w else "JPEG 图像尺寸为 0"
-        seg = struct.unpack(">H", data[pos + 2:pos + 4])[0]
-        if seg < 2:
-            return "JPEG 段长度无效"
-        pos += 2 + seg
-    return "未找到 JPEG 帧头（SOF）"
-
-
-def _png(data: bytes):
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "缺少 PNG 文件头"
-    pos, n, seen_ihdr = 8, len(data), False
-    while pos + 12 <= n:
-        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
-        end = pos + 8 + length
-        if end + 4 > n:
-            return "PNG 数据块被截断"
-        if ctype in (b"IHDR", b"IEND") and zlib.crc32(data[pos + 4:end]) != struct.unpack(">I", data[end:end + 4])[0]:
-            return f"PNG 数据块 {ctype.decode()} 校验失败"
-        if not seen_ihdr:
-            if ctype != b"IHDR":
-                return "PNG 首个数据块不是 IHDR"
-            seen_ihdr = True
-        if ctype == b"IEND":
-            return None
-        pos = end + 4
-    return "缺少 PNG 结束块（IEND），文件可能被截断"
-
-
-def _tiff(data: bytes):
-    if data[:4] == b"II*\x00":
-        endian = "<"
-    elif data[:4] == b"MM\x00*":
-        endian = ">"
-    else:
-        return "缺少 TIFF 文件头"
-    offset = struct.unpack(endian + "I", data[4:8])[0]
-    if offset < 8 or offset + 2 > len(data):
-        return "TIFF 图像文件目录（IFD）位置无效"
-    count = struct.unpack(endian + "H", data[offset:offset + 2])[0]
-    if count == 0 or offset + 2 + count * 12 > len(data):
-        return "TIFF 图像文件目录（IFD）损坏"
-    return None
-
-
-_ALLOWED_COMPRESSION = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
-
-
-def _ooxml_ofd(ext: str, data: bytes):
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
-        return None, "文件是加密的 OLE 复合文档（已加密的 Office 文件）"
-    if not data.startswith(b"PK\x03\x04"):
-        return "不是有效的 ZIP 容器", None
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        infos = zf.infolist()
-        for info in infos:
-            if info.flag_bits & 0x1:
-                return None, f"容器内部件“{info.filename}”已加密"
-            if info.compress_type not in _ALLOWED_COMPRESSION:
-                return None, f"容器内部件“{info.filename}”使用了非公开压缩算法（{info.compress_type}）"
-        names = {i.filename for i in infos}
-        root = "word/document.xml" if ext == "docx" else "OFD.xml"
-        if ext == "docx" and "[Content_Types].xml" not in names:
-            return "缺少 [Content_Types].xml，不是有效的 DOCX", None
-        if root not in names:
-            return f"缺少 {root}，不是有效的 {ext.upper()}", None
-        head = zf.read(root)[:4096]
-        if b"<" not in head:
-            return f"{root} 不是 XML", None
-        if zf.testzip() is not None:
-            return "容器内部件 CRC 校验失败", None
-    return None, None
 
 
 # --- reading files once -------------------------------------------------------------------------
@@ -447,7 +322,7 @@ def run_checks(items: list[ItemRec], *, declared: Declared | None = None, scan_p
         if ref.size is not None and ref.size != f.size:
             r["1-5"].fail(f"{where}：元数据记载大小 {ref.size} 字节，实际 {f.size} 字节")
         r["3-1"].checked += 1
-        if _ext(ref.name) not in ALLOWED_EXT:
+        if extension(ref.name) not in ALLOWED_EXT:
             r["3-1"].fail(f"{where}：格式不在允许范围内（允许：{ALLOWED_LABEL}）")
             continue
         r["3-2"].checked += 1

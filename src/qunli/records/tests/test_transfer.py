@@ -201,6 +201,97 @@ def test_catalogue_and_items_follow_archival_code_order_across_loading_chunks(fo
     assert [r.meta["archival_code"] for r in packed.records] == codes
 
 
+# --- the payload read by child processes ------------------------------------------------------------------
+
+def tree(root) -> dict:
+    """Every file of a directory bag, by its path in the bag, with its bytes."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def children(monkeypatch):
+    """Child processes read every directory bag (as from PAYLOAD_CHILD_FILES files); the list
+    collects the ``_Children`` started."""
+    started = []
+    real = transfer._Children
+
+    def spy(*args, **kwargs):
+        started.append(real(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(transfer, "PAYLOAD_CHILD_FILES", 1)
+    monkeypatch.setattr(transfer, "_Children", spy)
+    return started
+
+
+def test_child_processes_write_the_same_bag_as_threads_with_the_payload_hard_linked(fonds, filed, tmp_path,
+                                                                                  children, monkeypatch, caplog):
+    ids, info = [i.pk for i in filed], {"number": "T1", "fonds_code": "J001"}
+    by_children = transfer.write_package(transfer.DirTarget(tmp_path / "children"), ids, info)
+    assert len(children) == 1 and [p.returncode for p in children[0].procs] == [0, 0]  # both started, both done
+    monkeypatch.setattr(transfer, "PAYLOAD_CHILD_FILES", 10 ** 9)
+    by_threads = transfer.write_package(transfer.DirTarget(tmp_path / "threads"), ids, info)
+    assert len(children) == 1 and "reading in threads" not in caplog.text
+    assert tree(tmp_path / "children") == tree(tmp_path / "threads")
+    assert by_children.fingerprint == by_threads.fingerprint and by_children.file_count == 4
+    assert [f.facts for r in by_children.records for f in r.files] == [f.facts for r in by_threads.records for f in r.files]
+    bagit.Bag(str(tmp_path / "children")).validate()
+    stored = filed[0].files.get()
+    linked = tmp_path / "children/data/items" / filed[0].archival_code / "1-通知.pdf"
+    assert os.stat(linked).st_ino == os.stat(default_storage.path(stored.storage_name)).st_ino
+
+
+def test_child_processes_report_a_file_missing_from_the_store(fonds, filed, archives, accounts, children):
+    default_storage.delete(filed[2].files.get().storage_name)
+    batch = transfer.create_transfer(accounts["women_staff"], fonds, receiver=archives[0],
+                                     item_ids=[i.pk for i in filed])
+    run = batch.check_runs.get()
+    assert len(children) == 1 and status_of(run)["2-5"] == "failed" and "电子文件缺失" in failures(run, "2-5")
+    assert batch.file_count == 3 and not run.passed
+
+
+@pytest.mark.parametrize("failure", ["cannot_start", "dies"])
+def test_the_payload_is_read_in_threads_when_the_child_processes_fail(fonds, filed, archives, accounts, children,
+                                                                     monkeypatch, tmp_path, failure, caplog):
+    if failure == "cannot_start":  # e.g. a server whose sys.executable is no Python
+        monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    else:
+        real = transfer._Children  # the spy
+
+        def killed(n):
+            started = real(n)
+            for proc in started.procs:
+                proc.kill()
+                proc.wait()
+            return started
+
+        monkeypatch.setattr(transfer, "_Children", killed)
+    batch = transfer.create_transfer(accounts["women_staff"], fonds, receiver=archives[0],
+                                     item_ids=[i.pk for i in filed])
+    assert "reading in threads" in caplog.text and batch.check_runs.get().passed and batch.file_count == 4
+    bagit.Bag(default_storage.path(batch.package_name)).validate()
+    transfer.send_transfer(accounts["women_staff"], batch)
+    assert transfer.check_receipt(archives[1], batch).passed
+
+
+def test_placing_a_file_again_replaces_its_link_and_copies_across_file_systems(tmp_path, monkeypatch):
+    from qunli.records import payload
+
+    source, dest = tmp_path / "stored", tmp_path / "bag-file"
+    source.write_bytes(b"stored bytes")
+    payload.place(str(source), str(dest))
+    payload.place(str(source), str(dest))  # a window read again after a child process died
+    assert os.stat(dest).st_ino == os.stat(source).st_ino and source.read_bytes() == b"stored bytes"
+    dest.unlink()
+
+    def cross_device(*args):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(payload.os, "link", cross_device)
+    payload.place(str(source), str(dest))
+    assert dest.read_bytes() == b"stored bytes" and os.stat(dest).st_ino != os.stat(source).st_ino
+
+
 # --- online transfer ----------------------------------------------------------------------------------
 
 def test_online_transfer_receipt_check_and_accept_moves_custody(fonds, filed, archives, accounts):
