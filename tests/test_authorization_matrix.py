@@ -331,6 +331,10 @@ def _foreign_records(where):
                                pages=1, status="filed")
     ItemFile.objects.create(id=FOREIGN_PK, item=item, name="邻县秘密扫描件.pdf", size=4, mime="application/pdf",
                             sm3="0" * 64, sha256="0" * 64, storage_name="files/00/" + "0" * 64)
+    from qunli.records.gaps import PieceGap
+
+    PieceGap.objects.create(id=FOREIGN_PK, fonds=fonds, category=item.category, year=2024, retention="Y", org_code=org,
+                            piece_no=2, reason="邻县秘密缺号原因", recorded_by=User.objects.filter(kind="business").first())
     # opening and use: a queued review, a request with an approved line, a reading, a certificate
     from qunli.records.models import Certificate, OpeningReview, ReadingEvent, UseLine, UseRequest
 

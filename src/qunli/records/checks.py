@@ -278,13 +278,16 @@ def scan_for_viruses(paths: list[str]) -> tuple[bool, list[str], str]:
 
 def run_checks(items: list[ItemRec], *, declared: Declared | None = None, scan_paths: Iterable[str] = (),
                existing_codes: set[str] | None = None, workers: int = 1,
-               destroyed: dict[tuple, set[int]] | None = None) -> list[Result]:
+               destroyed: dict[tuple, set[int]] | None = None,
+               explained: dict[tuple, set[int]] | None = None) -> list[Result]:
     """Run every numbered item over ``items``. ``existing_codes``: 档号 already held elsewhere
     (at receipt, a package 档号 the receiver already holds is a duplicate). ``scan_paths``:
     what the virus scanner reads (the package file, or the stored files). ``destroyed``: per
     class (全宗号, 门类, 年度, 保管期限, 机构), the 件号 accounted for outside ``items`` —
     destroyed under a 销毁清册, or held elsewhere (``transfer.accounted_pieces``) — so not
-    gaps. Every other number from 0001 to the highest present must be in ``items``."""
+    gaps. ``explained``: per class, the 件号 a 缺号说明 explains (``records.gaps``): no failure,
+    but named in a warning. Every other number from 0001 to the highest present must be in
+    ``items``."""
     declared = declared or Declared()
     r = {code: Result(code) for code, *_ in ITEMS}
 
@@ -332,7 +335,7 @@ def run_checks(items: list[ItemRec], *, declared: Declared | None = None, scan_p
         elif f.unreadable:
             r["3-2"].fail(f"{where}：无法打开（{f.unreadable}）")
 
-    _metadata_checks(items, r, existing_codes or set(), destroyed or {})
+    _metadata_checks(items, r, existing_codes or set(), destroyed or {}, explained or {})
 
     # counts and bytes against what the sender declared
     r["2-1"].checked = len(items)
@@ -371,7 +374,8 @@ _OPENNESS = frozenset(Openness.values)
 _LIMITS = {"title": 300, "responsible": 100, "doc_no": 60, "archival_code": 60}
 
 
-def _metadata_checks(items: list[ItemRec], r: dict, existing_codes: set[str], destroyed: dict) -> None:
+def _metadata_checks(items: list[ItemRec], r: dict, existing_codes: set[str], destroyed: dict,
+                     explained: dict) -> None:
     codes, doc_nos, titles = Counter(), Counter(), Counter()
     classes = defaultdict(list)
     formats = code_formats(items)
@@ -467,11 +471,18 @@ def _metadata_checks(items: list[ItemRec], r: dict, existing_codes: set[str], de
         # 件号 start at 1 in every class (DA/T 22), so a missing 0001 is a gap too — not just
         # the holes between the lowest and highest number present
         hi = max(seen)
-        gone = destroyed.get(key, ())
-        gaps = [n for n in range(1, hi + 1) if n not in seen and n not in gone]
+        gone, noted = destroyed.get(key, ()), explained.get(key, ())
+        missing = [n for n in range(1, hi + 1) if n not in seen and n not in gone]
+        gaps = [n for n in missing if n not in noted]
         if gaps:
-            shown = "、".join(f"{n:04d}" for n in gaps[:20]) + ("…" if len(gaps) > 20 else "")
-            r["2-4"].fail(f"{cls}：件号 0001–{hi:04d} 之间缺号 {len(gaps)} 个（{shown}）")
+            r["2-4"].fail(f"{cls}：件号 0001–{hi:04d} 之间缺号 {len(gaps)} 个（{_numbers(gaps)}）")
+        if len(gaps) < len(missing):
+            told = [n for n in missing if n in noted]
+            r["2-4"].warn(f"{cls}：缺号 {len(told)} 个已有缺号说明（{_numbers(told)}）")
+
+
+def _numbers(pieces: list[int]) -> str:
+    return "、".join(f"{n:04d}" for n in pieces[:20]) + ("…" if len(pieces) > 20 else "")
 
 
 def summary(results: list[Result]) -> dict:

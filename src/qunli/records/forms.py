@@ -108,6 +108,31 @@ class RenumberForm(UserForm):
     reason = forms.CharField(label="调整原因", max_length=200)
 
 
+class GapForm(UserForm):
+    """缺号说明: the class (门类·年度·保管期限·机构) and the missing 件号 with the reason."""
+
+    category = forms.ChoiceField(label="门类", initial="WS")
+    year = forms.IntegerField(label="年度", min_value=1900, max_value=2100)
+    retention = forms.ChoiceField(label="保管期限", choices=Retention.choices)
+    org_code = forms.ChoiceField(label="机构（问题）", required=False)
+    pieces = forms.CharField(label="缺号件号", max_length=300, help_text="多个用逗号分隔，连续的写成 12-14")
+    reason = forms.CharField(label="缺号原因", max_length=200, help_text="如：原件于1998年搬迁时遗失；编号时漏号")
+
+    def __init__(self, *args, fonds=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fonds = fonds
+        self.fields["category"].choices = [(c.code, str(c)) for c in Category.objects.all()]
+        org_codes = list(fonds.org_codes.all()) if fonds is not None else []
+        self.fields["org_code"].choices = [("", "（无机构代码）"), *((oc.code, f"{oc.code} {oc.name}") for oc in org_codes)]
+
+    def clean_category(self):
+        return Category.objects.get(code=self.cleaned_data["category"])
+
+    def clean_org_code(self):
+        code = self.cleaned_data.get("org_code")
+        return self.fonds.org_codes.get(code=code) if code else None
+
+
 class CatalogueForm(forms.Form):
     year = forms.IntegerField(label="年度", min_value=1900, max_value=2100,
                               widget=forms.NumberInput(attrs={"class": "form-control form-control-sm"}))

@@ -261,6 +261,7 @@ def item_year(date: dt.date | None) -> int:
 # opening (开放鉴定) and use (利用): records/access_models.py
 from .access_models import Certificate, OpeningReview, Purpose, ReadingEvent, UseLine, UseRequest  # noqa: E402,F401
 from .file_models import FileContent, Volume  # noqa: E402,F401  (案卷 and content-addressed derivatives)
+from .gaps import PieceGap  # noqa: E402,F401  缺号说明 (explained gaps in 件号)
 from .preservation_models import (  # noqa: E402,F401  (fixity, off-site copy, appraisal, destruction)
     Appraisal,
     DestructionBatch,

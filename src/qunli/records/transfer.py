@@ -64,6 +64,7 @@ from qunli.core.notifications import Kind, notify, staff_of_unit
 from qunli.core.scoping import CHANGE, can
 
 from . import checks, payload, search
+from .gaps import explained_pieces, gap_notes
 from .models import (
     Category,
     CheckRun,
@@ -685,12 +686,16 @@ def write_package(target, item_ids: list[int], info: dict, *, meanwhile=None) ->
     }
     classes = {_class_of(r.meta) for r in records}
     for key, pieces in (("Qunli-Destroyed-Pieces", info.get("destroyed")),
-                        ("Qunli-Transferred-Pieces", info.get("transferred"))):
+                        ("Qunli-Transferred-Pieces", info.get("transferred")),
+                        ("Qunli-Explained-Gaps", info.get("explained"))):
         line = _pieces_line(pieces or {}, classes)
         if line:
             bag_info[key] = line
     tags = {"bagit.txt": BAGIT_TXT,
             "bag-info.txt": "".join(f"{k}: {str(v).replace(chr(10), ' ')}\n" for k, v in bag_info.items()).encode()}
+    notes = [line for key, line in info.get("gap_notes") or () if key in classes]
+    if notes:  # the 缺号说明 in words, for the receiving archivist (a tag file: in the tag manifests)
+        tags[GAP_NOTES] = "".join(f"{line}\n" for line in notes).encode()
     for algo in ALGOS:
         tags[f"manifest-{algo}.txt"] = "".join(manifests[algo]).encode()
     for name, data in tags.items():
@@ -748,12 +753,17 @@ def _parse_ranges(text: str) -> set[int]:
     return out
 
 
-def parse_declared_pieces(info: dict) -> dict[tuple, set[int]]:
-    """件号 a package's bag-info.txt declares outside it (destroyed, or transferred earlier),
-    keyed like ``destroyed_pieces``."""
+ACCOUNTED_KEYS = ("Qunli-Destroyed-Pieces", "Qunli-Transferred-Pieces")
+GAP_NOTES = "gap-notes.txt"  # tag file: one 缺号说明 a line, "<档号 of the class> <件号>：<reason>"
+EXPLAINED_KEYS = ("Qunli-Explained-Gaps",)  # 件号 a 缺号说明 explains (records.gaps)
+
+
+def parse_declared_pieces(info: dict, keys=ACCOUNTED_KEYS) -> dict[tuple, set[int]]:
+    """件号 a package's bag-info.txt declares outside it (destroyed, or transferred earlier;
+    with ``EXPLAINED_KEYS`` the explained gaps), keyed like ``destroyed_pieces``."""
     fonds_code = (info.get("Qunli-Fonds-Code") or "").strip()
     out: dict[tuple, set[int]] = {}
-    for key in ("Qunli-Destroyed-Pieces", "Qunli-Transferred-Pieces"):
+    for key in keys:
         for entry in (info.get(key) or "").split(";"):
             bits = entry.strip().split("|")
             if len(bits) != 5 or not bits[1].isdecimal():
@@ -1075,7 +1085,8 @@ def check_holdings(actor, fonds: Fonds, *, phase: str = CheckRun.Phase.STORAGE, 
         raise ActionError("没有可检测的已归档条目。")
     recs, paths = holdings_records(ids)
     results = checks.run_checks(recs, scan_paths=paths, workers=workers(),
-                                destroyed=accounted_pieces(fonds, ids if item_ids is not None else None))
+                                destroyed=accounted_pieces(fonds, ids if item_ids is not None else None),
+                                explained=explained_pieces(fonds))
     label = "归档" if phase == CheckRun.Phase.FILING else "馆藏"
     return _save_run(actor, phase=phase, unit=fonds.unit, fonds=fonds, subject=f"{fonds.code} {label} {len(ids)} 件",
                      results=results, started=started, item_count=len(ids),
@@ -1104,12 +1115,15 @@ def check_package_file(actor, path, *, unit, phase, subject, batch=None) -> tupl
         codes = [r.meta.get("archival_code") for r in pkg.records]
         existing = _existing_codes(codes)
         destroyed = parse_declared_pieces(pkg.info)  # destroyed or transferred earlier, as the sender declares
-        if batch is not None and batch.fonds_id:  # an online batch: this system's own destruction records too
+        explained = parse_declared_pieces(pkg.info, EXPLAINED_KEYS)  # its 缺号说明
+        if batch is not None and batch.fonds_id:  # an online batch: this system's own records too
             destroyed = _merge(destroyed, accounted_pieces(batch.fonds))
+            explained = _merge(explained, explained_pieces(batch.fonds))
         elif batch is not None:  # offline: what this system's archives already received of that fonds
             destroyed = _merge(destroyed, held_pieces(batch.fonds_code))
         results = checks.run_checks(pkg.records, declared=pkg.declared, scan_paths=[str(path)],
-                                    existing_codes=existing, workers=workers(), destroyed=destroyed)
+                                    existing_codes=existing, workers=workers(), destroyed=destroyed,
+                                    explained=explained)
     finally:
         reader.close()
     run = _save_run(actor, phase=phase, unit=unit, subject=subject, results=results, started=started,
@@ -1217,9 +1231,10 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
 
     started = time.perf_counter()
     accounted = accounted_pieces(fonds)  # the check's; bag-info declares the destroyed ones only
+    explained = explained_pieces(fonds)
     info = {"sender": fonds.unit.name, "number": batch.number, "title": title, "fonds_code": fonds.code,
             "fonds_name": fonds.name, "receiver": receiver.name, "destroyed": destroyed_pieces(fonds),
-            "transferred": held_pieces(fonds.code)}
+            "transferred": held_pieces(fonds.code), "explained": explained, "gap_notes": gap_notes(fonds)}
     try:
         local_root = default_storage.path("transfers")
     except NotImplementedError:  # remote storage (S3 …): a zip in a temporary file, then saved
@@ -1229,7 +1244,8 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
         part = os.path.join(local_root, f"{batch.number}.part")
         try:
             packed = write_package(DirTarget(part), ids, info, meanwhile=record_members)
-            results = checks.run_checks(packed.records, scan_paths=[part], workers=1, destroyed=accounted)
+            results = checks.run_checks(packed.records, scan_paths=[part], workers=1, destroyed=accounted,
+                                        explained=explained)
             os.replace(part, os.path.join(local_root, batch.number))
         finally:
             shutil.rmtree(part, ignore_errors=True)
@@ -1242,7 +1258,8 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
                 target = ZipTarget(fh)
                 packed = write_package(target, ids, info, meanwhile=record_members)
                 target.close()
-            results = checks.run_checks(packed.records, scan_paths=[part], workers=1, destroyed=accounted)
+            results = checks.run_checks(packed.records, scan_paths=[part], workers=1, destroyed=accounted,
+                                        explained=explained)
             os.replace(part, os.path.join(local_root, f"{batch.number}.zip"))
         finally:
             if os.path.exists(part):
@@ -1252,7 +1269,7 @@ def create_transfer(actor, fonds: Fonds, *, receiver, item_ids, title: str = "")
             target = ZipTarget(tmp)
             packed = write_package(target, ids, info, meanwhile=record_members)
             target.close()
-            results = checks.run_checks(packed.records, workers=1, destroyed=accounted)
+            results = checks.run_checks(packed.records, workers=1, destroyed=accounted, explained=explained)
             tmp.seek(0)
             name = default_storage.save(package_path(batch), tmp)
     batch.package_name, batch.package_size, batch.package_sm3 = name, packed.package_bytes, packed.fingerprint

@@ -27,20 +27,21 @@ from qunli.core.generic import (
 from qunli.core.models import ChangeLog
 from qunli.core.params import parse_ids
 from qunli.core.scoping import CHANGE, can
-from qunli.orgs.views import ObjectActionView
+from qunli.orgs.views import ObjectActionView, get_visible
 
-from . import actions, printing, queries, use
+from . import actions, gaps, printing, queries, use
 from .filters import ItemFilterForm, PendingFilterForm
 from .forms import (
     CaptureForm,
     CatalogueForm,
     FondsForm,
+    GapForm,
     ItemEditForm,
     OrgCodeForm,
     RenumberForm,
     ScheduleVersionForm,
 )
-from .models import Custody, Fonds, Item, Retention, RetentionSchedule
+from .models import Custody, Fonds, Item, PieceGap, Retention, RetentionSchedule
 
 # --- fonds ------------------------------------------------------------------------------------
 
@@ -70,7 +71,7 @@ class FondsAddView(ActionFormView):
         return actions.create_fonds(self.request.user, unit=data["unit"], code=data["code"], name=data["name"])
 
 
-FONDS_TABS = [("detail", "概况"), ("schedules", "保管期限表"), ("history", "修改记录")]
+FONDS_TABS = [("detail", "概况"), ("schedules", "保管期限表"), ("gaps", "缺号说明"), ("history", "修改记录")]
 
 
 class FondsDetailView(ObjectDetailView):
@@ -89,7 +90,43 @@ class FondsDetailView(ObjectDetailView):
         ctx["schedule_form"] = ScheduleVersionForm(user=user)
         ctx["catalogue_form"] = CatalogueForm(initial={"retention": Retention.PERMANENT, "category": "WS"})
         ctx["retentions"] = Retention.choices
+        if self.request.GET.get("tab") == "gaps":
+            ctx["gaps"] = list(PieceGap.objects.filter(fonds=fonds).select_related("fonds", "category", "org_code",
+                                                                                 "recorded_by"))
+            ctx["gap_form"] = GapForm(user=user, fonds=fonds)
         return ctx
+
+
+class GapAddView(ObjectActionView):
+    """登记缺号说明 for one class of the fonds (``records.gaps.explain_gaps``)."""
+
+    model = Fonds
+    select_related = ("unit",)
+    form_class = GapForm
+    title = "登记缺号说明"
+    success_message = "已登记缺号说明。"
+
+    def form_kwargs(self) -> dict:
+        return {**super().form_kwargs(), "fonds": self.get_object()}
+
+    def perform(self, data):
+        fonds = self.get_object()
+        gaps.explain_gaps(self.request.user, fonds, **data)
+        return fonds
+
+    def success_url(self, fonds):
+        return f"{fonds.get_absolute_url()}?tab=gaps"
+
+
+class GapWithdrawView(BusinessRequiredMixin, View):
+    """POST only: take back one 缺号说明."""
+
+    def post(self, request, pk):
+        gap = get_visible(PieceGap, request.user, pk, select_related=("fonds", "fonds__unit", "category", "org_code"),
+                          action=CHANGE)
+        gaps.withdraw_gap(request.user, gap)
+        messages.success(request, f"已撤销 {gap.class_label} 件号 {gap.piece_no:04d} 的缺号说明。")
+        return redirect(f"{gap.fonds.get_absolute_url()}?tab=gaps")
 
 
 class OrgCodeAddView(ObjectActionView):
