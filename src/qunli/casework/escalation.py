@@ -16,8 +16,9 @@ working-day calendar (``workdays.py``: holidays and make-up working days):
   latest working day up to today, so a case due on the Friday before a holiday week is
   escalated on the first working day after it, not on the holiday): a ``CaseEscalation`` row
   (unique per case, stage and limit) and a notification — an overdue assigned case to its
-  supervisor; a case still unassigned, or a referral still undecided, to the staff of the
-  unit above (``_escalate_up``; the referral's sender too).
+  supervisor; a case still unassigned, or a referral still undecided, a working day later
+  (the unit had its reminder first) to the staff of the unit above (``_escalate_up``; the
+  referral's sender too).
 
 Set-based: a fixed number of queries whatever the number of cases (the calendar window, one
 SELECT per kind, one bulk insert of escalations, one look-up of existing notification keys,
@@ -30,7 +31,7 @@ import operator
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -104,6 +105,18 @@ def current_escalation(case: Case, pending_referral=None, today: dt.date | None 
     return case.escalations.filter(functools.reduce(operator.or_, late)).first()
 
 
+def still_late_q() -> Q:
+    """Escalations whose matter is still undone: the case still open and missing that very
+    limit — not settled since by an assignment, a decision on the referral, a hand-over
+    (which sets new limits) or closing."""
+    pending = Referral.objects.filter(case=OuterRef("case"), status=Referral.Status.PENDING,
+                                      decide_due=OuterRef("due_date"))
+    return ~Q(case__status=Case.Status.CLOSED) & (
+        Q(stage=Stage.RESOLVE, case__caseworker__isnull=False, case__resolve_due=F("due_date"))
+        | Q(stage=Stage.ACKNOWLEDGE, case__caseworker__isnull=True, case__acknowledge_due=F("due_date"))
+        | Q(Exists(pending), stage=Stage.REFERRAL))
+
+
 def latest_workday(day: dt.date, cal: Calendar) -> dt.date:
     while not cal.is_workday(day):
         day -= dt.timedelta(days=1)
@@ -165,7 +178,9 @@ def sweep_due(today: dt.date | None = None) -> dict:
                        for pk, worker, sup, due, code in to_escalate]
         for pk, _worker, sup, due, code in to_escalate:
             pending(sup, Kind.ESCALATED, f"个案 {code} 超期未办结，已上报督导（办结时限 {due:%Y-%m-%d}）", pk, due)
-        escalations += _escalate_up(items, url, today, cutoff, unassigned, late_referrals)
+        # up the tree, the unit that should have acted gets its reminder a working day first
+        escalations += _escalate_up(items, url, today, latest_workday(cutoff - dt.timedelta(days=1), cal),
+                                    unassigned, late_referrals)
         CaseEscalation.objects.bulk_create(escalations, ignore_conflicts=True)
         created = deliver_now(items)
     send_outbound(created)
@@ -179,8 +194,10 @@ def sweep_due(today: dt.date | None = None) -> dict:
 
 
 def _escalate_up(items: list, url: str, today: dt.date, cutoff: dt.date, unassigned, late_referrals) -> list:
-    """A case left unassigned, or a 转办/转介 left undecided, a whole working day past its
-    limit goes to the staff of the unit above the one that should have acted (上级督办) —
+    """A case left unassigned, or a 转办/转介 left undecided, past its limit and then through
+    the working day after it (``cutoff``: the working day before the latest one — the unit
+    had its reminder that day) goes to the staff of the unit above the one that should have
+    acted (上级督办) —
     they reach the case through their wider grant. At the top of the tree, where no staff
     sit above, to the unit's leaders, without a link: need-to-know keeps the case from a
     read-only grant. The sender of a late referral is told too, so it can withdraw and

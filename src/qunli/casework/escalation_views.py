@@ -1,12 +1,12 @@
 """超期上报: the escalations the user may see (need-to-know: the case team, above all its
 supervisor; the staff above a unit that left a case unassigned or a referral undecided).
-Open cases by default; ``?all=1`` includes closed ones."""
+By default only those whose matter is still undone (``still_late_q``); ``?all=1`` includes
+the settled ones."""
 
 from qunli.core.generic import Column, ObjectListView
 
-from .escalation import CaseEscalation
+from .escalation import CaseEscalation, still_late_q
 from .forms import EscalationFilterForm
-from .models import Case
 
 
 class EscalatedListView(ObjectListView):
@@ -29,8 +29,12 @@ class EscalatedListView(ObjectListView):
         Column("status", "个案状态", accessor="case.status"),
     ]
 
+    def apply_filters(self, qs, data):
+        data.pop("all", None)  # read by base_queryset
+        return super().apply_filters(qs, data)
+
     def base_queryset(self):
         qs = super().base_queryset()
         if self.request.GET.get("all") != "1":
-            qs = qs.exclude(case__status=Case.Status.CLOSED)
+            qs = qs.filter(still_late_q())
         return qs

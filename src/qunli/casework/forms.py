@@ -184,6 +184,7 @@ class DueFilterForm(_FilterForm):
 
 class EscalationFilterForm(_FilterForm):
     stage = forms.ChoiceField(label="超期事项", choices=[("", "全部超期事项"), *CaseEscalation.Stage.choices])
+    all = forms.ChoiceField(label="范围", choices=[("", "仍未处理的"), ("1", "全部（含已处理的）")])
 
 
 class HolidayForm(forms.Form):

@@ -318,7 +318,9 @@ def escalated_to(case) -> dict[int, str]:
 def test_case_left_unassigned_a_working_day_is_escalated_to_the_staff_above(team, tree, accounts, calendar,
                                                                              client_for):
     case = late_unassigned(accounts, tree, "village_women", "clerk", "13800138101")
-    first = sweep_due(FRI + dt.timedelta(days=8))  # the make-up Saturday: a whole working day missed
+    reminded = sweep_due(FRI + dt.timedelta(days=8))  # the make-up Saturday: the first working day late
+    assert reminded["unassigned_late"] == 1 and reminded["escalated"] == 0  # the unit is reminded first
+    first = sweep_due(FRI + dt.timedelta(days=10))  # Monday: a whole working day after the reminder
     assert first["escalated"] == 1
     esc = CaseEscalation.objects.get()
     assert (esc.case_id, esc.stage, esc.due_date) == (case.pk, "acknowledge", FRI)
@@ -334,7 +336,7 @@ def test_case_left_unassigned_a_working_day_is_escalated_to_the_staff_above(team
     CaseEscalation.objects.update(due_date=months_ago)
     assert "超期未分派，已上报上级" in c.get(f"/casework/{case.pk}/").content.decode()
     assert case.request.tracking_code in c.get("/casework/escalated/").content.decode()
-    assert sweep_due(FRI + dt.timedelta(days=10))["escalated"] == 0
+    assert sweep_due(FRI + dt.timedelta(days=11))["escalated"] == 0
     assert CaseEscalation.objects.count() == 1
     assert case.request.tracking_code in c.get("/casework/escalated/", {"stage": "acknowledge"}).content.decode()
     assert case.request.tracking_code not in c.get("/casework/escalated/", {"stage": "resolve"}).content.decode()
@@ -343,7 +345,7 @@ def test_case_left_unassigned_a_working_day_is_escalated_to_the_staff_above(team
 def test_case_left_unassigned_at_the_top_goes_to_the_leaders_without_a_link(team, tree, accounts, calendar,
                                                                             client_for):
     case = late_unassigned(accounts, tree, "women", "women_staff", "13800138102")  # nobody sits above the county
-    sweep_due(FRI + dt.timedelta(days=8))
+    sweep_due(FRI + dt.timedelta(days=10))
     assert escalated_to(case) == {accounts["leader"].pk: ""}
     assert client_for(accounts["leader"]).get(f"/casework/{case.pk}/").status_code == 404  # need-to-know holds
 
@@ -363,7 +365,8 @@ def test_referral_left_undecided_reminds_the_receivers_then_escalates(team, tree
     reminder = Notification.objects.get(kind="overdue", obj_id=str(case.pk))
     assert (reminder.recipient_id, reminder.url) == (team["town"].pk, "/casework/referrals/")
     assert "已超时" not in client_for(team["town"]).get("/casework/referrals/").content.decode()  # not late today
-    sweep_due(FRI + dt.timedelta(days=8))
+    assert sweep_due(FRI + dt.timedelta(days=8))["escalated"] == 0  # the first working day late: reminded only
+    sweep_due(FRI + dt.timedelta(days=10))
     assert CaseEscalation.objects.get().stage == "referral"
     told = escalated_to(case)
     assert {team["intake"].pk, accounts["party_office"].pk, team["worker"].pk} <= set(told)
@@ -376,8 +379,17 @@ def test_referral_left_undecided_reminds_the_receivers_then_escalates(team, tree
     page = client_for(team["town"]).get(f"/casework/{case.pk}/").content.decode()
     assert "超期未接收，已上报上级" in page and "已超时" in page
     Referral.objects.filter(pk=r.pk).update(decide_due=FRI)
+    CaseEscalation.objects.update(due_date=FRI)
+    town = client_for(team["town"])
+    assert case.request.tracking_code in town.get("/casework/escalated/").content.decode()
     actions.accept_referral(team["town"], r)
-    assert sweep_due(FRI + dt.timedelta(days=9))["referrals_late"] == 0
+    # the town's own limits run from the acceptance (on the sweep's calendar: years ahead)
+    Case.objects.filter(pk=case.pk).update(acknowledge_due=FRI + dt.timedelta(days=30),
+                                           resolve_due=FRI + dt.timedelta(days=60))
+    assert sweep_due(FRI + dt.timedelta(days=11))["referrals_late"] == 0
+    # settled by the acceptance: off the default list (the town did not miss anything), kept under 全部
+    assert case.request.tracking_code not in town.get("/casework/escalated/").content.decode()
+    assert case.request.tracking_code in town.get("/casework/escalated/", {"all": "1"}).content.decode()
 
 
 def test_sweep_query_count_does_not_grow_with_late_referrals_and_unassigned_cases(team, tree, accounts, calendar):
@@ -396,7 +408,7 @@ def test_sweep_query_count_does_not_grow_with_late_referrals_and_unassigned_case
         assert result["escalated"] == 2 * n
         return len(ctx)
 
-    assert run(1, FRI + dt.timedelta(days=8)) == run(6, FRI + dt.timedelta(days=10))
+    assert run(1, FRI + dt.timedelta(days=10)) == run(6, FRI + dt.timedelta(days=11))
 
 
 def test_api_case_list_query_count_is_flat(team, tree, client_for, django_assert_max_num_queries):
