@@ -208,11 +208,13 @@ def available_steps(user, case: Case, is_member: bool, intake: bool = False,
                     referral_pending: bool = False) -> list[tuple[str, str]]:
     """The buttons the user may press now (the actions check again). ``intake``: the user is
     the unit's intake staff of an unassigned case (``queries.sending_side``) — not the
-    receiving staff of a pending referral, who decide on it instead."""
+    receiving staff of a pending referral, who decide on it instead. While a referral is
+    pending nobody assigns, dismisses or sends the case elsewhere (the actions refuse it):
+    the sender may withdraw it, the receiver decide."""
     worker = user.pk == case.caseworker_id or is_member
     sup = user.pk == case.supervisor_id
     steps = []
-    if case.status == S.RECEIVED and case.caseworker_id is None and intake:
+    if case.status == S.RECEIVED and case.caseworker_id is None and intake and not referral_pending:
         steps.append(("assign", "分派"))
     elif case.is_open and sup:
         steps.append(("assign", "改派"))
@@ -237,7 +239,8 @@ def available_steps(user, case: Case, is_member: bool, intake: bool = False,
     if case.served_person_id and (worker or sup):
         steps += [("served", "服务对象信息"), ("consent", "登记知情同意")]
     # last: the first button is styled as the next step, and ending a request is never that
-    if case.status in (S.RECEIVED, S.ASSIGNED) and (sup or user.pk == case.caseworker_id or intake):
+    if case.status in (S.RECEIVED, S.ASSIGNED) and not referral_pending and (sup or user.pk == case.caseworker_id
+                                                                            or intake):
         steps.append(("dismiss", "不予受理"))
     return steps
 
@@ -285,7 +288,7 @@ class CaseDetailView(ReadableHistoryMixin, ObjectDetailView):
             "steps": available_steps(user, case, is_member, intake=case.caseworker_id is None and sender,
                                      referral_pending=pending is not None),
             # the receiving staff of a pending referral decide on it from the case page too
-            "can_decide": pending is not None and not sender and can(user, CHANGE, pending.to_unit),
+            "can_decide": pending is not None and can(user, CHANGE, pending.to_unit),
             "pending_referral": pending,
             "in_team": in_team,
             "overdue": case.is_overdue(),

@@ -246,8 +246,11 @@ def test_the_receiver_of_an_unassigned_case_is_offered_accept_and_decline_not_th
     for step in ("assign", "transfer", "refer", "dismiss"):
         assert f"/casework/{case.pk}/{step}/" not in page
     sender = client_for(accounts["women_staff"]).get(f"/casework/{case.pk}/").content.decode()
-    assert f"/casework/{case.pk}/assign/" in sender and "/accept/" not in sender
-    assert f"/casework/{case.pk}/refer/" not in sender  # one referral at a time: withdraw it first
+    assert "/accept/" not in sender and f"/casework/referrals/{r.pk}/withdraw/" in sender
+    for step in ("assign", "refer", "dismiss"):  # refused while the referral is pending: withdraw it first
+        assert f"/casework/{case.pk}/{step}/" not in sender
+    both = client_for(accounts["party_office"]).get(f"/casework/{case.pk}/").content.decode()
+    assert f"/casework/referrals/{r.pk}/accept/" in both  # the 群团办 acts for both units: it may decide
 
 
 # --- time limits -------------------------------------------------------------------------------
