@@ -13,7 +13,9 @@ class NavItem:
     label: str
     url_name: str
     icon: str
-    writes: bool = False  # a form that enters data: not offered to a read-only account
+    # a form that enters data, or a work list only a write grant fills (cases waiting for
+    # intake, a referral, an escalation up the tree): not offered to a read-only account
+    writes: bool = False
 
     def url(self) -> str:
         return reverse(self.url_name)
@@ -53,10 +55,10 @@ BUSINESS = [
         NavItem("受理登记", "casework:intake", "telephone-inbound", writes=True),
         NavItem("我的个案", "casework:my_cases", "person-workspace"),
         NavItem("督导个案", "casework:supervised", "person-check"),
-        NavItem("待分派", "casework:unassigned", "inboxes"),
+        NavItem("待分派", "casework:unassigned", "inboxes", writes=True),
         NavItem("到期与超期", "casework:due", "alarm"),
-        NavItem("超期上报", "casework:escalated", "exclamation-octagon"),
-        NavItem("转办/转介收件箱", "casework:referral_inbox", "arrow-left-right"),
+        NavItem("超期上报", "casework:escalated", "exclamation-octagon", writes=True),
+        NavItem("转办/转介收件箱", "casework:referral_inbox", "arrow-left-right", writes=True),
         NavItem("全部个案", "casework:case_list", "folder2-open"),
         NavItem("结对帮扶", "casework:pairing_list", "people"),
         NavItem("走访不足的结对", "casework:pairing_lapsed", "exclamation-triangle"),
