@@ -28,6 +28,7 @@ ACTION_LABELS = {
     "records.capture_record": "登记档案", "records.file_items": "归档", "records.renumber_item": "调整件号",
     "records.correct_filed_item": "更正著录", "records.attach_scans": "挂接扫描件", "records.check_run": "四性检测",
     "records.create_fonds": "建立全宗", "records.add_org_code": "新增机构（问题）代码",
+    "records.explain_gaps": "登记缺号说明", "records.withdraw_gap": "撤销缺号说明",
     "records.add_schedule_version": "新增保管期限表版本", "records.set_code_format": "设置档号格式",
     "records.create_transfer": "创建移交批次", "records.send_transfer": "发送移交", "records.withdraw_transfer": "撤回移交",
     "records.receive_package": "接收数据包", "records.return_transfer": "退回移交", "records.accept_transfer": "接收入馆",

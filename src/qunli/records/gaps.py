@@ -111,7 +111,7 @@ def explain_gaps(actor, fonds: Fonds, *, category: Category, year: int, retentio
         held = set(Item.objects.filter(piece_no__isnull=False, **in_class).values_list("piece_no", flat=True))
         label = PieceGap(**in_class, piece_no=0).class_label
         if not held:
-            raise ActionError(f"{label} 还没有已编号的条目，无所谓缺号。")
+            raise ActionError(f"{label} 还没有已编号的条目，不存在缺号。")
         taken = sorted(set(numbers) & held)
         if taken:
             raise ActionError(f"{label} 的件号 {_shown(taken)} 已有条目，不是缺号。")
@@ -149,7 +149,19 @@ def explained_pieces(fonds: Fonds) -> dict[tuple, set[int]]:
     return out
 
 
+def with_filled(fonds: Fonds, gaps: list[PieceGap]) -> list[PieceGap]:
+    """``gaps`` with ``filled`` set on each: an item holds its 件号 now (a found original
+    imported, a renumbering) — the explanation no longer applies. One query."""
+    held = set()
+    if gaps:
+        rows = Item.objects.filter(fonds=fonds, year__in={g.year for g in gaps}, piece_no__in={g.piece_no for g in gaps})
+        held = set(rows.values_list("category_id", "year", "retention", "org_code_id", "piece_no"))
+    for g in gaps:
+        g.filled = (g.category_id, g.year, g.retention, g.org_code_id, g.piece_no) in held
+    return gaps
+
+
 def gap_notes(fonds: Fonds) -> list[tuple[tuple, str]]:
     """The fonds' 缺号说明 as (class, "J001-WS·2001-Y-BGS 0007：原件遗失") lines for a package."""
-    gaps = PieceGap.objects.filter(fonds=fonds).select_related("fonds", "category", "org_code")
-    return [(g.class_key, f"{g.class_label} {g.piece_no:04d}：{g.reason}") for g in gaps]
+    gaps = with_filled(fonds, list(PieceGap.objects.filter(fonds=fonds).select_related("fonds", "category", "org_code")))
+    return [(g.class_key, f"{g.class_label} {g.piece_no:04d}：{g.reason}") for g in gaps if not g.filled]

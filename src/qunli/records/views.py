@@ -91,8 +91,8 @@ class FondsDetailView(ObjectDetailView):
         ctx["catalogue_form"] = CatalogueForm(initial={"retention": Retention.PERMANENT, "category": "WS"})
         ctx["retentions"] = Retention.choices
         if self.request.GET.get("tab") == "gaps":
-            ctx["gaps"] = list(PieceGap.objects.filter(fonds=fonds).select_related("fonds", "category", "org_code",
-                                                                                 "recorded_by"))
+            ctx["gaps"] = gaps.with_filled(fonds, list(PieceGap.objects.filter(fonds=fonds).select_related(
+                "fonds", "category", "org_code", "recorded_by")))
             ctx["gap_form"] = GapForm(user=user, fonds=fonds)
         return ctx
 

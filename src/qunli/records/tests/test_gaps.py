@@ -76,7 +76,7 @@ def test_refusals_write_nothing(fonds, with_gaps, accounts):
         explain(accounts, fonds, "2, 4")
     with pytest.raises(ActionError, match="缺号原因"):
         explain(accounts, fonds, "4", reason=" ")
-    with pytest.raises(ActionError, match="无所谓缺号"):
+    with pytest.raises(ActionError, match="不存在缺号"):
         explain(accounts, fonds, "1", year=2019)
     with pytest.raises(PermissionDenied):
         explain(accounts, fonds, "4", who="leader")
@@ -99,6 +99,8 @@ def test_the_fonds_page_registers_lists_and_withdraws_an_explanation(fonds, with
     assert client_for(accounts["women_staff"]).post(f"/records/gaps/{gap.pk}/withdraw/").status_code == 302
     assert explained_pieces(fonds) == {CLASS: {2}}
     assert ChangeLog.objects.filter(action="records.withdraw_gap").exists()
+    history = client_for(accounts["women_staff"]).get(f"/records/fonds/{fonds.pk}/", {"tab": "history"}).content.decode()
+    assert "登记缺号说明" in history and "撤销缺号说明" in history and "records.explain_gaps" not in history
 
 
 def test_withdrawing_needs_write_reach(fonds, with_gaps, accounts):
@@ -154,3 +156,16 @@ def test_the_explanation_travels_with_the_transfer_and_satisfies_the_receipt_che
     offline = transfer.receive_package(archives[1], receiver=archives[0],
                                        uploaded=SimpleUploadedFile("p.zip", out.getvalue()))
     assert offline.check_runs.get().passed
+
+
+def test_an_explanation_whose_number_is_filled_again_is_marked_and_no_longer_sent(fonds, with_gaps, accounts,
+                                                                                   client_for):
+    from qunli.records.gaps import gap_notes
+
+    explain(accounts, fonds, "2, 4")
+    found = with_gaps[1]  # the original of 0002 turned up and is catalogued again
+    Item.objects.filter(pk=found.pk).update(status=Item.Status.FILED, piece_no=2,
+                                            archival_code="J001-WS·2023-Y-BGS-0002")
+    assert [line for _, line in gap_notes(fonds)] == ["J001-WS·2023-Y-BGS 0004：原件于1998年搬迁时遗失"]
+    page = client_for(accounts["women_staff"]).get(f"/records/fonds/{fonds.pk}/", {"tab": "gaps"}).content.decode()
+    assert page.count("已补号</span>") == 1
