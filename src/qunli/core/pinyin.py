@@ -1,9 +1,10 @@
 """Names in the order Chinese users expect: by pinyin (杨 before 张), as Excel and every
 roster sort them — not by code point, where 丁 (U+4E01) comes first and 阿 late.
 
-``sort_key(name)`` spells each Han character in toneless pinyin with its tone number
-("yang2 xin1 yi2 "), then appends the name itself, so that names that read alike still sort
-the same way every time. Stored beside the name (``Person.name_sort``) and indexed: the
+``sort_key(name)`` spells each Han character in toneless pinyin with its tone number, the
+family name followed by its own character so that families stay together ("yang2 杨 xin1
+yi2 "), then appends the name itself, so that names that read alike still sort the same way
+every time. Stored beside the name (``Person.name_sort``) and indexed: the
 database sorts and pages on it like any column, on SQLite and PostgreSQL alike, with no
 collation to install.
 
@@ -47,11 +48,14 @@ def _table() -> dict[int, str]:
 
 
 def sort_key(name: str) -> str:
-    """The pinyin sort key of a name (at most 9× its length + 1: "zhuang4 " per character, then the name). Characters without a reading
+    """The pinyin sort key of a name (at most 9× its length + 3: "zhuang4 " per character, the
+    family name's character, then the name). Characters without a reading
     (Latin letters, digits, ·) stay as they are, lower-cased."""
     name = name or ""
     if not name:
         return ""
-    head = SURNAME_READINGS.get(name[0])
-    spelled = (head + " " + name[1:].translate(_table())) if head else name.translate(_table())
-    return f"{spelled.lower()}\t{name}"
+    table = _table()
+    head = SURNAME_READINGS.get(name[0]) or table.get(ord(name[0]), name[0]).strip()
+    # the family name's own character right after its reading keeps each family together
+    # (于斌, 于波 … then 余斌, 余波), as a roster lists them, though 于 and 余 read alike
+    return f"{head.lower()} {name[0]} {name[1:].translate(table).lower()}\t{name}"
