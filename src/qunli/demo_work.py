@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import struct
 import zlib
 
@@ -206,6 +207,12 @@ def _send_days_ago(w: _World, referral, days: int) -> None:
     event.at = at
     event.note_enc = crypto.encrypt(f"转介至{referral.to_unit.name}：{referral.reason}；接收时限{due:%Y-%m-%d}")
     event.save(update_fields=["at", "note_enc"])
+    from qunli.core.notification_models import Notification
+
+    for n in Notification.objects.filter(kind="referral_received", obj_id=str(referral.case_id)):
+        n.title = re.sub(r"请于\d{4}-\d{2}-\d{2}前", f"请于{due:%Y-%m-%d}前", n.title)
+        n.created_at = at
+        n.save(update_fields=["title", "created_at"])
 
 
 def _spread_case_times(w: _World, case, received: dt.datetime) -> None:
