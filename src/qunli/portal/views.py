@@ -89,9 +89,16 @@ def guarded_form(request, *, form_class, template, context, ip_limit: str, phone
             for name, subject in taken:
                 ratelimit.refund(name, subject)
 
-        if not all([ratelimit.hit(name, subject) for name, subject in taken]):  # both counted, then refunded
+        ip_ok, phone_ok = [ratelimit.hit(name, subject) for name, subject in taken]  # both counted, then refunded
+        if not ip_ok:
             give_back()
             return _flooded(request)
+        if not phone_ok:  # the citizen is told which limit, on the form they filled
+            give_back()
+            count, window = ratelimit.limit(phone_limit)
+            per, later = ("今天", "请明天再试") if window >= 86400 else ("一小时内", "请稍后再试")
+            form.add_error("phone", f"该手机号{per}已提交{count}次，已达上限，{later}；紧急情况请直接拨打热线电话。")
+            return render(request, template, {**context(), "form": form}, status=429)
         try:
             return perform(form.cleaned_data)
         except (ActionError, PermissionDenied) as e:

@@ -466,7 +466,7 @@ def test_portal_claims_rate_limited_per_ip_and_phone(staff, child, tree, setting
         r = Client(REMOTE_ADDR=f"10.9.1.{i}").post(reverse("portal:wish_claim", args=[wishes[i].pk]), claim_form())
         assert r.status_code == 302
     r = Client(REMOTE_ADDR="10.9.1.9").post(reverse("portal:wish_claim", args=[wishes[5].pk]), claim_form())
-    assert r.status_code == 429
+    assert r.status_code == 429 and "该手机号今天已提交3次，已达上限" in r.content.decode()  # on the form, named
     assert Wish.objects.filter(status=S.CLAIMED).count() == 3
 
 
