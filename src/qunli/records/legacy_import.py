@@ -189,8 +189,9 @@ class LegacyCatalogueImporter(Importer):
         search.enqueue(ctx.extra.get("item_ids", []))
 
     def warnings(self, ctx) -> list[str]:
-        """Gaps in the 件号 of each class of the file (with the items already filed)."""
-        from .models import Item
+        """Gaps in the 件号 of each class of the file (with the items already filed), but for
+        those a 缺号说明 already explains (``records.gaps``), where the others can be explained."""
+        from .models import Item, PieceGap
 
         out = []
         cats = {v: k for k, v in ctx.extra["categories"].items()}
@@ -201,12 +202,14 @@ class LegacyCatalogueImporter(Importer):
                                                status__in=_numbered(), **org_filter)
                            .values_list("piece_no", flat=True))
             have = nos | existing
-            missing = sorted(set(range(1, max(have) + 1)) - have)
+            explained = set(PieceGap.objects.filter(fonds_id=fid, category_id=cid, year=year, retention=ret,
+                                                    **org_filter).values_list("piece_no", flat=True))
+            missing = sorted(set(range(1, max(have) + 1)) - have - explained)
             if missing:
                 label = f"{codes.get(fid, fid)}-{cats.get(cid, cid)}·{year}-{ret}" + (f"-{org}" if org else "")
                 shown = "、".join(str(n) for n in missing[:MAX_GAPS_LISTED])
                 more = f" 等{len(missing)}个" if len(missing) > MAX_GAPS_LISTED else ""
-                out.append(f"{label} 缺少件号 {shown}{more}")
+                out.append(f"{label} 缺少件号 {shown}{more}（无法补齐的，可在全宗的“缺号说明”中登记原因）")
         return out
 
 

@@ -326,7 +326,7 @@ def test_legacy_catalogue_dry_run_commit_gaps_and_counter(tmp_path, fonds, accou
                                legacy_row(5)])
     dry = run_import("records_legacy", path, user=staff)
     assert dry.ok and not dry.committed and dry.total_rows == 3 and not Item.objects.exists()
-    assert dry.warnings == ["J001-WS·2015-Y-BGS 缺少件号 3、4"]
+    assert dry.warnings == ["J001-WS·2015-Y-BGS 缺少件号 3、4（无法补齐的，可在全宗的“缺号说明”中登记原因）"]
     out = run_import("records_legacy", path, user=staff, commit=True)
     assert out.ok and out.committed and out.created_rows == 3
     items = Item.objects.order_by("piece_no")
@@ -340,6 +340,19 @@ def test_legacy_catalogue_dry_run_commit_gaps_and_counter(tmp_path, fonds, accou
     actions.file_items(staff, [new.pk])
     new.refresh_from_db()
     assert new.archival_code == "J001-WS·2015-Y-BGS-0006"
+
+
+def test_legacy_import_does_not_warn_about_gaps_already_explained(tmp_path, fonds, accounts):
+    from qunli.records.gaps import explain_gaps
+    from qunli.records.models import Category
+
+    staff = accounts["women_staff"]
+    run_import("records_legacy", workbook(tmp_path, [legacy_row(1), legacy_row(5)], "first.xlsx"), user=staff,
+               commit=True)
+    explain_gaps(staff, fonds, category=Category.objects.get(code="WS"), year=2015, retention="Y",
+                 org_code=fonds.org_codes.get(code="BGS"), pieces="2-3", reason="原件遗失")
+    dry = run_import("records_legacy", workbook(tmp_path, [legacy_row(6)], "second.xlsx"), user=staff)
+    assert dry.warnings == ["J001-WS·2015-Y-BGS 缺少件号 4（无法补齐的，可在全宗的“缺号说明”中登记原因）"]
 
 
 def test_legacy_import_counts_destroyed_numbers_as_taken(tmp_path, fonds, accounts, capture):
