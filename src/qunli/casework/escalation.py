@@ -26,8 +26,6 @@ one bulk insert of notifications, one counter UPDATE). Running it twice on the s
 inserts nothing the second time (the unique constraints and dedupe keys)."""
 
 import datetime as dt
-import functools
-import operator
 
 from django.conf import settings
 from django.db import models, transaction
@@ -87,22 +85,13 @@ Stage = CaseEscalation.Stage
 
 
 def current_escalation(case: Case, pending_referral=None, today: dt.date | None = None):
-    """The escalation of a limit ``case`` is still missing — unassigned past its 受理时限,
-    unresolved past its 办结时限, its pending referral undecided past its 接收时限 — or
-    None. Queries only when the case is late on something."""
+    """The escalation of a limit ``case`` is still missing (``still_late_q``: unassigned past
+    its 受理时限, unresolved past its 办结时限, its pending referral undecided past its 接收时限)
+    or None. Queries only when the case is late on something."""
     today = today or timezone.localdate()
-    if not case.is_open:
-        return None
-    late = []
-    if case.caseworker_id is None and case.acknowledged_at is None and case.acknowledge_due < today:
-        late.append(Q(stage=Stage.ACKNOWLEDGE, due_date=case.acknowledge_due))
-    if case.caseworker_id is not None and case.resolve_due < today:
-        late.append(Q(stage=Stage.RESOLVE, due_date=case.resolve_due))
-    if pending_referral is not None and pending_referral.is_late(today):
-        late.append(Q(stage=Stage.REFERRAL, due_date=pending_referral.decide_due))
-    if not late:
-        return None
-    return case.escalations.filter(functools.reduce(operator.or_, late)).first()
+    late = case.is_open and (case.is_overdue(today)
+                             or (pending_referral is not None and pending_referral.is_late(today)))
+    return case.escalations.filter(still_late_q()).first() if late else None
 
 
 def still_late_q() -> Q:
