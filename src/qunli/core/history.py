@@ -27,6 +27,7 @@ ACTION_LABELS = {
     "people.add_team_member": "增加队伍成员", "people.remove_team_member": "移出队伍成员",
     "records.capture_record": "登记档案", "records.file_items": "归档", "records.renumber_item": "调整件号",
     "records.correct_filed_item": "更正著录", "records.attach_scans": "挂接扫描件", "records.check_run": "四性检测",
+    "records.set_file_origin": "更正文件生成方式",
     "records.create_fonds": "建立全宗", "records.add_org_code": "新增机构（问题）代码",
     "records.explain_gaps": "登记缺号说明", "records.withdraw_gap": "撤销缺号说明",
     "records.add_schedule_version": "新增保管期限表版本", "records.set_code_format": "设置档号格式",
@@ -61,7 +62,8 @@ ACTION_LABELS = {
     "portal.create_notice": "新建公告", "portal.update_notice": "修改公告", "portal.publish_notice": "发布公告",
 }
 # Keys an action adds to its snapshot beside the model's fields.
-EXTRA_LABELS = {"reason": "原因", "merged_id": "被合并的档案编号", "purpose": "用途", "note": "说明"}
+EXTRA_LABELS = {"reason": "原因", "merged_id": "被合并的档案编号", "purpose": "用途", "note": "说明",
+                "file_origin": "文件生成方式"}
 # Bookkeeping columns nobody edits: they would only make every row look changed.
 NOISE = {"id", "path", "depth", "numchild", "created_at", "updated_at", "seq"}
 EMPTY = "（空）"

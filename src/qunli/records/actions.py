@@ -170,7 +170,10 @@ def check_file(name: str, size: int, head: bytes) -> str:
     return mime
 
 
-def store_file(item: Item, f) -> ItemFile:
+WRITTEN_KINDS = {"docx", "txt"}  # born-digital whatever the uploader says
+
+
+def store_file(item: Item, f, origin: str) -> ItemFile:
     """Hash once (SM3 and SHA-256 in one pass) and store under files/<sm3[:2]>/<sm3>, once
     per content. A stored file outlives a rolled-back capture harmlessly: it is addressed
     by its content and a later capture of the same bytes reuses it."""
@@ -186,6 +189,8 @@ def store_file(item: Item, f) -> ItemFile:
         sha.update(chunk)
         total += len(chunk)
     mime = check_file(name, size if size is not None else total, head)
+    if name.rsplit(".", 1)[-1].lower() in WRITTEN_KINDS:  # no scanner makes a DOCX: it was written
+        origin = ItemFile.Origin.BORN_DIGITAL
     digest = sm3.hexdigest()
     storage_name = f"files/{digest[:2]}/{digest}"
     if not default_storage.exists(storage_name):
@@ -198,19 +203,21 @@ def store_file(item: Item, f) -> ItemFile:
     except extract.BrokenFile as e:
         raise ActionError(str(e)) from None
     stored = ItemFile.objects.create(item=item, name=name[:200], size=total, mime=mime, sm3=digest,
-                                     sha256=sha.hexdigest(), storage_name=storage_name)
+                                     sha256=sha.hexdigest(), storage_name=storage_name, origin=origin)
     refresh_scanned_pages(item)
     return stored
 
 
 def refresh_scanned_pages(item: Item) -> None:
-    """页数 digitized so far: the pages of the item's scanned files (PDF, OFD, images), each
-    distinct content counted once."""
+    """页数 digitized so far: the pages of the item's scans (PDF, OFD, images of the paper
+    original), each distinct content counted once. A born-digital file is no scan: a digital
+    photo or a document written on a computer adds no page to the paper's digitization."""
     from django.db.models import Sum
 
     from .file_models import FileContent
 
-    digests = set(ItemFile.objects.filter(item_id=item.pk).values_list("sm3", flat=True))
+    digests = set(ItemFile.objects.filter(item_id=item.pk, origin=ItemFile.Origin.SCAN)
+                  .values_list("sm3", flat=True))
     n = (FileContent.objects.filter(sm3__in=digests, kind__in=extract.SCANNED_KINDS)
          .aggregate(n=Sum("page_count"))["n"] or 0)
     Item.objects.filter(pk=item.pk).update(scanned_pages=n)
@@ -229,10 +236,13 @@ def _source_fields(source) -> dict:
 def capture_record(actor, *, unit, title: str, responsible: str, date: dt.date, source=None, doc_no: str = "",
                    category: str = "WS", retention: str | None = None, files=(), record_type: str = "",
                    org_code: str = "", classification: str = Classification.INTERNAL,
-                   openness: str = Openness.PENDING, pages: int | None = None, note: str = "") -> Item:
+                   openness: str = Openness.PENDING, pages: int | None = None, note: str = "",
+                   file_origin: str = ItemFile.Origin.BORN_DIGITAL) -> Item:
     """Register a business record as a pending archival item in the fonds of ``unit`` (or
     of its nearest ancestor with a fonds). Retention comes from the schedule in force when
-    not given (rule for ``record_type``); it may stay empty and be set before filing."""
+    not given (rule for ``record_type``); it may stay empty and be set before filing.
+    ``files`` are what the business system made (原生电子文件) unless ``file_origin`` says
+    they are scans of a paper original."""
     require_change(actor, unit)
     refuse_opening_by_description(openness)
     fonds = fonds_for(unit)
@@ -243,6 +253,8 @@ def capture_record(actor, *, unit, title: str, responsible: str, date: dt.date, 
         raise ActionError(f"门类代码“{category}”不存在。")
     if retention and retention not in Retention.values:
         raise ActionError("保管期限无效，应为 Y、D30 或 D10。")
+    if file_origin not in ItemFile.Origin.values:
+        raise ActionError("文件生成方式无效，应为 scan（数字化副本）或 born_digital（原生电子文件）。")
     if not retention and record_type:
         schedule = current_schedule(unit, date)
         retention = schedule.retention_for(record_type) if schedule else None
@@ -257,9 +269,10 @@ def capture_record(actor, *, unit, title: str, responsible: str, date: dt.date, 
                 **_source_fields(source))
     full_clean_or_raise(item)
     item.save()
-    stored = [store_file(item, f) for f in files]
+    stored = [store_file(item, f, file_origin) for f in files]
     after = snapshot(item)
-    after["files"] = [{"name": s.name, "size": s.size, "sm3": s.sm3, "sha256": s.sha256} for s in stored]
+    after["files"] = [{"name": s.name, "size": s.size, "sm3": s.sm3, "sha256": s.sha256, "origin": s.origin}
+                      for s in stored]
     log_change(actor, "records.capture_record", item, None, after, unit_path=fonds.unit.path)
     search.enqueue([item.pk])  # indexed after the commit (outbox)
     return item
@@ -379,6 +392,28 @@ def update_item(actor, item: Item, *, org_code: str | None = None, category: str
                {k: after[k] for k in sorted(changed)} if filed else after, unit_path=item.fonds.unit.path)
     search.enqueue([item.pk])  # 题名, 责任者, 文件编号 are indexed (full text and public catalogue)
     return item
+
+
+@action
+def set_file_origin(actor, file: ItemFile, *, origin: str) -> ItemFile:
+    """Correct a file's 生成方式 (a scan marked born-digital, or the reverse): the item's
+    digitized pages are counted again, and the change is logged on the item."""
+    item = file.item
+    require_keeper(actor, item)
+    if item.status == Item.Status.DISPOSED:
+        raise ActionError("已销毁的条目不能修改。")
+    if origin not in ItemFile.Origin.values:
+        raise ActionError("文件生成方式无效，应为“数字化副本”或“原生电子文件”。")
+    if origin == file.origin:
+        raise ActionError(f"文件“{file.name}”的生成方式已是“{file.get_origin_display()}”。")
+    # the file's name with the label, not a code: the item's history tab shows it as it is
+    before = {"file_origin": f"{file.name}：{file.get_origin_display()}"}
+    file.origin = origin
+    file.save(update_fields=["origin"])
+    refresh_scanned_pages(item)
+    log_change(actor, "records.set_file_origin", item, before,
+               {"file_origin": f"{file.name}：{file.get_origin_display()}"}, unit_path=item.fonds.unit.path)
+    return file
 
 
 # --- filing (DA/T 22-2015) -----------------------------------------------------------------

@@ -118,6 +118,7 @@ class ItemOut(Schema):
 class FileOut(Schema):
     id: int
     name: str
+    origin: ItemFile.Origin = Field(..., description="生成方式：scan 数字化副本，born_digital 原生电子文件")
     size: int
     mime: str
     sm3: str
@@ -165,6 +166,11 @@ class CaptureIn(Schema):
     note: str = Field("", max_length=200, description="备注")
     source_id: str = Field("", max_length=40, description="来源系统中的编号（可选）")
     source_repr: str = Field("", max_length=200, description="来源说明（可选，默认“接口登记”）")
+    file_origin: ItemFile.Origin = Field(
+        ItemFile.Origin.BORN_DIGITAL,
+        description="电子文件的生成方式：born_digital 原生电子文件（业务系统生成，默认），scan 纸质原件的数字化副本"
+        "（计入数字化进度）",
+    )
 
 
 class FileItemsIn(Schema):
@@ -401,7 +407,8 @@ class HoldingsRowOut(Schema):
     filed_in_year: int = Field(..., description="本年归档（件）")
     pending: int = Field(..., description="待归档（件）")
     digitized: int = Field(..., description="已数字化（件）")
-    rate: float = Field(..., description="数字化率（%）")
+    rate: float = Field(..., description="数字化率（%）：已数字化 ÷ 纸质馆藏（馆藏 − 电子档案）")
+    electronic: int = Field(..., description="电子档案（件）：电子文件均为原生电子文件的条目")
     mb: float = Field(..., description="电子文件（MB）")
     disposed: int = Field(..., description="累计销毁（件）")
     use_persons: int = Field(..., description="本年利用（人次）")
@@ -560,6 +567,7 @@ def capture(request, payload: Form[CaptureIn], files: File[list[UploadedFile]] =
         pages=payload.pages,
         note=payload.note,
         files=files or (),
+        file_origin=payload.file_origin,
         source={
             "source_type": "api",
             "source_id": payload.source_id,

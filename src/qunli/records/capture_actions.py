@@ -178,7 +178,7 @@ def attach_scans(actor, uploads) -> ScanReport:
             report.skipped.append((n, item.archival_code))
             continue
         try:
-            s = store_file(item, upload)
+            s = store_file(item, upload, ItemFile.Origin.SCAN)
         except ActionError as e:  # wrong content, oversize, broken: nothing of the upload stays
             raise ActionError([f"“{n}”：{m}" for m in e.messages] + ["整批扫描件均未挂接，请处理后重新上传。"]) \
                 from None

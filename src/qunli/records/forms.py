@@ -9,7 +9,7 @@ from qunli.orgs.widgets import UnitPickerField
 from qunli.people.forms import DATE, UserForm
 
 from .actions import ALLOWED_LABEL, CAPTURED_RECORD_TYPES, MAX_FILE_BYTES, retention_code
-from .models import Category, Classification, Openness, Retention
+from .models import Category, Classification, ItemFile, Openness, Retention
 
 
 def _blank(choices, label="（未定）"):
@@ -86,13 +86,20 @@ class CaptureForm(UserForm, _DescriptionFields):
     unit = UnitPickerField(label="形成单位", help_text="条目登记到该单位（或其最近的上级单位）的全宗。")
     files = MultipleFileField(label="电子文件", required=False,
                               help_text=f"允许 {ALLOWED_LABEL}，单个文件不超过 {MAX_FILE_BYTES // 1024 // 1024} MB。")
+    file_origin = forms.ChoiceField(
+        label="电子文件生成方式", choices=ItemFile.Origin.choices, initial=ItemFile.Origin.SCAN, required=False,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+        help_text="扫描纸质原件得到的选“数字化副本”（计入数字化进度）；电脑生成的文档、数码照片、录音录像选“原生电子文件”。")
     field_order = ["unit", "title", "responsible", "date", "doc_no", "category", "retention", "org_code",
-                   "classification", "openness", "pages", "note", "files"]
+                   "classification", "openness", "pages", "note", "files", "file_origin"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = [(c.code, str(c)) for c in Category.objects.all()]
         self.fields["title"].required = self.fields["responsible"].required = self.fields["date"].required = True
+
+    def clean_file_origin(self):
+        return self.cleaned_data["file_origin"] or ItemFile.Origin.SCAN  # no files, or a form without the choice
 
 
 class ItemEditForm(UserForm, _DescriptionFields):

@@ -1,6 +1,6 @@
 """Holdings statistics (馆藏统计) in the shape of the annual archives statistics report
-(档案馆（室）基本情况年报): per fonds — items held by retention, digitized items and rate,
-electronic volume, items filed, destroyed and used in the year — plus breakdowns by 门类,
+(档案馆（室）基本情况年报): per fonds — items held by retention, digitized items (with a scan of
+the paper) and rate over the paper items, born-digital items (电子档案), electronic volume, items filed, destroyed and used in the year — plus breakdowns by 门类,
 年度 and 保管期限.
 
 Two sets are counted, each a row per fonds:
@@ -23,6 +23,7 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 
 from .models import Custody, Item, ItemFile, Retention
+from .queries import born_digital_only_q
 
 
 def access_figures(user, keys: list[tuple[int, int]], year: int) -> dict[tuple[int, int], dict[str, int]]:
@@ -80,22 +81,25 @@ def annual_report(user, year: int, fonds=None) -> dict:
     files = ItemFile.objects.filter(item__in=held.values("pk"))
     digitized = {(r["h"], r["item__fonds_id"]): r for r in files.values(
         "item__fonds_id", h=Coalesce("item__custody__unit_id", "item__fonds__unit_id")).order_by().annotate(
-        items=Count("item_id", distinct=True), bytes=Sum("size"))}
+        items=Count("item_id", distinct=True, filter=Q(origin=ItemFile.Origin.SCAN)), bytes=Sum("size"))}
+    electronic = {(r["h"], r["fonds_id"]): r["n"] for r in held.filter(born_digital_only_q()).values(
+        "fonds_id", h=Coalesce("custody__unit_id", "fonds__unit_id")).order_by().annotate(n=Count("id"))}
     all_rows = sorted(per_fonds + by_receiver, key=lambda r: r["fonds__code"])  # stable: the fonds' own row first
     use = access_figures(user, [(r["holder_id"], r["fonds_id"]) for r in all_rows], year)
     rows = []
     for r in all_rows:
         key = (r["holder_id"], r["fonds_id"])
         d = digitized.get(key, {})
-        rows.append({**r, "pages": r["pages"] or 0, "digitized": d.get("items", 0),
+        born = electronic.get(key, 0)
+        rows.append({**r, "pages": r["pages"] or 0, "digitized": d.get("items", 0), "electronic": born,
                      "mb": round((d.get("bytes") or 0) / 1024 / 1024, 2),
-                     "rate": _rate(d.get("items", 0), r["total"]),
+                     "rate": _rate(d.get("items", 0), r["total"] - born),
                      "use_persons": use[key]["persons"], "use_items": use[key]["items"]})
-    keys = ("total", "y", "d30", "d10", "pending", "filed_in_year", "disposed", "pages", "digitized", "mb",
-            "use_persons", "use_items", "transferred")
+    keys = ("total", "y", "d30", "d10", "pending", "filed_in_year", "disposed", "pages", "digitized", "electronic",
+            "mb", "use_persons", "use_items", "transferred")
     total = {k: sum(r[k] for r in rows) for k in keys}
     total["mb"] = round(total["mb"], 2)
-    total["rate"] = _rate(total["digitized"], total["total"])
+    total["rate"] = _rate(total["digitized"], total["total"] - total["electronic"])
     return {
         "year": year, "rows": rows, "total": total, "fonds_count": len({r["fonds_id"] for r in rows}),
         "by_category": list(held.values("category__code", "category__name").order_by("category__order")
@@ -115,6 +119,6 @@ REPORT_COLUMNS = [
     ("fonds__code", "全宗号"), ("fonds__name", "全宗名称"), ("total", "馆（室）藏档案（件）"),
     ("y", "其中：永久"), ("d30", "定期30年"), ("d10", "定期10年"), ("pages", "页数"),
     ("filed_in_year", "本年归档（件）"), ("pending", "待归档（件）"), ("digitized", "已数字化（件）"),
-    ("rate", "数字化率（%）"), ("mb", "电子文件（MB）"), ("disposed", "累计销毁（件）"),
+    ("rate", "数字化率（%）"), ("electronic", "电子档案（件）"), ("mb", "电子文件（MB）"), ("disposed", "累计销毁（件）"),
     ("use_persons", "本年利用（人次）"), ("use_items", "本年利用（件次）"), ("transferred", "已移交（件）"),
 ]

@@ -214,10 +214,20 @@ class Item(models.Model):
 
 
 class ItemFile(models.Model):
-    """A file of an item, stored once under ``files/<sm3[:2]>/<sm3>`` of the default storage."""
+    """A file of an item, stored once under ``files/<sm3[:2]>/<sm3>`` of the default storage.
+
+    ``origin`` is DA/T 46's 生成方式: a scan of the paper original (数字化副本), whose pages
+    are the item's digitization progress, or a born-digital original (原生电子文件: a document
+    written on a computer, a digital photo, a recording), which needs no scanning and is
+    counted as 电子档案, not as digitized paper."""
+
+    class Origin(models.TextChoices):
+        SCAN = "scan", "数字化副本"
+        BORN_DIGITAL = "born_digital", "原生电子文件"
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="files", verbose_name="条目")
     name = models.CharField("文件名", max_length=200)
+    origin = models.CharField("生成方式", max_length=12, choices=Origin.choices, default=Origin.SCAN)
     size = models.PositiveBigIntegerField("大小（字节）")
     mime = models.CharField("类型", max_length=100)
     sm3 = models.CharField("SM3", max_length=64, db_index=True)

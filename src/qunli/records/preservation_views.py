@@ -401,12 +401,13 @@ class HoldingsView(BusinessRequiredMixin, TemplateView):
         year = request.GET.get("year", "")
         year = int(year) if year.isdecimal() and 1900 <= int(year) <= 2100 else timezone.localdate().year
         report = holdings.annual_report(request.user, year)
-        if request.GET.get("export") == "xlsx":
-            rows = [[r[k] for k, _ in holdings.REPORT_COLUMNS] for r in report["rows"]]
-            rows.append(["合计", f"{report['fonds_count']} 个全宗"] + [report["total"][k]
-                                                                 for k, _ in holdings.REPORT_COLUMNS[2:]])
-            return stream_xlsx(f"档案馆藏统计-{year}", [label for _, label in holdings.REPORT_COLUMNS], rows)
         rows = [[r[k] for k, _ in holdings.REPORT_COLUMNS] for r in report["rows"]]
+        total_cells = [report["total"][k] for k, _ in holdings.REPORT_COLUMNS[2:]]
+        if request.GET.get("export") == "xlsx":
+            rows.append(["合计", f"{report['fonds_count']} 个全宗", *total_cells])
+            return stream_xlsx(f"档案馆藏统计-{year}", [label for _, label in holdings.REPORT_COLUMNS], rows)
+        total_cells = [f"{v}%" if k == "rate" else v for (k, _), v in zip(holdings.REPORT_COLUMNS[2:], total_cells,
+                                                                           strict=True)]
         return self.render_to_response(self.get_context_data(title="馆藏统计", report=report, year=year, rows=rows,
-                                                             columns=holdings.REPORT_COLUMNS))
+                                                             columns=holdings.REPORT_COLUMNS, total_cells=total_cells))
 

@@ -10,16 +10,18 @@ staff API (``records.api``), so both show the same items for the same filters an
 * ``search_ids`` — the full-text matches among those candidates, newest first, at most
   ``CAP`` + 1 of them (the count the list shows is capped like every list's);
 * ``fallback_search`` — a query without an indexable word (punctuation only) filters by
-  substring, as the generic list does."""
+  substring, as the generic list does;
+* ``born_digital_only_q`` — items whose files are all born-digital (电子档案 needing no
+  scanning), for the digitization figures."""
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from qunli.core import search as fulltext
 from qunli.core.generic import CappedPaginator
 from qunli.core.scoping import VIEW
 
 from . import search as records_search
-from .models import Item
+from .models import Item, ItemFile
 
 CAP = CappedPaginator.CAP
 SEARCH_FIELDS = ("title__icontains", "archival_code__startswith", "doc_no__icontains", "note__icontains")
@@ -68,3 +70,11 @@ def in_order(qs, ids: list[int]) -> list:
     for i in range(0, len(ids), 2000):
         found.update((o.pk, o) for o in qs.filter(pk__in=ids[i : i + 2000]))
     return [found[i] for i in ids if i in found]
+
+
+def born_digital_only_q() -> Q:
+    """Items holding a born-digital file and no scan: their original is electronic, so there
+    is no paper to digitize; they count as 电子档案, outside the digitization rate."""
+    files = ItemFile.objects.filter(item=OuterRef("pk"))
+    return Q(Exists(files.filter(origin=ItemFile.Origin.BORN_DIGITAL))) & ~Q(
+        Exists(files.filter(origin=ItemFile.Origin.SCAN)))

@@ -27,6 +27,7 @@ from .actions import ALLOWED_TYPES
 from .file_models import FileContent
 from .forms import MultipleFileField
 from .models import Fonds, Item
+from .queries import born_digital_only_q
 
 INLINE_MIMES = ("audio/", "video/", "image/png", "image/jpeg", "application/pdf", "text/plain")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -140,28 +141,31 @@ def _rate(scanned: int, pages: int | None) -> float:
     return round(100 * scanned / pages, 1) if pages else 0.0
 
 
-def item_progress(scanned: int, pages: int | None) -> dict:
+def item_progress(scanned: int, pages: int | None, born_digital_only: bool = False) -> dict:
     """One item's digitization progress, counted as ``digitization_rows`` counts it for the
     fonds: scanned pages count at most the item's 页数, so the item page and the fonds page
-    agree; more pages scanned than described is flagged (``over``) for the 页数 to be checked."""
-    counted = min(scanned, pages) if pages else 0
+    agree; more pages scanned than described is flagged (``over``) for the 页数 to be checked.
+    An item whose files are all born-digital has nothing to scan and no progress to show."""
+    counted = min(scanned, pages) if pages and not born_digital_only else 0
     return {"scanned": scanned, "pages": pages, "counted": counted, "rate": _rate(counted, pages),
-            "over": bool(pages) and scanned > pages}
+            "over": bool(pages) and scanned > pages, "born_digital_only": born_digital_only}
 
 
 def digitization_rows(items_qs):
-    """Per year: items, items with a page count, pages, pages digitized (an item counts at
-    most its 页数), items fully digitized, items with more pages scanned than described, and
-    the rate."""
+    """Per year: items, born-digital items (电子档案, nothing to scan), and of the others:
+    pages, pages digitized (an item counts at most its 页数), items fully digitized, items
+    with more pages scanned than described, and the rate."""
+    paper = ~born_digital_only_q()
     rows = (items_qs.values("year").order_by("-year")
-            .annotate(n_items=Count("id"), n_pages=Coalesce(Sum("pages"), 0),
-                      n_scanned=Coalesce(Sum(Least(F("scanned_pages"), Coalesce(F("pages"), 0))), 0),
-                      n_done=Count("id", filter=Q(pages__gt=0, scanned_pages__gte=F("pages"))),
-                      n_over=Count("id", filter=Q(pages__gt=0, scanned_pages__gt=F("pages")))))
+            .annotate(n_items=Count("id"), n_electronic=Count("id", filter=~paper),
+                      n_pages=Coalesce(Sum("pages", filter=paper), 0),
+                      n_scanned=Coalesce(Sum(Least(F("scanned_pages"), Coalesce(F("pages"), 0)), filter=paper), 0),
+                      n_done=Count("id", filter=Q(pages__gt=0, scanned_pages__gte=F("pages")) & paper),
+                      n_over=Count("id", filter=Q(pages__gt=0, scanned_pages__gt=F("pages")) & paper)))
     out = []
     for r in rows:
-        row = {"year": r["year"], "items": r["n_items"], "pages": r["n_pages"], "scanned": r["n_scanned"],
-               "done": r["n_done"], "over": r["n_over"]}
+        row = {"year": r["year"], "items": r["n_items"], "electronic": r["n_electronic"], "pages": r["n_pages"],
+               "scanned": r["n_scanned"], "done": r["n_done"], "over": r["n_over"]}
         row["rate"] = _rate(row["scanned"], row["pages"])
         out.append(row)
     return out
@@ -171,7 +175,7 @@ class DigitizationView(BusinessRequiredMixin, View):
     def get(self, request, pk):
         fonds = get_visible(Fonds, request.user, pk, select_related=("unit",))
         rows = digitization_rows(Item.objects.visible_to(request.user).filter(fonds=fonds))
-        total = {k: sum(r[k] for r in rows) for k in ("items", "pages", "scanned", "done", "over")}
+        total = {k: sum(r[k] for r in rows) for k in ("items", "electronic", "pages", "scanned", "done", "over")}
         total["rate"] = _rate(total["scanned"], total["pages"])
         return render(request, "records/digitization.html", {"title": f"{fonds} 数字化进度", "fonds": fonds,
                                                              "rows": rows, "total": total})

@@ -161,9 +161,10 @@ def _event(action: str, at: str, who: str) -> str:
 
 def item_xml(meta: dict, files: list[dict], events: list[tuple[str, str, str]]) -> bytes:
     """One item's metadata: 来源, 档号 and its parts, 内容描述, 形式特征, 计算机文件 (name, size,
-    format, place in the package, SM3 and SHA-256) and 管理过程 (业务行为 with time and actor)."""
+    format, 生成方式 (原生 or 数字化), place in the package, SM3 and SHA-256) and 管理过程
+    (业务行为 with time and actor)."""
     f = [f'<计算机文件 序号="{i}"><计算机文件名>{_x(x["name"])}</计算机文件名><计算机文件大小>{x["size"]}</计算机文件大小>'
-         f'<格式信息>{_x(x["mime"])}</格式信息><存储位置>{_x(x["path"])}</存储位置>'
+         f'<格式信息>{_x(x["mime"])}</格式信息>{_origin_xml(x.get("origin"))}<存储位置>{_x(x["path"])}</存储位置>'
          f'<数字摘要 摘要算法="SM3">{x["sm3"]}</数字摘要><数字摘要 摘要算法="SHA-256">{x["sha256"]}</数字摘要></计算机文件>'
          for i, x in enumerate(files, 1)]
     e = [_event(a, t, who) for a, t, who in events]
@@ -200,6 +201,26 @@ def _code_of(key: str, el) -> str:
     return {label: code for code, label in CODED[key].choices}.get(text, text)
 
 
+# DA/T 46's 生成方式 of a computer file, and the ItemFile.origin it stands for
+ORIGIN_TERMS = {"born_digital": "原生", "scan": "数字化"}
+
+
+def _origin_xml(origin: str | None) -> str:
+    return f"<生成方式>{ORIGIN_TERMS[origin]}</生成方式>" if origin in ORIGIN_TERMS else ""
+
+
+def file_origin(term: str, name: str) -> str:
+    """A file's ItemFile.origin from its 生成方式. A package from before files had one says
+    nothing: its PDFs, OFDs and images were counted as scans then, and still are."""
+    from . import extract
+
+    for origin, t in ORIGIN_TERMS.items():
+        if term == t:
+            return origin
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return ItemFile.Origin.SCAN if ext in extract.SCANNED_KINDS else ItemFile.Origin.BORN_DIGITAL
+
+
 def parse_item_xml(data: bytes) -> tuple[dict, list[dict], int]:
     """(metadata, files, number of process events); ValueError when it is not our XML."""
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
@@ -221,9 +242,11 @@ def parse_item_xml(data: bytes) -> tuple[dict, list[dict], int]:
     for el in root.findall(f"{ns}计算机文件"):
         digests = {d.get("摘要算法"): (d.text or "").strip() for d in el.findall(f"{ns}数字摘要")}
         size = (el.findtext(f"{ns}计算机文件大小") or "").strip()
-        files.append({"name": (el.findtext(f"{ns}计算机文件名") or "").strip(),
+        name = (el.findtext(f"{ns}计算机文件名") or "").strip()
+        files.append({"name": name,
                       "size": int(size) if size.isdecimal() else -1,
                       "mime": (el.findtext(f"{ns}格式信息") or "").strip(),
+                      "origin": file_origin((el.findtext(f"{ns}生成方式") or "").strip(), name),
                       "path": (el.findtext(f"{ns}存储位置") or "").strip(),
                       "sm3": digests.get("SM3"), "sha256": digests.get("SHA-256")})
     events = len(root.findall(f"{ns}管理过程/{ns}业务行为"))
@@ -259,7 +282,7 @@ def load_files(item_ids: list[int]) -> tuple[list[dict], dict]:
     for part in _chunks(sorted(item_ids), LOAD_CHUNK):
         order += Item.objects.filter(pk__in=part).values("id", "archival_code")
         for f in ItemFile.objects.filter(item_id__in=part).order_by("item_id", "id").values(
-                "item_id", "name", "size", "mime", "sm3", "sha256", "storage_name"):
+                "item_id", "name", "size", "mime", "sm3", "sha256", "storage_name", "origin"):
             files[f["item_id"]].append(f)
     order.sort(key=lambda r: (r["archival_code"], r["id"]))  # as a whole: an ORDER BY would sort each chunk only
     return order, files
@@ -643,6 +666,7 @@ def write_package(target, item_ids: list[int], info: dict, *, meanwhile=None) ->
                 file_count += 1
             refs.append(ref)
             xml_files.append({"name": f["name"], "size": ref.facts.size if found else f["size"], "mime": f["mime"],
+                              "origin": f["origin"],
                               "path": member.removeprefix(item_dir(code) + "/"),
                               "sm3": ref.facts.sm3 if found else f["sm3"],
                               "sha256": ref.facts.sha256 if found else f["sha256"]})
@@ -1613,6 +1637,6 @@ def _store_from_package(reader: PackageReader, item: Item, f: dict, member: str)
     if digest != f["sm3"] or hashlib.sha256(data).hexdigest() != f["sha256"]:
         raise ActionError(f"{member} 的摘要与元数据不符，不能接收。")
     try:
-        return store_file(item, (f["name"][:200] or member.rsplit("/", 1)[-1], data))
+        return store_file(item, (f["name"][:200] or member.rsplit("/", 1)[-1], data), f["origin"])
     except ActionError as e:
         raise ActionError(f"档号“{item.archival_code}”的文件不能接收：{e}") from None

@@ -22,6 +22,7 @@ urlpatterns = [
     path("items/<int:pk>/edit/", views.ItemEditView.as_view(), name="item_edit"),
     path("items/<int:pk>/renumber/", views.RenumberView.as_view(), name="item_renumber"),
     path("files/<int:pk>/download/", views.ItemFileDownloadView.as_view(), name="file_download"),
+    path("files/<int:pk>/origin/", views.ItemFileOriginView.as_view(), name="file_origin"),
     # preservation: fixity, off-site restore, appraisal, destruction, holdings statistics
     path("preservation/fixity/", pv.FixityView.as_view(), name="fixity"),
     path("preservation/fixity/restore/<int:pk>/", pv.RestoreView.as_view(), name="fixity_restore"),

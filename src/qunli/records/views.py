@@ -41,7 +41,7 @@ from .forms import (
     RenumberForm,
     ScheduleVersionForm,
 )
-from .models import Custody, Fonds, Item, PieceGap, Retention, RetentionSchedule
+from .models import Custody, Fonds, Item, ItemFile, PieceGap, Retention, RetentionSchedule
 
 # --- fonds ------------------------------------------------------------------------------------
 
@@ -371,7 +371,9 @@ class ItemDetailView(ObjectDetailView):
             annotate_files(ctx["files"])
             from .scan_views import item_progress  # counted as the fonds' 数字化进度 page counts it
 
-            ctx["scan"] = item_progress(item.scanned_pages, item.pages)
+            origins = {f.origin for f in ctx["files"]}
+            ctx["scan"] = item_progress(item.scanned_pages, item.pages,
+                                        born_digital_only=origins == {ItemFile.Origin.BORN_DIGITAL})
             ctx["source_label"] = source_label(item)
         if item.status == Item.Status.DISPOSED:
             ctx["destruction_entry"] = (item.destruction_entries.filter(batch__status="executed")
@@ -395,7 +397,7 @@ class ItemAddView(ActionFormView):
             self.request.user, unit=data["unit"], title=data["title"], responsible=data["responsible"],
             date=data["date"], doc_no=data["doc_no"], category=data["category"], retention=data["retention"] or None,
             org_code=data["org_code"], classification=data["classification"], openness=data["openness"],
-            pages=data["pages"], note=data["note"], files=data["files"] or (),
+            pages=data["pages"], note=data["note"], files=data["files"] or (), file_origin=data["file_origin"],
             source={"source_type": "manual", "source_repr": "手工登记"})
         messages.success(self.request, "已登记，条目待归档。")
         return item
@@ -411,6 +413,22 @@ class KeptItemMixin:
             actions.require_keeper(self.request.user, item)
             self._object = item
         return self._object
+
+
+class ItemFileOriginView(BusinessRequiredMixin, View):
+    """POST only: correct one file's 生成方式 from the item's 电子文件 tab."""
+
+    def post(self, request, pk):
+        f = use.reachable_file(request.user, pk)
+        back = f"{reverse('records:item_detail', args=[f.item_id])}?tab=files"
+        try:
+            actions.set_file_origin(request.user, f, origin=request.POST.get("origin", ""))
+        except ActionError as e:
+            for m in e.messages:
+                messages.error(request, m)
+            return redirect(back)
+        messages.success(request, f"已将“{f.name}”的生成方式改为“{f.get_origin_display()}”，数字化进度已重新计算。")
+        return redirect(back)
 
 
 class ItemEditView(KeptItemMixin, ObjectActionView):

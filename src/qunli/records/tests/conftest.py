@@ -26,6 +26,7 @@ def capture(fonds, accounts, tree):
     def make(date=dt.date(2023, 3, 1), **kw):
         counter["n"] += 1
         data = dict(unit=tree["women"], title=f"关于第{counter['n']}项工作的通知", responsible="示范县妇联",
+                    file_origin="scan",
                     date=date, doc_no=f"县妇发〔2023〕{counter['n']}号", retention="Y", org_code="BGS", pages=2)
         data.update(kw)
         # 开放 comes only from an opening decision (records.opening): a test's item "already

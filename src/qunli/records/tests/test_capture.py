@@ -19,7 +19,7 @@ from qunli.core.models import ChangeLog
 from qunli.records import actions, capture_actions, extract, numbering
 from qunli.records import search as records_search
 from qunli.records.file_models import FileContent, Volume
-from qunli.records.models import FilingCounter, Item
+from qunli.records.models import FilingCounter, Item, ItemFile
 
 
 @pytest.fixture(autouse=True)
@@ -231,7 +231,7 @@ def test_digitization_progress_per_item_and_year(client_for, capture, accounts, 
     capture(pages=5, date=dt.date(2022, 1, 5))
     a.refresh_from_db()
     assert a.scanned_pages == 2
-    capture_more = actions.store_file(a, ("补扫.png", png_bytes((50, 50))))
+    capture_more = actions.store_file(a, ("补扫.png", png_bytes((50, 50))), ItemFile.Origin.SCAN)
     assert capture_more and Item.objects.get(pk=a.pk).scanned_pages == 3
     c = client_for(accounts["women_staff"])
     r = c.get(reverse("records:digitization", args=[fonds.pk]))
@@ -239,6 +239,63 @@ def test_digitization_progress_per_item_and_year(client_for, capture, accounts, 
     assert rows[2023]["pages"] == 5 and rows[2023]["scanned"] == 4 and rows[2023]["done"] == 1
     assert rows[2022]["scanned"] == 0 and r.context["total"]["rate"] == 40.0
     assert "已数字化 3 / 3 页" in c.get(a.get_absolute_url()).content.decode()
+
+
+def test_a_born_digital_photo_adds_no_digitized_page_and_its_item_needs_no_scanning(client_for, capture, accounts,
+                                                                                    fonds):
+    scanned = capture(pages=2, files=[("扫描.pdf", pdf_bytes("一", "二"))])
+    photo = capture(pages=1, files=[("活动照片.png", png_bytes())], file_origin="born_digital")
+    both = capture(pages=3, files=[("扫描.pdf", pdf_bytes("甲", "乙", "丙")), ("现场照片.png", png_bytes((60, 40)))])
+    actions.store_file(both, ("现场照片2.png", png_bytes((70, 40))), ItemFile.Origin.BORN_DIGITAL)
+    actions.refresh_scanned_pages(both)
+    assert [Item.objects.get(pk=i.pk).scanned_pages for i in (scanned, photo)] == [2, 0]
+    assert Item.objects.get(pk=both.pk).scanned_pages == 4  # the fixture's two files are scans; the third is not
+    c = client_for(accounts["women_staff"])
+    [row] = c.get(reverse("records:digitization", args=[fonds.pk])).context["rows"]
+    # the photo's item is 电子档案: its 1 page is not waiting for a scanner
+    assert (row["items"], row["electronic"], row["pages"], row["scanned"], row["done"]) == (3, 1, 5, 5, 2)
+    assert "原生电子文件，无需数字化" in c.get(photo.get_absolute_url()).content.decode()
+
+
+def test_a_file_origin_is_corrected_from_the_files_tab_and_the_progress_follows(client_for, capture, accounts):
+    from qunli.core.models import ChangeLog
+
+    item = capture(pages=2, files=[("合影.png", png_bytes())])
+    f = item.files.get()
+    assert Item.objects.get(pk=item.pk).scanned_pages == 1
+    c = client_for(accounts["women_staff"])
+    page = c.get(item.get_absolute_url() + "?tab=files").content.decode()
+    assert "改为原生电子文件" in page
+    r = c.post(reverse("records:file_origin", args=[f.pk]), {"origin": "born_digital"}, follow=True)
+    assert "已将“合影.png”的生成方式改为“原生电子文件”" in r.content.decode()
+    assert Item.objects.get(pk=item.pk).scanned_pages == 0
+    log = ChangeLog.objects.get(action="records.set_file_origin")
+    assert log.after == {"file_origin": "合影.png：原生电子文件"}
+    history = c.get(item.get_absolute_url() + "?tab=history").content.decode()
+    assert "更正文件生成方式" in history and "合影.png：数字化副本" in history
+    again = c.post(reverse("records:file_origin", args=[f.pk]), {"origin": "born_digital"}, follow=True)
+    assert "生成方式已是“原生电子文件”" in again.content.decode()
+    assert c.post(reverse("records:file_origin", args=[f.pk]), {"origin": "photo"}, follow=True).status_code == 200
+    assert ChangeLog.objects.filter(action="records.set_file_origin").count() == 1
+
+
+def test_a_read_only_leader_cannot_correct_a_file_origin(client_for, capture, accounts):
+    item = capture(pages=2, files=[("合影.png", png_bytes())])
+    f = item.files.get()
+    c = client_for(accounts["leader"])
+    assert "改为原生电子文件" not in c.get(item.get_absolute_url() + "?tab=files").content.decode()
+    assert c.post(reverse("records:file_origin", args=[f.pk]), {"origin": "born_digital"}).status_code == 403
+    assert ItemFile.objects.get(pk=f.pk).origin == "scan"
+
+
+def test_a_business_capture_stores_its_files_as_born_digital_and_the_api_says_so(capture, accounts, tree):
+    item = actions.capture_record(accounts["women_staff"], unit=tree["women"], title="个案结案报告",
+                                  responsible="示范县妇联", date=dt.date(2023, 5, 1), pages=1,
+                                  files=[("结案报告.pdf", pdf_bytes("结案"))], source={"source_type": "casework.case"})
+    assert item.files.get().origin == "born_digital" and Item.objects.get(pk=item.pk).scanned_pages == 0
+    with pytest.raises(ActionError, match="文件生成方式无效"):
+        actions.capture_record(accounts["women_staff"], unit=tree["women"], title="x", responsible="y",
+                               date=dt.date(2023, 5, 1), file_origin="photo")
 
 
 # --- 档号 formats ------------------------------------------------------------------------------

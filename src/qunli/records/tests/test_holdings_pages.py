@@ -42,6 +42,16 @@ def test_annual_report_counts_holdings_by_retention_and_digitization(held, accou
     assert holdings.annual_report(accounts["clerk"], year)["rows"] == []  # a village clerk sees no county fonds
 
 
+def test_a_born_digital_item_is_electronic_holdings_outside_the_digitization_rate(held, capture, accounts):
+    staff = accounts["women_staff"]
+    photo = capture(retention="Y", category="WS", files=[("合影.pdf", PDF + b"photo")], file_origin="born_digital")
+    actions.file_items(staff, [photo.pk])
+    year = Item.objects.get(pk=photo.pk).filed_at.year
+    [row] = holdings.annual_report(staff, year)["rows"]
+    # 5 held: 2 with scans, 1 born-digital; the rate is over the 4 paper items
+    assert (row["total"], row["digitized"], row["electronic"], row["rate"]) == (5, 2, 1, 50.0)
+
+
 def test_access_figures_come_from_the_use_register(held, accounts):
     from qunli.records import use
 
@@ -72,9 +82,10 @@ def test_holdings_page_and_xlsx(held, accounts, client_for):
 def test_preservation_pages_query_counts(held, accounts, client_for, django_assert_max_num_queries):
     fixity.run_fixity(mode="all")
     c = client_for(accounts["women_staff"])
-    for name in ("records:fixity", "records:appraisal_list", "records:destruction_list",
-                 "records:destruction_candidates", "records:holdings"):
-        with django_assert_max_num_queries(14):
+    # the holdings page's 15th: the born-digital items (电子档案) per fonds
+    for name, most in (("records:fixity", 14), ("records:appraisal_list", 14), ("records:destruction_list", 14),
+                       ("records:destruction_candidates", 14), ("records:holdings", 15)):
+        with django_assert_max_num_queries(most):
             assert c.get(reverse(name)).status_code == 200
 
 

@@ -530,20 +530,21 @@ def test_export_and_reimport_into_another_system_round_trip(fonds, filed, archiv
     """The package is exported, the holdings wiped (another system), and the package received
     offline and accepted: the same 档号, metadata, files and digests come back, held by the receiver."""
     unit, archivist = archives
+    actions.set_file_origin(accounts["women_staff"], filed[1].files.get(name="照片.png"), origin="born_digital")
     data = package_bytes(transfer.create_transfer(accounts["women_staff"], fonds, receiver=unit,
                                                   item_ids=[i.pk for i in filed]))
     before = [(i.archival_code, i.title, i.responsible, i.date, i.doc_no, i.pages, i.classification, i.openness,
-               sorted((f.name, f.sm3, f.sha256, f.size) for f in i.files.all())) for i in filed]
+               sorted((f.name, f.sm3, f.sha256, f.size, f.origin) for f in i.files.all())) for i in filed]
     _wipe_holdings()
     batch = upload(archives, data)
     assert batch.check_runs.get().passed
     transfer.accept_transfer(archivist, batch)
     items = list(Item.objects.filter(custody__unit=unit).order_by("piece_no"))
     after = [(i.archival_code, i.title, i.responsible, i.date, i.doc_no, i.pages, i.classification, i.openness,
-              sorted((f.name, f.sm3, f.sha256, f.size) for f in i.files.all())) for i in items]
-    assert after == before
+              sorted((f.name, f.sm3, f.sha256, f.size, f.origin) for f in i.files.all())) for i in items]
+    assert after == before  # 生成方式 included: the photo stays 原生, the DOCX too
     assert default_storage.open(items[0].files.get().storage_name).read() == PDF
-    assert [i.scanned_pages for i in items] == [1, 2, 0]  # digitization shown as after capture (DOCX: not a scan)
+    assert [i.scanned_pages for i in items] == [1, 1, 0]  # digitization as the sender counted it (photo, DOCX: no scan)
     assert Fonds.objects.get(code="J001").unit == unit
     counter = FilingCounter.objects.get(year=2023, retention="Y", org="BGS")
     assert counter.last_no == 3  # filing continues after the received items

@@ -80,6 +80,21 @@ def test_an_older_package_with_bare_codes_and_a_hand_written_one_with_labels_bot
         assert (meta["retention"], meta["classification"]) == expected
 
 
+def test_a_file_origin_travels_as_da_t_46_generation_and_an_older_package_is_read_by_extension():
+    files = [{"name": "合影.jpg", "size": 3, "mime": "image/jpeg", "path": "1-合影.jpg", "sm3": "a", "sha256": "b",
+              "origin": "born_digital"},
+             {"name": "扫描.pdf", "size": 3, "mime": "application/pdf", "path": "2-扫描.pdf", "sm3": "c", "sha256": "d",
+              "origin": "scan"}]
+    xml = transfer.item_xml({"archival_code": "J001-WS·2023-Y-0001"}, files, []).decode()
+    assert "<生成方式>原生</生成方式>" in xml and "<生成方式>数字化</生成方式>" in xml
+    _, parsed, _ = transfer.parse_item_xml(xml.encode())
+    assert [f["origin"] for f in parsed] == ["born_digital", "scan"]
+    older = xml.replace("<生成方式>原生</生成方式>", "").replace("<生成方式>数字化</生成方式>", "")
+    _, parsed, _ = transfer.parse_item_xml(older.encode())
+    assert [f["origin"] for f in parsed] == ["scan", "scan"]  # as such files were counted before
+    assert transfer.file_origin("", "录音.mp3") == "born_digital"
+
+
 def test_broken_item_xml_is_reported_in_chinese():
     with pytest.raises(ValueError) as e:
         transfer.parse_item_xml(b'<?xml version="1.0"?>\n<a><b></a>')
