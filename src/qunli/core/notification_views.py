@@ -38,19 +38,37 @@ class InboxView(BusinessRequiredMixin, View):
             "kinds": NotificationKind.choices})
 
 
+def _own_notification(request, pk) -> Notification:
+    n = Notification.objects.filter(pk=pk, recipient=request.user).first()
+    if n is None:
+        raise Http404("通知不存在。")
+    return n
+
+
+def _read_and_open(request, n: Notification, go_on: bool):
+    """Mark ``n`` read; go on to its target while the reader may still see it, else the inbox."""
+    service.mark_read(request.user, [n.pk])
+    if go_on and n.url and url_has_allowed_host_and_scheme(n.url, allowed_hosts=None):
+        if not n.obj_type or service.visible_targets(request.user, [n]):
+            return redirect(n.url)
+        messages.warning(request, "该通知关联的对象已不在您的办理范围内。")
+    return redirect("core:notifications")
+
+
 class MarkReadView(BusinessRequiredMixin, View):
     """POST: mark one of one's own notifications read; with ``open=1`` go on to its target."""
 
     def post(self, request, pk):
-        n = Notification.objects.filter(pk=pk, recipient=request.user).first()
-        if n is None:
-            raise Http404("通知不存在。")
-        service.mark_read(request.user, [n.pk])
-        if request.POST.get("open") and n.url and url_has_allowed_host_and_scheme(n.url, allowed_hosts=None):
-            if not n.obj_type or service.visible_targets(request.user, [n]):
-                return redirect(n.url)
-            messages.warning(request, "该通知关联的对象已不在您的办理范围内。")
-        return redirect("core:notifications")
+        return _read_and_open(request, _own_notification(request, pk), bool(request.POST.get("open")))
+
+
+class OpenNotificationView(BusinessRequiredMixin, View):
+    """GET: the link a WeChat template message carries. After the login it asks for, it marks
+    the notification read and opens its target — need-to-know checked now, at the click, not
+    when the message left — or the inbox when there is none (a leader told without a link)."""
+
+    def get(self, request, pk):
+        return _read_and_open(request, _own_notification(request, pk), True)
 
 
 class MarkAllReadView(BusinessRequiredMixin, View):

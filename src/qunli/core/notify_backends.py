@@ -2,7 +2,10 @@
 
 A backend has a ``name``, a ``channel`` and two methods: ``address(contact)`` — where it
 would send for a staff member (None: skip them) — and ``send(to, text, kind, url)`` — deliver
-one message and return the provider's reference, or raise ``SendError``. ``dispatch`` writes
+one message and return the provider's reference, or raise ``SendError``. ``url`` is the
+notification's own link (``/core/notifications/<id>/open/``: read, then on to the case or
+batch if the reader may still see it); a backend that can carry a link (WeChat) prefixes
+its ``base_url``. ``dispatch`` writes
 one ``OutboundMessage`` per (inbox row × backend that has an address) with the outcome:
 ``logged`` (the logging backend), ``sent`` or ``failed`` with the error. A failure is
 recorded, never raised: the business action has committed long before.
@@ -176,6 +179,14 @@ def _mask(channel: str, to: str) -> str:
     return crypto.mask_phone(to)
 
 
+def open_url(notification) -> str:
+    """The path a message links to: the notification itself, which marks it read and opens its
+    target after checking, at the click, that the reader may still see it."""
+    from django.urls import reverse
+
+    return reverse("core:notification_open", args=[notification.pk])
+
+
 def dispatch(notifications, backends=None) -> list[OutboundMessage]:
     """Hand each inbox row to every backend that can reach its recipient; record each try."""
     notifications = list(notifications)
@@ -195,7 +206,7 @@ def dispatch(notifications, backends=None) -> list[OutboundMessage]:
             msg = OutboundMessage(channel=b.channel, backend=b.name, recipient_id=n.recipient_id,
                                   notification_id=n.pk, kind=n.kind, text=text, to_enc=crypto.encrypt(to) if to else "", to_mask=_mask(b.channel, to))
             try:
-                msg.provider_ref = b.send(to, text, n.kind, n.url)
+                msg.provider_ref = b.send(to, text, n.kind, open_url(n))
                 msg.status = (OutboundMessage.Status.LOGGED if b.channel == OutboundMessage.Channel.LOG
                               else OutboundMessage.Status.SENT)
             except SendError as e:

@@ -28,6 +28,7 @@ from . import notification_views  # noqa: E402
 urlpatterns += [
     path("notifications/", notification_views.InboxView.as_view(), name="notifications"),
     path("notifications/<int:pk>/read/", notification_views.MarkReadView.as_view(), name="notification_read"),
+    path("notifications/<int:pk>/open/", notification_views.OpenNotificationView.as_view(), name="notification_open"),
     path("notifications/read-all/", notification_views.MarkAllReadView.as_view(), name="notifications_read_all"),
     path("notifications/contact/", notification_views.ContactView.as_view(), name="notify_contact"),
     path("outbound/", notification_views.OutboundListView.as_view(), name="outbound_list"),

@@ -66,6 +66,29 @@ def test_cannot_mark_someone_elses_notification(staff, client_for):
     assert Notification.objects.get().read_at is None
 
 
+def test_a_message_link_marks_the_notice_read_and_opens_its_target_only_while_visible(staff, client_for, tree):
+    from conftest import grant
+
+    grant(staff, "staff", tree["town"], all_lines=True)
+    mine, foreign = tree["town"], tree["other_county"]
+    deliver_now([Pending(staff.pk, "assigned", "本镇通知", mine.get_absolute_url(), "orgs.unit", str(mine.pk)),
+                 Pending(staff.pk, "assigned", "邻镇通知", foreign.get_absolute_url(), "orgs.unit", str(foreign.pk))])
+    seen, hidden = Notification.objects.filter(recipient=staff).order_by("pk")
+    from django.test import Client
+
+    login = Client().get(f"/core/notifications/{seen.pk}/open/")
+    assert login.status_code == 302 and "/open/" in login["Location"]  # to the login first, then back here
+    c = client_for(staff)
+    r = c.get(f"/core/notifications/{seen.pk}/open/")
+    assert r.status_code == 302 and r["Location"] == mine.get_absolute_url()
+    r = c.get(f"/core/notifications/{hidden.pk}/open/", follow=True)
+    assert r.redirect_chain[-1][0].endswith("/core/notifications/") and "已不在您的办理范围内" in r.content.decode()
+    assert Notification.objects.filter(recipient=staff, read_at__isnull=True).count() == 0
+    other = make_user("xiaoli")
+    deliver_now([notice(other)])
+    assert c.get(f"/core/notifications/{Notification.objects.get(recipient=other).pk}/open/").status_code == 404
+
+
 def test_bell_shows_the_unread_count_without_a_query(staff, client_for, django_assert_max_num_queries):
     deliver_now([notice(staff), notice(staff, kind="due_soon")])
     c = client_for(staff)
@@ -126,7 +149,7 @@ def test_sms_and_wechat_backends_deliver_to_a_real_gateway(staff, gateway):
     assert sms["auth"] == "Bearer s3cret" and sms["body"]["phone"] == "13912345678" and sms["body"]["sign"] == "群力"
     assert "ABCDEFGHJK" not in sms["body"]["text"]  # generic text: no case data leaves by SMS
     assert wx["body"]["touser"] == "oWx_abcdef123456" and wx["body"]["template_id"] == "TPL1"
-    assert wx["body"]["url"] == "https://qunli.example.cn/casework/1/"
+    assert wx["body"]["url"] == f"https://qunli.example.cn/core/notifications/{n[0].pk}/open/"
     rows = OutboundMessage.objects.order_by("pk")
     assert [r.to_mask for r in rows] == ["139****5678", "oWx_****56"]
     assert all("13912345678" not in r.to_enc for r in rows)
