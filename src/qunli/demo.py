@@ -48,7 +48,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from qunli.core.identifiers import make_id_number, make_uscc
-from qunli.core.pinyin import sort_key
+from qunli.core.pinyin import phrase_key, sort_key
 
 GENERATOR_VERSION = 2
 DEFAULT_SEED = 2026
@@ -235,7 +235,7 @@ class TreeBuilder:
         created = timezone.now()
         for n in self.nodes:
             objs.append(self.Unit(pk=n.pk, path=n.path, depth=n.depth, numchild=n.children, created_at=created,
-                                  **n.fields))
+                                  name_sort=phrase_key(n.fields["name"]), **n.fields))
         self.Unit.objects.bulk_create(objs, batch_size=2000)
         self.nodes = []
 

@@ -14,7 +14,10 @@ million-row import pays about half a second for it. A family name reads as a fam
 曾 zeng, not ceng; 单 shan, not dan."""
 
 import functools
+import importlib.util
+import json
 import unicodedata
+from pathlib import Path
 
 # Family names whose reading differs from the character's most common one.
 SURNAME_READINGS = {
@@ -42,20 +45,63 @@ def _plain(reading: str) -> str:
 
 @functools.cache
 def _table() -> dict[int, str]:
-    from pypinyin.pinyin_dict import pinyin_dict
+    plain: dict[str, str] = {}  # some 1,500 readings for 42,000 characters: each spelled once
+    table = {}
+    for cp, readings in _readings().items():
+        first = readings.split(",")[0]
+        spelled = plain.get(first)
+        if spelled is None:
+            spelled = plain[first] = _plain(first) + " "
+        table[cp] = spelled
+    return table
 
-    return {cp: _plain(readings.split(",")[0]) + " " for cp, readings in pinyin_dict.items()}
+
+def _readings() -> dict[int, str]:
+    """pypinyin's character dictionary, {code point: "reading,reading…"}, read from its data
+    file: importing ``pypinyin.pinyin_dict`` first runs the package's ``__init__``, which
+    loads the phrase dictionary and trains a segmenter — 0.3 s of every import worker's
+    start, for nothing this module uses."""
+    spec = importlib.util.find_spec("pypinyin")
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(spec.submodule_search_locations[0]) / "pinyin_dict.json"
+        if path.is_file():
+            with open(path, encoding="utf-8") as fh:
+                return {int(cp): readings for cp, readings in json.load(fh).items()}
+    from pypinyin.pinyin_dict import pinyin_dict  # pragma: no cover - a pypinyin without the file
+
+    return pinyin_dict
+
+
+def preload() -> None:
+    """Build the table now: a process about to fork workers that make keys builds it once
+    for all of them."""
+    _table()
 
 
 def sort_key(name: str) -> str:
     """The pinyin sort key of a name (at most 9× its length + 3: "zhuang4 " per character, the
     family name's character, then the name). Characters without a reading
     (Latin letters, digits, ·) stay as they are, lower-cased."""
-    name = name or ""
     if not name:
         return ""
-    table = _table()
-    head = SURNAME_READINGS.get(name[0]) or table.get(ord(name[0]), name[0]).strip()
+    family = _FAMILIES.get(name[0]) or _family(name[0])
+    return f"{family}{name[1:].translate(_table()).lower()}\t{name}"
+
+
+_FAMILIES: dict[str, str] = {}  # a family name's character → the start of its keys (an import's hot path)
+
+
+def _family(ch: str) -> str:
+    head = SURNAME_READINGS.get(ch) or _table().get(ord(ch), ch).strip()
     # the family name's own character right after its reading keeps each family together
     # (于斌, 于波 … then 余斌, 余波), as a roster lists them, though 于 and 余 read alike
-    return f"{head.lower()} {name[0]} {name[1:].translate(table).lower()}\t{name}"
+    _FAMILIES[ch] = key = f"{head.lower()} {ch} "
+    return key
+
+
+def phrase_key(text: str) -> str:
+    """The pinyin sort key of a name that is no person's (a unit: 城关镇妇联 before 东风村妇联):
+    every character by its common reading, no family-name readings, then the text itself (at
+    most 9× its length + 1)."""
+    text = text or ""
+    return f"{text.translate(_table()).lower()}\t{text}" if text else ""

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
 
+from qunli.core.pinyin import phrase_key
 from qunli.core.scoping import ScopedQuerySet, ScopeSpec
 
 
@@ -76,6 +77,8 @@ class Unit(MP_Node):
 
     steplen = 4
     name = models.CharField("名称", max_length=100, db_index=True)
+    # the list's 名称 order: pinyin (core.pinyin.phrase_key), kept by save()
+    name_sort = models.CharField("名称排序", max_length=901, blank=True, default="", editable=False)
     short_name = models.CharField("简称", max_length=40, blank=True)
     level = models.CharField("层级", max_length=12, choices=Level.choices, db_index=True)
     line = models.ForeignKey(Line, null=True, blank=True, on_delete=models.PROTECT, related_name="units",
@@ -98,10 +101,17 @@ class Unit(MP_Node):
     class Meta:
         verbose_name = "单位"
         verbose_name_plural = "单位"
-        indexes = [models.Index(fields=["line", "level"])]
+        indexes = [models.Index(fields=["line", "level"]), models.Index(fields=["name_sort"], name="unit_name_sort")]
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        self.name_sort = phrase_key(self.name)
+        fields = kwargs.get("update_fields")
+        if fields is not None and "name" in fields:
+            kwargs["update_fields"] = {*fields, "name_sort"}
+        super().save(*args, **kwargs)
 
     @property
     def is_active(self) -> bool:

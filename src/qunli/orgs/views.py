@@ -166,7 +166,7 @@ class UnitListView(ObjectListView):
     default_sort = "path"
     under_path = "path"
     columns = [
-        Column("name", "名称", sort="name", link=True),
+        Column("name", "名称", sort="name_sort", link=True),
         Column("parent_name", "上级单位"),
         Column("level", "层级", sort="level"),
         Column("line", "条线", accessor="line.name", sort="line__order"),

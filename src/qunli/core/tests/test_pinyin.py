@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qunli.core.pinyin import sort_key
+from qunli.core.pinyin import phrase_key, sort_key
 
 
 def test_names_sort_by_pinyin_not_by_code_point():
@@ -55,3 +55,28 @@ def test_saved_and_imported_persons_carry_the_key(person_factory):
 def test_families_whose_names_read_alike_stay_together():
     names = ["于波", "余斌", "于斌", "余波", "俞兵"]
     assert sorted(names, key=sort_key) == ["于斌", "于波", "余斌", "余波", "俞兵"]
+
+
+@given(st.text(max_size=100))
+def test_any_unit_name_gets_a_key_that_fits_the_column(name):
+    from qunli.orgs.models import Unit
+
+    longest = Unit._meta.get_field("name_sort").max_length
+    assert len(phrase_key(name)) <= longest and len(phrase_key("壮" * 100)) <= longest
+
+
+@pytest.mark.django_db
+def test_the_unit_list_sorts_names_in_pinyin_order_and_a_rename_follows(tree, client_for, accounts):
+    from django.urls import reverse
+
+    from qunli.orgs.models import Unit
+
+    assert phrase_key("曾家村").startswith("ceng2 ")  # a place, not a family: the common reading
+    c = client_for(accounts["party_office"])
+    names = [u.name for u in c.get(reverse("orgs:unit_list"), {"sort": "name_sort"}).context["page"].object_list]
+    assert names == sorted(names, key=phrase_key) and names != sorted(names)  # code points put 东 before 城
+    assert names.index("城关镇") < names.index("东风村") < names.index("示范县")
+    town = tree["town"]
+    town.name = "阿拉镇"
+    town.save(update_fields=["name"])
+    assert Unit.objects.get(pk=town.pk).name_sort.startswith("a1 la1 zhen4 ")
