@@ -261,8 +261,9 @@ def visible_targets(user, notifications) -> set[tuple[str, str]]:
 def staff_of_unit(unit, line_id=None) -> list[int]:
     """Active business accounts able to act (CHANGE) on ``unit``: its own staff/clerks when it
     has any, else the staff of the nearest ancestor that has some — not every provincial
-    officer above it."""
-    return staff_of_units([unit], {unit.pk: line_id}).get(unit.pk, [])
+    officer above it. ``line_id``: the line to match, by default the unit's own (a 档案馆's
+    staff, not the 妇联's, whose grant on the county covers it too)."""
+    return staff_of_units([unit], {unit.pk: line_id} if line_id is not None else None).get(unit.pk, [])
 
 
 def staff_of_units(units, line_ids: dict | None = None, *, above: bool = False) -> dict[int, list[int]]:

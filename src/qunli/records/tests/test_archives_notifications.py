@@ -34,6 +34,25 @@ def test_a_sent_transfer_reaches_the_receivers_staff(sent, county_archives, acco
     assert kinds(accounts["women_staff"]) == []  # nobody is told what they did themself
 
 
+def test_a_transfer_to_an_archives_without_its_own_staff_reaches_the_archives_line_not_every_line(
+        capture, accounts, tree, lines, django_capture_on_commit_callbacks):
+    """As in the demo county: the archivist's grant is on the county for the 档案 line, where
+    the 工会's and 妇联's staff hold theirs: only the archives line and the 群团办 are told."""
+    from conftest import add_unit
+    from qunli.records import actions
+
+    archives = add_unit(tree["county"], name="示范县档案馆", level="county", kind="organ", line=lines["archives"])
+    archivist = make_user("xiandangan")
+    grant(archivist, "staff", tree["county"], lines=[lines["archives"]])
+    item = capture(files=[("1.pdf", minimal_pdf(b"1"))])
+    actions.file_items(accounts["women_staff"], [item.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        transfer.send_transfer(accounts["women_staff"], transfer.create_transfer(
+            accounts["women_staff"], item.fonds, receiver=archives, item_ids=[item.pk]))
+    assert kinds(archivist) == ["transfer_sent"] and kinds(accounts["party_office"]) == ["transfer_sent"]
+    assert kinds(accounts["union_staff"]) == []
+
+
 def test_a_return_and_an_acceptance_reach_the_sender(sent, county_archives, accounts,
                                                      django_capture_on_commit_callbacks):
     archivist = county_archives[1]
