@@ -385,8 +385,8 @@ def _foreign_preservation(fonds, item):
                                      storage_name="files/00/" + "0" * 64, detail="邻县秘密摘要不符")
     appraisal = Appraisal.objects.create(id=FOREIGN_PK, item=item, decision="destroy", reason="邻县秘密鉴定理由",
                                          decided_by=proposer)
-    batch = DestructionBatch.objects.create(id=FOREIGN_PK, fonds=fonds, title="邻县秘密销毁清册", reason="邻县秘密理由",
-                                            proposed_by=proposer)
+    batch = DestructionBatch.objects.create(id=FOREIGN_PK, fonds=fonds, holder=fonds.unit, title="邻县秘密销毁清册",
+                                            reason="邻县秘密理由", proposed_by=proposer)
     DestructionEntry.objects.create(id=FOREIGN_PK, batch=batch, item=item, appraisal=appraisal)
 
 

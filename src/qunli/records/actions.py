@@ -340,13 +340,14 @@ def require_keeper(actor, item: Item) -> None:
         raise PermissionDenied(f"该条目已移交“{custody.unit.name}”保管（馆藏），只有保管单位才能修改。")
 
 
-def kept_by_q(actor) -> Q:
+def kept_by_q(actor, action: str = CHANGE) -> Q:
     """Items ``actor`` keeps: held by an archives in its reach, or not transferred and in a
-    fonds in its reach (``require_keeper`` for a whole queryset)."""
+    fonds in its reach (``require_keeper`` for a whole queryset). With ``VIEW``: the items
+    kept by units the actor sees — an archives' holdings, not what its fonds handed on."""
     from qunli.orgs.models import Unit
 
-    return (Q(custody__unit__in=Unit.objects.visible_to(actor, CHANGE))
-            | Q(custody__isnull=True, fonds__in=Fonds.objects.visible_to(actor, CHANGE)))
+    return (Q(custody__unit__in=Unit.objects.visible_to(actor, action))
+            | Q(custody__isnull=True, fonds__in=Fonds.objects.visible_to(actor, action)))
 
 
 @action

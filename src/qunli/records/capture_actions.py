@@ -150,8 +150,9 @@ def attach_scans(actor, uploads) -> ScanReport:
     files = expand_uploads(uploads)
     report = ScanReport()
     codes = {code_of(n) for n, _ in files}
-    items = {i.archival_code: i for i in Item.objects.visible_to(actor, "change").filter(archival_code__in=codes)
-             .select_related("fonds__unit")}
+    # the keeper's items: after a transfer the archives scans what it holds, the sender no more
+    items = {i.archival_code: i for i in Item.objects.filter(actions.kept_by_q(actor))
+             .filter(archival_code__in=codes).select_related("fonds__unit")}
     for n, _ in files:
         ext = n.rsplit(".", 1)[-1].lower() if "." in n else ""
         if ext not in ALLOWED_TYPES:

@@ -6,12 +6,15 @@
   year is counted from this year; 永久 ends the reviews) or 拟销毁. The latest appraisal of an
   item is the one in force.
 - ``propose_destruction`` puts items appraised 拟销毁 into a batch with its 销毁清册;
-  ``decide_destruction`` approves or rejects it — only a leader whose grant reaches the fonds,
-  and never the proposer; ``execute_destruction`` removes the files from the primary storage
+  ``decide_destruction`` approves or rejects it — only a leader whose grant reaches the
+  holder (the fonds' unit, or the archives keeping the items after a transfer), and never the
+  proposer; ``execute_destruction`` removes the files from the primary storage
   and from the off-site copy (after the commit, bytes shared with a live item stay) with their
   extracted text and thumbnail, marks the
   items 已销毁 and keeps their catalogue entries with the destruction record.
-- Items in an archives' custody or in an open transfer batch are never proposed nor destroyed.
+- Only the unit keeping an item appraises and destroys it (``actions.require_keeper``): after
+  an accepted transfer that is the archives holding it, never the sender; items in an open
+  transfer batch are never proposed nor destroyed.
 - 永久 items are refused at every step. Every verb is an action with its change-log rows."""
 
 from django.core.exceptions import PermissionDenied
@@ -25,6 +28,7 @@ from qunli.core.scoping import grants_of
 
 from . import search
 from .access_models import OpeningReview
+from .actions import require_keeper
 from .file_models import FileContent
 from .models import (
     Appraisal,
@@ -63,23 +67,23 @@ def due_for_appraisal(qs, year: int | None = None):
                      | Q(appraisal_decision=Appraisal.Decision.KEEP, appraisal_review_year__lte=year))
 
 
-def held_elsewhere_q() -> Q:
-    """Items in an archives' custody (接收馆藏) or in an open transfer batch (已组包/待接收):
-    their holder, not the fonds, decides on them, so they are never destroyed from here."""
-    from .transfer_models import Custody, TransferBatch, TransferItem
+def in_open_transfer_q() -> Q:
+    """Items in an open transfer batch (已组包/待接收): on their way to an archives, which will
+    decide on them once it has accepted them."""
+    from .transfer_models import TransferBatch, TransferItem
 
     open_transfer = TransferItem.objects.filter(
         item=OuterRef("pk"), batch__status__in=(TransferBatch.Status.PREPARED, TransferBatch.Status.SENT))
-    return Q(pk__in=Custody.objects.values("item_id")) | Q(pk__in=Subquery(open_transfer.values("item_id")))
+    return Q(pk__in=Subquery(open_transfer.values("item_id")))
 
 
 def awaiting_destruction(qs):
-    """Filed items appraised 拟销毁 that are in no open or executed batch, not in an archives'
-    custody and not in an open transfer batch."""
+    """Filed items appraised 拟销毁 that are in no open or executed batch and not in an open
+    transfer batch (who keeps them is the caller's filter: ``actions.kept_by_q``)."""
     in_batch = DestructionEntry.objects.filter(item=OuterRef("pk"), batch__status__in=(
         *OPEN_BATCH, DestructionBatch.Status.EXECUTED)).values("id")
     return (with_latest_appraisal(qs.filter(status=Item.Status.FILED).exclude(retention=Retention.PERMANENT)
-                                  .exclude(held_elsewhere_q()))
+                                  .exclude(in_open_transfer_q()))
             .filter(appraisal_decision=Appraisal.Decision.DESTROY).exclude(pk__in=Subquery(in_batch)))
 
 
@@ -92,7 +96,7 @@ def _items(actor, item_ids, lock=True) -> list[Item]:
     if len(items) != len(ids):
         raise ActionError("部分条目不存在。")
     for it in items:
-        require_change(actor, it)
+        require_keeper(actor, it)
     return items
 
 
@@ -133,27 +137,34 @@ def appraise(actor, item_ids, *, decision: str, reason: str, new_retention: str 
 
 @action
 def propose_destruction(actor, fonds, item_ids, *, title: str, reason: str) -> DestructionBatch:
-    """A destruction batch (销毁清册) of items of one fonds appraised 拟销毁."""
-    require_change(actor, fonds)
+    """A destruction batch (销毁清册) of items of one fonds appraised 拟销毁, all kept by the
+    same unit (the fonds' own, or the archives holding them), which the actor keeps for."""
+    from .use import custodies, holder_of
+
     title = clean_text(title, "清册名称", limit=100)
     reason = clean_text(reason, "销毁理由", limit=300)
     items = _items(actor, item_ids)
     ready = {i.pk: i.appraisal_id for i in awaiting_destruction(Item.objects.filter(pk__in=[i.pk for i in items]))}
-    held = set(Item.objects.filter(pk__in=[i.pk for i in items]).filter(held_elsewhere_q())
-               .values_list("pk", flat=True))
+    moving = set(Item.objects.filter(pk__in=[i.pk for i in items]).filter(in_open_transfer_q())
+                 .values_list("pk", flat=True))
+    held = custodies(items)
+    holders = {holder_of(it, held) for it in items}
     errors = []
     for it in items:
         if it.fonds_id != fonds.pk:
             errors.append(f"“{it}”不属于全宗 {fonds.code}。")
         elif it.retention == Retention.PERMANENT:
             errors.append(f"“{it}”保管期限为永久，不能销毁。")
-        elif it.pk in held:
-            errors.append(f"“{it}”已移交档案馆保管或在未完成的移交批次中，不能在此销毁。")
+        elif it.pk in moving:
+            errors.append(f"“{it}”在未完成的移交批次中，不能销毁。")
         elif it.pk not in ready:
             errors.append(f"“{it}”未经鉴定为拟销毁，或已在其他销毁清册中。")
+    if len(holders) > 1:
+        errors.append(f"所选条目分别由{'、'.join(sorted(u.name for u in holders))}保管，请按保管单位分别列入清册。")
     if errors:
         raise ActionError(errors)
-    batch = DestructionBatch.objects.create(fonds=fonds, title=title, reason=reason, proposed_by=actor)
+    batch = DestructionBatch.objects.create(fonds=fonds, holder=holders.pop(), title=title, reason=reason,
+                                            proposed_by=actor)
     DestructionEntry.objects.bulk_create([DestructionEntry(batch=batch, item=it, appraisal_id=ready[it.pk])
                                           for it in sorted(items, key=lambda i: i.archival_code or "")])
     log_change(actor, "records.propose_destruction", batch, None,
@@ -162,9 +173,8 @@ def propose_destruction(actor, fonds, item_ids, *, title: str, reason: str) -> D
     return batch
 
 
-def is_leader_for(user, fonds) -> bool:
-    """A leader (领导) grant whose subtree and lines reach the fonds' unit."""
-    unit = fonds.unit
+def is_leader_for(user, unit) -> bool:
+    """A leader (领导) grant whose subtree and lines reach ``unit`` (a batch's holder)."""
     for g in grants_of(user):
         if g.role != "leader" or not unit.path.startswith(g.path):
             continue
@@ -175,15 +185,15 @@ def is_leader_for(user, fonds) -> bool:
 
 def can_decide(user, batch) -> bool:
     return (batch.status == DestructionBatch.Status.PROPOSED and user.pk != batch.proposed_by_id
-            and is_leader_for(user, batch.fonds))
+            and is_leader_for(user, batch.holder))
 
 
 @action
 def decide_destruction(actor, batch: DestructionBatch, *, approve: bool, note: str = "") -> DestructionBatch:
     """Approve or reject a proposed batch: a leader of the fonds' unit, not the proposer."""
-    batch = DestructionBatch.objects.select_for_update().select_related("fonds__unit").get(pk=batch.pk)
-    if not is_leader_for(actor, batch.fonds):
-        raise PermissionDenied("只有对该全宗有领导审批权限的人员可以审批销毁清册。")
+    batch = DestructionBatch.objects.select_for_update().select_related("fonds__unit", "holder").get(pk=batch.pk)
+    if not is_leader_for(actor, batch.holder):
+        raise PermissionDenied(f"只有对{batch.holder.name}有领导审批权限的人员可以审批该销毁清册。")
     if actor.pk == batch.proposed_by_id:
         raise ActionError("提出人不能审批自己提出的销毁清册。")
     if batch.status != DestructionBatch.Status.PROPOSED:
@@ -203,19 +213,25 @@ def execute_destruction(actor, batch: DestructionBatch, store=None) -> Destructi
     """Destroy an approved batch: the items become 已销毁 (their catalogue entries stay, with
     the entry's record of the files), the file rows go, and the stored bytes no live item
     shares are deleted from the primary storage and the off-site copy after the commit."""
-    batch = DestructionBatch.objects.select_for_update().select_related("fonds__unit").get(pk=batch.pk)
-    require_change(actor, batch.fonds)
+    from .use import custodies, holder_of
+
+    batch = DestructionBatch.objects.select_for_update().select_related("fonds__unit", "holder").get(pk=batch.pk)
+    require_change(actor, batch.holder)
     if batch.status != DestructionBatch.Status.APPROVED:
         raise ActionError("销毁清册未经批准，不能执行销毁。")
     entries = list(batch.entries.select_related("item"))
-    items = Item.objects.select_for_update(of=("self",)).filter(pk__in=[e.item_id for e in entries])
+    items = (Item.objects.select_for_update(of=("self",)).select_related("fonds__unit")
+             .filter(pk__in=[e.item_id for e in entries]))
     by_pk = {i.pk: i for i in items}
     errors = [f"“{by_pk[e.item_id]}”保管期限为永久，不能销毁。" for e in entries
               if by_pk[e.item_id].retention == Retention.PERMANENT]
     errors += [f"“{by_pk[e.item_id]}”状态为{by_pk[e.item_id].get_status_display()}，不能销毁。" for e in entries
                if by_pk[e.item_id].status != Item.Status.FILED]
-    held = set(Item.objects.filter(pk__in=by_pk).filter(held_elsewhere_q()).values_list("pk", flat=True))
-    errors += [f"“{by_pk[pk]}”已移交档案馆保管或在未完成的移交批次中，不能销毁。" for pk in sorted(held)]
+    moving = set(Item.objects.filter(pk__in=by_pk).filter(in_open_transfer_q()).values_list("pk", flat=True))
+    errors += [f"“{by_pk[pk]}”在未完成的移交批次中，不能销毁。" for pk in sorted(moving)]
+    held = custodies(list(by_pk.values()))
+    errors += [f"“{it}”已由{holder_of(it, held).name}保管，不在本清册的保管单位，不能销毁。"
+               for it in by_pk.values() if it.pk not in moving and holder_of(it, held) != batch.holder]
     if errors:
         raise ActionError(errors)
     now = timezone.now()

@@ -6,9 +6,24 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from qunli.core.scoping import ScopedQuerySet, ScopeSpec
+from qunli.core.scoping import EitherScopeQuerySet, ScopedQuerySet, ScopeSpec
 
+from .access_models import KEEPER_SCOPE
 from .models import Fonds, Item, ItemFile, Retention
+
+
+class KeptEventQuerySet(EitherScopeQuerySet):
+    """A preservation event is seen through its item's fonds and, after a transfer, by the
+    archives keeping the item — whose fixity problems they are to settle."""
+
+    also = KEEPER_SCOPE
+
+
+class DestructionQuerySet(EitherScopeQuerySet):
+    """A 销毁清册 is seen through its fonds and by the unit keeping its items (an archives
+    destroys what it holds after a transfer; the fonds stays the sender's)."""
+
+    also = ScopeSpec(unit="holder", line="holder__line")
 
 
 class FixityRun(models.Model):
@@ -93,7 +108,7 @@ class PreservationEvent(models.Model):
     at = models.DateTimeField("时间", default=timezone.now)
 
     scope = ScopeSpec(unit="item__fonds__unit", line="item__fonds__unit__line")
-    objects = ScopedQuerySet.as_manager()
+    objects = KeptEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
@@ -146,6 +161,8 @@ class DestructionBatch(models.Model):
 
     fonds = models.ForeignKey(Fonds, on_delete=models.PROTECT, related_name="destruction_batches",
                               verbose_name="全宗")
+    # who keeps the items: the fonds' unit, or the archives that accepted them in a transfer
+    holder = models.ForeignKey("orgs.Unit", on_delete=models.PROTECT, related_name="+", verbose_name="保管单位")
     title = models.CharField("清册名称", max_length=100)
     reason = models.CharField("销毁理由", max_length=300)
     status = models.CharField("状态", max_length=8, choices=Status.choices, default=Status.PROPOSED)
@@ -161,7 +178,7 @@ class DestructionBatch(models.Model):
     executed_at = models.DateTimeField("销毁时间", null=True, blank=True)
 
     scope = ScopeSpec(unit="fonds__unit", line="fonds__unit__line")
-    objects = ScopedQuerySet.as_manager()
+    objects = DestructionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]

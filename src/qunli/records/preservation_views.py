@@ -28,16 +28,16 @@ from qunli.core.generic import (
     message_action_error,
 )
 from qunli.core.params import parse_id, parse_ids
-from qunli.core.scoping import CHANGE, can
+from qunli.core.scoping import CHANGE, VIEW, can
 from qunli.orgs.views import get_visible
 
-from . import destruction, holdings, offsite
+from . import destruction, holdings, offsite, use
+from .actions import kept_by_q, require_keeper
 from .checks import size_label
 from .filters import ItemFilterForm
 from .models import (
     DestructionBatch,
     FixityRun,
-    Fonds,
     Item,
     PreservationEvent,
     Retention,
@@ -97,7 +97,7 @@ class FixityView(BusinessRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         user = self.request.user
-        fonds = Fonds.objects.visible_to(user)
+        fonds = use.fonds_for_use(user, VIEW)  # an archives sees the runs over the fonds it holds items of
         runs = list(FixityRun.objects.filter(Q(fonds__isnull=True) | Q(fonds__in=fonds))
                     .select_related("fonds")[:30])
         for r in runs:  # the outcomes count item files (one event each), not stored objects
@@ -115,8 +115,11 @@ class FixityView(BusinessRequiredMixin, TemplateView):
             for p in problems:
                 p.settled = False
             settled = list(settled_problems(visible).select_related("item__fonds__unit")[:20])
+        # the unit keeping the item restores it: after a transfer the archives, not the sender
+        kept = set(Item.objects.filter(pk__in={p.item_id for p in problems}).filter(kept_by_q(user))
+                   .values_list("pk", flat=True)) if problems else set()
         for p in problems:
-            p.can_restore = (not p.settled and can(user, CHANGE, p.item) and p.kind in PRIMARY
+            p.can_restore = (not p.settled and p.item_id in kept and p.kind in PRIMARY
                              and bool(p.storage_name))
         return super().get_context_data(title="固定性检查", runs=runs, problems=problems, settled=settled,
                                          offsite_store=offsite.configured_store(), **kwargs)
@@ -127,8 +130,7 @@ class RestoreView(BusinessRequiredMixin, View):
 
     def post(self, request, pk):
         event = get_visible(PreservationEvent, request.user, pk, select_related=("item__fonds__unit",))
-        if not can(request.user, CHANGE, event.item):
-            raise PermissionDenied("您没有修改该条目的权限。")
+        require_keeper(request.user, event.item)
         if not event.storage_name:
             raise Http404("该事件没有对应的存储对象。")
         try:
@@ -140,6 +142,13 @@ class RestoreView(BusinessRequiredMixin, View):
 
 
 # --- appraisal ----------------------------------------------------------------------------------
+
+def kept_items(user, select_related=()):
+    """Items kept by units ``user`` sees: an archives' holdings after a transfer, the fonds'
+    own items otherwise — not what a fonds handed on (``actions.kept_by_q``)."""
+    qs = Item.objects.filter(kept_by_q(user, VIEW))
+    return qs.select_related(*select_related) if select_related else qs
+
 
 class _ExpiredFilter(ItemFilterForm):
     def __init__(self, *args, **kwargs):
@@ -165,7 +174,7 @@ class AppraisalListView(ObjectListView):
     columns = APPRAISAL_COLUMNS
 
     def base_queryset(self):
-        return destruction.due_for_appraisal(super().base_queryset())
+        return destruction.due_for_appraisal(kept_items(self.request.user, self.select_related))
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(retentions=Retention.choices, **kwargs)
@@ -178,7 +187,7 @@ class AppraiseView(BusinessRequiredMixin, View):
         if not ids:
             messages.warning(request, "请先勾选要鉴定的条目。")
             return redirect(back)
-        if Item.objects.visible_to(request.user).filter(pk__in=ids).count() != len(set(ids)):
+        if kept_items(request.user).filter(pk__in=ids).count() != len(set(ids)):
             raise Http404("部分条目不存在或不在您的数据范围内。")
         try:
             out = destruction.appraise(request.user, ids, decision=request.POST.get("decision", ""),
@@ -228,10 +237,10 @@ class CandidatesView(ObjectListView):
     columns = APPRAISAL_COLUMNS
 
     def base_queryset(self):
-        return destruction.awaiting_destruction(super().base_queryset())
+        return destruction.awaiting_destruction(kept_items(self.request.user, self.select_related))
 
     def get_context_data(self, **kwargs):
-        fonds = Fonds.objects.visible_to(self.request.user, CHANGE).order_by("code")
+        fonds = use.fonds_for_use(self.request.user, CHANGE).distinct().order_by("code")
         return super().get_context_data(fonds_choices=fonds, **kwargs)
 
 
@@ -243,8 +252,8 @@ class DestructionAddView(BusinessRequiredMixin, View):
         if not ids or fonds_id is None:
             messages.warning(request, "请选择全宗并勾选要列入清册的条目。")
             return redirect(back)
-        fonds = get_visible(Fonds, request.user, fonds_id, select_related=("unit",))
-        if Item.objects.visible_to(request.user).filter(pk__in=ids).count() != len(set(ids)):
+        fonds = use.fonds_for_use(request.user, VIEW).filter(pk=fonds_id).select_related("unit").first()
+        if fonds is None or kept_items(request.user).filter(pk__in=ids).count() != len(set(ids)):
             raise Http404("部分条目不存在或不在您的数据范围内。")
         try:
             batch = destruction.propose_destruction(request.user, fonds, ids, title=request.POST.get("title", ""),
@@ -252,8 +261,8 @@ class DestructionAddView(BusinessRequiredMixin, View):
         except ActionError as e:
             message_action_error(request, e)
             return redirect(back)
-        except PermissionDenied:
-            messages.error(request, "您对该全宗只有查看权限，不能提出销毁。")
+        except PermissionDenied as e:
+            messages.error(request, str(e) or "您对所选条目只有查看权限，不能提出销毁。")
             return redirect(back)
         messages.success(request, f"已提出销毁清册“{batch.title}”，共 {batch.entries.count()} 件，待领导审批。")
         return redirect(batch.get_absolute_url())
@@ -262,14 +271,14 @@ class DestructionAddView(BusinessRequiredMixin, View):
 class DestructionDetailView(ObjectDetailView):
     model = DestructionBatch
     template_name = "records/preservation_destruction_detail.html"
-    select_related = ("fonds__unit", "proposed_by", "decided_by", "executed_by")
+    select_related = ("fonds__unit", "holder", "proposed_by", "decided_by", "executed_by")
 
     def extra_context_for(self, batch) -> dict:
         user = self.request.user
         return {"title": batch.title, "tabs": [("detail", "清册"), ("history", "修改记录")],
                 "entries": list(batch.entries.select_related("item__category", "appraisal")),
                 "can_decide": destruction.can_decide(user, batch),
-                "can_execute": batch.status == DestructionBatch.Status.APPROVED and can(user, CHANGE, batch.fonds)}
+                "can_execute": batch.status == DestructionBatch.Status.APPROVED and can(user, CHANGE, batch.holder)}
 
 
 class DestructionDecideView(BusinessRequiredMixin, View):

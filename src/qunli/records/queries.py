@@ -14,7 +14,7 @@ staff API (``records.api``), so both show the same items for the same filters an
 * ``born_digital_only_q`` — items whose files are all born-digital (电子档案 needing no
   scanning), for the digitization figures."""
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from qunli.core import search as fulltext
 from qunli.core.generic import CappedPaginator
@@ -28,7 +28,14 @@ SEARCH_FIELDS = ("title__icontains", "archival_code__startswith", "doc_no__icont
 
 
 def listed_items(user, status: str = ""):
-    qs = Item.objects.visible_to(user, VIEW)
+    """Items of fonds in reach, and — for an archives — the items it holds after accepting a
+    transfer (their fonds stays the sender's). The custody check keeps the plain scope's
+    query, and its indexes, for the accounts that hold nothing."""
+    from .models import Custody
+    from .use import reachable_items
+
+    held = Custody.objects.visible_to(user, VIEW).exclude(unit=F("item__fonds__unit"))
+    qs = reachable_items(user, VIEW) if held.exists() else Item.objects.visible_to(user, VIEW)
     if status != Item.Status.DISPOSED:  # 已销毁 only when asked for
         qs = qs.exclude(status=Item.Status.DISPOSED)
     return qs

@@ -230,7 +230,8 @@ def _custody_batch(item, accounts, status="prepared"):
     return batch
 
 
-def test_items_in_custody_or_an_open_transfer_are_not_destroyed(filed, accounts):
+def test_items_in_an_open_transfer_or_since_held_by_an_archives_are_not_destroyed_by_the_sender(
+        filed, accounts, county_archives):
     from qunli.records.transfer_models import Custody
 
     staff = accounts["women_staff"]
@@ -247,8 +248,8 @@ def test_items_in_custody_or_an_open_transfer_are_not_destroyed(filed, accounts)
     destruction.decide_destruction(accounts["leader"], batch, approve=True, note="同意")
     # after the proposal, an archives received one of them
     accepted = _custody_batch(filed["d10_old"], accounts, "accepted")
-    Custody.objects.create(item=filed["d10_old"], unit=filed["d10_old"].fonds.unit, batch=accepted)
-    with pytest.raises(ActionError, match="已移交档案馆保管"):
+    Custody.objects.create(item=filed["d10_old"], unit=county_archives[0], batch=accepted)
+    with pytest.raises(ActionError, match="已由示范县档案馆保管"):
         destruction.execute_destruction(staff, batch)
     assert not Item.objects.filter(status="disposed").exists()
     assert DestructionBatch.objects.get(pk=batch.pk).status == "approved"

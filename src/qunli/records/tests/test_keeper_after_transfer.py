@@ -1,0 +1,112 @@
+"""After an accepted transfer the archives keeps the items (馆藏): it lists them, hooks their
+scans, settles their fixity problems, appraises and destroys them — with its own leader's
+approval — and the sending unit, whose fonds they stay in, no longer can."""
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+from conftest import add_unit, grant, make_user
+from qunli.records import actions, capture_actions, destruction, fixity, transfer
+from qunli.records.models import DestructionBatch, Item
+from qunli.records.tests.samples import minimal_pdf
+
+pytestmark = pytest.mark.django_db
+THIS_YEAR = 2026
+
+
+@pytest.fixture(autouse=True)
+def _files(settings, tmp_path):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                                                           "OPTIONS": {"location": str(tmp_path / "storage")}}}
+    settings.QUNLI_CHECK_WORKERS = 2
+
+
+@pytest.fixture
+def archives(tree, lines):
+    unit = add_unit(tree["province"], name="市档案馆", level="county", line=lines["archives"])
+    archivist, leader = make_user("danganguan"), make_user("guanzhang")
+    grant(archivist, "staff", unit, all_lines=True)
+    grant(leader, "leader", unit, all_lines=True)
+    return unit, archivist, leader
+
+
+@pytest.fixture
+def held(capture, accounts, fonds, archives):
+    """Two D10 items of 2014 (expired), transferred to 市档案馆 and accepted."""
+    staff = accounts["women_staff"]
+    items = [capture(date=dt.date(2014, 3, d), retention="D10", files=[(f"通知{d}.pdf", minimal_pdf(b"%d" % d))])
+             for d in (1, 2)]
+    actions.file_items(staff, [i.pk for i in items])
+    unit, archivist, _ = archives
+    batch = transfer.create_transfer(staff, fonds, receiver=unit, item_ids=[i.pk for i in items])
+    transfer.send_transfer(staff, batch)
+    assert transfer.check_receipt(archivist, batch).passed
+    transfer.accept_transfer(archivist, batch)
+    return list(Item.objects.filter(pk__in=[i.pk for i in items]).select_related("fonds__unit").order_by("pk"))
+
+
+def test_the_archives_lists_and_scans_what_it_holds_and_the_sender_no_more(held, archives, accounts, client_for):
+    _, archivist, _ = archives
+    listed = client_for(archivist).get(reverse("records:item_list")).context["page"].object_list
+    assert {i.pk for i in listed} == {i.pk for i in held}
+    scan = (f"{held[0].archival_code}_2.pdf", minimal_pdf(b"scan"))
+    refused = capture_actions.attach_scans(accounts["women_staff"], [scan])
+    assert refused.unmatched == [scan[0]] and held[0].files.count() == 1
+    done = capture_actions.attach_scans(archivist, [scan])
+    assert [n for n, _ in done.attached] == [scan[0]] and held[0].files.count() == 2
+
+
+def test_a_fixity_problem_of_a_held_item_is_the_archives_to_restore(held, archives, accounts, client_for):
+    _, archivist, _ = archives
+    f = held[0].files.get()
+    with default_storage.open(f.storage_name, "wb") as fh:
+        fh.write(b"bit rot")
+    fixity.run_fixity(mode="all")
+    mine = client_for(archivist).get(reverse("records:fixity")).context["problems"]
+    assert [(p.item_id, p.can_restore) for p in mine] == [(held[0].pk, True)]
+    theirs = client_for(accounts["women_staff"]).get(reverse("records:fixity")).context["problems"]
+    assert [(p.item_id, p.can_restore) for p in theirs] == [(held[0].pk, False)]
+    r = client_for(accounts["women_staff"]).post(reverse("records:fixity_restore", args=[mine[0].pk]))
+    assert r.status_code == 403
+
+
+def test_the_archives_appraises_and_destroys_what_it_holds_with_its_own_leaders_approval(
+        held, archives, accounts, client_for):
+    unit, archivist, leader = archives
+    ids = [i.pk for i in held]
+    with pytest.raises(PermissionDenied):
+        destruction.appraise(accounts["women_staff"], ids, decision="destroy", reason="到期", year=THIS_YEAR)
+    due = client_for(archivist).get(reverse("records:appraisal_list")).context["page"].object_list
+    assert {i.pk for i in due} >= set(ids)
+    assert not client_for(accounts["women_staff"]).get(reverse("records:appraisal_list")).context["page"].object_list
+    destruction.appraise(archivist, ids, decision="destroy", reason="已无保存价值", year=THIS_YEAR)
+    batch = destruction.propose_destruction(archivist, held[0].fonds, ids, title="市馆2026年第1批", reason="到期")
+    assert batch.holder == unit
+    assert client_for(archivist).get(batch.get_absolute_url()).status_code == 200
+    with pytest.raises(PermissionDenied, match="市档案馆"):
+        destruction.decide_destruction(accounts["leader"], batch, approve=True, note="同意")  # the county's leader
+    destruction.decide_destruction(leader, batch, approve=True, note="同意")
+    with pytest.raises(PermissionDenied):
+        destruction.execute_destruction(accounts["women_staff"], batch)
+    destruction.execute_destruction(archivist, batch)
+    assert DestructionBatch.objects.get(pk=batch.pk).status == "executed"
+    assert set(Item.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"disposed"}
+
+
+def test_one_batch_holds_items_of_one_keeper(held, archives, capture, accounts, tree):
+    """The 群团办 reaches both the county's fonds and (here) the archives: a batch mixing what
+    each keeps is refused, so that the right leader approves each."""
+    unit, archivist, _ = archives
+    both = make_user("both")
+    grant(both, "staff", tree["province"], all_lines=True)
+    own = capture(date=dt.date(2014, 9, 1), retention="D10")
+    actions.file_items(accounts["women_staff"], [own.pk])
+    ids = [held[0].pk, own.pk]
+    destruction.appraise(both, ids, decision="destroy", reason="已无保存价值", year=THIS_YEAR)
+    with pytest.raises(Exception, match="请按保管单位分别列入清册"):
+        destruction.propose_destruction(both, held[0].fonds, ids, title="混合清册", reason="到期")
+    assert not DestructionBatch.objects.exists()
