@@ -28,6 +28,8 @@ class NotificationKind(models.TextChoices):
     TRANSFER_RETURNED = "transfer_returned", "档案移交被退回"
     TRANSFER_ACCEPTED = "transfer_accepted", "档案移交已接收"
     USE_PENDING = "use_pending", "档案利用待审批"
+    DESTRUCTION_PENDING = "destruction_pending", "销毁清册待审批"
+    DESTRUCTION_DECIDED = "destruction_decided", "销毁清册已审批"
 
 
 class Notification(models.Model):

@@ -44,6 +44,7 @@ GENERIC_TEXT = {
     NotificationKind.REFERRAL_RECEIVED: "本单位收到转办/转介个案，请登录群力处理。",
     NotificationKind.NEW_REQUEST: "本单位收到新的网上诉求，请登录群力分派。",
     NotificationKind.WISH_CLAIMED: "本单位有微心愿已被认领，请登录群力跟进。",
+    NotificationKind.DESTRUCTION_PENDING: "您有档案销毁清册待审批，请登录群力查看。",
 }
 DEFAULT_TEXT = "您有新的工作通知，请登录群力查看。"
 

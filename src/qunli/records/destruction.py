@@ -24,6 +24,8 @@ from django.utils import timezone
 
 from qunli.core.actions import ActionError, action, clean_text, require_change
 from qunli.core.audit import log_change
+from qunli.core.notification_models import NotificationKind as Kind
+from qunli.core.notifications import notify
 from qunli.core.scoping import grants_of
 
 from . import search
@@ -167,6 +169,10 @@ def propose_destruction(actor, fonds, item_ids, *, title: str, reason: str) -> D
                                             proposed_by=actor)
     DestructionEntry.objects.bulk_create([DestructionEntry(batch=batch, item=it, appraisal_id=ready[it.pk])
                                           for it in sorted(items, key=lambda i: i.archival_code or "")])
+    from .use import archives_leaders
+
+    notify(archives_leaders(batch.holder), Kind.DESTRUCTION_PENDING,
+           f"销毁清册“{title}”（{len(items)} 件）待您审批", obj=batch, exclude=actor)
     log_change(actor, "records.propose_destruction", batch, None,
                {"title": title, "reason": reason, "items": [[it.pk, it.archival_code] for it in items]},
                unit_path=fonds.unit.path)
@@ -203,6 +209,8 @@ def decide_destruction(actor, batch: DestructionBatch, *, approve: bool, note: s
     batch.status = DestructionBatch.Status.APPROVED if approve else DestructionBatch.Status.REJECTED
     batch.decided_by, batch.decided_at, batch.decision_note = actor, timezone.now(), note
     batch.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    notify([batch.proposed_by_id], Kind.DESTRUCTION_DECIDED,
+           f"销毁清册“{batch.title}”{'已批准，可执行销毁' if approve else '被驳回'}", obj=batch, exclude=actor)
     log_change(actor, "records.decide_destruction", batch, before, {"status": batch.status, "note": note},
                unit_path=batch.fonds.unit.path)
     return batch

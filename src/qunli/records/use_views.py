@@ -83,6 +83,9 @@ class OpeningQueueView(ObjectListView):
 class OpeningEnqueueView(BusinessRequiredMixin, View):
     def post(self, request):
         raw = request.POST.get("fonds", "")
+        if not raw:  # an empty 全宗 list: nothing this account may enqueue
+            messages.warning(request, "请先选择全宗；没有可选的全宗时，您既不管理全宗也不保管移交的档案。")
+            return redirect(reverse("records:opening_queue"))
         # an archives enqueues the fonds whose items it holds, as well as its own
         fonds = use.fonds_for_use(request.user, CHANGE).filter(pk=parse_id(raw) or 0).select_related("unit").first()
         if fonds is None:

@@ -74,8 +74,14 @@ def test_a_fixity_problem_of_a_held_item_is_the_archives_to_restore(held, archiv
     assert r.status_code == 403
 
 
+def kinds(user) -> list[str]:
+    from qunli.core.notification_models import Notification
+
+    return list(Notification.objects.filter(recipient=user).values_list("kind", flat=True))
+
+
 def test_the_archives_appraises_and_destroys_what_it_holds_with_its_own_leaders_approval(
-        held, archives, accounts, client_for):
+        held, archives, accounts, client_for, django_capture_on_commit_callbacks):
     unit, archivist, leader = archives
     ids = [i.pk for i in held]
     with pytest.raises(PermissionDenied):
@@ -84,12 +90,18 @@ def test_the_archives_appraises_and_destroys_what_it_holds_with_its_own_leaders_
     assert {i.pk for i in due} >= set(ids)
     assert not client_for(accounts["women_staff"]).get(reverse("records:appraisal_list")).context["page"].object_list
     destruction.appraise(archivist, ids, decision="destroy", reason="已无保存价值", year=THIS_YEAR)
-    batch = destruction.propose_destruction(archivist, held[0].fonds, ids, title="市馆2026年第1批", reason="到期")
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = destruction.propose_destruction(archivist, held[0].fonds, ids, title="市馆2026年第1批", reason="到期")
     assert batch.holder == unit
+    # its own leader is asked to approve, in the inbox; not the county's
+    assert kinds(leader) == ["destruction_pending"] and kinds(accounts["leader"]) == []
+    assert "销毁清册" in client_for(leader).get(reverse("core:notifications")).content.decode()
     assert client_for(archivist).get(batch.get_absolute_url()).status_code == 200
     with pytest.raises(PermissionDenied, match="市档案馆"):
         destruction.decide_destruction(accounts["leader"], batch, approve=True, note="同意")  # the county's leader
-    destruction.decide_destruction(leader, batch, approve=True, note="同意")
+    with django_capture_on_commit_callbacks(execute=True):
+        destruction.decide_destruction(leader, batch, approve=True, note="同意")
+    assert kinds(archivist) == ["destruction_decided"]
     with pytest.raises(PermissionDenied):
         destruction.execute_destruction(accounts["women_staff"], batch)
     destruction.execute_destruction(archivist, batch)
@@ -110,3 +122,15 @@ def test_one_batch_holds_items_of_one_keeper(held, archives, capture, accounts, 
     with pytest.raises(Exception, match="请按保管单位分别列入清册"):
         destruction.propose_destruction(both, held[0].fonds, ids, title="混合清册", reason="到期")
     assert not DestructionBatch.objects.exists()
+
+
+@pytest.mark.parametrize("page", ["records:opening_queue", "records:appraisal_list", "records:destruction_candidates"])
+def test_a_read_only_leader_reads_the_archives_queues_without_their_action_forms(page, accounts, client_for):
+    body = client_for(accounts["leader"]).get(reverse(page)).content.decode()
+    assert "您的账户只有查看权限" in body and 'method="post"' not in body.split("read-only-note")[0].split("<main")[-1]
+    assert "您的账户只有查看权限" not in client_for(accounts["women_staff"]).get(reverse(page)).content.decode()
+
+
+def test_enqueueing_without_a_fonds_says_so_instead_of_a_missing_page(accounts, client_for):
+    r = client_for(accounts["women_staff"]).post(reverse("records:opening_enqueue"), {"fonds": ""}, follow=True)
+    assert r.status_code == 200 and "请先选择全宗" in r.content.decode()
