@@ -63,10 +63,16 @@ def clean_params(params: Mapping) -> dict[str, str]:
     return out
 
 
-def register_source(name: str, units: Callable) -> None:
+TREE_ORDER = ("depth", "path")  # the top of the tree first
+SOURCE_ORDER: dict[str, tuple[str, ...]] = {}
+
+
+def register_source(name: str, units: Callable, order: tuple[str, ...] = TREE_ORDER) -> None:
     """``units(user, object_id)`` → the units a picker bound to ``source="name:<id>"`` offers
-    instead of the user's own (none to whoever may not act on that object)."""
+    instead of the user's own (none to whoever may not act on that object), matches listed
+    in ``order``."""
     SOURCES[name] = units
+    SOURCE_ORDER[name] = order
 
 
 def unit_scope(user, params: Mapping):
@@ -74,9 +80,9 @@ def unit_scope(user, params: Mapping):
     p = clean_params(params)
     if p.get("source"):
         name, object_id = p["source"].split(":")
-        qs = SOURCES[name](user, int(object_id)).select_related("line")
+        qs = SOURCES[name](user, int(object_id)).select_related("line").order_by(*SOURCE_ORDER[name])
     else:
-        qs = Unit.objects.visible_to(user, p["action"]).select_related("line")
+        qs = Unit.objects.visible_to(user, p["action"]).select_related("line").order_by(*TREE_ORDER)
     if p["active"] == "1":
         qs = qs.filter(status=UnitStatus.ACTIVE)
     line = p.get("line")
@@ -96,7 +102,8 @@ def unit_scope(user, params: Mapping):
 
 
 def search(qs, q: str, limit: int = PICKER_LIMIT) -> list[Unit]:
-    """Digits search division codes (prefix) and unit numbers; anything else the name."""
+    """Digits search division codes (prefix) and unit numbers; anything else the name; in
+    ``unit_scope``'s order."""
     q = (q or "").strip()
     if not q:
         return []
@@ -109,7 +116,7 @@ def search(qs, q: str, limit: int = PICKER_LIMIT) -> list[Unit]:
         qs = qs.filter(cond)
     else:
         qs = qs.filter(name__icontains=q)
-    return list(qs.order_by("depth", "path")[:limit])
+    return list(qs[:limit])
 
 
 def with_full_names(user, units: list[Unit]) -> list[Unit]:

@@ -16,4 +16,5 @@ class RecordsConfig(AppConfig):
 
         from .transfer import receiver_units
 
-        register_source("transfer_receivers", receiver_units)  # the archives of the sender's region
+        # the archives of the sender's region, the nearest first (a county's own before the province's)
+        register_source("transfer_receivers", receiver_units, order=("-depth", "path"))

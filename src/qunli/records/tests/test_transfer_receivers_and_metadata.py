@@ -3,6 +3,8 @@ off the fonds unit or any of its ancestors), found by the sender's staff althoug
 belongs to another line — and the item metadata the receiving archivist reads (Chinese values,
 codes in attributes, parse errors in Chinese)."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -126,3 +128,19 @@ def test_the_pickers_receivers_take_two_queries_however_many_fonds_the_user_tran
     transfer.receiver_units(staff).count()  # the grants are read once per request, then cached
     with django_assert_num_queries(2):  # the fonds' paths, then the archives off them
         assert list(transfer.receiver_units(staff).values_list("name", flat=True)) == ["示范县档案馆"]
+
+
+def test_the_receiver_picker_offers_the_nearest_archives_first(fonds, tree, lines, accounts, county_archives,
+                                                              client_for):
+    """Typing 档案馆 lists the county's own archives before the city's and the province's: the
+    first match is the usual receiver, not the province's (a wrong pick is only undone by a 退回)."""
+    from conftest import add_unit
+
+    add_unit(tree["province"], name="湖南省档案馆", level="province", kind="organ", line=lines["archives"])
+    c = client_for(accounts["women_staff"])
+    url = reverse("records:transfer_add")
+    page = c.get(url).content.decode()
+    picker = re.search(r'hx-get="([^"]*source=transfer_receivers[^"]*)"', page)
+    assert picker, "the receiver field is a picker bound to the receivers source"
+    found = c.get(picker.group(1).replace("&amp;", "&") + "&receiver_q=档案馆").content.decode()
+    assert found.index("示范县档案馆") < found.index("湖南省档案馆")
