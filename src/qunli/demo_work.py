@@ -409,12 +409,13 @@ def _archives_side(w: _World, made) -> None:
             w.users["gonghui"], union_fonds, receiver=archives, item_ids=last_year,
             title=f"{union_fonds.name}{w.today.year - 1}年度档案移交"))
     held = list(Item.objects.filter(pk__in=old).order_by("year", "pk"))
-    readers = [("李桂兰", Purpose.MARRIAGE, "查阅本人1998年婚姻登记相关证明材料"),
-               ("王建国", Purpose.MODEL_WORKER, "核实劳模评选表彰文件"),
-               ("县志办 陈明", Purpose.RESEARCH, "编修县志妇女工作篇，查阅历年工作总结")]
+    readers = [("李桂兰", Purpose.MARRIAGE, "查阅本人1998年婚姻登记相关证明材料", ""),
+               ("王建国", Purpose.MODEL_WORKER, "核实劳模评选表彰文件", ""),
+               ("陈明", Purpose.RESEARCH, "编修县志妇女工作篇，查阅历年工作总结", "县志办")]
     requests = [use.register_use(archivist, fonds=women_fonds, reader_name=reader, purpose=purpose,
-                                 description=description, phone=f"1390731{n:04d}", items=held[n * 2:n * 2 + 2])
-                for n, (reader, purpose, description) in enumerate(readers)]
+                                 description=description, phone=f"1390731{n:04d}", items=held[n * 2:n * 2 + 2],
+                                 organization=organization)
+                for n, (reader, purpose, description, organization) in enumerate(readers)]
     for line in requests[0].lines.all():  # the leader has approved the first reader's items
         use.decide_line(w.users["lingdao"], line, approve=True, reason="同意查阅，限本人婚姻登记事项")
     opening.enqueue_due(archivist, women_fonds)  # the archives holding the late-1990s records queues them

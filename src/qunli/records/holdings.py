@@ -62,7 +62,9 @@ def annual_report(user, year: int, fonds=None) -> dict:
                      .order_by("fonds__code").annotate(
         **_held_counts(),
         pending=Count("id", filter=Q(status=Item.Status.PENDING)),
-        filed_in_year=Count("id", filter=FILED & Q(filed_at__year=year)),
+        # what it still holds: an item filed and handed on in the year is the receiver's 本年归档
+        # (received), so a total over both rows counts it once
+        filed_in_year=Count("id", filter=HELD & Q(filed_at__year=year)),
         disposed=Count("id", filter=Q(status=Item.Status.DISPOSED)),
         transferred=Count("id", filter=TRANSFERRED),
         pages=Sum("pages", filter=HELD)))

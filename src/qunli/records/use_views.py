@@ -272,9 +272,9 @@ class UseDetailView(BusinessRequiredMixin, TemplateView):
     def get(self, request, pk):
         req = get_visible(UseRequest, request.user, pk, select_related=("fonds", "holder", "registered_by"))
         lines = list(req.lines.select_related("item", "decided_by").prefetch_related("certificates"))
-        # the archives holding received items serves their use without reach to the sender's
-        # item pages: link only the items this user may open (one query for the request)
-        openable = set(Item.objects.visible_to(request.user).filter(pk__in=[ln.item_id for ln in lines])
+        # link the items this user may open: through their fonds, or as the archives holding
+        # them (use.kept_item's rule; one query for the request)
+        openable = set(use.reachable_items(request.user).filter(pk__in=[ln.item_id for ln in lines])
                        .values_list("pk", flat=True))
         for ln in lines:
             ln.item_openable = ln.item_id in openable

@@ -134,3 +134,12 @@ def test_a_read_only_leader_reads_the_archives_queues_without_their_action_forms
 def test_enqueueing_without_a_fonds_says_so_instead_of_a_missing_page(accounts, client_for):
     r = client_for(accounts["women_staff"]).post(reverse("records:opening_enqueue"), {"fonds": ""}, follow=True)
     assert r.status_code == 200 and "请先选择全宗" in r.content.decode()
+
+
+def test_the_archives_use_page_links_the_items_it_holds(held, archives, client_for):
+    from qunli.records import use
+
+    _, archivist, _ = archives
+    req = use.register_use(archivist, fonds=held[0].fonds, reader_name="王芳", purpose="marriage", items=[held[0]])
+    page = client_for(archivist).get(reverse("records:use_detail", args=[req.pk])).content.decode()
+    assert f'<a href="{held[0].get_absolute_url()}">{held[0].archival_code}</a>' in page

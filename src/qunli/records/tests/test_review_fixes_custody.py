@@ -149,7 +149,7 @@ def test_receiver_holdings_count_what_it_holds_and_the_sender_keeps_its_transfer
     year = timezone.localdate().year
     accept(fonds, filed, archives, staff)
     [sender] = holdings.annual_report(staff, year)["rows"]
-    assert (sender["total"], sender["transferred"]) == (0, 3)
+    assert (sender["total"], sender["transferred"], sender["filed_in_year"]) == (0, 3, 0)
     report = holdings.annual_report(archives[1], year)
     [row] = report["rows"]
     assert row["fonds__code"] == "J001" and "市档案馆保管" in row["fonds__name"]
@@ -160,6 +160,7 @@ def test_receiver_holdings_count_what_it_holds_and_the_sender_keeps_its_transfer
     grant(both, "staff", tree["province"], all_lines=True)
     both_report = holdings.annual_report(both, year)
     assert both_report["total"]["total"] == 3 and both_report["total"]["transferred"] == 3
+    assert both_report["total"]["filed_in_year"] == 3  # filed by the 妇联, received by the archives: once
     assert both_report["fonds_count"] == 1 and len(both_report["rows"]) == 2
     page = client_for(archives[1]).get(reverse("records:holdings")).content.decode()
     assert "J001" in page and "市档案馆保管" in page
