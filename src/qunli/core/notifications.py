@@ -187,6 +187,17 @@ def deliver_now(items: list[Pending]) -> list[Notification]:
     return rows
 
 
+def settle(kind: str, obj) -> int:
+    """The task a notice asked for is done, by whichever recipient: its unread copies about
+    ``obj`` are marked read for all, so no one is left with a 待审批 already approved."""
+    qs = Notification.objects.filter(kind=kind, obj_type=obj._meta.label_lower, obj_id=str(obj.pk),
+                                     read_at__isnull=True)
+    users = set(qs.values_list("recipient_id", flat=True))
+    n = qs.update(read_at=timezone.now()) if users else 0
+    recount(users)
+    return n
+
+
 def recount(user_ids) -> None:
     """Set each user's unread counter to the COUNT of their unread rows (one UPDATE, served by
     the partial index ``notif_unread``). Exact whatever happened before: the counter can

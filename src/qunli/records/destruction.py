@@ -25,7 +25,7 @@ from django.utils import timezone
 from qunli.core.actions import ActionError, action, clean_text, require_change
 from qunli.core.audit import log_change
 from qunli.core.notification_models import NotificationKind as Kind
-from qunli.core.notifications import notify
+from qunli.core.notifications import notify, settle
 from qunli.core.scoping import grants_of
 
 from . import search
@@ -209,6 +209,7 @@ def decide_destruction(actor, batch: DestructionBatch, *, approve: bool, note: s
     batch.status = DestructionBatch.Status.APPROVED if approve else DestructionBatch.Status.REJECTED
     batch.decided_by, batch.decided_at, batch.decision_note = actor, timezone.now(), note
     batch.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    settle(Kind.DESTRUCTION_PENDING, batch)
     notify([batch.proposed_by_id], Kind.DESTRUCTION_DECIDED,
            f"销毁清册“{batch.title}”{'已批准，可执行销毁' if approve else '被驳回'}", obj=batch, exclude=actor)
     log_change(actor, "records.decide_destruction", batch, before, {"status": batch.status, "note": note},

@@ -38,7 +38,7 @@ from qunli.core import crypto
 from qunli.core.actions import ActionError, action, clean_text, require_change
 from qunli.core.audit import log_access, log_change, snapshot
 from qunli.core.identifiers import halfwidth
-from qunli.core.notifications import Kind, notify
+from qunli.core.notifications import Kind, notify, settle
 from qunli.core.scoping import CHANGE, VIEW, can, grants_of
 
 from .models import Certificate, Custody, Fonds, Item, ItemFile, Purpose, ReadingEvent, UseLine, UseRequest
@@ -345,6 +345,8 @@ def decide_line(actor, line: UseLine, *, approve: bool, reason: str = "") -> Use
     log_change(actor, "records.decide_use", line, before,
                {"status": line.status, "reason": line.reason, "item": line.item_id},
                unit_path=line.request.holder.path)
+    if not line.request.lines.filter(status=UseLine.Status.PENDING).exists():
+        settle(Kind.USE_PENDING, line.request)  # every line decided: the other leaders' notices too
     return line
 
 

@@ -83,3 +83,25 @@ def test_a_controlled_item_at_the_desk_reaches_the_archives_leaders(capture, acc
     assert kinds(leader) == ["use_pending"]
     assert req.code in Notification.objects.get(recipient=leader).title and "李桂兰" not in Notification.objects.get(
         recipient=leader).title
+
+
+def test_once_one_leader_decides_every_line_no_leader_keeps_an_unread_to_approve(capture, accounts, tree, fonds,
+                                                                                 django_capture_on_commit_callbacks):
+    from qunli.core.models import User
+    from qunli.records import actions
+    from qunli.records.models import UseLine
+
+    items = [capture(openness="controlled") for _ in range(2)]
+    actions.file_items(accounts["women_staff"], [i.pk for i in items])
+    first, second = make_user("guanzhang"), make_user("fuguanzhang")
+    for leader in (first, second):
+        grant(leader, "leader", tree["county"], all_lines=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        req = use.register_use(accounts["women_staff"], fonds=fonds, reader_name="李桂兰", purpose="marriage",
+                               items=list(Item.objects.filter(pk__in=[i.pk for i in items])))
+    lines = list(UseLine.objects.filter(request=req).order_by("pk"))
+    use.decide_line(first, lines[0], approve=True)
+    assert User.objects.get(pk=second.pk).unread_notifications == 1  # one line still waits
+    use.decide_line(first, lines[1], approve=False, reason="涉及他人隐私")
+    assert Notification.objects.filter(kind="use_pending", read_at__isnull=True).count() == 0
+    assert User.objects.get(pk=second.pk).unread_notifications == 0
