@@ -41,6 +41,7 @@ class Column:
     sort: str | None = None  # ORM ordering key; None = not sortable
     link: bool = False  # render as a link to the object's detail page
     display: bool = True  # use get_<name>_display when present
+    wrap: bool = False  # long free text (题名, 理由): wraps instead of widening the table past the page
 
     def value(self, obj) -> Any:
         target = obj

@@ -61,12 +61,12 @@ class OpeningQueueView(ObjectListView):
     lookup_fonds = "item__fonds"
     columns = [
         Column("archival_code", "档号", accessor="item.archival_code", sort="item__archival_code"),
-        Column("title", "题名", accessor="item.title"),
+        Column("title", "题名", accessor="item.title", wrap=True),
         Column("date", "形成日期", accessor="item.date", sort="item__date"),
         Column("classification", "密级", accessor="item.classification"),
         Column("due_on", "应开放日期", sort="due_on"),
         Column("decision", "鉴定结论", sort="decision"),
-        Column("reason", "理由"),
+        Column("reason", "理由", wrap=True),
         Column("defer_until", "延期至"),
         Column("decided_by", "鉴定人", accessor="decided_by.display_name"),
         Column("decided_at", "鉴定时间", sort="decided_at"),

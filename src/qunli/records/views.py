@@ -166,7 +166,7 @@ CatalogueView = printing.CatalogueXlsxView
 
 ITEM_COLUMNS = [
     Column("archival_code", "档号", sort="archival_code", link=True),
-    Column("title", "题名", sort="title", link=True),
+    Column("title", "题名", sort="title", link=True, wrap=True),
     Column("responsible", "责任者"),
     Column("date", "日期", sort="date"),
     Column("doc_no", "文件编号"),

@@ -323,3 +323,13 @@ def test_query_ceilings(client_for, accounts, capture, django_assert_max_num_que
         with django_assert_max_num_queries(13):  # the fonds page lists the 门类 for its catalogue form
             assert c.get(url).status_code == 200
     assert ItemFile.objects.count() == 30
+
+
+def test_a_long_text_column_wraps_instead_of_widening_the_list(capture, client_for, accounts):
+    """Lists keep short cells on one line; 题名 wraps, so the columns after it stay on a 1366 px page."""
+    from django.urls import reverse
+
+    capture(title="关于做好二〇二三年度全县妇女儿童权益保障工作和家庭教育指导服务的通知")
+    page = client_for(accounts["women_staff"]).get(reverse("records:item_list")).content.decode()
+    assert '<td class="text-wrap" style="min-width: 12em"><a href=' in page
+    assert page.count('class="text-wrap"') == 1  # the 题名 column only
