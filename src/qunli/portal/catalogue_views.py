@@ -226,6 +226,8 @@ def reading_room(request):
                 return redirect("portal:reading_room")
     else:
         form = AccessForm()
+        if request.GET.get("other"):  # 查询其他利用单: this browser forgets the open one
+            request.session.pop(SESSION_REQUEST, None)
     req = _session_request(request)
     lines = list(req.lines.select_related("item").order_by("id")) if req else []
     for line in lines:

@@ -122,7 +122,7 @@ def test_search_snippet_comes_after_code_and_title_clamped_to_two_lines(client_f
     assert [h.strip() for h in heads[:3]] == ["档号", "题名", "匹配内容"]
     assert "td:has(> a > mark)" in page and "-webkit-line-clamp: 2" in page and "white-space: normal" in page
     row = page[page.index(f'name="pk" value="{item.pk}"'):]
-    cells = re.findall(r"<td>(.*?)</td>", row[:row.index("</tr>")], re.S)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row[:row.index("</tr>")], re.S)
     assert item.archival_code in cells[0] and "妇女代表大会" in cells[1]
     assert re.match(r'<a href="[^"]+">[^<]*<mark>巾帼建功</mark>', cells[2])  # the clamped cell: a link holding a mark
     snippet = re.sub(r"<[^>]+>", "", cells[2])
@@ -219,6 +219,10 @@ def test_reading_room_shows_the_expiry_with_its_year(capture, accounts, settings
     assert c.post(reverse("portal:reading_room"), {"code": req.code, "last4": "5678"}).status_code == 302
     room = c.get(reverse("portal:reading_room")).content.decode()
     assert f"阅览至 {line.expires_on:%Y-%m-%d}" in room
+    # an open request shows no code form under it; 查询其他利用单 closes it and shows the form
+    assert 'name="last4"' not in room and "查询其他利用单" in room
+    other = c.get(reverse("portal:reading_room") + "?other=1").content.decode()
+    assert 'name="last4"' in other and req.code not in other
 
 
 def test_use_request_lines_scroll_inside_their_box_on_a_phone(client_for, capture, accounts, fonds):
