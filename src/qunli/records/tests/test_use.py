@@ -267,6 +267,7 @@ def test_certificate_is_a_pdf_with_a_code_anyone_can_verify(accounts, fonds, sca
 
     text = "".join(pdfium.PdfDocument(pdf)[0].get_textpage().get_text_range().split())  # letter-spaced title
     assert "档案利用证明" in text and cert.code in text and scanned["open"].archival_code in text
+    assert "（盖章处）" in text and "经办人：" in text and "档案部门）" not in text  # a place for the seal, the clerk named
     r = Client().post(reverse("portal:verify"), {"code": cert.code.lower()})
     page = r.content.decode()
     assert "证明有效" in page and scanned["open"].archival_code in page and cert.sha256 in page
