@@ -359,14 +359,25 @@ def _records(w: _World) -> int:
                                          org_code=w.r.choice(["BGS", "QYB"]), pages=w.r.randint(1, 12))
                 item.to_open = year < w.today.year - 1 and k % 2 == 0
                 made.append(item)
-    # the 妇联's paper records of the late 1990s, catalogued: past 25 years, due for opening review
+    # the 妇联's paper records of the late 1990s, catalogued: past 25 years, due for opening review;
+    # those of 1996–1997 already scanned (the readers at the desk read them online, watermarked)
     women = w.line_unit["women"]
     for year in range(1996, 2001):
         for k in range(3):
+            title = w.r.choice(RECORD_TITLES).format(y=year, n=year + 1, q=k + 1)
+            date, doc_no, pages = dt.date(year, 3 + 3 * k, 10 + k), f"妇发〔{year}〕{k + 1}号", w.r.randint(2, 5)
+            scans = [(f"{doc_no}.pdf", _scan_pdf(title, doc_no, women.name, date, pages))] if year <= 1997 else []
             made.append(ra.capture_record(
-                actor, unit=women, title=w.r.choice(RECORD_TITLES).format(y=year, n=year + 1, q=k + 1),
-                responsible=women.name, date=dt.date(year, 3 + 3 * k, 10 + k), doc_no=f"妇发〔{year}〕{k + 1}号",
-                retention="Y", org_code="BGS", pages=w.r.randint(2, 8), note="纸质档案，目录著录"))
+                actor, unit=women, title=title, responsible=women.name, date=date, doc_no=doc_no, retention="Y",
+                org_code="BGS", pages=pages, note="纸质档案，目录著录", files=scans, file_origin="scan"))
+    # notices kept ten years (D10) from 2012 and 2014: expired, due for 到期鉴定 — the 妇联's by
+    # the archives after the transfer below, the 总工会's at home
+    for unit in (women, w.line_unit["union"]):
+        for year in (2012, 2014):
+            made.append(ra.capture_record(
+                actor, unit=unit, title=f"关于做好{year}年春节走访慰问工作的通知", responsible=unit.name,
+                date=dt.date(year, 1, 8), doc_no=f"{unit.name[:2]}发〔{year}〕1号", retention="D10", org_code="BGS",
+                pages=2))
     # everything but this year's last few is filed, as an office that files each spring would
     to_file = [i.pk for i in made if i.year < w.today.year]
     ra.file_items(actor, to_file)
@@ -380,6 +391,24 @@ def _records(w: _World) -> int:
                                reason="经鉴定无不宜开放内容，同意开放")
     _archives_side(w, made)
     return Item.objects.filter(Q(pk__in=[i.pk for i in made])).count()
+
+
+def _scan_pdf(title: str, doc_no: str, responsible: str, date: dt.date, pages: int) -> bytes:
+    """A stand-in for the scan of a paper document: its pages with the heading and text a
+    reader would see, so full-text search and the watermarked reading room have content."""
+    import weasyprint
+    from django.utils.html import escape
+
+    body = "".join(
+        f'<section><p class="no">{escape(doc_no)}</p><h1>{escape(title)}</h1>'
+        f"<p>各乡镇妇联、县直各单位妇委会：</p><p>现将{escape(title.removeprefix('关于'))}有关事项通知如下，"
+        f"请结合实际认真贯彻落实。（第{p}页，共{pages}页）</p>"
+        f'<p class="sign">{escape(responsible)}<br>{date.year}年{date.month}月{date.day}日</p></section>'
+        for p in range(1, pages + 1))
+    css = ("@page { size: A4; margin: 30mm 25mm; } body { font-family: 'Noto Serif CJK SC', serif; font-size: 14pt;"
+           " line-height: 2; } section { page-break-after: always; } h1 { text-align: center; font-size: 20pt; }"
+           " .no { text-align: center; } .sign { text-align: right; margin-top: 4em; }")
+    return weasyprint.HTML(string=f'<html lang="zh-CN"><style>{css}</style><body>{body}</body></html>').write_pdf()
 
 
 def _archives_side(w: _World, made) -> None:

@@ -126,3 +126,9 @@ def test_items_handed_to_an_archives_leave_the_holdings_and_are_counted_as_trans
     wb = openpyxl.load_workbook(io.BytesIO(b"".join(resp.streaming_content)), read_only=True)
     rows = list(wb.worksheets[0].iter_rows(values_only=True))
     assert rows[0][-1] == "已移交（件）" and rows[1][2] == 3 and rows[1][-1] == 1
+
+
+def test_the_fixity_page_says_how_to_set_up_the_offsite_copy_when_there_is_none(accounts, client_for, settings):
+    settings.QUNLI_OFFSITE = ""
+    page = client_for(accounts["women_staff"]).get(reverse("records:fixity")).content.decode()
+    assert 'id="offsite-missing"' in page and "QUNLI_OFFSITE" in page and "qunli records offsite sync" in page

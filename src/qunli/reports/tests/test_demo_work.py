@@ -41,6 +41,15 @@ def test_demo_work_spans_every_module_and_regenerates_over_itself(client, django
     assert Custody.objects.filter(unit__name__endswith="档案馆").exists()
     assert {"approved", "pending"} <= set(UseLine.objects.values_list("status", flat=True))
     assert OpeningReview.objects.filter(decision="queued").count() >= 5
+    # scans to read online (the approved reader's items among them), expired D10 items to appraise
+    from qunli.records import destruction
+    from qunli.records.models import ItemFile
+
+    assert ItemFile.objects.filter(origin="scan").count() >= 6
+    approved = UseLine.objects.filter(status="approved").values_list("item_id", flat=True)
+    assert ItemFile.objects.filter(item_id__in=approved).exists()
+    due = destruction.due_for_appraisal(Item.objects.all())
+    assert due.filter(custody__isnull=False).exists() and due.filter(custody__isnull=True).exists()
     page = client.get("/portal/wishes/").content.decode()
     assert Wish.objects.filter(status="published").first().text in page
 
