@@ -69,6 +69,7 @@ DEMO_ACCOUNTS = [
     ("cunwei", "村（社区）填报员", "business", "clerk", "village", "all"),
     ("shegong", "县妇联社工（个案、结对、微心愿）", "business", "staff", "county", ["women", "ggw", "union"]),
     ("dangan", "县档案馆（接收移交、利用、开放鉴定）", "business", "staff", "county", ["archives"]),
+    ("guanzhang", "县档案馆馆长（审批利用、销毁清册）", "business", "leader", "county", ["archives"]),
 ]
 
 
