@@ -252,13 +252,21 @@ class CheckRunDetailView(ObjectDetailView):
 REPORT_HEADERS = ["编号", "检测项目", "检测内容", "结论", "检测数量", "问题数", "说明"]
 
 
+def _problems(r: dict):
+    """问题数: the failures, or for a row that only warns its warnings, marked as such (an
+    explained 缺号 is not “0 problems”)."""
+    if r["failure_count"] or not r["warnings"]:
+        return r["failure_count"]
+    return f"{len(r['warnings'])}（警告）"
+
+
 def _report_rows(run: CheckRun):
     # the headline first, as on the page and the PDF (it names the items not performed)
     yield ["", "总体结论", f"{run.get_phase_display()}检测：{run.subject}", run.verdict, f"{run.item_count} 件",
            run.failed_items, f"不通过 {run.failed_items} 项，警告 {run.warning_items} 项，未执行 {run.not_performed_items} 项"]
     for r in run.results:
         yield [r["code"], r["aspect"], r["name"], r["status_label"], r.get("checked_label", r["checked"]),
-               r["failure_count"], r["note"]]
+               _problems(r), r["note"]]
         for line in r["failures"]:
             yield ["", "", f"　不通过：{line}", "", "", "", ""]
         for line in r["warnings"]:

@@ -6,6 +6,7 @@ import io
 import zipfile
 
 import pytest
+from django.urls import reverse
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -127,6 +128,20 @@ def test_an_unexplained_gap_fails_the_holdings_check_an_explained_one_is_a_warni
     run = transfer.check_holdings(staff, fonds)
     assert run.passed and result(run, "2-4")["status"] == "warning"
     assert "缺号 2 个已有缺号说明（0002、0004）" in "".join(result(run, "2-4")["warnings"])
+
+
+def test_a_row_that_only_warns_says_so_in_its_problem_count_on_the_page_and_in_the_xlsx(
+        fonds, with_gaps, accounts, client_for):
+    import openpyxl
+
+    explain(accounts, fonds, "2, 4")
+    run = transfer.check_holdings(accounts["women_staff"], fonds)
+    c = client_for(accounts["women_staff"])
+    page = c.get(reverse("records:check_run", args=[run.pk])).content.decode()
+    assert "1（警告）" in page
+    xlsx = c.get(reverse("records:check_xlsx", args=[run.pk]))
+    rows = list(openpyxl.load_workbook(io.BytesIO(b"".join(xlsx.streaming_content))).active.values)
+    assert next(r for r in rows if r[0] == "2-4")[5] == "1（警告）"
 
 
 def test_the_explanation_travels_with_the_transfer_and_satisfies_the_receipt_check(
