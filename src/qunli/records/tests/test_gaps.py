@@ -6,9 +6,9 @@ import io
 import zipfile
 
 import pytest
-from django.urls import reverse
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 
 from qunli.core.actions import ActionError
 from qunli.core.models import ChangeLog
