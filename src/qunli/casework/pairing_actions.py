@@ -107,10 +107,10 @@ def create_pairing(actor, *, helper: Person, served, kind: str, category: str, u
     return p
 
 
-def _photo(f) -> dict:
-    """Check, hash (SM3) and store an uploaded photo; the stored columns of the visit."""
-    if isinstance(f, tuple):
-        f = ContentFile(f[1], name=f[0])
+def check_photo(f) -> str:
+    """Refuse (ActionError) an upload that is not a JPEG or PNG photo within the size limit —
+    by extension, declared size and leading bytes; its MIME type when it is one. Stores
+    nothing: forms call it to report a bad photo together with their other errors."""
     name = getattr(f, "name", "") or ""
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if ext not in PHOTO_TYPES:
@@ -125,6 +125,15 @@ def _photo(f) -> dict:
         raise ActionError("照片是空文件。")
     if not head.startswith(magic):
         raise ActionError("照片内容与扩展名不符或文件已损坏。")
+    f.seek(0)
+    return mime
+
+
+def _photo(f) -> dict:
+    """Check, hash (SM3) and store an uploaded photo; the stored columns of the visit."""
+    if isinstance(f, tuple):
+        f = ContentFile(f[1], name=f[0])
+    mime = check_photo(f)
     storage_name, digest, total, _ = store_by_digest(f, "pairing", PHOTO_MAX_BYTES,
                                                      f"照片不能超过 {PHOTO_MAX_BYTES // 1024 // 1024} MB。")
     return {"photo_name": storage_name, "photo_sm3": digest, "photo_mime": mime, "photo_size": total}

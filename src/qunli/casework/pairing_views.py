@@ -1,7 +1,9 @@
 """Pages for pairing (结对帮扶 / 结对帮教): the pairing list (filters: unit subtree, kind,
-category, lapsed, active), the lapsed list, a pairing's page with its visit log and visit
-form, ending a pairing, and the targets page (a unit's target vs its active pairings,
-completion and ranking across its child units, with a bar chart).
+category, lapsed, active), the lapsed list, the pairing form with its own person search
+(namesakes told apart by role) and a warning of the served person's other active pairs, a
+pairing's page with its visit log and visit form, ending a pairing, and the targets page (a
+unit's target vs its active pairings, completion and ranking across the child units that
+have a target or a pair, with a bar chart).
 
 Every read goes through ``visible_to`` (unit-grant scoping, see ARCHITECTURE.md): a pairing
 outside the grant is a 404. The served person is shown by the masked name only; visit notes
@@ -59,14 +61,47 @@ class PairingForm(PersonRefMixin, UserForm):
     min_visits_per_month = forms.IntegerField(label="每月最少走访次数", min_value=1, max_value=31, required=False,
                                               help_text="留空按结对类型的默认值。")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # the served person's other active pairs are shown under the form as soon as one is
+        # entered or picked (a warning: see ``ServedPairingsView``)
+        self.fields["served"].widget.attrs.update({
+            "hx-get": reverse("casework:pairing_served_check"), "hx-trigger": "change",
+            "hx-target": "#served-pairings", "hx-swap": "innerHTML"})
+
 
 class VisitForm(UserForm):
+    """Every field is checked here, the date against the pairing and the photo's type and
+    size too, so one submission reports all its errors at once (``log_visit`` checks the
+    same again before it writes)."""
+
     on = forms.DateField(label="走访日期", widget=DATE)
     kind = forms.ChoiceField(label="走访方式", choices=VisitType.choices)
     notes = forms.CharField(label="走访记录", widget=forms.Textarea(attrs={"rows": 4}), max_length=5000,
                             required=False, help_text="加密保存。")
     photo = forms.FileField(label="照片（可选）", required=False, help_text="JPG 或 PNG，不超过 5 MB。",
                             widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}))
+
+    def __init__(self, *args, pairing: Pairing | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pairing = pairing
+
+    def clean_on(self):
+        on = self.cleaned_data["on"]
+        if on > timezone.localdate():
+            raise forms.ValidationError("走访日期不能晚于今天。")
+        if self.pairing is not None and on < self.pairing.started_on:
+            raise forms.ValidationError(f"走访日期不能早于结对日期（{self.pairing.started_on:%Y-%m-%d}）。")
+        return on
+
+    def clean_photo(self):
+        photo = self.cleaned_data.get("photo")
+        if photo:
+            try:
+                actions.check_photo(photo)
+            except ActionError as e:
+                raise forms.ValidationError(e.messages) from e
+        return photo
 
 
 class EndForm(UserForm):
@@ -144,10 +179,93 @@ class PairingCreateView(ActionFormView):
     template_name = "casework/pairing_form.html"
     title = "建立结对"
 
+    def get_context_data(self, **kwargs):
+        # a form sent back (an error) still warns of the served person's other pairs
+        form = kwargs.get("form")
+        served = form.cleaned_data.get("served") if form is not None and hasattr(form, "cleaned_data") else None
+        kwargs["served_pairings"] = active_pairings_of(self.request.user, served) if served else []
+        return super().get_context_data(**kwargs)
+
     def perform(self, data):
+        others = active_pairings_of(self.request.user, data["served"])
         p = actions.create_pairing(self.request.user, **{k: v for k, v in data.items() if v not in (None, "")})
         messages.success(self.request, f"已建立结对：{p}。")
+        if others:  # a warning, not a refusal: a child may well have a 帮扶 and a 帮教 helper
+            messages.warning(self.request, f"请注意：该服务对象另有 {len(others)} 个进行中的结对，请避免重复帮扶。")
         return p
+
+
+def active_pairings_of(user, person) -> list[Pairing]:
+    """The active pairings, among those ``user`` may see, of a person as the one served."""
+    if person is None:
+        return []
+    return list(Pairing.objects.visible_to(user, VIEW).filter(served__person=person, ended_on__isnull=True)
+                .select_related("helper", "unit").order_by("started_on", "pk"))
+
+
+class ServedPairingsView(BusinessRequiredMixin, View):
+    """The warning under the pairing form (HTMX, on a change of 服务对象): the person's
+    active pairings the user may see. A warning only: ``create_pairing`` refuses just a
+    second active pairing of the same helper, person and kind."""
+
+    def get(self, request):
+        field = PersonRefField(required=False)
+        field.user = request.user
+        try:
+            person = field.clean(request.GET.get("served", ""))
+        except forms.ValidationError:
+            person = None
+        return render(request, "casework/_served_pairings.html",
+                      {"served_pairings": active_pairings_of(request.user, person)})
+
+
+class PairingPersonPickView(BusinessRequiredMixin, View):
+    """The name search of the pairing form: like ``people:person_pick`` (at most 20 visible
+    people), each found person told apart by what matters here — 五老志愿者 or 群团干部 (who may
+    be a helper), 服务对象 with its category and active pairs — and by unit, age and the
+    masked ID number. Every hint comes through its own ``visible_to``."""
+
+    def get(self, request):
+        from qunli.people import queries as people_queries
+        from qunli.people.models import CadreProfile, VolunteerProfile
+
+        from .models import ServedPerson
+
+        user, q = request.user, request.GET.get("q", "").strip()
+        people = []
+        if q:
+            people = list(people_queries.search_people(people_queries.live_people(user), q)
+                          .select_related("unit").order_by("name_sort", "pk")[:20])
+        ids = [p.pk for p in people]
+        volunteers = {v.person_id: v for v in VolunteerProfile.objects.visible_to(user, VIEW).filter(person_id__in=ids)}
+        cadres = {c.person_id: c for c in CadreProfile.objects.visible_to(user, VIEW).filter(person_id__in=ids)
+                  .select_related("unit")}
+        served_categories: dict[int, set] = {}
+        for pid, cats in ServedPerson.objects.visible_to(user, VIEW).filter(person_id__in=ids) \
+                .values_list("person_id", "categories"):
+            served_categories.setdefault(pid, set()).update(cats or [])
+        paired: dict[int, int] = {}
+        for pid, cat, ended in Pairing.objects.visible_to(user, VIEW).filter(served__person_id__in=ids) \
+                .values_list("served__person_id", "category", "ended_on"):
+            served_categories.setdefault(pid, set()).add(cat)
+            if ended is None:
+                paired[pid] = paired.get(pid, 0) + 1
+        labels = dict(Category.choices)
+        for p in people:
+            v, c = volunteers.get(p.pk), cadres.get(p.pk)
+            p.hints = []
+            if v is not None:  # green only for one who may be a helper (``is_helper``)
+                active = v.status == VolunteerProfile.Status.ACTIVE
+                p.hints.append(("success" if active else "secondary", f"五老志愿者·{v.get_category_display()}"
+                                + ("" if active else f"（{v.get_status_display()}）")))
+            if c is not None:
+                p.hints.append(("success", f"群团干部·{c.unit.name}{c.post}"))
+            if p.pk in served_categories:
+                cats = "、".join(labels.get(x, x) for x in sorted(served_categories[p.pk]))
+                p.hints.append(("info", f"服务对象·{cats}" if cats else "服务对象"))
+            if paired.get(p.pk):
+                p.hints.append(("warning", f"已有 {paired[p.pk]} 个进行中的结对"))
+        return render(request, "casework/_pairing_pick_results.html", {"people": people, "q": q})
 
 
 # --- one pairing -------------------------------------------------------------------------------------
@@ -168,7 +286,7 @@ class PairingDetailView(ReadableHistoryMixin, ObjectDetailView):
         can_change = can(self.request.user, CHANGE, p)
         return {"title": str(p), "tabs": [("detail", "结对"), ("history", "修改记录")],
                 "visits": list(p.visits.select_related("recorded_by")), "can_change": can_change,
-                "visit_form": VisitForm(user=self.request.user, initial={"on": timezone.localdate()})
+                "visit_form": VisitForm(user=self.request.user, pairing=p, initial={"on": timezone.localdate()})
                 if can_change and p.is_active else None}
 
 
@@ -189,7 +307,7 @@ class PairingVisitView(ActionFormView):
     def get_form(self, data=None):
         self.pairing()
         return self.form_class(data, self.request.FILES if data is not None else None, **self.form_kwargs(),
-                               initial={"on": timezone.localdate()})
+                               pairing=self.pairing(), initial={"on": timezone.localdate()})
 
     def get_context_data(self, **kwargs):
         p = self.pairing()
@@ -253,9 +371,9 @@ def reference_date(year: int, today: dt.date | None = None) -> dt.date:
 
 
 def target_progress(user, unit: Unit, *, year: int, kind: str, category: str, today=None) -> dict:
-    """The unit's target and active count, and per visible child unit: target, active
-    pairings (distinct persons served, pairings active on the reference date in the child's
-    subtree), completion % and rank (by completion, then count). The counts are one
+    """The unit's target and active count, and per visible child unit with a target or a
+    pair (the others are only counted, ``left_out``): target, active pairings (distinct
+    persons served, pairings active on the reference date in the child's subtree), completion % and rank (by completion, then count). The counts are one
     aggregate query grouped by the child's path prefix, read through ``visible_to``."""
     ref = reference_date(year, today)
     children = list(Unit.objects.visible_to(user, VIEW).filter(path__startswith=unit.path, depth=unit.depth + 1)
@@ -274,6 +392,10 @@ def target_progress(user, unit: Unit, *, year: int, kind: str, category: str, to
         return round(100 * n / t, 1) if t else None
 
     rows = [{"unit": c, "target": targets.get(c.pk), "active": counts.get(c.path, 0)} for c in children]
+    # a county has dozens of child units (its bureaus, schools, townships) that run no pairing
+    # programme: a unit with neither a target nor a pair is left out of the ranking and chart
+    # (counted in ``left_out``), so the units that do are not lost among rows of 0
+    rows = [r for r in rows if r["target"] is not None or r["active"]]
     for r in rows:
         r["pct"] = pct(r["active"], r["target"])
     ranked = sorted(rows, key=lambda r: (r["pct"] is None, -(r["pct"] or 0), -r["active"], r["unit"].path))
@@ -282,7 +404,7 @@ def target_progress(user, unit: Unit, *, year: int, kind: str, category: str, to
     total = sum(counts.values())
     return {"unit": unit, "year": year, "kind": kind, "category": category, "reference_date": ref,
             "target": targets.get(unit.pk), "active": total, "pct": pct(total, targets.get(unit.pk)),
-            "own": counts.get(unit.path, 0), "rows": ranked}
+            "own": counts.get(unit.path, 0), "rows": ranked, "left_out": len(children) - len(ranked)}
 
 
 def default_unit(user) -> Unit | None:
@@ -308,6 +430,7 @@ class TargetsView(BusinessRequiredMixin, View):
         chart = [[r["unit"].name, r["active"], r["target"] or 0] for r in progress["rows"]] if progress else []
         return render(request, "casework/pairing_targets.html", {
             "title": "结对目标与完成情况", "filter_form": form, "progress": progress, "chart": chart,
+            "chart_height": 60 + 44 * max(len(chart), 2),  # two bars a unit, one unit a band
             "kind_label": PairingKind(progress["kind"]).label if progress else "",
             "category_label": Category(progress["category"]).label if progress else "",
             "can_set": progress is not None and can(request.user, CHANGE, unit)})

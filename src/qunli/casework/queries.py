@@ -74,7 +74,8 @@ def on_time(qs) -> dict:
 def dashboard(user, unit=None, today=None, branches=()) -> dict:
     """Every figure of the casework dashboard for ``unit``'s subtree (None: all the user's
     grants). ``branches``: units (typically the selected unit's children) to break the wish
-    figures down by. A fixed number of GROUP BY queries whatever the subtree size."""
+    figures down by; a branch without any wish is left out. A fixed number of GROUP BY queries
+    whatever the subtree size."""
     from django.db.models import Sum
 
     from qunli.core.scoping import VIEW, scope_q
@@ -148,7 +149,9 @@ def dashboard(user, unit=None, today=None, branches=()) -> dict:
                     .filter(branch__in=[u.path for u in units]).values("branch").annotate(**_wish_aggregates()))
             for row in rows:
                 found[row.pop("branch")] = _wish_figures(row)
-        per_branch = [{"unit": b, **found.get(b.path, _wish_figures({}))} for b in branches]
+        # only the branches with a wish: a county's dozens of bureaus and schools that collect
+        # none would bury the few that do under rows of 0
+        per_branch = [{"unit": b, **found[b.path]} for b in branches if b.path in found]
 
     closed = by_status.get(Case.Status.CLOSED, 0)
     sat_total = sum(satisfaction.values())

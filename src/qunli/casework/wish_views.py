@@ -12,6 +12,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.html import format_html
 from django.views import View
 
 from qunli.core.actions import ActionError
@@ -24,6 +26,7 @@ from qunli.people.forms import PersonRefField, PersonRefMixin, UserForm
 
 from . import wish_actions as actions
 from .models import PracticalProject, Wish, WishCategory
+from .pairing_actions import check_photo
 from .queries import with_overdue
 from .views import ReadableHistoryMixin
 
@@ -67,7 +70,17 @@ class ClaimForm(UserForm):
 
 class PhotoForm(UserForm):
     photo = forms.FileField(label="圆梦照片", help_text="JPG 或 PNG，不超过 5 MB。",
+                            error_messages={"required": "请上传圆梦照片。"},
                             widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}))
+
+    def clean_photo(self):
+        # the type and size are told with any other error, before ``fulfil_wish`` stores it
+        photo = self.cleaned_data["photo"]
+        try:
+            check_photo(photo)
+        except ActionError as e:
+            raise forms.ValidationError(e.messages) from e
+        return photo
 
 
 class ProjectFilterForm(_FilterForm):
@@ -130,6 +143,27 @@ class WishListView(ObjectListView):
         if unit is not None:
             qs = qs.filter(unit__path__startswith=unit.path)
         return super().apply_filters(qs, data)
+
+    # On the page (not in the export, which keeps every value whole) the table must fit the
+    # content area of a 1366 px screen: list tables never wrap (qunli.css), so the wish's text
+    # is cut to one line (whole in its tooltip and on the wish's page), the unit and the donor
+    # wrap, and the time of registration is a short date and time.
+    DISPLAY = {
+        "text": lambda v: format_html('<span class="d-inline-block text-truncate align-bottom" style="max-width: 10em" '
+                                      'title="{}">{}</span>', v, v),
+        "unit": lambda v: format_html('<span class="d-inline-block text-wrap" style="min-width: 8em; max-width: 10em">'
+                                      '{}</span>', v),
+        "donor_name": lambda v: format_html('<span class="d-inline-block text-wrap" style="max-width: 7em">{}</span>',
+                                            v) if v else v,
+        "created_at": lambda v: timezone.localtime(v).strftime("%Y-%m-%d %H:%M") if v else v,
+    }
+
+    def get_context_data(self, **kwargs):
+        if "rows" in kwargs:
+            shown = [self.DISPLAY.get(c.name) for c in self.columns]
+            kwargs["rows"] = [(o, [f(v) if f else v for f, v in zip(shown, values, strict=True)])
+                              for o, values in kwargs["rows"]]
+        return super().get_context_data(**kwargs)
 
 
 class WishCreateView(ActionFormView):

@@ -33,7 +33,8 @@ def plain_messages(field: forms.Field, blank: str = "请选择") -> None:
     as translations (「确保该变量包含不超过 300 字符 (目前字符数 301)。」, 「选择一个有效的选项。
     9 不在可用的选项中。」) and a select's blank option shows as 「---------」."""
     label = field.label or "此项"
-    _say(field, "required", f"请填写“{label}”。")
+    # a file is uploaded, not filled in
+    _say(field, "required", f"请上传“{label}”。" if isinstance(field, forms.FileField) else f"请填写“{label}”。")
     if isinstance(field, forms.CharField):
         _say(field, "max_length", f"“{label}”最多 %(limit_value)d 个字，现在是 %(show_value)d 个字，请删减。")
         _say(field, "min_length", f"“{label}”至少 %(limit_value)d 个字。")

@@ -340,17 +340,17 @@ def test_targets_completion_and_ranking_equal_a_recount(staff, volunteer, tree, 
                     and p.started_on <= TODAY and (p.ended_on is None or p.ended_on > TODAY)})
 
     rows = {r["unit"].name: r for r in got["rows"]}
-    assert set(rows) == {"示范县总工会", "示范县妇联", "示范县关工委", "城关镇"}
+    # 示范县总工会 has neither a target nor a pair: left out, only counted
+    assert set(rows) == {"示范县妇联", "示范县关工委", "城关镇"} and got["left_out"] == 1
     for r in got["rows"]:
         assert r["active"] == active_count(r["unit"].path), r["unit"].name
     assert (rows["示范县妇联"]["active"], rows["示范县妇联"]["pct"]) == (2, 50.0)
     assert (rows["城关镇"]["active"], rows["城关镇"]["target"], rows["城关镇"]["pct"]) == (2, 4, 50.0)
     assert (rows["示范县关工委"]["active"], rows["示范县关工委"]["pct"]) == (0, 0.0)
-    assert rows["示范县总工会"]["pct"] is None
     assert got["active"] == 4 == active_count(county.path) and got["target"] == 10 and got["pct"] == 40.0
-    # rank: completion desc, then active desc, then tree order; no target last
-    assert [r["unit"].name for r in got["rows"]] == ["示范县妇联", "城关镇", "示范县关工委", "示范县总工会"]
-    assert [r["rank"] for r in got["rows"]] == [1, 2, 3, 4]
+    # rank: completion desc, then active desc, then tree order
+    assert [r["unit"].name for r in got["rows"]] == ["示范县妇联", "城关镇", "示范县关工委"]
+    assert [r["rank"] for r in got["rows"]] == [1, 2, 3]
     # a past year is counted on its last day
     last = target_progress(staff, county, year=year - 1, kind="help", category="left_behind")
     assert last["reference_date"] == dt.date(year - 1, 12, 31)
