@@ -42,6 +42,7 @@ from .models import (
     PreservationEvent,
     Retention,
 )
+from .queries import kept_items
 from .views import ITEM_COLUMNS
 
 
@@ -142,13 +143,6 @@ class RestoreView(BusinessRequiredMixin, View):
 
 
 # --- appraisal ----------------------------------------------------------------------------------
-
-def kept_items(user, select_related=()):
-    """Items kept by units ``user`` sees: an archives' holdings after a transfer, the fonds'
-    own items otherwise — not what a fonds handed on (``actions.kept_by_q``)."""
-    qs = Item.objects.filter(kept_by_q(user, VIEW))
-    return qs.select_related(*select_related) if select_related else qs
-
 
 class _ExpiredFilter(ItemFilterForm):
     def __init__(self, *args, **kwargs):

@@ -12,7 +12,9 @@ staff API (``records.api``), so both show the same items for the same filters an
 * ``fallback_search`` — a query without an indexable word (punctuation only) filters by
   substring, as the generic list does;
 * ``born_digital_only_q`` — items whose files are all born-digital (电子档案 needing no
-  scanning), for the digitization figures."""
+  scanning), for the digitization figures;
+* ``kept_items`` — the items kept by units the user sees (an archives' holdings after a
+  transfer, a fonds' own items otherwise), for the appraisal and destruction queues."""
 
 from django.db.models import Exists, F, OuterRef, Q
 
@@ -85,3 +87,12 @@ def born_digital_only_q() -> Q:
     files = ItemFile.objects.filter(item=OuterRef("pk"))
     return Q(Exists(files.filter(origin=ItemFile.Origin.BORN_DIGITAL))) & ~Q(
         Exists(files.filter(origin=ItemFile.Origin.SCAN)))
+
+
+def kept_items(user, select_related=()):
+    """Items kept by units ``user`` sees: an archives' holdings after a transfer, the fonds'
+    own items otherwise — not what a fonds handed on (``actions.kept_by_q``)."""
+    from .actions import kept_by_q
+
+    qs = Item.objects.filter(kept_by_q(user, VIEW))
+    return qs.select_related(*select_related) if select_related else qs
