@@ -443,10 +443,17 @@ def _catalogue_rows(rows):
              f"{r['date']:%Y%m%d}" if r["date"] else "", r["classification"], r["pages"], r["note"]] for r in rows)
 
 
+def _catalogue_date() -> str:
+    """The catalogue workbook's creation date: the bagging date, so that a package written twice
+    the same day has the same bytes and digests (xlsx records when it was made)."""
+    return timezone.localdate().isoformat()
+
+
 def _catalogue(rows) -> bytes:
     """归档文件目录 (DA/T 22) of the package as xlsx bytes."""
     with tempfile.TemporaryFile() as tmp:
-        write_xlsx(tmp, CATALOGUE_HEADERS, _catalogue_rows(rows), sheet_name="归档文件目录")
+        write_xlsx(tmp, CATALOGUE_HEADERS, _catalogue_rows(rows), sheet_name="归档文件目录",
+                   created=_catalogue_date())
         tmp.seek(0)
         return tmp.read()
 
@@ -469,7 +476,8 @@ def _start_catalogue(rows):
     workers instead of against them for the GIL (see ``XlsxInChild``); a small one in process."""
     if len(rows) >= CATALOGUE_CHILD_ROWS:
         try:
-            return XlsxInChild(CATALOGUE_HEADERS, _catalogue_rows(rows), sheet_name="归档文件目录")
+            return XlsxInChild(CATALOGUE_HEADERS, _catalogue_rows(rows), sheet_name="归档文件目录",
+                               created=_catalogue_date())
         except OSError as e:  # a server whose sys.executable is no Python (embedded): in process
             log.warning("catalogue child process could not start (%s); writing it in process", e)
     return _Written(_catalogue(rows))

@@ -55,3 +55,18 @@ def test_an_exported_moment_is_local_time_to_the_second_not_utc():
     write_xlsx(buf, ["受理时间", "日期"], [[received, dt.date(2026, 12, 7)]])
     assert _cells(buf.getvalue())[1] == ("2026-12-07 23:09:30", "2026-12-07")
     assert _cells(XlsxInChild(["受理时间"], [[received]]).result())[1] == ("2026-12-07 23:09:30",)
+
+
+def test_a_workbook_with_its_creation_date_is_the_same_bytes_when_written_again_later():
+    """A transfer package digests its catalogue: written again a second later (a child process
+    or a thread, a retry) it must not differ by the time xlsx records."""
+    import io
+    import time
+
+    from qunli.core.exports import write_xlsx
+
+    first, again = io.BytesIO(), io.BytesIO()
+    write_xlsx(first, ["档号"], [["J001-WS·2023-Y-0001"]], created="2026-12-07")
+    time.sleep(1.1)  # xlsx keeps the creation time to the second
+    write_xlsx(again, ["档号"], [["J001-WS·2023-Y-0001"]], created="2026-12-07")
+    assert first.getvalue() == again.getvalue()
