@@ -81,7 +81,7 @@ def test_file_a_batch_search_it_and_print_its_catalogue(page, live_server, offic
     page.get_by_label("门类").select_option("WS")
     page.get_by_label("保管期限").select_option(label="永久")
     page.get_by_label("页数").fill("1")
-    page.get_by_label("电子文件").set_input_files(
+    page.get_by_label("电子文件", exact=True).set_input_files(
         files=[{"name": "表彰决定.png", "mimeType": "image/png", "buffer": page_scan()}]
     )
     page.get_by_role("button", name="登记").click()

@@ -647,3 +647,14 @@ def test_extract_files_backfills_files_captured_before_extraction(capture, accou
     assert "已提取 1 个文件内容" in out.getvalue()
     assert Item.objects.get(pk=item.pk).scanned_pages == 1
     assert hits(accounts["women_staff"], "补提取") == [item.pk]
+
+
+def test_the_capture_form_shows_the_file_origin_as_labelled_radio_buttons(client_for, accounts):
+    import re
+
+    page = client_for(accounts["women_staff"]).get(reverse("records:item_add")).content.decode()
+    group = page[page.index('id="id_file_origin_label"'):]
+    assert "电子文件生成方式" in group[:200] and 'role="radiogroup"' in group
+    assert re.search(r'<div class="form-check form-check-inline"><input type="radio" name="file_origin" value="scan" '
+                     r'class="form-check-input"[^>]*checked', group)
+    assert '<div id="id_file_origin" class="form-check-input">' not in page  # the class on the group made it 16 px wide
