@@ -187,11 +187,15 @@ def deliver_now(items: list[Pending]) -> list[Notification]:
     return rows
 
 
-def settle(kind: str, obj) -> int:
-    """The task a notice asked for is done, by whichever recipient: its unread copies about
-    ``obj`` are marked read for all, so no one is left with a 待审批 already approved."""
-    qs = Notification.objects.filter(kind=kind, obj_type=obj._meta.label_lower, obj_id=str(obj.pk),
-                                     read_at__isnull=True)
+def settle(kind: str, obj) -> None:
+    """The task a notice asked for is done, by whichever recipient: after the commit (when
+    notices sent in the same transaction exist too), its unread copies about ``obj`` are
+    marked read for all, so no one is left with a 待审批 already approved."""
+    transaction.on_commit(partial(settle_now, kind, obj._meta.label_lower, str(obj.pk)), robust=True)
+
+
+def settle_now(kind: str, obj_type: str, obj_id: str) -> int:
+    qs = Notification.objects.filter(kind=kind, obj_type=obj_type, obj_id=obj_id, read_at__isnull=True)
     users = set(qs.values_list("recipient_id", flat=True))
     n = qs.update(read_at=timezone.now()) if users else 0
     recount(users)

@@ -290,7 +290,8 @@ class DestructionDecideView(BusinessRequiredMixin, View):
 
 class DestructionExecuteView(BusinessRequiredMixin, View):
     def post(self, request, pk):
-        batch = get_visible(DestructionBatch, request.user, pk, select_related=("fonds__unit",), action=CHANGE)
+        # seen through its fonds or its holder; execute_destruction lets only the holder's staff act
+        batch = get_visible(DestructionBatch, request.user, pk, select_related=("fonds__unit", "holder"))
         try:
             batch = destruction.execute_destruction(request.user, batch)
         except ActionError as e:

@@ -26,7 +26,7 @@ from qunli.core.generic import (
 )
 from qunli.core.models import ChangeLog
 from qunli.core.params import parse_ids
-from qunli.core.scoping import CHANGE, can
+from qunli.core.scoping import CHANGE, VIEW, can
 from qunli.orgs.views import ObjectActionView, get_visible
 
 from . import actions, gaps, printing, queries, use
@@ -362,8 +362,10 @@ class ItemDetailView(ObjectDetailView):
         custody = Custody.objects.filter(item_id=item.pk).select_related("unit", "batch").first()
         # after an accepted transfer the archives keeps the item: the sender reads it, changes nothing
         keeper = custody.unit if custody else item
+        # the archives holding a received item reads it, not the sender's fonds (its other items)
         ctx = {"title": str(item), "tabs": ITEM_TABS, "custody": custody,
-               "can_change": can(self.request.user, CHANGE, keeper)}
+               "can_change": can(self.request.user, CHANGE, keeper),
+               "fonds_visible": can(self.request.user, VIEW, item.fonds)}
         if self.request.GET.get("tab", "detail") in ("detail", "files"):
             ctx["files"] = list(item.files.all())
             from .scan_views import annotate_files

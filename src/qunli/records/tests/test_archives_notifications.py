@@ -100,8 +100,27 @@ def test_once_one_leader_decides_every_line_no_leader_keeps_an_unread_to_approve
         req = use.register_use(accounts["women_staff"], fonds=fonds, reader_name="李桂兰", purpose="marriage",
                                items=list(Item.objects.filter(pk__in=[i.pk for i in items])))
     lines = list(UseLine.objects.filter(request=req).order_by("pk"))
-    use.decide_line(first, lines[0], approve=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        use.decide_line(first, lines[0], approve=True)
     assert User.objects.get(pk=second.pk).unread_notifications == 1  # one line still waits
-    use.decide_line(first, lines[1], approve=False, reason="涉及他人隐私")
+    with django_capture_on_commit_callbacks(execute=True):
+        use.decide_line(first, lines[1], approve=False, reason="涉及他人隐私")
     assert Notification.objects.filter(kind="use_pending", read_at__isnull=True).count() == 0
     assert User.objects.get(pk=second.pk).unread_notifications == 0
+
+
+def test_a_request_registered_and_decided_in_one_transaction_leaves_no_unread_to_approve(
+        capture, accounts, tree, fonds, django_capture_on_commit_callbacks):
+    """As the demo does: the leaders' notices are sent on commit, so they are settled on commit too."""
+    from qunli.core.models import User
+    from qunli.records import actions
+
+    item = capture(openness="controlled")
+    actions.file_items(accounts["women_staff"], [item.pk])
+    leader = make_user("guanzhang")
+    grant(leader, "leader", tree["county"], all_lines=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        req = use.register_use(accounts["women_staff"], fonds=fonds, reader_name="李桂兰", purpose="marriage",
+                               items=[Item.objects.get(pk=item.pk)])
+        use.decide_line(leader, req.lines.get(), approve=True)
+    assert kinds(leader) == ["use_pending"] and User.objects.get(pk=leader.pk).unread_notifications == 0

@@ -104,7 +104,9 @@ def test_the_archives_appraises_and_destroys_what_it_holds_with_its_own_leaders_
     assert kinds(archivist) == ["destruction_decided"]
     with pytest.raises(PermissionDenied):
         destruction.execute_destruction(accounts["women_staff"], batch)
-    destruction.execute_destruction(archivist, batch)
+    execute = reverse("records:destruction_execute", args=[batch.pk])
+    assert client_for(accounts["women_staff"]).post(execute).status_code == 403
+    assert client_for(archivist).post(execute).status_code == 302  # the page's button, as the holder
     assert DestructionBatch.objects.get(pk=batch.pk).status == "executed"
     assert set(Item.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"disposed"}
 
@@ -134,6 +136,16 @@ def test_a_read_only_leader_reads_the_archives_queues_without_their_action_forms
 def test_enqueueing_without_a_fonds_says_so_instead_of_a_missing_page(accounts, client_for):
     r = client_for(accounts["women_staff"]).post(reverse("records:opening_enqueue"), {"fonds": ""}, follow=True)
     assert r.status_code == 200 and "请先选择全宗" in r.content.decode()
+
+
+def test_the_archives_reads_a_held_item_without_links_into_the_senders_fonds(held, archives, accounts, client_for):
+    _, archivist, _ = archives
+    fonds_url = held[0].fonds.get_absolute_url()
+    page = client_for(archivist).get(held[0].get_absolute_url()).content.decode()
+    assert held[0].archival_code in page and f'href="{fonds_url}"' not in page and "本类目录 PDF" not in page
+    assert client_for(archivist).get(fonds_url).status_code == 404  # the fonds' other items stay the sender's
+    sender = client_for(accounts["women_staff"]).get(held[0].get_absolute_url()).content.decode()
+    assert f'href="{fonds_url}"' in sender
 
 
 def test_the_archives_use_page_links_the_items_it_holds(held, archives, client_for):
