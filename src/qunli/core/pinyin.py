@@ -9,9 +9,11 @@ database sorts and pages on it like any column, on SQLite and PostgreSQL alike, 
 collation to install.
 
 The table comes from pypinyin's character dictionary (its most common reading), built once
-per process on first use (~0.1 s); a key then costs well under a microsecond, so a
-million-row import pays about half a second for it. A family name reads as a family name:
-曾 zeng, not ceng; 单 shan, not dan."""
+per process on first use (~0.1 s: the dictionary's data file is read without importing the
+pypinyin package, see ``_readings``), and by a large import before it forks its workers
+(``preload``); a key then costs about half a microsecond, so a million-row import pays
+about half a second for it. A family name reads as a family name: 曾 zeng, not ceng; 单
+shan, not dan."""
 
 import functools
 import importlib.util

@@ -75,3 +75,24 @@ def test_row_chunks_read_by_the_main_process_use_blocks_too(tmp_path, accounts, 
                      commit=True)
     assert not out.committed and Person.objects.count() == 0
     assert [(e["row"], e["values"][:2]) for e in out.errors] == [(30, ["人29", ids[2]])]
+
+
+def test_a_block_longer_than_one_insert_statement_keeps_file_order_and_every_field(tmp_path, accounts, tree,
+                                                                                  parallel, monkeypatch):
+    """A block goes in many rows per INSERT statement (imports.insert_person_params) and its
+    rest one row at a time: the ids follow the file and each row keeps its own values."""
+    from qunli.core.pinyin import sort_key
+
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 60)
+    n = 130
+    out = run_import("persons", write(tmp_path, "d.csv", roster([idn(i) for i in range(1, n + 1)])),
+                     user=accounts["women_staff"], commit=True)
+    assert out.ok and Person.objects.count() == n and sum(parallel) == n
+    assert max(parallel) > imports._rows_per_insert()
+    people = list(Person.objects.order_by("id"))
+    assert [p.name for p in people] == [f"人{i}" for i in range(1, n + 1)]
+    for i in (1, 52, 53, 60, 61, 113, 130):
+        p = people[i - 1]
+        assert (p.reveal("id_number"), p.reveal("phone"), p.reveal("address")) == (idn(i), f"1370000{i:04d}", f"住址{i}")
+        assert p.id_number_hash == crypto.blind_index(idn(i)) and p.phone_hash == crypto.blind_index(f"1370000{i:04d}")
+        assert p.name_sort == sort_key(p.name) and p.created_at == p.updated_at and p.ethnicity == "汉族"

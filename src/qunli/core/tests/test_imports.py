@@ -439,3 +439,24 @@ def test_validating_workers_take_sigterm_by_default_even_under_a_graceful_job_wo
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert "CHILD True" in out.stdout, (out.stdout, out.stderr[-2000:])
 
+
+
+@pytest.mark.parametrize("value", ["13812345678", "19912345678", "12812345678", "1381234567", "138123456789",
+                                   "１３８１２３４５６７８", "138 1234 5678", "0731-12345678", "13812345678\n", "1381234567x"])
+def test_the_phone_parser_fast_path_agrees_with_validate_phone(value):
+    from qunli.core.identifiers import InvalidIdentifier, validate_phone
+    from qunli.core.imports import RowError, p_phone
+
+    try:
+        expected = validate_phone(value)
+    except InvalidIdentifier as e:
+        with pytest.raises(RowError, match=str(e)[:8]):
+            p_phone(value)
+    else:
+        assert p_phone(value) == expected
+
+
+def test_a_text_column_over_its_length_is_named_with_both_counts(tmp_path, staff, tree):
+    text = "姓名,身份证号,所属单位,民族\n" + "甲," + idn(91) + ",东风村妇联," + "族" * 21 + "\n"
+    out = run_import("persons", write(tmp_path, "long.csv", text), user=staff)
+    assert [(e["column"], e["reason"]) for e in out.errors] == [("民族", "长度不能超过20个字符（实际21个）")]

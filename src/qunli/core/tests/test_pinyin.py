@@ -80,3 +80,11 @@ def test_the_unit_list_sorts_names_in_pinyin_order_and_a_rename_follows(tree, cl
     town.name = "阿拉镇"
     town.save(update_fields=["name"])
     assert Unit.objects.get(pk=town.pk).name_sort.startswith("a1 la1 zhen4 ")
+
+
+def test_the_table_is_pypinyins_dictionary_read_without_importing_the_package():
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    from qunli.core import pinyin
+
+    assert pinyin._readings() == pinyin_dict
