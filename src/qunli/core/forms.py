@@ -33,8 +33,10 @@ def plain_messages(field: forms.Field, blank: str = "请选择") -> None:
     as translations (「确保该变量包含不超过 300 字符 (目前字符数 301)。」, 「选择一个有效的选项。
     9 不在可用的选项中。」) and a select's blank option shows as 「---------」."""
     label = field.label or "此项"
-    # a file is uploaded, not filled in
-    _say(field, "required", f"请上传“{label}”。" if isinstance(field, forms.FileField) else f"请填写“{label}”。")
+    # a file is uploaded and an option chosen, not filled in
+    verb = ("请上传" if isinstance(field, forms.FileField)
+            else "请选择" if isinstance(field, (forms.ChoiceField, forms.ModelChoiceField)) else "请填写")
+    _say(field, "required", f"{verb}“{label}”。")
     if isinstance(field, forms.CharField):
         _say(field, "max_length", f"“{label}”最多 %(limit_value)d 个字，现在是 %(show_value)d 个字，请删减。")
         _say(field, "min_length", f"“{label}”至少 %(limit_value)d 个字。")

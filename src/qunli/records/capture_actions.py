@@ -153,10 +153,16 @@ def attach_scans(actor, uploads) -> ScanReport:
     # the keeper's items: after a transfer the archives scans what it holds, the sender no more
     items = {i.archival_code: i for i in Item.objects.filter(actions.kept_by_q(actor))
              .filter(archival_code__in=codes).select_related("fonds__unit")}
+    # a 档号 of the actor's fonds now kept by an archives: say who hooks its scans
+    handed_on = dict(Item.objects.visible_to(actor).filter(archival_code__in=codes - set(items),
+                                                           custody__isnull=False)
+                     .values_list("archival_code", "custody__unit__name"))
     for n, _ in files:
         ext = n.rsplit(".", 1)[-1].lower() if "." in n else ""
         if ext not in ALLOWED_TYPES:
             report.errors.append((n, f"格式不在允许范围内（.{ext or '无扩展名'}）"))
+        elif code_of(n) in handed_on:
+            report.errors.append((n, f"“{code_of(n)}”已移交{handed_on[code_of(n)]}保管，扫描件由保管单位挂接"))
         elif code_of(n) not in items:
             report.unmatched.append(n)
         elif items[code_of(n)].status == Item.Status.DISPOSED:  # its 档号 stays in the catalogue

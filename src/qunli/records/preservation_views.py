@@ -279,12 +279,13 @@ class DestructionDecideView(BusinessRequiredMixin, View):
     def post(self, request, pk):
         batch = get_visible(DestructionBatch, request.user, pk, select_related=("fonds__unit",))
         try:
-            destruction.decide_destruction(request.user, batch, approve=request.POST.get("approve") == "1",
-                                           note=request.POST.get("note", ""))
+            batch = destruction.decide_destruction(request.user, batch, approve=request.POST.get("approve") == "1",
+                                                   note=request.POST.get("note", ""))
         except ActionError as e:
             message_action_error(request, e)
         else:
-            messages.success(request, "已审批。")
+            messages.success(request, "已批准，经办人可执行销毁。" if batch.status == DestructionBatch.Status.APPROVED
+                             else "已驳回，清册中的条目可重新列入销毁清册。")
         return redirect(batch.get_absolute_url())
 
 

@@ -66,3 +66,9 @@ def test_portal_form_keeps_its_own_wording_and_never_djangos(client, tree):
     assert "姓名不能超过50字。" in html and "请选择诉求类型。" in html
     assert "确保该变量" not in html and "不在可用的选项中" not in html
 
+
+
+def test_a_missing_choice_asks_to_choose_and_missing_text_to_fill_in():
+    e = errors()
+    assert e["line"] == "请选择“条线”。" and e["kind"] == "请选择“类别”。"
+    assert e["reason"] == "请填写“理由”。" and e["day"] == "请填写“日期”。"

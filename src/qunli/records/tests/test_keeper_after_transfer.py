@@ -55,7 +55,8 @@ def test_the_archives_lists_and_scans_what_it_holds_and_the_sender_no_more(held,
     assert {i.pk for i in listed} == {i.pk for i in held}
     scan = (f"{held[0].archival_code}_2.pdf", minimal_pdf(b"scan"))
     refused = capture_actions.attach_scans(accounts["women_staff"], [scan])
-    assert refused.unmatched == [scan[0]] and held[0].files.count() == 1
+    assert refused.errors == [(scan[0], f"“{held[0].archival_code}”已移交市档案馆保管，扫描件由保管单位挂接")]
+    assert held[0].files.count() == 1
     done = capture_actions.attach_scans(archivist, [scan])
     assert [n for n, _ in done.attached] == [scan[0]] and held[0].files.count() == 2
 
@@ -100,7 +101,9 @@ def test_the_archives_appraises_and_destroys_what_it_holds_with_its_own_leaders_
     with pytest.raises(PermissionDenied, match="市档案馆"):
         destruction.decide_destruction(accounts["leader"], batch, approve=True, note="同意")  # the county's leader
     with django_capture_on_commit_callbacks(execute=True):
-        destruction.decide_destruction(leader, batch, approve=True, note="同意")
+        r = client_for(leader).post(reverse("records:destruction_decide", args=[batch.pk]),
+                                    {"approve": "1", "note": "同意"}, follow=True)
+    assert "已批准，经办人可执行销毁。" in r.content.decode()
     assert kinds(archivist) == ["destruction_decided"]
     with pytest.raises(PermissionDenied):
         destruction.execute_destruction(accounts["women_staff"], batch)
@@ -124,6 +127,12 @@ def test_one_batch_holds_items_of_one_keeper(held, archives, capture, accounts, 
     with pytest.raises(Exception, match="请按保管单位分别列入清册"):
         destruction.propose_destruction(both, held[0].fonds, ids, title="混合清册", reason="到期")
     assert not DestructionBatch.objects.exists()
+
+
+def test_a_read_only_leader_is_not_offered_to_propose_a_destruction_list(accounts, client_for):
+    page = client_for(accounts["leader"]).get(reverse("records:destruction_list")).content.decode()
+    assert "提出新的销毁清册" not in page
+    assert "提出新的销毁清册" in client_for(accounts["women_staff"]).get(reverse("records:destruction_list")).content.decode()
 
 
 @pytest.mark.parametrize("page", ["records:opening_queue", "records:appraisal_list", "records:destruction_candidates"])
