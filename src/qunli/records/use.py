@@ -336,7 +336,7 @@ def decide_line(actor, line: UseLine, *, approve: bool, reason: str = "") -> Use
         raise ActionError("涉密档案不能通过本系统提供利用。")
     if approve and not line.item.is_filed:
         raise ActionError(_not_filed(line.item))
-    reason = clean_text(reason, "审批意见", required=not approve, limit=300)
+    reason = clean_text(reason, "审批意见" if approve else "不予提供的理由", required=not approve, limit=300)
     before = {"status": line.status}
     line.status = UseLine.Status.APPROVED if approve else UseLine.Status.REJECTED
     line.reason, line.decided_by, line.decided_at = reason or "同意提供利用", actor, timezone.now()

@@ -224,7 +224,7 @@ def test_use_desk_rule_open_at_once_controlled_by_a_leader_secret_refused(api, h
     assert chinese_error(r, 403) == ["控制使用的档案须由档案部门领导审批。"]
     lead = api("leader")
     assert chinese_error(lead.post(f"/use/lines/{pending['id']}/decision", {"approve": False}), 400) == [
-        "请填写审批意见。"
+        "请填写不予提供的理由。"
     ]
     assert UseLine.objects.get(pk=pending["id"]).status == "pending"
     r = lead.post(f"/use/lines/{pending['id']}/decision", {"approve": True, "reason": "同意"})

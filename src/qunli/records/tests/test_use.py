@@ -139,7 +139,7 @@ def test_only_an_archives_leader_approves_controlled_items(accounts, fonds, scan
     grant(town_leader, "leader", tree["town"], all_lines=True)
     with pytest.raises(PermissionDenied):  # a leader below the fonds's unit
         use.decide_line(town_leader, line, approve=True)
-    with pytest.raises(ActionError, match="审批意见"):
+    with pytest.raises(ActionError, match="请填写不予提供的理由"):  # the field's name on the page
         use.decide_line(archives_leader, line, approve=False)
     use.decide_line(archives_leader, line, approve=True)
     line.refresh_from_db()
