@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from .scoping import writes_anywhere
+from .scoping import grants_of, writes_anywhere
 
 
 @dataclass
@@ -84,9 +84,22 @@ AUDITOR = [("安全审计", [NavItem("变更日志", "core:changelog_list", "jou
                        NavItem("登录日志", "core:loginevent_list", "box-arrow-in-right")])]
 
 
+# lines with no casework: an account granted only these (a 县档案馆) has no case, pairing or wish
+NO_CASEWORK_LINES = frozenset({"archives"})
+
+
+def serves_the_masses(user) -> bool:
+    """Whether the 服务群众 module concerns the account: not when every grant is limited to
+    lines without casework (the archives' staff and leader saw only empty lists there)."""
+    grants = grants_of(user)
+    return not grants or any(g.all_lines or not g.line_codes <= NO_CASEWORK_LINES for g in grants)
+
+
 def menu_for(user, current_path: str):
     groups = {"sysadmin": SYSADMIN, "secadmin": SECADMIN, "auditor": AUDITOR}.get(user.kind, BUSINESS)
     writer = user.kind != "business" or writes_anywhere(user)
+    if groups is BUSINESS and not serves_the_masses(user):
+        groups = [(title, items) for title, items in groups if title != "服务群众"]
     out = []
     for title, items in groups:
         entries = []

@@ -36,6 +36,7 @@ class GrantInfo:
     path: str
     all_lines: bool
     line_ids: frozenset
+    line_codes: frozenset = frozenset()
 
 
 def grants_of(user) -> list[GrantInfo]:
@@ -49,8 +50,9 @@ def grants_of(user) -> list[GrantInfo]:
 
     infos = []
     for g in Grant.objects.filter(user=user).select_related("unit").prefetch_related("lines"):
-        infos.append(GrantInfo(g.role, g.unit_id, g.unit.path, g.all_lines,
-                               frozenset(line.pk for line in g.lines.all())))
+        lines = g.lines.all()
+        infos.append(GrantInfo(g.role, g.unit_id, g.unit.path, g.all_lines, frozenset(line.pk for line in lines),
+                               frozenset(line.code for line in lines)))
     user._qunli_grants = infos
     return infos
 
