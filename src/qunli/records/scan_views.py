@@ -174,11 +174,15 @@ def digitization_rows(items_qs):
 class DigitizationView(BusinessRequiredMixin, View):
     def get(self, request, pk):
         fonds = get_visible(Fonds, request.user, pk, select_related=("unit",))
-        rows = digitization_rows(Item.objects.visible_to(request.user).filter(fonds=fonds))
+        items = Item.objects.visible_to(request.user).filter(fonds=fonds)
+        rows = digitization_rows(items)
         total = {k: sum(r[k] for r in rows) for k in ("items", "electronic", "pages", "scanned", "done", "over")}
         total["rate"] = _rate(total["scanned"], total["pages"])
+        # the items whose 页数 to check, named (the first 20), not only counted
+        over = list(items.filter(pages__gt=0, scanned_pages__gt=F("pages")).order_by("archival_code", "pk")
+                    .only("pk", "archival_code", "title", "pages", "scanned_pages")[:20]) if total["over"] else []
         return render(request, "records/digitization.html", {"title": f"{fonds} 数字化进度", "fonds": fonds,
-                                                             "rows": rows, "total": total})
+                                                             "rows": rows, "total": total, "over_items": over})
 
 
 class ScanUploadForm(forms.Form):

@@ -196,6 +196,7 @@ def test_the_item_page_caps_scanned_pages_as_the_fonds_page_does_and_warns(clien
     fonds_page = c.get(reverse("records:digitization", args=[fonds.pk])).content.decode()
     assert "<td>2</td><td>2</td><td>100.0%</td>" in fonds_page  # pages, scanned (capped), rate
     assert "有 1 件扫描页数多于著录页数，请核对页数" in fonds_page
+    assert f'<a href="{item.get_absolute_url()}">' in fonds_page and "（著录 2 页，扫描 3 页）" in fonds_page
 
 
 # --- 5. fixity counts and destruction notices -----------------------------------------------------
