@@ -407,7 +407,7 @@ class HoldingsRowOut(Schema):
     filed_in_year: int = Field(..., description="本年归档（件）")
     pending: int = Field(..., description="待归档（件）")
     digitized: int = Field(..., description="已数字化（件）")
-    rate: float = Field(..., description="数字化率（%）：已数字化 ÷ 纸质馆藏（馆藏 − 电子档案）")
+    rate: float = Field(..., description="数字化率（按件，%）：已数字化 ÷ 纸质馆藏（馆藏 − 电子档案）")
     electronic: int = Field(..., description="电子档案（件）：电子文件均为原生电子文件的条目")
     mb: float = Field(..., description="电子文件（MB）")
     disposed: int = Field(..., description="累计销毁（件）")

@@ -121,6 +121,6 @@ REPORT_COLUMNS = [
     ("fonds__code", "全宗号"), ("fonds__name", "全宗名称"), ("total", "馆（室）藏档案（件）"),
     ("y", "其中：永久"), ("d30", "定期30年"), ("d10", "定期10年"), ("pages", "页数"),
     ("filed_in_year", "本年归档（件）"), ("pending", "待归档（件）"), ("digitized", "已数字化（件）"),
-    ("rate", "数字化率（%）"), ("electronic", "电子档案（件）"), ("mb", "电子文件（MB）"), ("disposed", "累计销毁（件）"),
+    ("rate", "数字化率（按件，%）"), ("electronic", "电子档案（件）"), ("mb", "电子文件（MB）"), ("disposed", "累计销毁（件）"),
     ("use_persons", "本年利用（人次）"), ("use_items", "本年利用（件次）"), ("transferred", "已移交（件）"),
 ]
