@@ -63,7 +63,10 @@ ACTION_LABELS = {
 }
 # Keys an action adds to its snapshot beside the model's fields.
 EXTRA_LABELS = {"reason": "原因", "merged_id": "被合并的档案编号", "purpose": "用途", "note": "说明",
-                "file_origin": "文件生成方式"}
+                "file_origin": "文件生成方式", "batch": "批次", "count": "件数", "classes": "类别",
+                "files": "电子文件", "items": "条目"}
+# Referenced rows the page that shows this history names anyway (an item's 全宗, 门类, 机构代码).
+NAMED_ON_THE_PAGE = ("records.fonds", "records.category", "records.orgcode")
 # Bookkeeping columns nobody edits: they would only make every row look changed.
 NOISE = {"id", "path", "depth", "numchild", "created_at", "updated_at", "seq"}
 EMPTY = "（空）"
@@ -128,6 +131,12 @@ def _names(user, refs: dict) -> dict:
     user_ids = {pk for (label, pk) in refs if label == account}
     for pk, display, username in User.objects.filter(pk__in=user_ids).values_list("pk", "display_name", "username"):
         out[(account, pk)] = display or username
+    # an item's 全宗, 门类 and 机构（问题）: named on the item's own page to whoever reads it
+    for label in NAMED_ON_THE_PAGE:
+        ids = {pk for (lbl, pk) in refs if lbl == label}
+        if ids:
+            for obj in apps.get_model(label).objects.filter(pk__in=ids):
+                out[(label, obj.pk)] = str(obj)
     return out
 
 

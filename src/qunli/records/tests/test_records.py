@@ -333,3 +333,14 @@ def test_a_long_text_column_wraps_instead_of_widening_the_list(capture, client_f
     page = client_for(accounts["women_staff"]).get(reverse("records:item_list")).content.decode()
     assert '<td class="text-wrap" style="min-width: 12em"><a href=' in page
     assert page.count('class="text-wrap"') == 1  # the 题名 column only
+
+
+def test_an_items_history_names_its_fonds_and_category_and_labels_the_filing_in_chinese(capture, accounts,
+                                                                                        client_for):
+    from qunli.records import actions
+
+    item = capture()
+    actions.file_items(accounts["women_staff"], [item.pk])
+    page = client_for(accounts["women_staff"]).get(item.get_absolute_url() + "?tab=history").content.decode()
+    assert str(item.fonds) in page and str(item.category) in page
+    assert "编号 " not in page and "batch" not in page and "classes" not in page
