@@ -22,7 +22,12 @@ class ItemFilterForm(_FilterForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["fonds"].queryset = Fonds.objects.visible_to(self.user)
+        from qunli.core.scoping import VIEW
+
+        from .use import fonds_for_use
+
+        # an archives filters its holdings by the fonds they came from (the sender's)
+        self.fields["fonds"].queryset = fonds_for_use(self.user, VIEW).distinct().order_by("code")
         self.fields["category"].queryset = Category.objects.all()
 
 

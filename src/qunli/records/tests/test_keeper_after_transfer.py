@@ -53,6 +53,9 @@ def test_the_archives_lists_and_scans_what_it_holds_and_the_sender_no_more(held,
     _, archivist, _ = archives
     listed = client_for(archivist).get(reverse("records:item_list")).context["page"].object_list
     assert {i.pk for i in listed} == {i.pk for i in held}
+    page = client_for(archivist).get(reverse("records:item_list"), {"fonds": held[0].fonds_id})
+    assert {i.pk for i in page.context["page"].object_list} == {i.pk for i in held}  # its 全宗 filter offers them
+    assert not page.context["filter_form"].errors
     scan = (f"{held[0].archival_code}_2.pdf", minimal_pdf(b"scan"))
     refused = capture_actions.attach_scans(accounts["women_staff"], [scan])
     assert refused.errors == [(scan[0], f"“{held[0].archival_code}”已移交市档案馆保管，扫描件由保管单位挂接")]
