@@ -29,6 +29,10 @@ def test_typing_a_name_finds_the_referral_target_and_the_referral_goes_there(pag
     # the picker's own requests first: a click while its swap lands can be lost on a busy machine
     page.wait_for_load_state("networkidle")
     page.get_by_role("button", name="保存").click()
-    page.wait_for_url(f"**/casework/{case.pk}/")
+    try:  # a loaded machine (the whole suite on two cores) can take long over the POST and its redirect
+        page.wait_for_url(f"**/casework/{case.pk}/", timeout=60_000)
+    except Exception:  # noqa: BLE001 — say what the page showed instead of only "timeout"
+        errors = page.locator(".invalid-feedback, .alert-danger").all_inner_texts()
+        pytest.fail(f"no redirect to the case after 保存; still at {page.url}, errors: {errors}")
     referral = Referral.objects.get(case=case)
     assert referral.to_unit == tree["union"] and referral.status == "pending"
