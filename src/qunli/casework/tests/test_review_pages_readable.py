@@ -164,7 +164,7 @@ def test_visit_form_reports_a_bad_date_and_a_bad_photo_together(client_for, staf
 
     before_start = (LONG_AGO - dt.timedelta(days=1)).isoformat()
     page = c.post(url, {"on": before_start, "kind": "", "photo": upload("x.jpg", PNG)}).content.decode()
-    assert "走访日期不能早于结对日期" in page and "照片内容与扩展名不符" in page and "请填写“走访方式”" in page
+    assert "走访日期不能早于结对日期" in page and "照片内容与扩展名不符" in page and "请选择“走访方式”" in page
     assert not Visit.objects.exists()
 
     r = c.post(url, {"on": TODAY.isoformat(), "kind": "home", "photo": upload("ok.png", PNG)})
