@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Literal
 
 from django.db.models import Q
-from ninja import Field, File, Query, Router, Schema, Status, UploadedFile
+from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 
 from qunli.core.actions import ActionError
@@ -411,6 +411,8 @@ class WishOut(Schema):
     published_at: dt.datetime | None
     claimed_at: dt.datetime | None
     fulfilled_at: dt.datetime | None
+    fulfilled_amount: Decimal | None = Field(None, description="实际金额（元）；未填写则统计按预计金额")
+    fulfil_note: str = Field("", description="圆梦说明")
 
     @staticmethod
     def resolve_has_photo(obj) -> bool:
@@ -520,10 +522,16 @@ def cancel_claim(request, wish_id: int, payload: ReasonIn):
     return _wish_verb(request, wish_id, wishes.cancel_claim, reason=payload.reason)
 
 
+class FulfilIn(Schema):
+    amount: Decimal | None = Field(None, description="实际金额（元，可选）")
+    note: str = Field("", max_length=200, description="圆梦说明（可选）")
+
+
 @router.post("/wishes/{int:wish_id}/fulfil", response=WishOut, summary="确认圆梦（上传圆梦照片）",
-             description="multipart/form-data，字段 photo：JPG 或 PNG，不超过 5 MB。")
-def fulfil_wish(request, wish_id: int, photo: File[UploadedFile]):
-    return _wish_verb(request, wish_id, wishes.fulfil_wish, photo=photo)
+             description="multipart/form-data，字段 photo：JPG 或 PNG，不超过 5 MB；可选 amount（实际金额）、note（圆梦说明）。")
+def fulfil_wish(request, wish_id: int, photo: File[UploadedFile], payload: Form[FulfilIn] = None):
+    payload = payload or FulfilIn()
+    return _wish_verb(request, wish_id, wishes.fulfil_wish, photo=photo, amount=payload.amount, note=payload.note)
 
 
 # --- practical projects (我为群众办实事): unit-grant scoped ----------------------------------------------

@@ -779,6 +779,9 @@ class Wish(models.Model):
     fulfilled_at = models.DateTimeField("圆梦时间", null=True, blank=True)
     fulfilled_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="确认圆梦人", null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="+")
+    # what the donor actually spent and how the wish came true, told at 圆梦 (the 预计金额 stays)
+    fulfilled_amount = models.DecimalField("实际金额（元）", max_digits=10, decimal_places=2, null=True, blank=True)
+    fulfil_note = models.CharField("圆梦说明", max_length=200, blank=True, default="")
     photo_name = models.CharField(max_length=200, blank=True, default="")
     photo_sm3 = models.CharField(max_length=64, blank=True, default="")
     photo_mime = models.CharField(max_length=40, blank=True, default="")

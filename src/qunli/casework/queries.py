@@ -178,6 +178,7 @@ def dashboard(user, unit=None, today=None, branches=()) -> dict:
 
 def _wish_aggregates() -> dict:
     from django.db.models import Sum
+    from django.db.models.functions import Coalesce
 
     from .models import Wish
 
@@ -186,7 +187,8 @@ def _wish_aggregates() -> dict:
             "published": Count("pk", filter=Q(status__in=[S.PUBLISHED, S.CLAIMED, S.FULFILLED])),
             "claimed": Count("pk", filter=Q(status__in=[S.CLAIMED, S.FULFILLED])),
             "fulfilled": Count("pk", filter=Q(status=S.FULFILLED)),
-            "amount_fulfilled": Sum("amount", filter=Q(status=S.FULFILLED)),
+            # what was actually spent when told at 圆梦, else the 预计金额
+            "amount_fulfilled": Sum(Coalesce("fulfilled_amount", "amount"), filter=Q(status=S.FULFILLED)),
             "amount_collected": Sum("amount")}
 
 

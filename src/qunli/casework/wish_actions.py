@@ -56,13 +56,13 @@ def _log(actor, name: str, obj, before, **kw) -> None:
     log_change(actor, f"casework.{name}", obj, before, snapshot(obj), unit_path=obj.unit.path, **kw)
 
 
-def _amount(value) -> Decimal:
+def _amount(value, label: str = "预计金额") -> Decimal:
     try:
         amount = Decimal(str(value)).quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError, TypeError) as e:
-        raise ActionError("预计金额须为数字（元）。") from e
+        raise ActionError(f"{label}须为数字（元）。") from e
     if not Decimal("0") < amount <= AMOUNT_MAX:
-        raise ActionError(f"预计金额须大于0且不超过{AMOUNT_MAX:,.0f}元。")
+        raise ActionError(f"{label}须大于0且不超过{AMOUNT_MAX:,.0f}元。")
     return amount
 
 
@@ -464,9 +464,10 @@ def cancel_claim(actor, wish: Wish, *, reason: str) -> Wish:
 
 
 @action
-def fulfil_wish(actor, wish: Wish, *, photo) -> Wish:
+def fulfil_wish(actor, wish: Wish, *, photo, amount=None, note: str = "") -> Wish:
     """圆梦, confirmed with a photo (checked, hashed and stored before the state changes; a
-    refused photo changes nothing)."""
+    refused photo changes nothing), with what was actually spent (``amount``; the figures
+    count the 预计金额 when it is not given) and a short note."""
     current = Wish.objects.select_related("unit").filter(pk=wish.pk).first()
     if current is None:
         raise PermissionDenied("微心愿不存在。")
@@ -475,9 +476,12 @@ def fulfil_wish(actor, wish: Wish, *, photo) -> Wish:
         raise ActionError(f"只有已认领的微心愿可以确认圆梦（当前：{current.get_status_display()}）。")
     if not photo:
         raise ActionError("请上传圆梦照片。")
+    spent = _amount(amount, "实际金额") if amount not in (None, "") else None
+    note = clean_text(note, "圆梦说明", required=False, limit=200)
     cols = _photo(photo)
     w, before = _transition(actor, current, (S.CLAIMED,), S.FULFILLED, "只有已认领的微心愿可以确认圆梦（当前：{status}）。",
-                            fulfilled_at=timezone.now(), fulfilled_by=actor, **cols)
+                            fulfilled_at=timezone.now(), fulfilled_by=actor, fulfilled_amount=spent,
+                            fulfil_note=note, **cols)
     _log(actor, "fulfil_wish", w, before)
     return w
 

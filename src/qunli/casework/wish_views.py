@@ -72,6 +72,10 @@ class PhotoForm(UserForm):
     photo = forms.FileField(label="圆梦照片", help_text="JPG 或 PNG，不超过 5 MB。",
                             error_messages={"required": "请上传圆梦照片。"},
                             widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}))
+    amount = forms.DecimalField(label="实际金额（元）", required=False, max_digits=10, decimal_places=2, min_value=0.01,
+                                help_text="爱心人士实际花费；留空则按预计金额统计。")
+    note = forms.CharField(label="圆梦说明", required=False, max_length=200,
+                           help_text="如：已送达书包一个、文具一套（不要写服务对象的姓名、住址）。")
 
     def clean_photo(self):
         # the type and size are told with any other error, before ``fulfil_wish`` stores it
@@ -259,7 +263,7 @@ class WishFormVerbView(ActionFormView):
         elif self.verb == "claim":
             w = actions.record_claim(user, w, name=d["name"], phone=d["phone"], org=d["org"])
         else:
-            w = actions.fulfil_wish(user, w, photo=d["photo"])
+            w = actions.fulfil_wish(user, w, photo=d["photo"], amount=d["amount"], note=d["note"])
         messages.success(self.request, f"{self.titles[self.verb]}：已完成。")
         return w
 

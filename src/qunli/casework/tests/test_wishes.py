@@ -11,6 +11,7 @@ import threading
 import pytest
 from django.conf import settings as django_settings
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
 from django.test import Client
 from django.urls import reverse
@@ -276,6 +277,26 @@ def test_fulfil_photo_checked(staff, child, tree, portal):
     with pytest.raises(ActionError, match="请上传圆梦照片"):
         wa.fulfil_wish(staff, w, photo=None)
     assert Wish.objects.get(pk=w.pk).status == S.CLAIMED
+
+
+def test_fulfilment_records_what_was_spent_and_the_figures_count_it(client_for, staff, child, tree, portal):
+    from decimal import Decimal
+
+    from qunli.casework.queries import dashboard
+
+    w = claim(portal, published(staff, child, tree["women"]))
+    with pytest.raises(ActionError, match="实际金额须大于0"):
+        wa.fulfil_wish(staff, w, photo=("x.png", PNG), amount="-5")
+    assert Wish.objects.get(pk=w.pk).status == S.CLAIMED  # nothing written
+    c = client_for(staff)
+    r = c.post(reverse("casework:wish_fulfil", args=[w.pk]),
+               {"photo": SimpleUploadedFile("x.png", PNG, "image/png"), "amount": "86.50",
+                "note": "已送达书包一个、文具一套"}, follow=True)
+    w = Wish.objects.get(pk=w.pk)
+    assert w.status == S.FULFILLED and w.fulfilled_amount == Decimal("86.50") and w.fulfil_note == "已送达书包一个、文具一套"
+    page = r.content.decode()
+    assert "实际金额" in page and "86.50 元" in page and "已送达书包一个" in page
+    assert dashboard(staff)["wishes"]["amount_fulfilled"] == Decimal("86.50")  # not the 预计金额 of the wish
 
 
 # --- staff pages -------------------------------------------------------------------------------------
