@@ -26,7 +26,6 @@ from qunli.core.actions import ActionError, action, clean_text, require_change
 from qunli.core.audit import log_change
 from qunli.core.notification_models import NotificationKind as Kind
 from qunli.core.notifications import notify, settle
-from qunli.core.scoping import grants_of
 
 from . import search
 from .access_models import OpeningReview
@@ -41,6 +40,7 @@ from .models import (
     PreservationEvent,
     Retention,
 )
+from .use import is_archives_leader
 
 YEARS = {Retention.D10: 10, Retention.D30: 30}
 OPEN_BATCH = (DestructionBatch.Status.PROPOSED, DestructionBatch.Status.APPROVED)
@@ -179,26 +179,16 @@ def propose_destruction(actor, fonds, item_ids, *, title: str, reason: str) -> D
     return batch
 
 
-def is_leader_for(user, unit) -> bool:
-    """A leader (领导) grant whose subtree and lines reach ``unit`` (a batch's holder)."""
-    for g in grants_of(user):
-        if g.role != "leader" or not unit.path.startswith(g.path):
-            continue
-        if g.all_lines or unit.line_id is None or unit.line_id in g.line_ids:
-            return True
-    return False
-
-
 def can_decide(user, batch) -> bool:
     return (batch.status == DestructionBatch.Status.PROPOSED and user.pk != batch.proposed_by_id
-            and is_leader_for(user, batch.holder))
+            and is_archives_leader(user, batch.holder))
 
 
 @action
 def decide_destruction(actor, batch: DestructionBatch, *, approve: bool, note: str = "") -> DestructionBatch:
     """Approve or reject a proposed batch: a leader of the fonds' unit, not the proposer."""
     batch = DestructionBatch.objects.select_for_update().select_related("fonds__unit", "holder").get(pk=batch.pk)
-    if not is_leader_for(actor, batch.holder):
+    if not is_archives_leader(actor, batch.holder):
         raise PermissionDenied(f"只有对{batch.holder.name}有领导审批权限的人员可以审批该销毁清册。")
     if actor.pk == batch.proposed_by_id:
         raise ActionError("提出人不能审批自己提出的销毁清册。")
